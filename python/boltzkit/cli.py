@@ -1,0 +1,72 @@
+"""The ``boltzkit`` command line: ``boltzkit demo`` and ``boltzkit run CONFIG.toml``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from boltzkit import __version__
+from boltzkit.errors import BoltzkitError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from boltzkit.demo import SECTIONS
+    from boltzkit.jobs import JOB_TYPES
+
+    p = argparse.ArgumentParser(prog="boltzkit", description="Tools from the statistical physics of learning.")
+    p.add_argument("--version", action="version", version=f"boltzkit {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="a short tour of every module (tables and PNG plots)")
+    d.add_argument("--out", type=Path, default=Path("boltzkit-demo"), help="folder for the plots (default: ./boltzkit-demo)")
+    d.add_argument("--quick", action="store_true", help="smaller grids and samples")
+    d.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only this section (repeatable)")
+    d.add_argument("--no-progress", action="store_true", help="never show progress bars")
+    r = sub.add_parser("run", help="run a job described in a TOML file")
+    r.add_argument("config", type=Path, nargs="?", help="the job file")
+    r.add_argument("--out", type=Path, default=None, help="output folder (overrides the file's 'out')")
+    r.add_argument("--list", action="store_true", help="list the job types")
+    r.add_argument("--no-progress", action="store_true", help="never show progress bars")
+    r.epilog = "job types: " + ", ".join(sorted(JOB_TYPES))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``boltzkit`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    progress = False if args.no_progress else None
+    try:
+        if args.command == "demo":
+            from boltzkit.demo import run_demo
+
+            run_demo(args.out, quick=args.quick, sections=args.only, progress=progress)
+            return 0
+        from boltzkit.jobs import JOB_TYPES, load_job, run_job
+
+        if args.list:
+            for name, (desc, _) in sorted(JOB_TYPES.items()):
+                print(f"{name:28s} {desc}")
+            return 0
+        if args.config is None:
+            print("boltzkit run: give a CONFIG.toml (or --list)", file=sys.stderr)
+            return 2
+        job = load_job(args.config)
+        res = run_job(job, out=args.out, progress=progress)
+        for t in res.tables:
+            print(t)
+            print()
+        for f in res.files:
+            print(f"wrote {f}")
+        return 0
+    except BoltzkitError as e:
+        print(f"boltzkit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("boltzkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

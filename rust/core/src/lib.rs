@@ -1,0 +1,21 @@
+//! # boltzkit-core
+//!
+//! The pure-Rust core of boltzkit. Every algorithm lives here; the crate knows nothing about
+//! Python. Inputs are slices and plain structs, outputs are `Result<T, E>` with one error type
+//! per module ([`fpentropy::FpError`], …). Parallel work runs on rayon, either on the global pool
+//! or on a pool with an explicit thread count ([`parallel::with_threads`]); every reduction is
+//! done in a fixed order so results do not depend on the number of threads.
+//!
+//! Modules:
+//! - [`fpentropy`]: entropy of random variables quantized to binary floating-point formats.
+//! - [`rng`]: seeded, per-stream random number generation (stream derivation shared by all modules).
+//! - [`parallel`]: thread-pool control.
+//! - [`numeric`]: compensated summation and Gauss–Legendre rules shared by all modules.
+
+pub mod fpentropy;
+pub mod numeric;
+pub mod parallel;
+pub mod rng;
+
+/// Version of the core crate (same as the Python package).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

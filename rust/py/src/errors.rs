@@ -1,0 +1,36 @@
+//! Mapping of core errors to Python exceptions.
+//!
+//! The exception classes live in `boltzkit/errors.py` (so they can subclass both
+//! `BoltzkitError` and `ValueError` / `TypeError` / `RuntimeError`); they are imported here.
+//! Every core error type has one `*_to_pyerr` function with an exhaustive `match`, so a new
+//! variant forces a decision about the Python exception it becomes.
+
+use boltzkit_core::fpentropy::FpError;
+use boltzkit_core::parallel::PoolError;
+use pyo3::prelude::*;
+
+pyo3::import_exception!(boltzkit.errors, InvalidArgumentError);
+pyo3::import_exception!(boltzkit.errors, ComputationError);
+
+/// Converts a thread-pool error.
+pub fn pool_to_pyerr(e: PoolError) -> PyErr {
+    match e {
+        PoolError::BadThreadCount { .. } => InvalidArgumentError::new_err(format!("threads: {e}")),
+        PoolError::Build { .. } => ComputationError::new_err(format!("threads: {e}")),
+    }
+}
+
+/// Converts an error of the floating-point entropy module. `callback_err` holds the exception a
+/// Python density raised, if any: that exception is re-raised unchanged.
+pub fn fp_to_pyerr(e: FpError, callback_err: Option<PyErr>) -> PyErr {
+    match e {
+        FpError::UnknownFormat(_) | FpError::InvalidArgument { .. } | FpError::TooLarge { .. } => {
+            InvalidArgumentError::new_err(e.to_string())
+        }
+        FpError::Density(_) => match callback_err {
+            Some(err) => err,
+            None => InvalidArgumentError::new_err(e.to_string()),
+        },
+        FpError::Pool(p) => pool_to_pyerr(p),
+    }
+}
