@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import ml_dtypes
 import numpy as np
 import numpy.typing as npt
 import pytest
-
 from boltzkit import InvalidArgumentError, InvalidTypeError
 from boltzkit import fpentropy as fp
 
@@ -25,6 +25,7 @@ ML_FORMATS = [
     "float8_e3m4",
     "float8_e4m3b11fnuz",
 ]
+_finfo = cast(Callable[[Any], Any], ml_dtypes.finfo)  # ml_dtypes ships no type hints
 STORAGE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
@@ -43,7 +44,7 @@ def _all_values(name: str) -> npt.NDArray[np.float64]:
 @pytest.mark.parametrize("name", [*ML_FORMATS, "float16"])
 def test_format_parameters_match_ml_dtypes_finfo(name: str) -> None:
     f = fp.get_format(name)
-    fi = ml_dtypes.finfo(_dtype(name))
+    fi = _finfo(_dtype(name))
     assert f.xmax == float(fi.max)
     assert f.min_normal == float(fi.smallest_normal)
     assert f.min_subnormal == float(fi.smallest_subnormal)

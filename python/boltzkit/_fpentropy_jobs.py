@@ -18,30 +18,30 @@ def parse_dist(t: Table) -> Any:
     """A frozen scipy law from ``{law = "t", df = 4.5, loc = 0, scale = 1}``."""
     from scipy import stats
 
-    name = t.str("law")
+    name = t.get_str("law")
     gen = getattr(stats, name, None)
     if not isinstance(gen, stats.rv_continuous):
         raise ConfigError(f"{t.path}.law: {name!r} is not a scipy.stats continuous distribution")
     shapes = [s.strip() for s in gen.shapes.split(",")] if gen.shapes else []
-    kw = {s: t.float(s) for s in shapes}
-    kw["loc"] = t.float("loc", 0.0)
-    kw["scale"] = t.float("scale", 1.0, positive=True)
+    kw = {s: t.get_float(s) for s in shapes}
+    kw["loc"] = t.get_float("loc", 0.0)
+    kw["scale"] = t.get_float("scale", 1.0, positive=True)
     t.done()
     return gen(**kw)
 
 
 def _dists(p: Table, key: str = "dists") -> list[Any]:
     out = []
-    for i, d in enumerate(p.list(key)):
+    for i, d in enumerate(p.get_list(key)):
         if not isinstance(d, dict):
-            raise ConfigError(f"{p.path}.{key}[{i}]: expected a table like {{law = \"norm\"}}, got {d!r}")
+            raise ConfigError(f'{p.path}.{key}[{i}]: expected a table like {{law = "norm"}}, got {d!r}')
         out.append(parse_dist(Table(d, f"{p.path}.{key}[{i}]")))
     return out
 
 
 def _formats(p: Table, key: str = "formats") -> list[fp.FloatFormat]:
     out = []
-    for i, f in enumerate(p.list(key)):
+    for i, f in enumerate(p.get_list(key)):
         try:
             out.append(fp.get_format(f))
         except BoltzkitError as e:
@@ -53,7 +53,7 @@ def run_entropy(p: Table, out: Path, threads: int | None, progress: bool | None)
     """Exact entropy, approximation and bound for every (law, format)."""
     formats = _formats(p)
     dists = _dists(p)
-    merge_zero = p.bool("merge_zero", False)
+    merge_zero = p.get_bool("merge_zero", False)
     p.done()
     rows: list[list[Any]] = []
     pairs = [(d, f) for d in dists for f in formats]
@@ -75,11 +75,11 @@ def run_scale_sweep(p: Table, out: Path, threads: int | None, progress: bool | N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dist = parse_dist(p.table("dist"))
+    dist = parse_dist(p.get_table("dist"))
     fmts = _formats(p)
-    lo = p.float("log2_min", -2.0)
-    hi = p.float("log2_max", 2.0)
-    n = p.int("n", 33, lo=2, hi=100_000)
+    lo = p.get_float("log2_min", -2.0)
+    hi = p.get_float("log2_max", 2.0)
+    n = p.get_int("n", 33, lo=2, hi=100_000)
     p.done()
     if hi <= lo:
         raise ConfigError(f"{p.path}.log2_max: must be > log2_min = {lo}, got {hi}")
@@ -108,11 +108,11 @@ def run_empirical(p: Table, out: Path, threads: int | None, progress: bool | Non
     """Empirical bits per value of arrays loaded from .npy files or sampled from laws."""
     import ml_dtypes  # noqa: F401  (registers the ml_dtypes dtypes with numpy)
 
-    files = [str(f) for f in p.list("files")] if "files" in p.data else []
+    files = [str(f) for f in p.get_list("files")] if "files" in p.data else []
     formats = _formats(p) if "formats" in p.data else [fp.get_format("float32")]
     dists = _dists(p) if "dists" in p.data else []
-    n = p.int("n", 1_000_000, lo=1, hi=2_000_000_000)
-    seed = p.int("seed", 0, lo=0)
+    n = p.get_int("n", 1_000_000, lo=1, hi=2_000_000_000)
+    seed = p.get_int("seed", 0, lo=0)
     p.done()
     if not files and not dists:
         raise ConfigError(f"{p.path}: give 'files' (paths to .npy arrays) or 'dists' to sample from")

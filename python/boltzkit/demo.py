@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,9 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
         dt = time.perf_counter() - t0
         a = fp.approx_entropy(stats.norm(), name)
         f = fp.get_format(name)
-        rows.append([name, f.precision, e.bits, f.max_entropy, e.method, f"{dt * 1e3:.1f}", a.paper, a.refined, e.bits - a.refined])
+        rows.append(
+            [name, f.precision, e.bits, f.max_entropy, e.method, f"{dt * 1e3:.1f}", a.paper, a.refined, e.bits - a.refined]
+        )
     print(
         format_table(
             ["format", "p", "H exact", "log2(#codes)", "method", "ms", "p-1/2+K", "refined", "H-refined"],
@@ -59,7 +62,9 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
         k = fp.closed_form_k(d)
         kq = fp.approx_entropy(d, "float32", native=False).terms.k
         rows.append([label, k, kq, k - kq, k - 0.5])
-    print(format_table(["law", "K closed form", "K quadrature (scipy)", "difference", "H~ - p"], rows, "Closed forms of K (bits)"))
+    print(
+        format_table(["law", "K closed form", "K quadrature (scipy)", "difference", "H~ - p"], rows, "Closed forms of K (bits)")
+    )
     print()
     # 3. scale invariance and wobble
     n = 33 if quick else 129
@@ -85,12 +90,23 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     rng = np.random.default_rng(0)
     w = (0.02 * rng.standard_normal(200_000 if quick else 2_000_000)).astype(np.float32)
     rows = []
-    for dt in (np.float32, ml_dtypes.bfloat16, np.float16, ml_dtypes.float8_e4m3fn):
-        arr = w.astype(dt)
+    dtypes: list[np.dtype[Any]] = [np.dtype(np.float32), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)]
+    dtypes.append(np.dtype(ml_dtypes.float8_e4m3fn))
+    for dty in dtypes:
+        arr = w.astype(dty)
         r = fp.empirical_entropy(arr)
-        exact = fp.entropy(stats.norm(scale=0.02), np.dtype(dt).name).bits
+        exact = fp.entropy(stats.norm(scale=0.02), dty.name).bits
         rows.append(
-            [np.dtype(dt).name, r.n, r.bits_per_value, exact, r.sign_bits, r.exponent_bits, r.mantissa_bits_given_exp, r.ideal_ratio]
+            [
+                dty.name,
+                r.n,
+                r.bits_per_value,
+                exact,
+                r.sign_bits,
+                r.exponent_bits,
+                r.mantissa_bits_given_exp,
+                r.ideal_ratio,
+            ]
         )
     print(
         format_table(
@@ -102,7 +118,7 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     # 5. entropy against precision
     fig, ax = plt.subplots(figsize=(6, 4))
     ps = [fp.get_format(nm).precision for nm in names]
-    hs = [float(r_[2]) for r_ in [[nm, 0, fp.entropy(stats.norm(), nm).bits] for nm in names]]
+    hs = [fp.entropy(stats.norm(), nm).bits for nm in names]
     ax.plot(ps, hs, "o", label="exact")
     pp = np.linspace(1, 54, 100)
     ax.plot(pp, pp - 0.5 + fp.closed_form_k(stats.norm()), "-", label="p − 1/2 + K")

@@ -384,9 +384,12 @@ def _law(dist: Any, *, native: bool = True) -> _Law:
             shapes, scale = [0.5 * shapes[0]], 2.0 * scale
         return _Law((kind, shapes, loc, scale), None, (lo, hi), [], desc)
     bps = [v for v in (lo, hi) if math.isfinite(v)]
-    with np.errstate(all="ignore"):
-        q1, q3 = (float(v) for v in dist.ppf([0.25, 0.75]))
-    iqr = q3 - q1
+    try:
+        with np.errstate(all="ignore"):
+            q1, q3 = (float(v) for v in dist.ppf([0.25, 0.75]))
+        iqr = q3 - q1
+    except Exception:  # a user law whose ppf fails: its pdf / cdf are checked later anyway
+        iqr = math.nan
     fd_scale = 1e-3 * iqr if math.isfinite(iqr) and iqr > 0 else 1e-3 * scale
     return _Law(None, _ScipyAdapter(dist), (lo, hi), bps, desc, fd_scale)
 
@@ -607,7 +610,9 @@ def _approx(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, threads: 
         kind, shapes, loc, sc = law.native
         r = _core.approx_law((kind, shapes, loc * scale, sc * scale), f.spec, merge_zero, threads)
     else:
-        r = _core.approx_callback(law.adapter, law.support, law.breakpoints, law.fd_scale * scale, f.spec, scale, merge_zero, threads)
+        r = _core.approx_callback(
+            law.adapter, law.support, law.breakpoints, law.fd_scale * scale, f.spec, scale, merge_zero, threads
+        )
     terms = ApproxTerms(
         k=float(r["k"]),
         k_closed_form=bool(r["k_closed_form"]),

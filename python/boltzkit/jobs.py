@@ -60,7 +60,7 @@ class Table:
             return default
         return self.data[key]
 
-    def str(self, key: str, default: str | None = None, *, choices: tuple[str, ...] | None = None) -> str:
+    def get_str(self, key: str, default: str | None = None, *, choices: tuple[str, ...] | None = None) -> str:
         v = self._get(key, default, default is None)
         if not isinstance(v, str):
             raise ConfigError(f"{self.path}.{key}: expected a string, got {v!r}")
@@ -68,7 +68,7 @@ class Table:
             raise ConfigError(f"{self.path}.{key}: expected one of {', '.join(choices)}; got {v!r}")
         return v
 
-    def int(self, key: str, default: int | None = None, *, lo: int | None = None, hi: int | None = None) -> int:
+    def get_int(self, key: str, default: int | None = None, *, lo: int | None = None, hi: int | None = None) -> int:
         v = self._get(key, default, default is None)
         if isinstance(v, bool) or not isinstance(v, int):
             raise ConfigError(f"{self.path}.{key}: expected an integer, got {v!r}")
@@ -76,7 +76,7 @@ class Table:
             raise ConfigError(f"{self.path}.{key}: must be in [{lo}, {hi}], got {v}")
         return v
 
-    def float(self, key: str, default: float | None = None, *, positive: bool = False) -> float:
+    def get_float(self, key: str, default: float | None = None, *, positive: bool = False) -> float:
         v = self._get(key, default, default is None)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ConfigError(f"{self.path}.{key}: expected a finite number, got {v!r}")
@@ -84,19 +84,19 @@ class Table:
             raise ConfigError(f"{self.path}.{key}: must be > 0, got {v}")
         return float(v)
 
-    def bool(self, key: str, default: bool | None = None) -> bool:
+    def get_bool(self, key: str, default: bool | None = None) -> bool:
         v = self._get(key, default, default is None)
         if not isinstance(v, bool):
             raise ConfigError(f"{self.path}.{key}: expected true or false, got {v!r}")
         return v
 
-    def list(self, key: str, default: list[Any] | None = None) -> list[Any]:
+    def get_list(self, key: str, default: list[Any] | None = None) -> list[Any]:
         v = self._get(key, default, default is None)
         if not isinstance(v, list) or not v:
             raise ConfigError(f"{self.path}.{key}: expected a non-empty list, got {v!r}")
         return v
 
-    def table(self, key: str, default: dict[str, Any] | None = None) -> Table:
+    def get_table(self, key: str, default: dict[str, Any] | None = None) -> Table:
         v = self._get(key, default, default is None)
         if not isinstance(v, dict):
             raise ConfigError(f"{self.path}.{key}: expected a table, got {v!r}")
@@ -140,10 +140,10 @@ def load_job(path: str | Path) -> Job:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: invalid TOML: {e}") from None
     top = Table(data, p.name)
-    jtype = top.str("type", choices=tuple(sorted(JOB_TYPES)))
-    out = Path(top.str("out", "boltzkit-results"))
-    threads = top.int("threads", 0, lo=0, hi=1024) or None
-    params = top.table("params", {}).data
+    jtype = top.get_str("type", choices=tuple(sorted(JOB_TYPES)))
+    out = Path(top.get_str("out", "boltzkit-results"))
+    threads = top.get_int("threads", 0, lo=0, hi=1024) or None
+    params = top.get_table("params", {}).data
     top.done()
     return Job(jtype, params, out, threads, p.name)
 
