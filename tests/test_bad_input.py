@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import boltzkit
 import numpy as np
 import pytest
-from boltzkit import BoltzkitError, InvalidArgumentError, InvalidTypeError
-from boltzkit import fpentropy as fp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+
+import boltzkit
+from boltzkit import BoltzkitError, InvalidArgumentError, InvalidTypeError
+from boltzkit import fpentropy as fp
 
 
 def _no_panic(fn: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from boltzkit.cli import main
 from boltzkit.jobs import ConfigError, load_job
 

@@ -8,9 +8,10 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
+from scipy import stats
+
 from boltzkit import InvalidArgumentError
 from boltzkit import fpentropy as fp
-from scipy import stats
 
 
 def _k_quadrature(logpdf: Any, support: tuple[float, float]) -> float:

@@ -9,9 +9,10 @@ import ml_dtypes
 import numpy as np
 import numpy.typing as npt
 import pytest
+from scipy import stats
+
 from boltzkit import InvalidArgumentError, InvalidTypeError
 from boltzkit import fpentropy as fp
-from scipy import stats
 
 
 def _plugin_from_unique(codes: npt.NDArray[Any]) -> tuple[float, int]:

@@ -12,10 +12,11 @@ import mpmath
 import numpy as np
 import numpy.typing as npt
 import pytest
-from boltzkit import fpentropy as fp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+
+from boltzkit import fpentropy as fp
 
 SMALL = [
     "float16",

@@ -9,6 +9,7 @@ import ml_dtypes
 import numpy as np
 import numpy.typing as npt
 import pytest
+
 from boltzkit import InvalidArgumentError, InvalidTypeError
 from boltzkit import fpentropy as fp
 

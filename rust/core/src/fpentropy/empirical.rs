@@ -3,8 +3,8 @@
 //! The array is viewed as unsigned codes (`u8`, `u16`, `u32`, `u64`). Counting:
 //! - ≤ 16-bit codes: a parallel dense histogram (one per chunk, merged).
 //! - 32-bit codes: an MSD radix split on the high 16 bits — a parallel histogram, then every
-//!   chunk scatters its low halves into its reserved range of each bucket — and per bucket a dense
-//!   count in a 2^16-entry table that is cleared as it is read.
+//!   chunk scatters its low halves into its reserved range of each bucket (a buffer on huge
+//!   pages) — and per bucket a dense count in a 2^16-entry table.
 //! - 64-bit codes: the same split, then a sort per bucket.
 //!
 //! The entropy is computed from the *count of counts* (how many codes occur exactly `c` times):
@@ -95,7 +95,7 @@ struct CountOfCounts {
     large: BTreeMap<u64, u64>,
 }
 
-const SMALL: usize = 1 << 16;
+const SMALL: usize = 1 << 12;
 
 impl CountOfCounts {
     fn new() -> Self {
@@ -276,36 +276,43 @@ struct SyncPtr<U>(*mut U);
 unsafe impl<U> Send for SyncPtr<U> {}
 unsafe impl<U> Sync for SyncPtr<U> {}
 
-/// Counting for 32- and 64-bit codes: MSD split on the top 16 storage bits.
-fn wide_counts<T: Code>(codes: &[T], layout: Layout) -> (CountOfCounts, Vec<u64>) {
-    const NB: usize = 1 << 16;
-    let shift = T::BITS - 16;
+/// Splits `codes` by their top `top_bits` bits: returns the bucket totals and a buffer holding
+/// `low(code)` for every code, grouped by bucket (bucket `b` at `starts[b]..starts[b + 1]`).
+///
+/// Parallel histogram per chunk (chunk `i` then owns a fixed range of every bucket), then every
+/// chunk scatters into its ranges. The buffer is backed by huge pages (see [`big_buffer`]), which
+/// keeps the scatter's many write streams inside the TLB.
+fn radix_split<T: Code, U: Copy + Send + Sync>(
+    codes: &[T],
+    top_bits: u32,
+    low: impl Fn(u64) -> U + Sync,
+) -> (Vec<usize>, Vec<U>) {
+    let nb = 1usize << top_bits;
+    let shift = T::BITS - top_bits;
     let n = codes.len();
-    let chunks: Vec<&[T]> = codes.chunks(n.div_ceil(64).max(CHUNK)).collect();
-    // per-chunk bucket histograms
+    let n_chunks = (rayon::current_num_threads() * 4).clamp(1, 256);
+    let chunks: Vec<&[T]> = codes.chunks(n.div_ceil(n_chunks).max(CHUNK)).collect();
     let hists: Vec<Vec<u32>> = chunks
         .par_iter()
         .map(|ch| {
-            let mut h = vec![0u32; NB];
+            let mut h = vec![0u32; nb];
             for &c in *ch {
                 h[(c.to_u64() >> shift) as usize] += 1;
             }
             h
         })
         .collect();
-    let mut totals = vec![0u64; NB];
+    let mut starts = vec![0usize; nb + 1];
     for h in &hists {
-        for (t, &c) in totals.iter_mut().zip(h) {
-            *t += c as u64;
+        for (b, &c) in h.iter().enumerate() {
+            starts[b + 1] += c as usize;
         }
     }
-    let mut starts = vec![0usize; NB + 1];
-    for b in 0..NB {
-        starts[b + 1] = starts[b] + totals[b] as usize;
+    for b in 0..nb {
+        starts[b + 1] += starts[b];
     }
-    // offsets of each chunk inside each bucket
     let mut offsets: Vec<Vec<usize>> = Vec::with_capacity(chunks.len());
-    let mut running = starts[..NB].to_vec();
+    let mut running = starts[..nb].to_vec();
     for h in &hists {
         offsets.push(running.clone());
         for (r, &c) in running.iter_mut().zip(h) {
@@ -313,99 +320,143 @@ fn wide_counts<T: Code>(codes: &[T], layout: Layout) -> (CountOfCounts, Vec<u64>
         }
     }
     drop(hists);
-    let cc = if T::BITS == 32 {
-        let mut low = vec![0u16; n];
-        let dst = SyncPtr(low.as_mut_ptr());
-        chunks
-            .par_iter()
-            .zip(offsets.into_par_iter())
-            .for_each(|(ch, mut off)| {
-                let d = &dst;
-                for &c in *ch {
-                    let v = c.to_u64();
-                    let b = (v >> shift) as usize;
-                    // SAFETY: chunk `i` owns [offsets[i][b], offsets[i][b] + count_i[b]) of bucket b;
-                    // those ranges are disjoint across chunks and buckets and lie inside `low`.
-                    unsafe { *d.0.add(off[b]) = v as u16 };
-                    off[b] += 1;
-                }
-            });
-        (0..NB)
+    let mut buf: Vec<U> = big_buffer(n);
+    let dst = SyncPtr(buf.as_mut_ptr());
+    chunks
+        .par_iter()
+        .zip(offsets.into_par_iter())
+        .for_each(|(ch, mut off)| {
+            let d = &dst;
+            for &c in *ch {
+                let v = c.to_u64();
+                let b = (v >> shift) as usize;
+                // SAFETY: chunk `i` owns [offsets[i][b], offsets[i][b] + count_i[b]) of bucket b; those
+                // ranges are disjoint across chunks and buckets and cover 0..n exactly once.
+                unsafe { d.0.add(off[b]).write(low(v)) };
+                off[b] += 1;
+            }
+        });
+    // SAFETY: every index in 0..n was written exactly once above.
+    unsafe { buf.set_len(n) };
+    (starts, buf)
+}
+
+/// Counting for 32- and 64-bit codes.
+///
+/// - 32-bit codes: split on the top 16 bits (the low 16 bits are kept, as `u16`), then each
+///   bucket's low halves are counted in a 2^16-entry table (cleared as it is read, or scanned
+///   when the bucket is large).
+/// - 64-bit codes: split on the top 16 bits, then each bucket is sorted.
+fn wide_counts<T: Code>(codes: &[T], layout: Layout) -> (CountOfCounts, Vec<u64>) {
+    const TOP: u32 = 16;
+    let nb = 1usize << TOP;
+    let threads = rayon::current_num_threads();
+    let (starts, cc) = if T::BITS == 32 {
+        let (starts, buf) = radix_split(codes, TOP, |v| v as u16);
+        let cc = (0..nb)
             .into_par_iter()
-            .with_min_len(64)
+            .with_min_len((nb / (threads * 16)).max(1))
             .fold(
                 || (CountOfCounts::new(), vec![0u32; 1 << 16]),
                 |(mut cc, mut table), b| {
-                    let items = &low[starts[b]..starts[b + 1]];
-                    for &v in items {
-                        table[v as usize] += 1;
-                    }
-                    for &v in items {
-                        let c = table[v as usize];
-                        if c != 0 {
-                            cc.add(c as u64);
-                            table[v as usize] = 0;
-                        }
-                    }
+                    count_u16_group(&buf[starts[b]..starts[b + 1]], &mut table, &mut cc);
                     (cc, table)
                 },
             )
             .map(|(cc, _)| cc)
-            .reduce(CountOfCounts::new, CountOfCounts::merge)
+            .reduce(CountOfCounts::new, CountOfCounts::merge);
+        (starts, cc)
     } else {
-        let mut all = vec![0u64; n];
-        let dst = SyncPtr(all.as_mut_ptr());
-        chunks
-            .par_iter()
-            .zip(offsets.into_par_iter())
-            .for_each(|(ch, mut off)| {
-                let d = &dst;
-                for &c in *ch {
-                    let v = c.to_u64();
-                    let b = (v >> shift) as usize;
-                    // SAFETY: as above, disjoint reserved ranges.
-                    unsafe { *d.0.add(off[b]) = v };
-                    off[b] += 1;
-                }
-            });
-        let mut slices: Vec<&mut [u64]> = Vec::with_capacity(NB);
-        let mut rest: &mut [u64] = &mut all;
-        for b in 0..NB {
+        let (starts, mut buf) = radix_split(codes, TOP, |v| v);
+        let mut slices: Vec<&mut [u64]> = Vec::with_capacity(nb);
+        let mut rest: &mut [u64] = &mut buf;
+        for b in 0..nb {
             let (head, tail) = rest.split_at_mut(starts[b + 1] - starts[b]);
-            slices.push(head);
+            if !head.is_empty() {
+                slices.push(head);
+            }
             rest = tail;
         }
-        slices
+        let cc = slices
             .into_par_iter()
-            .with_min_len(64)
+            .with_min_len(16)
             .fold(CountOfCounts::new, |mut cc, s| {
-                s.sort_unstable();
-                let mut i = 0;
-                while i < s.len() {
-                    let mut j = i + 1;
-                    while j < s.len() && s[j] == s[i] {
-                        j += 1;
-                    }
-                    cc.add((j - i) as u64);
-                    i = j;
-                }
+                count_sorted(s, &mut cc);
                 cc
             })
-            .reduce(CountOfCounts::new, CountOfCounts::merge)
+            .reduce(CountOfCounts::new, CountOfCounts::merge);
+        (starts, cc)
     };
-    // sign+exponent histogram from the bucket totals (the top 16 storage bits hold them)
-    let width = layout.bits();
-    let se_bits = width - layout.mantissa_bits;
-    let n_se = 1usize << se_bits;
-    let mut se = vec![0u64; n_se];
-    // top storage bit positions: format occupies the low `width` bits of the code
-    for (b, &c) in totals.iter().enumerate() {
+    // sign+exponent histogram from the bucket totals (the top 16 bits hold sign and exponent
+    // of the full-width formats float32 and float64)
+    let se_bits = layout.bits() - layout.mantissa_bits;
+    let mut se = vec![0u64; 1usize << se_bits];
+    for b in 0..nb {
+        let c = (starts[b + 1] - starts[b]) as u64;
         if c > 0 {
-            let code_hi = (b as u64) << shift;
-            se[((code_hi >> layout.mantissa_bits) as usize) & (n_se - 1)] += c;
+            se[b >> (TOP - se_bits)] += c;
         }
     }
     (cc, se)
+}
+
+/// An empty vector with room for `n` items. Large buffers are backed by transparent huge pages
+/// where the kernel offers them (first-touch page faults otherwise cost more than the counting).
+fn big_buffer<T>(n: usize) -> Vec<T> {
+    let v: Vec<T> = Vec::with_capacity(n);
+    #[cfg(target_os = "linux")]
+    {
+        let bytes = n * std::mem::size_of::<T>();
+        if bytes >= 1 << 22 {
+            let page = 4096usize;
+            let start = v.as_ptr() as usize;
+            let aligned = start.div_ceil(page) * page;
+            let len = (start + bytes).saturating_sub(aligned) / page * page;
+            if len > 0 {
+                // SAFETY: advisory call on memory this Vec owns; failure is harmless.
+                unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+            }
+        }
+    }
+    v
+}
+
+/// Sorts a group and adds the run lengths.
+fn count_sorted(s: &mut [u64], cc: &mut CountOfCounts) {
+    s.sort_unstable();
+    let mut i = 0;
+    while i < s.len() {
+        let mut j = i + 1;
+        while j < s.len() && s[j] == s[i] {
+            j += 1;
+        }
+        cc.add((j - i) as u64);
+        i = j;
+    }
+}
+
+/// Counts the distinct values of a group of `u16` in `table` (left all-zero on return).
+fn count_u16_group(items: &[u16], table: &mut [u32], cc: &mut CountOfCounts) {
+    for &v in items {
+        table[v as usize] += 1;
+    }
+    if items.len() >= 1 << 14 {
+        // large group: a sequential scan of the table beats a second random pass
+        for t in table.iter_mut() {
+            if *t != 0 {
+                cc.add(*t as u64);
+                *t = 0;
+            }
+        }
+    } else {
+        for &v in items {
+            let c = table[v as usize];
+            if c != 0 {
+                cc.add(c as u64);
+                table[v as usize] = 0;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

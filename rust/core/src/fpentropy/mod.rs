@@ -11,8 +11,10 @@
 //! - [`approx_entropy`]: the paper's analytic approximation `p − 1/2 + K` and the refined one with
 //!   the boundary / underflow / overflow / KL terms, the wobble and a bound.
 //! - [`empirical_entropy`]: bits per value of an array of codes, with its field split.
+//! - [`brute_force_entropy`]: the sum over every cell of a format of ≤ 32 bits (validation).
 
 mod approx;
+mod brute;
 mod density;
 mod empirical;
 mod exact;
@@ -21,6 +23,7 @@ mod laws;
 mod quad;
 
 pub use approx::{Approx, ApproxTerms, approx_entropy};
+pub use brute::{BRUTE_FORCE_MAX_BITS, brute_force_entropy};
 pub use density::{Density, PointEval, Scaled};
 pub use empirical::{Empirical, Layout, empirical_entropy};
 pub use exact::{Entropy, EntropyOptions, Method, exact_entropy};

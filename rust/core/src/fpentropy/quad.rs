@@ -154,14 +154,6 @@ pub(crate) fn integrate<const N: usize>(
                 ));
             }
         }
-        if std::env::var("BK_QUAD_DEBUG").is_ok() {
-            eprintln!(
-                "round: {} pending -> {} next; sample {:?}",
-                pending.len(),
-                next.len(),
-                next.first().map(|x| (x.0, x.2))
-            );
-        }
         pending = next;
     }
     Ok((out, evals))
