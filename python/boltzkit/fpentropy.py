@@ -586,7 +586,9 @@ def approx_entropy(
     - ``u``: subnormals / underflow, ``v``: overflow symbols,
     - ``d``: within-cell KL, ``≈ E[(w f'/f)²]/(24 ln 2)`` (``d_bound`` bounds the true value),
     - ``w``: the wobble ``E[frac(log2|X|)] − 1/2``, periodic in ``log2`` of the scale, with
-      ``|w| ≤ w_bound = TV(g)/12``.
+      ``|w| ≤ w_bound = min(TV(g)/12, Σ_{k≤64} |E sin(2πkY)|/(πk) + TV(g)/(128π²))``
+      (``Y = log2|X|``, ``g`` its density): 8e-4 bits for a normal law, whose observed wobble
+      amplitude is 3.6e-4.
 
     The approximation is meaningless for 4- and 6-bit formats (errors of 0.5–1.4 bits).
 

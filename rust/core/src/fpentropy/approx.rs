@@ -11,7 +11,8 @@
 //! - `V` overflow: the `−P log P` of the overflow symbols minus what the tail would contribute
 //!   to the naive cell model (saturating formats: the ±xmax cells).
 //! - `W` wobble: `E[frac(log₂|X|)] − 1/2`, 1-periodic in `log₂(scale)`, with the bound
-//!   `|W| ≤ TV(g)/12` (`g` the density of `log₂|X|`, the total variation bounded per sign).
+//!   `|W| ≤ min(TV(g)/12, Σ_{k≤64} |E sin(2πkY)|/(πk) + TV(g)/(128π²))` (`Y = log₂|X|`, `g` its
+//!   density, the total variation bounded per sign).
 //! - `D ≥ 0`: the within-cell KL terms, `≈ E[(w f'/f)²]/(24 ln 2)`, at most
 //!   `E[(e^{|f'/f| w} − 1)²]/(4 ln 2)` (χ² bound), plus the exact KL of cells cut by a
 //!   breakpoint of the density.
@@ -64,6 +65,49 @@ pub struct Approx {
     pub bound: f64,
     /// The terms.
     pub terms: ApproxTerms,
+}
+
+/// Number of Fourier terms of the wobble bound.
+const FOURIER_K: usize = 64;
+
+/// Bound on `|W|`: the smaller of `TV(g)/12` and the Fourier bound
+/// `Σ_{k ≤ K} |E[sin(2πk Y)]|/(πk) + TV(g)/(2π² K)` with `Y = log₂|X|` (`frac(y) − 1/2 =
+/// −Σ_k sin(2πky)/(πk)`, and `|E[sin(2πkY)]| ≤ TV(g)/(2πk)` bounds the terms past `K`).
+fn wobble_bound(
+    d: &dyn Density,
+    bps: &[f64],
+    rule: &GaussLegendre,
+    tv: f64,
+) -> Result<f64, FpError> {
+    const N: usize = FOURIER_K + 1;
+    let mut pieces = Vec::new();
+    binade_pieces(0.0, f64::INFINITY, bps, true, 0, &mut pieces);
+    let ch = |q: &PointEval, x: f64| {
+        let mut out = [0.0; N];
+        // binades of mass below ~1e-20 cannot move the bound: skip their trigonometry
+        if q.f * x.abs() > 1e-20 {
+            let t = x.abs().log2() - floor_log2(x) as f64;
+            let (s1, c1) = (2.0 * std::f64::consts::PI * t).sin_cos();
+            let (mut s, mut c) = (s1, c1);
+            for o in out.iter_mut().take(FOURIER_K) {
+                *o = q.f * s;
+                (s, c) = (s * c1 + c * s1, c * c1 - s * s1);
+            }
+            out[FOURIER_K] = q.f;
+        }
+        out
+    };
+    // the sine moments only enter a bound: 1e-6 of their scale, or 1e-10 per unit of mass
+    let accept = |_: usize, w: &[f64; N], h: &[f64; N], a: &[f64; N]| {
+        let mass = h[N - 1].abs();
+        (0..N).all(|c| (w[c] - h[c]).abs() <= 1e-6 * a[c] + 1e-10 * mass + quad::ABS_FLOOR)
+    };
+    let (r, _) = quad::integrate::<N>(d, &pieces, 1, rule, &ch, &accept)?;
+    let mut fourier = tv / (2.0 * std::f64::consts::PI.powi(2) * FOURIER_K as f64);
+    for (k, v) in r[0].value.iter().take(FOURIER_K).enumerate() {
+        fourier += v.abs() / (std::f64::consts::PI * (k + 1) as f64);
+    }
+    Ok(fourier.min(tv / 12.0))
 }
 
 /// Lowest magnitude integrated, 2^-1022 (the mass below it is ignored; it matters only for laws
@@ -217,7 +261,7 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
         }
     }
     terms.w = w;
-    terms.w_bound = tv / 12.0;
+    terms.w_bound = wobble_bound(d, &bps, &rule, tv)?;
 
     // (b) boundary cells, exact and point formula
     let mut pieces = Vec::new();

@@ -484,8 +484,11 @@ fn classes(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Entropy, F
     };
     let channels = |p: &super::density::PointEval, _x: f64| {
         if p.f > 0.0 {
-            let g2 = p.dln_f * p.dln_f;
-            [p.f, -p.f * p.ln_f / LN_2, p.f * g2, p.f * g2 * g2]
+            // f g'² as (f |g'|) |g'|: finite where g'² alone would overflow next to a
+            // singular point of the log-density; f g'⁴ (only an error estimate) saturates
+            let g = p.dln_f.abs();
+            let fg2 = ((p.f * g) * g).min(f64::MAX);
+            [p.f, -p.f * p.ln_f / LN_2, fg2, (fg2 * g * g).min(1e300)]
         } else {
             [0.0; 4]
         }
