@@ -25,7 +25,7 @@ def test_demo_writes_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "float8_e4m3fn" in out and "Closed forms of K" in out
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert pngs == ["fpentropy_scale_wobble.png", "fpentropy_vs_precision.png"]
+    assert pngs == ["fpentropy_approximation_error.png", "fpentropy_scale_wobble.png"]
     assert all((tmp_path / p).stat().st_size > 10_000 for p in pngs)
 
 

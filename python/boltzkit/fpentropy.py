@@ -666,7 +666,8 @@ class ScaleSweep:
     dist: str
 
     def plot(self, ax: Any = None) -> Figure:
-        """Plot ``H − paper`` and ``refined − paper`` against ``log2(scale)``."""
+        """Plot ``H − paper``, ``refined − paper`` and ``refined + wobble − paper`` against
+        ``log2(scale)``, with the bound as a band (clipped when it dwarfs the curves)."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -674,15 +675,20 @@ class ScaleSweep:
         else:
             fig = ax.figure
         x = np.log2(self.scales)
-        ax.plot(x, self.exact - self.paper, "o-", ms=3, label="exact H − paper")
-        ax.plot(x, self.refined - self.paper, "--", label="refined − paper")
-        ax.fill_between(
-            x, self.refined - self.paper - self.bound, self.refined - self.paper + self.bound, alpha=0.2, label="refined ± bound"
-        )
+        exact, refined = self.exact - self.paper, self.refined - self.paper
+        ax.plot(x, exact, "o-", ms=3, label="exact H − paper")
+        ax.plot(x, refined, "--", label="refined − paper")
+        ax.plot(x, refined + self.wobble, ":", lw=2, label="refined + wobble − paper")
+        band = f"refined ± bound (≤ {self.bound.max():.1e})"
+        ax.fill_between(x, refined - self.bound, refined + self.bound, alpha=0.15, label=band)
+        lo, hi = float(min(exact.min(), refined.min())), float(max(exact.max(), refined.max()))
+        span = max(hi - lo, 1e-12)
+        if self.bound.max() > 3 * span:
+            ax.set_ylim(lo - 0.5 * span, hi + 0.5 * span)
         ax.set_xlabel("log2(scale)")
         ax.set_ylabel("bits")
         ax.set_title(f"{self.dist} in {self.fmt}")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
         return fig
 
 

@@ -324,7 +324,8 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
         t
     };
     let mut pieces = Vec::new();
-    binade_pieces(0.0, sat_lo, &bps, true, 0, &mut pieces);
+    // finite cells only: the zero half-cells are exact symbols, outside the expansion
+    binade_pieces(0.5 * s, sat_lo, &bps, true, 0, &mut pieces);
     let ch_d = move |q: &PointEval, x: f64| {
         if q.f > 0.0 {
             let a = x.abs();
