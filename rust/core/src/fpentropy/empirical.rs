@@ -89,9 +89,9 @@ impl Code for u64 {
 }
 
 /// Count of counts: `n_c` for every count `c` present.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct CountOfCounts {
-    small: Vec<u64>, // index c < SMALL
+    small: Box<[u64; SMALL]>, // index c < SMALL (fixed size: no bounds checks in the hot loop)
     large: BTreeMap<u64, u64>,
 }
 
@@ -100,7 +100,7 @@ const SMALL: usize = 1 << 12;
 impl CountOfCounts {
     fn new() -> Self {
         Self {
-            small: vec![0; SMALL],
+            small: Box::new([0; SMALL]),
             large: BTreeMap::new(),
         }
     }
@@ -112,9 +112,33 @@ impl CountOfCounts {
             *self.large.entry(c).or_insert(0) += 1;
         }
     }
+    /// One more occurrence of a code seen `c` times so far: moves it from count `c` to `c + 1`.
+    /// Slot 0 absorbs the moves out of "not seen yet" (it wraps and is never read).
+    #[inline]
+    fn bump(&mut self, c: u64) {
+        let i = c as usize;
+        if i + 1 < SMALL {
+            self.small[i] = self.small[i].wrapping_sub(1);
+            self.small[i + 1] += 1;
+        } else {
+            self.bump_slow(c);
+        }
+    }
+    #[cold]
+    fn bump_slow(&mut self, c: u64) {
+        if (c as usize) < SMALL {
+            self.small[c as usize] = self.small[c as usize].wrapping_sub(1);
+        } else if let Some(k) = self.large.get_mut(&c) {
+            *k -= 1;
+            if *k == 0 {
+                self.large.remove(&c);
+            }
+        }
+        *self.large.entry(c + 1).or_insert(0) += 1;
+    }
     fn merge(mut self, other: Self) -> Self {
-        for (a, b) in self.small.iter_mut().zip(&other.small) {
-            *a += b;
+        for (a, b) in self.small.iter_mut().zip(other.small.iter()) {
+            *a = a.wrapping_add(*b);
         }
         for (c, n) in other.large {
             *self.large.entry(c).or_insert(0) += n;
@@ -357,7 +381,7 @@ fn wide_counts<T: Code>(codes: &[T], layout: Layout) -> (CountOfCounts, Vec<u64>
             .into_par_iter()
             .with_min_len((nb / (threads * 16)).max(1))
             .fold(
-                || (CountOfCounts::new(), vec![0u32; 1 << 16]),
+                || (CountOfCounts::new(), Box::new([0u32; 1 << 16])),
                 |(mut cc, mut table), b| {
                     count_u16_group(&buf[starts[b]..starts[b + 1]], &mut table, &mut cc);
                     (cc, table)
@@ -435,26 +459,20 @@ fn count_sorted(s: &mut [u64], cc: &mut CountOfCounts) {
     }
 }
 
-/// Counts the distinct values of a group of `u16` in `table` (left all-zero on return).
-fn count_u16_group(items: &[u16], table: &mut [u32], cc: &mut CountOfCounts) {
+/// Counts the distinct values of a group of `u16` in `table` (left all-zero on return), updating
+/// the count of counts as each value arrives (no scan of the table afterwards).
+fn count_u16_group(items: &[u16], table: &mut [u32; 1 << 16], cc: &mut CountOfCounts) {
     for &v in items {
-        table[v as usize] += 1;
+        let t = &mut table[v as usize];
+        let c = *t;
+        *t = c + 1;
+        cc.bump(c as u64);
     }
-    if items.len() >= 1 << 14 {
-        // large group: a sequential scan of the table beats a second random pass
-        for t in table.iter_mut() {
-            if *t != 0 {
-                cc.add(*t as u64);
-                *t = 0;
-            }
-        }
+    if items.len() >= 1 << 13 {
+        table.fill(0);
     } else {
         for &v in items {
-            let c = table[v as usize];
-            if c != 0 {
-                cc.add(c as u64);
-                table[v as usize] = 0;
-            }
+            table[v as usize] = 0;
         }
     }
 }
