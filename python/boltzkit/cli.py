@@ -1,4 +1,4 @@
-"""The ``boltzkit`` command line: ``boltzkit demo`` and ``boltzkit run CONFIG.toml``."""
+"""The ``boltzkit`` command line: ``demo``, ``run CONFIG.toml``, ``sweep SWEEP.toml`` and ``report STORE``."""
 
 from __future__ import annotations
 
@@ -30,18 +30,36 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--list", action="store_true", help="list the job types")
     r.add_argument("--no-progress", action="store_true", help="never show progress bars")
     r.epilog = "job types: " + ", ".join(sorted(JOB_TYPES))
+    sw = sub.add_parser("sweep", help="run a parameter sweep on Dask (resumable; results in SQLite)")
+    sw.add_argument("config", type=Path, nargs="?", help="the sweep file")
+    sw.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (default: a local cluster)")
+    sw.add_argument("--store", type=Path, default=None, help="SQLite results store (overrides the file's 'store')")
+    sw.add_argument("--workers", type=int, default=None, help="workers of the local cluster (default: one per core)")
+    sw.add_argument("--list", action="store_true", help="list the task types")
+    sw.add_argument("--no-progress", action="store_true", help="never show progress bars")
+    rp = sub.add_parser("report", help="tables and plots of a results store")
+    rp.add_argument("store", type=Path, help="the SQLite store")
+    rp.add_argument("--out", type=Path, default=None, help="output folder (default: <store>-report)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``boltzkit`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    progress = False if args.no_progress else None
+    progress = False if getattr(args, "no_progress", False) else None
     try:
         if args.command == "demo":
             from boltzkit.demo import run_demo
 
             run_demo(args.out, quick=args.quick, sections=args.only, progress=progress)
+            return 0
+        if args.command == "sweep":
+            return _sweep(args, progress)
+        if args.command == "report":
+            from boltzkit.report import report
+
+            for f in report(args.store, args.out):
+                print(f"wrote {f}")
             return 0
         from boltzkit.jobs import JOB_TYPES, load_job, run_job
 
@@ -66,6 +84,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("boltzkit: interrupted", file=sys.stderr)
         return 130
+
+
+def _sweep(args: argparse.Namespace, progress: bool | None) -> int:
+    from boltzkit.sweep import load_sweep, sweep
+    from boltzkit.tasks import TASKS
+
+    if args.list:
+        for name, t in sorted(TASKS.items()):
+            print(f"{name:28s} {t.description}")
+        return 0
+    if args.config is None:
+        print("boltzkit sweep: give a SWEEP.toml (or --list)", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        print("boltzkit: error: --workers must be >= 1", file=sys.stderr)
+        return 2
+    job = load_sweep(args.config)
+    rep = sweep(job, scheduler=args.scheduler, store=args.store, n_workers=args.workers, progress=progress)
+    print(
+        f"sweep {rep.name}: {rep.n_tasks} tasks, {rep.n_skipped} already stored, {rep.n_ok} ok, {rep.n_failed} failed "
+        f"in {rep.seconds:.1f} s (batch size {rep.batch_size}); store {rep.store}"
+        + ("; interrupted: finished tasks are stored, run again to resume" if rep.interrupted else "")
+    )
+    return 130 if rep.interrupted else (1 if rep.n_failed else 0)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,10 @@ class Table:
             return default
         return self.data[key]
 
+    def get_value(self, key: str, default: Any) -> Any:
+        """The raw value of an optional key (the caller checks its type)."""
+        return self._get(key, default, False)
+
     def get_str(self, key: str, default: str | None = None, *, choices: tuple[str, ...] | None = None) -> str:
         v = self._get(key, default, default is None)
         if not isinstance(v, str):
