@@ -228,3 +228,44 @@ def test_cli_sweep_list_run_and_report(tmp_path: Path, capsys: pytest.CaptureFix
     bad = _write(tmp_path, 'type = "sweep"\ntask = "fpentropy.entropy"\nwhat = 1\n', "bad.toml")
     assert main(["sweep", str(bad)]) == 2
     assert "unknown key 'what'" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_finished_tasks_and_the_next_run_resumes(tmp_path: Path, client: Any) -> None:
+    import signal
+
+    store = tmp_path / "i.sqlite"
+    text = f"""
+type = "sweep"
+task = "fpentropy.scale_curve"
+store = "{store}"
+batch_size = 1
+[base]
+dist = {{ law = "norm" }}
+format = "bfloat16"
+n = 4
+[grid]
+"dist.scale" = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25]
+"""
+    job = load_sweep(_write(tmp_path, text))
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.5)
+        try:
+            rep = sweep(job, client=client, progress=False)
+            interrupted = rep.interrupted
+        except KeyboardInterrupt:  # arrived before the tasks were submitted
+            interrupted = True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    with ResultStore(store) as db:
+        done = len(db.rows(status="ok"))
+    assert interrupted and done < 16
+    rep = sweep(job, client=client, progress=False)
+    assert rep.n_skipped == done and rep.n_ok == 16 - done
+    with ResultStore(store) as db:
+        assert len(db.rows()) == 16
