@@ -184,3 +184,14 @@ def test_non_numeric_input_is_rejected() -> None:
         fp.quantize(np.array(["a", "b"]), "float16")
     with pytest.raises(InvalidTypeError, match="x"):
         fp.quantize(np.array([1 + 1j]), "float16")
+
+
+def test_format_from_precision_and_exponent_range() -> None:
+    for name in ["float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float6_e3m2fn", "float8_e4m3fnuz"]:
+        f = fp.get_format(name)
+        g = fp.FloatFormat.from_range(f.precision, f.emin, f.emax, f.zero, f.overflow)
+        assert (g.exponent_bits, g.mantissa_bits, g.bias, g.xmax) == (f.exponent_bits, f.mantissa_bits, f.bias, f.xmax)
+    with pytest.raises(InvalidArgumentError, match="emax"):
+        fp.FloatFormat.from_range(11, -14, 14)
+    with pytest.raises(InvalidArgumentError, match="precision"):
+        fp.FloatFormat.from_range(0, -14, 15)

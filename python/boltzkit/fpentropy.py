@@ -152,6 +152,47 @@ class FloatFormat:
         n, e, m, b, z, o = _core.format_params(name)
         return cls(e, m, b, z, o, n)  # type: ignore[arg-type]
 
+    @classmethod
+    def from_range(
+        cls,
+        precision: int,
+        emin: int,
+        emax: int,
+        zero: Literal["signed", "single"] = "signed",
+        overflow: Literal["inf", "nan", "saturate"] = "inf",
+        name: str = "",
+    ) -> FloatFormat:
+        """The format with precision ``p`` (fraction bits ``p - 1``) and normal exponents
+        ``emin..emax``.
+
+        The exponent field must hold exactly that range: ``emax - emin + 1`` normal binades plus
+        the subnormal field (and the reserved all-ones field for ``overflow="inf"``) must fill a
+        power of two of fields.
+
+        Raises
+        ------
+        InvalidArgumentError
+            When no exponent width gives exactly that range (the message names the nearest one).
+        """
+        for arg, v in (("precision", precision), ("emin", emin), ("emax", emax)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise InvalidTypeError(f"{arg}: expected an int, got {type(v).__name__}")
+        if precision < 1:
+            raise InvalidArgumentError(f"precision: must be >= 1, got {precision}")
+        if emax < emin:
+            raise InvalidArgumentError(f"emax: must be >= emin = {emin}, got {emax}")
+        reserved = 1 if overflow == "inf" else 0
+        fields = (emax - emin + 1) + 1 + reserved  # normal binades, the subnormal field, inf/NaN
+        eb = max(1, (fields - 1).bit_length())
+        if 1 << eb != fields:
+            lo = (1 << (eb - 1)) - 1 - reserved + emin - 1
+            hi = (1 << eb) - 1 - reserved + emin - 1
+            raise InvalidArgumentError(
+                f"emax: emin..emax must span 2^k - {1 + reserved} binades for overflow={overflow!r}; "
+                f"with emin = {emin} the nearest are emax = {lo} or {hi}"
+            )
+        return cls(eb, precision - 1, 1 - emin, zero, overflow, name)
+
     @property
     def spec(self) -> tuple[str, int, int, int, str, str]:
         """The tuple the compiled core takes."""
