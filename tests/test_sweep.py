@@ -133,9 +133,10 @@ format = ["float16", "float32"]
         assert len(db.rows()) == 4
 
 
-def test_killing_a_worker_mid_sweep_loses_and_duplicates_nothing(tmp_path: Path, client: Any) -> None:
-    store = tmp_path / "k.sqlite"
-    text = f"""
+def _slow_sweep(store: Path, n_points: int) -> str:
+    """A sweep of `n_points` scale-curve tasks of a few hundred milliseconds each, one per Dask task."""
+    scales = ", ".join(f"{0.5 + 0.05 * i:.2f}" for i in range(n_points))
+    return f"""
 type = "sweep"
 task = "fpentropy.scale_curve"
 store = "{store}"
@@ -145,8 +146,13 @@ dist = {{ law = "norm" }}
 format = "bfloat16"
 n = 4
 [grid]
-"dist.scale" = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6]
+"dist.scale" = [{scales}]
 """
+
+
+def test_killing_a_worker_mid_sweep_loses_and_duplicates_nothing(tmp_path: Path, client: Any) -> None:
+    store = tmp_path / "k.sqlite"
+    text = _slow_sweep(store, 12)
     pids_before = set(client.run(os.getpid).values())
     result: dict[str, Any] = {}
     t = threading.Thread(target=lambda: result.update(rep=sweep(_write(tmp_path, text), client=client, progress=False)))
@@ -234,18 +240,7 @@ def test_ctrl_c_keeps_finished_tasks_and_the_next_run_resumes(tmp_path: Path, cl
     import signal
 
     store = tmp_path / "i.sqlite"
-    text = f"""
-type = "sweep"
-task = "fpentropy.scale_curve"
-store = "{store}"
-batch_size = 1
-[base]
-dist = {{ law = "norm" }}
-format = "bfloat16"
-n = 4
-[grid]
-"dist.scale" = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25]
-"""
+    text = _slow_sweep(store, 16)
     job = load_sweep(_write(tmp_path, text))
 
     def interrupt(signum: int, frame: Any) -> None:
