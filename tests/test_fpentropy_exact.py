@@ -333,3 +333,38 @@ def test_thread_count_does_not_change_results(name: str) -> None:
     a1 = fp.approx_entropy(dist, name, threads=1)
     a2 = fp.approx_entropy(dist, name, threads=2)
     assert a1 == a2
+
+
+# --------------------------------------------------------------------------- extreme laws
+
+
+def test_law_narrower_than_a_cell() -> None:
+    # N(1e30, 1) in float32: cells there are 7.6e22 wide, so one code holds all the mass
+    r = fp.entropy(stats.norm(1e30, 1.0), "float32")
+    assert r.bits == 0.0 and abs(r.total_mass - 1) < 1e-12
+    from boltzkit import ComputationError
+
+    with pytest.raises(ComputationError, match="entropy"):
+        fp.approx_entropy(stats.norm(1e30, 1.0), "float32")
+
+
+@pytest.mark.parametrize("sigma", [1e-6, 1e-9])
+def test_very_narrow_law_in_float64(sigma: float) -> None:
+    # near 3 every float64 cell has width 2^-51 and the density is smooth on that scale, so
+    # H = h(X) + 51 up to the (negligible) within-cell KL
+    r = fp.entropy(stats.norm(3.0, sigma), "float64")
+    want = math.log2(sigma * math.sqrt(2 * math.pi * math.e)) + 51
+    assert abs(r.total_mass - 1) < 1e-7
+    assert abs(r.bits - want) <= max(1e-9, 4 * r.error_estimate)
+
+
+def test_law_spanning_600_decades() -> None:
+    d = stats.loguniform(1e-300, 1e300)
+    a = fp.entropy(d, "float64")
+    b = fp.entropy(d, "float64", native=False)
+    assert abs(a.total_mass - 1) < 1e-12 and abs(a.bits - b.bits) < 1e-9
+    # every binade holds the same mass, each cell ≈ equal within a binade: H ≈ log2(#cells) - small
+    n_cells = (math.log2(1e300) - math.log2(1e-300)) * 2**52
+    assert 0 < math.log2(n_cells) - a.bits < 0.1
+    approx = fp.approx_entropy(d, "float64")
+    assert abs(a.bits - approx.refined) <= approx.bound

@@ -369,6 +369,7 @@ class _Law:
     breakpoints: list[float] = field(default_factory=list)
     description: str = ""
     fd_scale: float = 1.0
+    anchors: list[float] = field(default_factory=list)
 
 
 class _ScipyAdapter:
@@ -427,12 +428,13 @@ def _law(dist: Any, *, native: bool = True) -> _Law:
     bps = [v for v in (lo, hi) if math.isfinite(v)]
     try:
         with np.errstate(all="ignore"):
-            q1, q3 = (float(v) for v in dist.ppf([0.25, 0.75]))
-        iqr = q3 - q1
+            qs = np.asarray(dist.ppf([1e-6, 1e-3, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1 - 1e-6]), dtype=np.float64)
+        iqr = float(qs[6] - qs[4])
+        anchors = [float(q) for q in qs if math.isfinite(q) and lo < q < hi]
     except Exception:  # a user law whose ppf fails: its pdf / cdf are checked later anyway
-        iqr = math.nan
+        iqr, anchors = math.nan, []
     fd_scale = 1e-3 * iqr if math.isfinite(iqr) and iqr > 0 else 1e-3 * scale
-    return _Law(None, _ScipyAdapter(dist), (lo, hi), bps, desc, fd_scale)
+    return _Law(None, _ScipyAdapter(dist), (lo, hi), bps, desc, fd_scale, anchors)
 
 
 # --------------------------------------------------------------------------- exact entropy
@@ -547,9 +549,8 @@ def _entropy(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, method: 
         kind, shapes, loc, sc = law.native
         r = _core.entropy_law((kind, shapes, loc * scale, sc * scale), f.spec, merge_zero, method, threads)
     else:
-        r = _core.entropy_callback(
-            law.adapter, law.support, law.breakpoints, law.fd_scale * scale, f.spec, scale, merge_zero, method, threads
-        )
+        cb = (law.adapter, law.support, law.breakpoints, law.anchors, law.fd_scale * scale)
+        r = _core.entropy_callback(*cb, f.spec, scale, merge_zero, method, threads)
     return EntropyResult(
         bits=float(r["bits"]),
         method=str(r["method"]),
@@ -653,9 +654,8 @@ def _approx(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, threads: 
         kind, shapes, loc, sc = law.native
         r = _core.approx_law((kind, shapes, loc * scale, sc * scale), f.spec, merge_zero, threads)
     else:
-        r = _core.approx_callback(
-            law.adapter, law.support, law.breakpoints, law.fd_scale * scale, f.spec, scale, merge_zero, threads
-        )
+        cb = (law.adapter, law.support, law.breakpoints, law.anchors, law.fd_scale * scale)
+        r = _core.approx_callback(*cb, f.spec, scale, merge_zero, threads)
     terms = ApproxTerms(
         k=float(r["k"]),
         k_closed_form=bool(r["k_closed_form"]),

@@ -31,6 +31,7 @@ pub fn fp_to_pyerr(e: FpError, callback_err: Option<PyErr>) -> PyErr {
             Some(err) => err,
             None => InvalidArgumentError::new_err(e.to_string()),
         },
+        FpError::Numerical(_) => ComputationError::new_err(e.to_string()),
         FpError::Pool(p) => pool_to_pyerr(p),
     }
 }

@@ -84,6 +84,7 @@ struct PyDensity {
     obj: Py<PyAny>,
     support: (f64, f64),
     breakpoints: Vec<f64>,
+    anchors: Vec<f64>,
     fd_scale: f64,
     error: Mutex<Option<PyErr>>,
 }
@@ -144,6 +145,10 @@ impl Density for PyDensity {
         self.breakpoints.clone()
     }
 
+    fn anchors(&self) -> Vec<f64> {
+        self.anchors.clone()
+    }
+
     fn eval_pdf(&self, x: &[f64]) -> Result<Vec<PointEval>, fp::FpError> {
         let n = x.len();
         let hs: Vec<f64> = x
@@ -171,7 +176,11 @@ impl Density for PyDensity {
                     (false, true) if l0.is_finite() => (l0 - lm) / h,
                     _ => 0.0,
                 };
-                let f = if l0 < -690.0 { 0.0 } else { l0.exp() };
+                let f = if fp::negligible_density(l0, x[i]) {
+                    0.0
+                } else {
+                    l0.exp()
+                };
                 PointEval {
                     f,
                     ln_f: l0,
@@ -373,13 +382,14 @@ pub fn entropy_law<'py>(
 
 /// Exact entropy of a law evaluated through a Python adapter, scaled by `scale`.
 #[pyfunction]
-#[pyo3(signature = (adapter, support, breakpoints, fd_scale, fmt, scale=1.0, merge_zero=false, method="auto", threads=None))]
+#[pyo3(signature = (adapter, support, breakpoints, anchors, fd_scale, fmt, scale=1.0, merge_zero=false, method="auto", threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn entropy_callback<'py>(
     py: Python<'py>,
     adapter: Py<PyAny>,
     support: (f64, f64),
     breakpoints: Vec<f64>,
+    anchors: Vec<f64>,
     fd_scale: f64,
     fmt: FormatSpec,
     scale: f64,
@@ -402,6 +412,7 @@ pub fn entropy_callback<'py>(
         obj: adapter,
         support,
         breakpoints,
+        anchors,
         fd_scale,
         error: Mutex::new(None),
     };
@@ -433,13 +444,14 @@ pub fn approx_law<'py>(
 
 /// Approximation and error terms for a law evaluated through a Python adapter.
 #[pyfunction]
-#[pyo3(signature = (adapter, support, breakpoints, fd_scale, fmt, scale=1.0, merge_zero=false, threads=None))]
+#[pyo3(signature = (adapter, support, breakpoints, anchors, fd_scale, fmt, scale=1.0, merge_zero=false, threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn approx_callback<'py>(
     py: Python<'py>,
     adapter: Py<PyAny>,
     support: (f64, f64),
     breakpoints: Vec<f64>,
+    anchors: Vec<f64>,
     fd_scale: f64,
     fmt: FormatSpec,
     scale: f64,
@@ -456,6 +468,7 @@ pub fn approx_callback<'py>(
         obj: adapter,
         support,
         breakpoints,
+        anchors,
         fd_scale,
         error: Mutex::new(None),
     };

@@ -215,12 +215,15 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
     let s = fmt.min_subnormal();
     let t = fmt.overflow_threshold();
     let bps = d.breakpoints();
+    // quadrature intervals split at the breakpoints and where the mass is
+    let mut splits = bps.clone();
+    splits.extend(d.anchors());
     let rule = GaussLegendre::new(16);
     let mut terms = ApproxTerms::default();
 
     // (a) K, W, total variation over all magnitudes
     let mut pieces = Vec::new();
-    binade_pieces(0.0, f64::INFINITY, &bps, true, 0, &mut pieces);
+    binade_pieces(0.0, f64::INFINITY, &splits, true, 0, &mut pieces);
     let ch_a = |q: &PointEval, x: f64| {
         if q.f > 0.0 {
             let l = x.abs().log2();
@@ -236,7 +239,18 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
         }
     };
     let (ra, _) = quad::integrate::<4>(d, &pieces, 1, &rule, &ch_a, &accept_kwt)?;
-    let (k_quad, w, tv_smooth) = (ra[0].value[0], ra[0].value[1], ra[0].value[2]);
+    let (k_quad, w, tv_smooth, mass) = (
+        ra[0].value[0],
+        ra[0].value[1],
+        ra[0].value[2],
+        ra[0].value[3],
+    );
+    if (mass - 1.0).abs() > 1e-6 {
+        return Err(FpError::Numerical(format!(
+            "approx_entropy: the quadrature over 2^-1022 ≤ |x| ≤ float64 max holds a mass of {mass:.9}, not 1 \
+             (the law has mass outside that range, or is narrower than float64 resolves); use entropy() instead"
+        )));
+    }
     match d.log_mag_entropy() {
         Some(k) => {
             terms.k = k;
@@ -261,7 +275,7 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
         }
     }
     terms.w = w;
-    terms.w_bound = wobble_bound(d, &bps, &rule, tv)?;
+    terms.w_bound = wobble_bound(d, &splits, &rule, tv)?;
 
     // (b) boundary cells, exact and point formula
     let mut pieces = Vec::new();
@@ -306,7 +320,7 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
 
     // (c) underflow and (e) KL terms share the finite range; zero half-cells by mass
     let mut pieces = Vec::new();
-    binade_pieces(0.0, pow2(emin), &bps, true, 0, &mut pieces);
+    binade_pieces(0.0, pow2(emin), &splits, true, 0, &mut pieces);
     let ch_u = move |q: &PointEval, x: f64| [q.f * (emin - floor_log2(x)) as f64, q.f];
     let (ru, _) = quad::integrate::<2>(d, &pieces, 1, &rule, &ch_u, &accept_rel::<2>)?;
     let zm = masses(d, &[-0.5 * s, 0.0, 0.5 * s], &[(1, 2), (0, 1)])?;
@@ -323,9 +337,20 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
     } else {
         t
     };
+    // cells whose KL is computed exactly: the zero cell(s) and finite cells holding a breakpoint
+    let exact_cells = special_cells(fmt, &bps, sat_lo);
+    let mut d_splits = splits.clone();
+    for &(lo, hi) in &exact_cells {
+        d_splits.push(lo);
+        d_splits.push(hi);
+    }
     let mut pieces = Vec::new();
-    // finite cells only: the zero half-cells are exact symbols, outside the expansion
-    binade_pieces(0.5 * s, sat_lo, &bps, true, 0, &mut pieces);
+    binade_pieces(0.5 * s, sat_lo, &d_splits, true, 0, &mut pieces);
+    // the smooth KL estimate covers every other finite cell
+    pieces.retain(|pc| {
+        let mid = pc.a + 0.5 * (pc.b - pc.a);
+        !exact_cells.iter().any(|&(lo, hi)| mid > lo && mid < hi)
+    });
     let ch_d = move |q: &PointEval, x: f64| {
         if q.f > 0.0 {
             let a = x.abs();
@@ -354,14 +379,13 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
     let (rd, _) = quad::integrate::<3>(d, &pieces, 1, &rule, &ch_d, &accept_d)?;
     terms.d = rd[0].value[0];
     terms.d_bound = rd[0].value[1];
-    // exact KL of finite cells cut by a breakpoint (not at 0, where the zero cells split anyway)
-    let d_edges = breakpoint_kl(d, fmt, &bps, sat_lo)?;
+    let d_edges = cells_kl(d, &exact_cells, &bps)?;
     terms.d += d_edges;
     terms.d_bound += d_edges;
 
     // (d) overflow
     let mut pieces = Vec::new();
-    binade_pieces(sat_lo, f64::INFINITY, &bps, true, 0, &mut pieces);
+    binade_pieces(sat_lo, f64::INFINITY, &splits, true, 0, &mut pieces);
     let ch_v = move |q: &PointEval, x: f64| {
         if q.f > 0.0 {
             [q.f * (-(q.ln_f / LN_2) - (floor_log2(x) - m) as f64), q.f]
@@ -399,12 +423,18 @@ fn plogp(p: f64) -> f64 {
     if p > 0.0 { -p * p.log2() } else { 0.0 }
 }
 
-/// Σ over finite cells holding a breakpoint `b ≠ 0` of `KL_c = P log₂(w/P) + ∫_c f log₂ f`.
-fn breakpoint_kl(d: &dyn Density, fmt: &Format, bps: &[f64], top: f64) -> Result<f64, FpError> {
-    let mut cells = Vec::new();
+/// The cells whose within-cell KL is computed exactly rather than estimated: the zero cell(s)
+/// (a density may be singular or kinked at 0) and every finite cell holding a breakpoint `b ≠ 0`.
+fn special_cells(fmt: &Format, bps: &[f64], top: f64) -> Vec<(f64, f64)> {
+    let half = 0.5 * fmt.min_subnormal();
+    let mut cells = if fmt.zero == ZeroPolicy::Signed {
+        vec![(-half, 0.0), (0.0, half)]
+    } else {
+        vec![(-half, half)]
+    };
     for &b in bps {
         let a = b.abs();
-        if b == 0.0 || a < 0.5 * fmt.min_subnormal() || a >= top {
+        if b == 0.0 || a < half || a >= top {
             continue;
         }
         let q = fmt.quantize(a);
@@ -412,25 +442,30 @@ fn breakpoint_kl(d: &dyn Density, fmt: &Format, bps: &[f64], top: f64) -> Result
             continue;
         }
         let (lo, hi) = cell_of(fmt, q);
-        let (lo, hi) = if b > 0.0 { (lo, hi) } else { (-hi, -lo) };
-        cells.push((lo, hi, b));
+        let cell = if b > 0.0 { (lo, hi) } else { (-hi, -lo) };
+        if !cells.contains(&cell) {
+            cells.push(cell);
+        }
     }
-    if cells.is_empty() {
-        return Ok(0.0);
-    }
+    cells
+}
+
+/// `Σ_c KL_c = Σ_c [P_c log₂(w_c/P_c) + ∫_c f log₂ f]` over the given cells (integrals split at
+/// the breakpoints inside each cell).
+fn cells_kl(d: &dyn Density, cells: &[(f64, f64)], bps: &[f64]) -> Result<f64, FpError> {
     let mut pts = Vec::new();
     let mut pairs = Vec::new();
     let mut pieces = Vec::new();
-    for (k, &(lo, hi, b)) in cells.iter().enumerate() {
+    for (k, &(lo, hi)) in cells.iter().enumerate() {
         pairs.push((pts.len(), pts.len() + 1));
         pts.push(lo);
         pts.push(hi);
-        pieces.push(Piece { owner: k, a: lo, b });
-        pieces.push(Piece {
-            owner: k,
-            a: b,
-            b: hi,
-        });
+        let mut a = lo;
+        for &b in bps.iter().filter(|&&b| b > lo && b < hi) {
+            pieces.push(Piece { owner: k, a, b });
+            a = b;
+        }
+        pieces.push(Piece { owner: k, a, b: hi });
     }
     let ms = masses(d, &pts, &pairs)?;
     let rule = GaussLegendre::new(16);
@@ -443,10 +478,11 @@ fn breakpoint_kl(d: &dyn Density, fmt: &Format, bps: &[f64], top: f64) -> Result
     };
     let (r, _) = quad::integrate::<2>(d, &pieces, cells.len(), &rule, &ch, &accept_rel::<2>)?;
     let mut acc = Neumaier::new();
-    for (k, &(lo, hi, _)) in cells.iter().enumerate() {
+    for (k, &(lo, hi)) in cells.iter().enumerate() {
         let pm = ms.p[k];
         if pm > 0.0 {
-            acc.add(pm * ((hi - lo) / pm).log2() + r[k].value[0]);
+            // KL ≥ 0 exactly; clip the rounding of nearly uniform cells
+            acc.add((pm * ((hi - lo) / pm).log2() + r[k].value[0]).max(0.0));
         }
     }
     Ok(acc.value())

@@ -28,6 +28,13 @@ pub trait Density: Sync {
     /// the finite ends of the support.
     fn breakpoints(&self) -> Vec<f64>;
 
+    /// Points around which the mass concentrates (location, a few scales either side). The
+    /// algorithms split their quadrature intervals there, so a law much narrower than a cell or a
+    /// binade is not missed. Default: none.
+    fn anchors(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
     /// `f`, `ln f` and `d ln f/dx` at every point of `x`.
     ///
     /// # Errors

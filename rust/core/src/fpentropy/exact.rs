@@ -375,6 +375,7 @@ fn classes(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Entropy, F
     let thr = fmt.overflow_threshold();
     let (sup_lo, sup_hi) = d.support();
     let bps = d.breakpoints();
+    let anchors = d.anchors();
     let mut class_segs: Vec<Seg> = Vec::new();
     let mut direct: Vec<Seg> = Vec::new();
     let mut rs = runs(fmt);
@@ -408,6 +409,14 @@ fn classes(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Entropy, F
                 if bp >= a && bp <= b {
                     let k = (((bp - a) / r.w).floor().max(0.0) as u64).min(r.n - 1);
                     marks.push((k.saturating_sub(PEEL), (k + PEEL + 1).min(r.n)));
+                }
+            }
+            // the cell holding an anchor is evaluated directly and splits the run, so a law
+            // narrower than the run's quadrature nodes is not missed
+            for &an in &anchors {
+                if an >= a && an <= b {
+                    let k = (((an - a) / r.w).floor().max(0.0) as u64).min(r.n - 1);
+                    marks.push((k, k + 1));
                 }
             }
             marks.sort_unstable();
@@ -460,14 +469,20 @@ fn classes(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Entropy, F
         })
         .collect();
     let log_w: Vec<f64> = class_segs.iter().map(|sg| sg.w.log2()).collect();
-    let w2: Vec<f64> = class_segs
-        .iter()
-        .map(|sg| sg.w * sg.w / (24.0 * LN_2))
-        .collect();
+    let widths: Vec<f64> = class_segs.iter().map(|sg| sg.w).collect();
+    // w² J / (24 ln 2), multiplied in an order that neither overflows (huge cells of float64's
+    // top binades) nor turns 0 · inf into NaN
+    let jterm = |k: usize, j: f64| {
+        if j > 0.0 {
+            widths[k] * (widths[k] * j) / (24.0 * LN_2)
+        } else {
+            0.0
+        }
+    };
     // pieces without mass contribute nothing (and w² may overflow for huge cells)
     let contribution = |k: usize, v: &[f64; 4]| {
         if v[0] > 0.0 {
-            v[1] - v[0] * log_w[k] + w2[k] * v[2]
+            v[1] - v[0] * log_w[k] + jterm(k, v[2])
         } else {
             0.0
         }
@@ -478,7 +493,7 @@ fn classes(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Entropy, F
         }
         let c1 = contribution(k, whole);
         let c2 = contribution(k, halves);
-        let scale = abs[1] + halves[0] * log_w[k].abs() + w2[k] * abs[2];
+        let scale = abs[1] + halves[0] * log_w[k].abs() + jterm(k, abs[2]);
         (c1 - c2).abs() <= 1e-13 * scale + quad::ABS_FLOOR
             && (whole[0] - halves[0]).abs() <= 1e-13 * halves[0] + quad::ABS_FLOOR
     };
@@ -506,8 +521,14 @@ fn classes(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Entropy, F
         t.total.add(v[0]);
         h_part.add(v[1]);
         if v[0] > 0.0 {
-            let w4 = sg.w.powi(4) / (960.0 * LN_2);
-            t.err += e[1] + e[0] * log_w[k].abs() + w2[k] * e[2] + w4 * v[3];
+            // next term of the expansion, ≈ w⁴ ∫ f g'⁴ / (960 ln 2) (skipped where it is 0, as
+            // w⁴ alone may overflow for huge cells)
+            let quartic = if v[3] > 0.0 {
+                sg.w.powi(2) * (sg.w.powi(2) * v[3]) / (960.0 * LN_2)
+            } else {
+                0.0
+            };
+            t.err += e[1] + e[0] * log_w[k].abs() + jterm(k, e[2]) + quartic;
         }
         if sg.subnormal {
             p_sub += v[0];
@@ -555,6 +576,8 @@ fn classes(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Entropy, F
     let zp = (m.p[n_direct], m.p[n_direct + 1]);
     let ze = (m.err[n_direct], m.err[n_direct + 1]);
     specials(&mut t, fmt, merge_zero, zp, ze, (tp, tn), te);
+    // mass the quadrature missed (it should be none) counts fully against the estimate
+    t.err += (1.0 - t.total.value()).abs() * 64.0;
     Ok(Entropy {
         bits: t.h.value(),
         method: Method::Classes,

@@ -33,8 +33,17 @@ use statrs::function::beta::{beta_reg, ln_beta};
 use statrs::function::gamma::{digamma, gamma_lr, gamma_ur, ln_gamma};
 use std::f64::consts::{LN_2, PI, SQRT_2};
 
-/// Log-density below which the density is taken as 0 (≈ 1e-300).
-pub(crate) const MIN_LN_PDF: f64 = -690.0;
+/// Log of the mass scale `f(x) · max(|x|, 1)` below which the density is taken as 0 (≈ 1e-300):
+/// such a density carries no resolvable mass, and subnormal values (a few significant bits) would
+/// only feed rounding noise to the quadrature. The `|x|` factor keeps laws that live at huge
+/// magnitudes (densities of 1e-300 over cells of width 1e280) intact.
+pub const MIN_LN_MASS: f64 = -690.0;
+
+/// Whether a density with log `ln_f` at `x` is negligible (see [`MIN_LN_MASS`]).
+#[inline]
+pub fn negligible_density(ln_f: f64, x: f64) -> bool {
+    ln_f + x.abs().max(1.0).ln() < MIN_LN_MASS
+}
 const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
@@ -141,7 +150,7 @@ impl Law {
                 if b <= a {
                     return Err(FpError::invalid("b", format!("must be > a = {a}, got {b}")));
                 }
-                -(b / a).ln().ln()
+                -(b.ln() - a.ln()).ln()
             }
             _ => 0.0,
         };
@@ -276,8 +285,9 @@ impl Law {
                 }
             }
             LawKind::LogUniform(a, b) => {
-                let l = (b / a).ln();
-                ((y / a).ln() / l, (b / y).ln() / l)
+                // logs of each end separately: b / a may overflow (e.g. 1e-300 .. 1e300)
+                let (la, lb, ly) = (a.ln(), b.ln(), y.ln());
+                ((ly - la) / (lb - la), (lb - ly) / (lb - la))
             }
         }
     }
@@ -302,9 +312,11 @@ impl Law {
         }
         let (l, d) = self.std_ln_pdf(y);
         let ln_f = l - self.ln_scale;
-        // densities below ~1e-300 are treated as 0: they carry no resolvable mass, and subnormal
-        // values (a few significant bits) would only feed rounding noise to the quadrature
-        let f = if ln_f < MIN_LN_PDF { 0.0 } else { ln_f.exp() };
+        let f = if negligible_density(ln_f, x) {
+            0.0
+        } else {
+            ln_f.exp()
+        };
         if f == 0.0 {
             return PointEval {
                 f: 0.0,
@@ -365,6 +377,28 @@ impl Density for Law {
         v
     }
 
+    fn anchors(&self) -> Vec<f64> {
+        // where the mass is: the location and a few scales around it, inside the support
+        let (a, b) = self.support();
+        let centre = match self.kind {
+            LawKind::Normal
+            | LawKind::Laplace
+            | LawKind::Logistic
+            | LawKind::StudentT(_)
+            | LawKind::Cauchy => self.loc,
+            LawKind::LogUniform(lo, hi) => self.loc + self.scale * (lo * hi).sqrt(),
+            LawKind::LogNormal(_) | LawKind::Pareto(_) => self.loc + self.scale,
+            _ => self.loc + 0.5 * self.scale,
+        };
+        [
+            -8.0, -4.0, -2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0,
+        ]
+        .iter()
+        .map(|k| centre + k * self.scale)
+        .filter(|&t| t > a && t < b && t.is_finite())
+        .collect()
+    }
+
     fn eval_pdf(&self, x: &[f64]) -> Result<Vec<PointEval>, FpError> {
         Ok(if x.len() < 2048 {
             x.iter().map(|&v| self.point(v)).collect()
@@ -415,7 +449,7 @@ impl Density for Law {
                     - 0.5 * (digamma(0.5) - digamma(0.5 * nu))
             }
             LawKind::Cauchy if at_zero => (4.0 * PI).ln(),
-            LawKind::LogUniform(a, b) if at_zero => (b / a).ln().ln(),
+            LawKind::LogUniform(a, b) if at_zero => (b.ln() - a.ln()).ln(),
             _ => return None,
         };
         Some(k_nats / LN_2)

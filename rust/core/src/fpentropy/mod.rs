@@ -28,7 +28,7 @@ pub use density::{Density, PointEval, Scaled};
 pub use empirical::{Empirical, Layout, empirical_entropy};
 pub use exact::{Entropy, EntropyOptions, Method, exact_entropy};
 pub use format::{FORMAT_NAMES, Format, Overflow, ZeroPolicy, pow2, scale2};
-pub use laws::{Law, LawKind};
+pub use laws::{Law, LawKind, MIN_LN_MASS, negligible_density};
 
 use crate::parallel::PoolError;
 use rayon::prelude::*;
@@ -61,6 +61,9 @@ pub enum FpError {
     /// raised; the bindings re-raise the original exception when there is one.
     #[error("dist: {0}")]
     Density(String),
+    /// A numerical method failed on valid input (its message says why and what to use instead).
+    #[error("{0}")]
+    Numerical(String),
     /// The thread pool could not be built.
     #[error("threads: {0}")]
     Pool(#[from] PoolError),
