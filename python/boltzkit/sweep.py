@@ -169,13 +169,27 @@ def parse_sweep(data: dict[str, Any], *, source: str = "<sweep>", default_name: 
     tasks = expand(job)
     if not tasks:
         raise ConfigError(f"{source}: the sweep expands to nothing")
-    seen: set[str] = set()
-    for key, params, _seed in tasks:
-        if key in seen:
-            continue
-        seen.add(key)
+    for params in _to_validate(job, tasks):
         check_params(task, params, f"{source}: task {_describe(job, params)}")
     return job
+
+
+def _to_validate(job: SweepJob, tasks: list[tuple[str, dict[str, Any], int]]) -> Iterator[dict[str, Any]]:
+    """The parameter sets to check before a sweep starts: all of them for sweeps of up to 2,000
+    distinct points; for larger ones, every grid value on its own (over the base) and the first
+    500 points (an invalid combination found later becomes a failed row, not a crash)."""
+    unique: dict[str, dict[str, Any]] = {}
+    for _key, params, _seed in tasks:
+        unique.setdefault(content_key(job.task, params, 0), params)
+    if len(unique) <= 2000:
+        yield from unique.values()
+        return
+    for k, values in job.grid.items():
+        for v in values:
+            p = copy.deepcopy(job.base)
+            _set_path(p, k, v, job.source)
+            yield p
+    yield from itertools.islice(unique.values(), 500)
 
 
 def _describe(job: SweepJob, params: dict[str, Any]) -> str:
