@@ -2,7 +2,7 @@
 //! rayon for native targets, lock step for batched targets).
 
 use super::HmcError;
-use super::metric::{Metric, Phase, hamiltonian, kick, kick_drift, leapfrog, sanitize};
+use super::metric::{Metric, Phase, hamiltonian, kick_drift, kick_last, leapfrog, sanitize};
 use super::rates::{LookAhead, ct_log_rates, hmc_accept, mjhmc_log_rates, pick_jump};
 use super::target::{BatchTarget, Target};
 use super::warmup::{Adapt, WarmupPlan};
@@ -461,24 +461,34 @@ fn lockstep(
     let mut v = vec![0.0; d];
     let mut grads = vec![0u64; n_chains];
     let mut live: Vec<usize> = Vec::with_capacity(n);
-    for _ in 0..n_steps {
+    for k in 0..n_steps {
+        let kappa = if k == 0 { 0.5 * eps } else { eps };
         live.clear();
-        live.extend((0..n).filter(|&r| rows[r].1.ok()));
+        for (r, row) in rows.iter_mut().enumerate() {
+            let z = &mut *row.1;
+            if !z.ok() {
+                continue;
+            }
+            if kick_drift(metric, kappa, eps, z, &mut v) {
+                xs[live.len() * d..(live.len() + 1) * d].copy_from_slice(&z.x);
+                live.push(r);
+            } else {
+                z.e = f64::INFINITY;
+            }
+        }
         if live.is_empty() {
             break;
         }
-        for (k, &r) in live.iter().enumerate() {
-            let z = &mut *rows[r].1;
-            kick_drift(metric, eps, z, &mut v);
-            xs[k * d..(k + 1) * d].copy_from_slice(&z.x);
-        }
         let m = live.len();
         target.energy_grad_batch(&xs[..m * d], &mut es[..m], &mut gs[..m * d])?;
-        for (k, &r) in live.iter().enumerate() {
+        let last = k + 1 == n_steps;
+        for (j, &r) in live.iter().enumerate() {
             let (ci, z) = (rows[r].0, &mut *rows[r].1);
-            z.g.copy_from_slice(&gs[k * d..(k + 1) * d]);
-            z.e = sanitize(es[k]);
-            kick(eps, z);
+            z.g.copy_from_slice(&gs[j * d..(j + 1) * d]);
+            if last {
+                z.e = sanitize(es[j]);
+                kick_last(eps, z);
+            }
             grads[ci] += 1;
         }
     }
