@@ -4,6 +4,8 @@ Modules
 -------
 fpentropy
     Entropy of random variables quantized to floating-point formats (float64 … float4).
+hmc
+    Markov-jump HMC, look-ahead HMC and HMC, many chains in parallel, with diagnostics.
 
 The heavy lifting runs in a Rust core (``boltzkit._core``), multithreaded with rayon, with the
 GIL released. ``set_num_threads`` sets the default thread count; every entry point also takes
@@ -12,7 +14,7 @@ GIL released. ``set_num_threads`` sets the default thread count; every entry poi
 
 from __future__ import annotations
 
-from boltzkit import _core, fpentropy
+from boltzkit import _core, fpentropy, hmc
 from boltzkit._threads import get_num_threads, set_num_threads
 from boltzkit.errors import BoltzkitError, ComputationError, InvalidArgumentError, InvalidTypeError
 
@@ -26,5 +28,6 @@ __all__ = [
     "__version__",
     "fpentropy",
     "get_num_threads",
+    "hmc",
     "set_num_threads",
 ]

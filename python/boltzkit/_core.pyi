@@ -1,10 +1,13 @@
 # Stubs of the compiled module boltzkit._core (checked by `python -m mypy.stubtest boltzkit._core`).
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "HMC_MOVE_REFRESH",
+    "HmcRun",
+    "HmcTarget",
     "__version__",
     "approx_callback",
     "approx_law",
@@ -19,6 +22,9 @@ __all__ = [
     "format_derived",
     "format_names",
     "format_params",
+    "hmc_autocorr",
+    "hmc_ess",
+    "hmc_grid",
     "quantize",
     "quantize_codes",
 ]
@@ -74,3 +80,66 @@ def empirical_u32(
 def empirical_u64(
     codes: npt.NDArray[np.uint64], exponent_bits: int, mantissa_bits: int, threads: int | None = None
 ) -> dict[str, Any]: ...
+
+# ---- hmc ----------------------------------------------------------------------------------
+
+HMC_MOVE_REFRESH: int
+
+@final
+class HmcTarget:
+    @staticmethod
+    def gaussian_diag(precisions: npt.NDArray[np.float64]) -> HmcTarget: ...
+    @staticmethod
+    def gaussian_dense(precision: npt.NDArray[np.float64]) -> HmcTarget: ...
+    @staticmethod
+    def rough_well(dim: int, a: float, b: float) -> HmcTarget: ...
+    @staticmethod
+    def product_of_t(w: npt.NDArray[np.float64], b: npt.NDArray[np.float64], nu: npt.NDArray[np.float64]) -> HmcTarget: ...
+    @staticmethod
+    def bimodal(m: npt.NDArray[np.float64]) -> HmcTarget: ...
+    @staticmethod
+    def funnel(dim: int, sigma: float) -> HmcTarget: ...
+    @staticmethod
+    def logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], prior_scale: float) -> HmcTarget: ...
+    @property
+    def dim(self) -> int: ...
+    def energy_grad(
+        self, x: npt.NDArray[np.float64], threads: int | None = None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+@final
+class HmcRun:
+    def __new__(
+        cls,
+        target: Any,
+        method: str,
+        x0: npt.NDArray[np.float64],
+        step_size: float,
+        n_leapfrog: int,
+        beta: float,
+        refresh_rate: float,
+        look_ahead: int,
+        cache: bool,
+        thin: int,
+        inverse_mass_matrix: npt.NDArray[np.float64] | None,
+        seed: int,
+    ) -> HmcRun: ...
+    def init(self) -> None: ...
+    def start_warmup(self, n_iter: int, adapt_step_size: bool, adapt_metric: bool, target_accept: float) -> None: ...
+    @property
+    def warmup_left(self) -> int: ...
+    def warmup(self, n_iter: int, threads: int | None = None) -> None: ...
+    def run(self, n_iter: int, threads: int | None = None) -> None: ...
+    @property
+    def step_size(self) -> float: ...
+    @property
+    def inverse_mass_matrix(self) -> npt.NDArray[np.float64]: ...
+    def output(self) -> dict[str, Any]: ...
+
+def hmc_ess(
+    x: npt.NDArray[np.float64], square: bool = False, split: bool = True, threads: int | None = None
+) -> npt.NDArray[np.float64]: ...
+def hmc_autocorr(
+    x: npt.NDArray[np.float64], max_lag: int, square: bool = False, threads: int | None = None
+) -> npt.NDArray[np.float64]: ...
+def hmc_grid(x: npt.NDArray[np.float64], tau: npt.NDArray[np.float64], dt: float) -> npt.NDArray[np.float64]: ...

@@ -13,6 +13,7 @@
 //! - [`numeric`]: compensated summation and Gauss–Legendre rules shared by all modules.
 
 pub mod fpentropy;
+pub mod hmc;
 pub mod numeric;
 pub mod parallel;
 pub mod rng;

@@ -6,6 +6,7 @@
 //! variant forces a decision about the Python exception it becomes.
 
 use boltzkit_core::fpentropy::FpError;
+use boltzkit_core::hmc::HmcError;
 use boltzkit_core::parallel::PoolError;
 use pyo3::prelude::*;
 
@@ -33,5 +34,19 @@ pub fn fp_to_pyerr(e: FpError, callback_err: Option<PyErr>) -> PyErr {
         },
         FpError::Numerical(_) => ComputationError::new_err(e.to_string()),
         FpError::Pool(p) => pool_to_pyerr(p),
+    }
+}
+
+/// Converts an error of the HMC module. `callback_err` holds the exception a Python target
+/// raised, if any: that exception is re-raised unchanged.
+pub fn hmc_to_pyerr(e: HmcError, callback_err: Option<PyErr>) -> PyErr {
+    match e {
+        HmcError::Invalid { .. } => InvalidArgumentError::new_err(e.to_string()),
+        HmcError::Target(_) => match callback_err {
+            Some(err) => err,
+            None => InvalidArgumentError::new_err(e.to_string()),
+        },
+        HmcError::Stuck { .. } => ComputationError::new_err(e.to_string()),
+        HmcError::Pool(p) => pool_to_pyerr(p),
     }
 }

@@ -1,0 +1,1120 @@
+"""Hamiltonian Monte Carlo without detailed balance: Markov-jump HMC, look-ahead HMC and HMC.
+
+Implements "A Markov Jump Process for More Efficient Hamiltonian Monte Carlo" (Berger, Mudigonda,
+DeWeese, Sohl-Dickstein 2015) and "Hamiltonian Monte Carlo Without Detailed Balance"
+(Sohl-Dickstein, Mudigonda, DeWeese 2014). Four samplers share one interface, :func:`sample`:
+
+``"hmc"``
+    Standard HMC with partial momentum refresh ``p ← √(1−β) p + √β n`` and a momentum flip on
+    rejection (``beta=1``: full refresh, as in Stan or BlackJAX).
+``"lahmc"``
+    Look-ahead HMC: on rejection, tries up to ``look_ahead`` further trajectories before flipping.
+``"ct_hmc"``
+    Continuous-time HMC with detailed balance (the papers' control): jumps ``FL``, ``F`` and a
+    full momentum refresh ``R`` with exponential holding times.
+``"mjhmc"``
+    Markov-jump HMC: jumps ``L``, ``F`` (at the reduced rate ``max(0, r_{L⁻¹} − r_L)``) and ``R``;
+    ``L z`` and ``L⁻¹ z`` are cached, so a flip costs no gradient.
+
+The jump samplers return a time-weighted trajectory; :meth:`Trace.on_grid` reads it at equally
+spaced times, which gives an exactly stationary chain that ordinary MCMC diagnostics apply to.
+All samplers count gradient evaluations exactly, per chain. Targets are the built-ins below
+(evaluated in Rust) or any Python callable that returns energies and gradients for a whole batch
+of chains at once.
+
+Examples
+--------
+>>> from boltzkit import hmc
+>>> target = hmc.GaussianAniso(dim=2, log10_cond=2)
+>>> tr = hmc.sample(target, method="mjhmc", n_samples=500, n_chains=4, step_size=0.2,
+...                 n_leapfrog=10, beta=0.1, x0="exact", seed=1)
+>>> tr.draws.shape[0], tr.draws.shape[2]
+(4, 2)
+>>> sorted(tr.move_fractions)
+['F', 'L', 'R']
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from boltzkit import _core
+from boltzkit._progress import want_progress
+from boltzkit._threads import resolve_threads
+from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "METHODS",
+    "Bimodal",
+    "BuiltinTarget",
+    "Funnel",
+    "GaussianAniso",
+    "GaussianDense",
+    "LogisticRegression",
+    "ProductOfT",
+    "RoughWell",
+    "Trace",
+    "autocorrelation",
+    "ess",
+    "refresh_rate_from_beta",
+    "sample",
+]
+
+Method = Literal["hmc", "lahmc", "ct_hmc", "mjhmc"]
+#: The samplers.
+METHODS: tuple[str, ...] = ("hmc", "lahmc", "ct_hmc", "mjhmc")
+JUMP_METHODS = ("ct_hmc", "mjhmc")
+_MOVE_R = int(_core.HMC_MOVE_REFRESH)
+
+F64 = npt.NDArray[np.float64]
+EnergyGrad = Callable[[F64], tuple[Any, Any]]
+
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+
+
+def _int(name: str, v: object, lo: int, hi: int | None = None) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise InvalidTypeError(f"{name}: expected an int, got {type(v).__name__}")
+    n = int(v)
+    if n < lo or (hi is not None and n > hi):
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise InvalidArgumentError(f"{name}: must be {rng}, got {n}")
+    return n
+
+
+def _float(name: str, v: object) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise InvalidTypeError(f"{name}: expected a number, got {type(v).__name__}")
+    return float(v)
+
+
+def _positive(name: str, v: object) -> float:
+    x = _float(name, v)
+    if not (math.isfinite(x) and x > 0):
+        raise InvalidArgumentError(f"{name}: must be finite and > 0, got {x}")
+    return x
+
+
+def _array(name: str, v: object, ndim: int) -> F64:
+    try:
+        a = np.ascontiguousarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(f"{name}: expected an array of numbers") from None
+    if a.ndim != ndim:
+        raise InvalidArgumentError(f"{name}: expected a {ndim}-D array, got shape {a.shape}")
+    if a.size == 0:
+        raise InvalidArgumentError(f"{name}: must not be empty")
+    if not np.all(np.isfinite(a)):
+        raise InvalidArgumentError(f"{name}: every value must be finite")
+    return a
+
+
+def refresh_rate_from_beta(beta: float) -> float:
+    """The full-refresh rate ``λ = −ln(1 − β)/2`` of a jump sampler that matches the discrete
+    samplers' partial refresh ``β`` (one unit of jump time ≈ one discrete step); ``β < 1``."""
+    b = _float("beta", beta)
+    if not 0 < b < 1:
+        raise InvalidArgumentError(f"beta: must be in (0, 1) for a jump sampler (λ = −ln(1 − β)/2), got {b}")
+    return -math.log1p(-b) / 2
+
+
+# --------------------------------------------------------------------------------------------
+# targets
+
+
+@dataclass(frozen=True, eq=False)
+class BuiltinTarget:
+    """Base of the built-in targets: an energy ``E(x) = −ln π(x) + const`` evaluated in Rust."""
+
+    @cached_property
+    def _native(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def ndim(self) -> int:
+        """Dimension ``d`` of the state space."""
+        return int(self._native.dim)
+
+    @property
+    def name(self) -> str:
+        """Short name of the target."""
+        return type(self).__name__
+
+    def energy_grad(self, x: npt.ArrayLike, threads: int | None = None) -> tuple[F64, F64]:
+        """Energies and gradients.
+
+        Parameters
+        ----------
+        x : array_like of shape (n, dim) or (dim,), float64
+
+        Returns
+        -------
+        energy : ndarray of shape (n,) (a scalar array for a single point)
+        grad : ndarray of shape (n, dim) (``(dim,)`` for a single point)
+        """
+        a = np.asarray(x, dtype=np.float64)
+        single = a.ndim == 1
+        a2 = np.ascontiguousarray(a.reshape(1, -1) if single else a)
+        d = self.ndim
+        if a2.ndim != 2 or a2.shape[1] != d:
+            raise InvalidArgumentError(f"x: expected shape (n, {d}) or ({d},), got {a.shape}")
+        e, g = self._native.energy_grad(a2, resolve_threads(threads))
+        return (e[0], g[0]) if single else (e, g)
+
+    def exact_sample(self, n: int, seed: int = 0) -> F64:
+        """``n`` independent exact draws from the target, shape (n, dim).
+
+        Raises
+        ------
+        NotImplementedError
+            For targets without an exact sampler (logistic regression, a product of t experts
+            with a non-square filter matrix).
+        """
+        raise NotImplementedError(f"{self.name} has no exact sampler")
+
+    @property
+    def has_exact_sample(self) -> bool:
+        """Whether :meth:`exact_sample` works."""
+        try:
+            self.exact_sample(1)
+        except NotImplementedError:
+            return False
+        return True
+
+    def variance(self) -> F64 | None:
+        """Exact marginal variances of the coordinates, when known in closed form."""
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianAniso(BuiltinTarget):
+    """``E = Σ c_i x_i² / 2`` with ``c_i = 10^(−s + s (i−1)/(d−1))``: condition number ``10^s``.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension ``d`` (the papers use 2, 10 and 100).
+    log10_cond : float
+        ``s = log10`` of the condition number (the papers use 6). Precisions run from ``10^−s``
+        to 1.
+    """
+
+    dim: int = 2
+    log10_cond: float = 6.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dim", _int("dim", self.dim, 1))
+        object.__setattr__(self, "log10_cond", _float("log10_cond", self.log10_cond))
+        if not math.isfinite(self.log10_cond) or abs(self.log10_cond) > 300:
+            raise InvalidArgumentError(f"log10_cond: must be finite and |s| <= 300, got {self.log10_cond}")
+
+    @property
+    def precisions(self) -> F64:
+        """The precisions ``c_i``."""
+        d, s = self.dim, self.log10_cond
+        if d == 1:
+            return np.ones(1)
+        return np.asarray(10.0 ** (-s + s * np.arange(d) / (d - 1)), dtype=np.float64)
+
+    @cached_property
+    def _native(self) -> Any:
+        return _core.HmcTarget.gaussian_diag(self.precisions)
+
+    def exact_sample(self, n: int, seed: int = 0) -> F64:
+        """Exact draws ``x_i ~ N(0, 1/c_i)``."""
+        rng = np.random.default_rng(seed)
+        return np.asarray(rng.standard_normal((n, self.dim)) / np.sqrt(self.precisions), dtype=np.float64)
+
+    def variance(self) -> F64:
+        """``1 / c_i``."""
+        return np.asarray(1.0 / self.precisions, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianDense(BuiltinTarget):
+    """``E = xᵀ J x / 2`` with a symmetric positive-definite precision matrix ``J`` (d × d)."""
+
+    precision: F64
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", _array("precision", self.precision, 2))
+        _ = self._native
+
+    @cached_property
+    def _native(self) -> Any:
+        return _core.HmcTarget.gaussian_dense(self.precision)
+
+    @property
+    def dim(self) -> int:
+        """Dimension."""
+        return self.ndim
+
+    def exact_sample(self, n: int, seed: int = 0) -> F64:
+        """``x = L⁻ᵀ z`` with ``J = L Lᵀ``, ``z ~ N(0, I)``."""
+        rng = np.random.default_rng(seed)
+        chol = np.linalg.cholesky(self.precision)
+        z = rng.standard_normal((self.ndim, n))
+        return np.ascontiguousarray(np.linalg.solve(chol.T, z).T)
+
+    def variance(self) -> F64:
+        """``diag(J⁻¹)``."""
+        return np.asarray(np.diag(np.linalg.inv(self.precision)), dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class RoughWell(BuiltinTarget):
+    """``E = Σ_i [x_i²/(2a²) + cos(2π x_i / b)]``: a wide well with many local minima.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension (the papers use 2).
+    a : float
+        Width of the envelope (100).
+    b : float
+        Period of the ripples (4).
+    """
+
+    dim: int = 2
+    a: float = 100.0
+    b: float = 4.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dim", _int("dim", self.dim, 1))
+        object.__setattr__(self, "a", _positive("a", self.a))
+        object.__setattr__(self, "b", _positive("b", self.b))
+
+    @cached_property
+    def _native(self) -> Any:
+        return _core.HmcTarget.rough_well(self.dim, self.a, self.b)
+
+    def exact_sample(self, n: int, seed: int = 0) -> F64:
+        """Rejection sampling per coordinate: propose ``N(0, a²)``, accept with
+        ``exp(−cos(2πx/b) − 1) ≤ 1`` (exact)."""
+        rng = np.random.default_rng(seed)
+        out = np.empty(n * self.dim)
+        filled = 0
+        while filled < out.size:
+            m = 2 * (out.size - filled) + 16
+            x = self.a * rng.standard_normal(m)
+            keep = x[rng.random(m) < np.exp(-np.cos(2 * np.pi * x / self.b) - 1.0)]
+            k = min(keep.size, out.size - filled)
+            out[filled : filled + k] = keep[:k]
+            filled += k
+        return out.reshape(n, self.dim)
+
+
+@dataclass(frozen=True, eq=False)
+class ProductOfT(BuiltinTarget):
+    """Product of Student-t experts, ``E = Σ_j (ν_j+1)/2 · ln(1 + (w_j·x + b_j)²/ν_j)``.
+
+    This is the standard Student-t form (the MJHMC reference code divides by ``ν²`` inside the
+    square). With ``W = I`` and ``b = 0`` each ``x_j`` is Student-t(``ν_j``).
+
+    Parameters
+    ----------
+    dim : int
+        Dimension (the papers use 36).
+    nu : array_like of shape (n_experts,), optional
+        Degrees of freedom; default ``U(2.1, 4.1)`` draws from ``seed`` (one expert per dimension).
+    w : array_like of shape (n_experts, dim), optional
+        Filters; default ``I`` (or ``I`` + a 5 %-dense Gaussian matrix when ``sparse=True``).
+    b : array_like of shape (n_experts,), optional
+        Offsets; default 0.
+    sparse : bool
+        Add the sparse Gaussian part to the default filters.
+    seed : int
+        Seed of the default ``nu`` and sparse filters.
+    """
+
+    dim: int = 36
+    nu: Any = None
+    w: Any = None
+    b: Any = None
+    sparse: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        d = _int("dim", self.dim, 1)
+        object.__setattr__(self, "dim", d)
+        rng = np.random.default_rng(_int("seed", self.seed, 0))
+        nu, w, b = self.nu, self.w, self.b
+        if w is None:
+            wm = np.eye(d)
+            if self.sparse:
+                mask = rng.random((d, d)) < 0.05
+                wm = wm + mask * rng.standard_normal((d, d))
+        else:
+            wm = _array("w", w, 2)
+            if wm.shape[1] != d:
+                raise InvalidArgumentError(f"w: expected {d} columns (dim), got shape {wm.shape}")
+        k = wm.shape[0]
+        nua = rng.uniform(2.1, 4.1, k) if nu is None else _array("nu", nu, 1)
+        ba = np.zeros(k) if b is None else _array("b", b, 1)
+        if nua.shape != (k,):
+            raise InvalidArgumentError(f"nu: expected {k} values (one per expert), got shape {nua.shape}")
+        if ba.shape != (k,):
+            raise InvalidArgumentError(f"b: expected {k} values (one per expert), got shape {ba.shape}")
+        object.__setattr__(self, "nu", np.ascontiguousarray(nua))
+        object.__setattr__(self, "w", np.ascontiguousarray(wm))
+        object.__setattr__(self, "b", np.ascontiguousarray(ba))
+        _ = self._native
+
+    @cached_property
+    def _native(self) -> Any:
+        return _core.HmcTarget.product_of_t(self.w, self.b, self.nu)
+
+    def exact_sample(self, n: int, seed: int = 0) -> F64:
+        """For a square invertible ``W``: ``x = W⁻¹(u − b)``, ``u_j ~ t(ν_j)``."""
+        assert self.w is not None and self.nu is not None and self.b is not None
+        if self.w.shape[0] != self.w.shape[1]:
+            raise NotImplementedError("ProductOfT: exact draws need a square filter matrix")
+        rng = np.random.default_rng(seed)
+        u = rng.standard_t(self.nu, size=(n, self.nu.size))
+        return np.ascontiguousarray(np.linalg.solve(self.w, (u - self.b).T).T)
+
+    def variance(self) -> F64 | None:
+        """``ν/(ν−2)`` (∞ for ν ≤ 2) when ``W = I`` and ``b = 0``."""
+        assert self.w is not None and self.nu is not None and self.b is not None
+        if self.w.shape[0] != self.w.shape[1] or not np.array_equal(self.w, np.eye(self.w.shape[0])) or np.any(self.b):
+            return None
+        with np.errstate(divide="ignore"):
+            return np.where(self.nu > 2, self.nu / (self.nu - 2), np.inf)
+
+
+@dataclass(frozen=True, eq=False)
+class Bimodal(BuiltinTarget):
+    """``E = −ln(exp(−‖x−m‖²) + exp(−‖x+m‖²))``, ``m = (sep, 0, …, 0)``: two Gaussians
+    ``N(±m, I/2)`` with equal weight.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension (the papers use 5).
+    sep : float
+        Distance of each mode from the origin (1).
+    """
+
+    dim: int = 5
+    sep: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dim", _int("dim", self.dim, 1))
+        s = _float("sep", self.sep)
+        if not math.isfinite(s):
+            raise InvalidArgumentError(f"sep: must be finite, got {s}")
+        object.__setattr__(self, "sep", s)
+
+    @property
+    def mode(self) -> F64:
+        """The mode ``m``."""
+        m = np.zeros(self.dim)
+        m[0] = self.sep
+        return m
+
+    @cached_property
+    def _native(self) -> Any:
+        return _core.HmcTarget.bimodal(self.mode)
+
+    def exact_sample(self, n: int, seed: int = 0) -> F64:
+        """A fair coin picks the mode, then ``N(±m, I/2)``."""
+        rng = np.random.default_rng(seed)
+        sign = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+        return np.asarray(sign[:, None] * self.mode + rng.standard_normal((n, self.dim)) / np.sqrt(2), dtype=np.float64)
+
+    def variance(self) -> F64:
+        """``1/2 + m_i²``."""
+        return np.asarray(0.5 + self.mode**2, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class Funnel(BuiltinTarget):
+    """Neal's funnel, ``E = x₀²/(2σ²) + Σ_{i>0} [x_i² e^{−x₀}/2 + x₀/2]``: ``x₀ ~ N(0, σ²)``,
+    ``x_i | x₀ ~ N(0, e^{x₀})``.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension, ≥ 2 (Neal: 10).
+    sigma : float
+        Scale of the neck coordinate (3).
+    """
+
+    dim: int = 10
+    sigma: float = 3.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dim", _int("dim", self.dim, 2))
+        object.__setattr__(self, "sigma", _positive("sigma", self.sigma))
+
+    @cached_property
+    def _native(self) -> Any:
+        return _core.HmcTarget.funnel(self.dim, self.sigma)
+
+    def exact_sample(self, n: int, seed: int = 0) -> F64:
+        """``x₀ ~ N(0, σ²)``, then ``x_i ~ N(0, e^{x₀})``."""
+        rng = np.random.default_rng(seed)
+        x0 = self.sigma * rng.standard_normal(n)
+        rest = rng.standard_normal((n, self.dim - 1)) * np.exp(x0 / 2)[:, None]
+        return np.ascontiguousarray(np.column_stack([x0, rest]))
+
+    def variance(self) -> F64:
+        """``σ²`` for ``x₀``, ``E[e^{x₀}] = e^{σ²/2}`` for the others."""
+        v = np.full(self.dim, math.exp(self.sigma**2 / 2))
+        v[0] = self.sigma**2
+        return v
+
+
+@dataclass(frozen=True, eq=False)
+class LogisticRegression(BuiltinTarget):
+    """Bayesian logistic regression, ``E(w) = Σ_i [log(1 + e^{x_i·w}) − y_i x_i·w] + ‖w‖²/(2 s²)``.
+
+    Parameters
+    ----------
+    x : array_like of shape (n, dim), float64
+        Features (add a column of ones for an intercept).
+    y : array_like of shape (n,)
+        Labels, 0 or 1.
+    prior_scale : float
+        Standard deviation ``s`` of the Gaussian prior of every coefficient.
+    """
+
+    x: F64
+    y: F64
+    prior_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        x = _array("x", self.x, 2)
+        y = _array("y", self.y, 1)
+        if y.shape[0] != x.shape[0]:
+            raise InvalidArgumentError(f"y: expected {x.shape[0]} labels (rows of x), got {y.shape[0]}")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "prior_scale", _positive("prior_scale", self.prior_scale))
+        _ = self._native
+
+    @cached_property
+    def _native(self) -> Any:
+        return _core.HmcTarget.logistic(self.x, self.y, self.prior_scale)
+
+    @property
+    def dim(self) -> int:
+        """Dimension."""
+        return self.ndim
+
+
+# --------------------------------------------------------------------------------------------
+# diagnostics
+
+
+def _as3(name: str, x: npt.ArrayLike) -> F64:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise InvalidArgumentError(f"{name}: expected shape (chain, draw) or (chain, draw, dim), got {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def ess(x: npt.ArrayLike, *, square: bool = False, split: bool = True, threads: int | None = None) -> F64:
+    """Multi-chain effective sample size of the mean (Stan / ArviZ ``ess(method="mean")``).
+
+    Per-chain mean-subtracted FFT autocovariances, the within/between-chain variance ``var⁺``,
+    Geyer's initial positive and initial monotone sequences, ``τ = −1 + 2 Σ ρ̂``,
+    ``ESS = chains · draws / τ``.
+
+    Parameters
+    ----------
+    x : array_like of shape (chain, draw) or (chain, draw, dim)
+    square : bool
+        ESS of ``x²`` (the second moment) instead of ``x``.
+    split : bool
+        Split every chain in halves first (ArviZ does).
+
+    Returns
+    -------
+    ndarray of shape (dim,) (``(1,)`` for 2-D input)
+    """
+    a = _as3("x", x)
+    return np.asarray(_core.hmc_ess(a, square, split, resolve_threads(threads)))
+
+
+def autocorrelation(x: npt.ArrayLike, max_lag: int | None = None, *, square: bool = False, threads: int | None = None) -> F64:
+    """Normalised autocorrelation by FFT, averaged over chains.
+
+    The mean over *all* chains is subtracted (no zero-mean assumption), each chain is zero-padded
+    to twice its length, the biased autocovariance is averaged over chains and divided by lag 0.
+
+    Parameters
+    ----------
+    x : array_like of shape (chain, draw) or (chain, draw, dim)
+    max_lag : int, optional
+        Largest lag (default and cap: ``draw − 1``).
+    square : bool
+        Autocorrelation of ``x²``.
+
+    Returns
+    -------
+    ndarray of shape (dim, max_lag + 1)
+    """
+    a = _as3("x", x)
+    n = a.shape[1]
+    lag = n - 1 if max_lag is None else _int("max_lag", max_lag, 0)
+    return np.asarray(_core.hmc_autocorr(a, min(lag, max(n - 1, 0)), square, resolve_threads(threads)))
+
+
+def _first_crossing(curve: F64, level: float) -> float:
+    """Fractional lag where ``curve`` first falls below ``level`` (linear interpolation); NaN if never."""
+    below = np.nonzero(curve < level)[0]
+    if below.size == 0:
+        return math.nan
+    k = int(below[0])
+    if k == 0:
+        return 0.0
+    a, b = curve[k - 1], curve[k]
+    return float(k - 1 + (a - level) / (a - b))
+
+
+# --------------------------------------------------------------------------------------------
+# the trace
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """The output of :func:`sample`.
+
+    Attributes
+    ----------
+    method : str
+        The sampler.
+    records : ndarray of shape (chain, n, dim), float64
+        Discrete samplers: the draws. Jump samplers: the state occupied during each holding time.
+    tau : ndarray of shape (chain, n), float64, or None
+        Holding times (jump samplers).
+    moves : ndarray of shape (chain, n), uint8
+        Move of each iteration: 0 = flip ``F`` (a rejection), ``a ≥ 1`` = ``L^a`` (``L`` for mjhmc,
+        ``FL`` for ct_hmc), 255 = full momentum refresh ``R``.
+    accept : ndarray of shape (chain, n), float64
+        ``min(1, e^{−ΔH})`` of the first trajectory of each iteration.
+    energy : ndarray of shape (chain, n), float64
+        Potential energy ``E(x)`` of each record.
+    n_grad : ndarray of shape (chain,), int64
+        Gradient evaluations per chain while sampling.
+    n_grad_warmup : ndarray of shape (chain,), int64
+        Gradient evaluations per chain during warm-up.
+    step_size, n_leapfrog, beta, refresh_rate, look_ahead
+        The settings used (after warm-up).
+    inverse_mass_matrix : ndarray of shape (dim,) or (dim, dim)
+    wall_time : float
+        Seconds spent sampling (after warm-up).
+    """
+
+    method: str
+    records: F64
+    tau: F64 | None
+    moves: npt.NDArray[np.uint8]
+    accept: F64
+    energy: F64
+    n_grad: npt.NDArray[np.int64]
+    n_grad_warmup: npt.NDArray[np.int64]
+    step_size: float
+    n_leapfrog: int
+    beta: float | None
+    refresh_rate: float | None
+    look_ahead: int
+    inverse_mass_matrix: F64
+    seed: int
+    wall_time: float
+    warmup_time: float = 0.0
+
+    @property
+    def n_chains(self) -> int:
+        """Number of chains."""
+        return int(self.records.shape[0])
+
+    @property
+    def dim(self) -> int:
+        """Dimension."""
+        return int(self.records.shape[2])
+
+    @property
+    def is_jump(self) -> bool:
+        """Whether the sampler is a continuous-time jump process."""
+        return self.method in JUMP_METHODS
+
+    def weighted(self) -> tuple[F64, F64]:
+        """The time-weighted trajectory: states ``(chain, n, dim)`` and holding times ``(chain, n)``.
+
+        Expectations are ``Σ_k τ_k f(x_k) / Σ_k τ_k`` per chain. For the discrete samplers every
+        draw has weight 1.
+        """
+        if self.tau is None:
+            return self.records, np.ones(self.records.shape[:2])
+        return self.records, self.tau
+
+    @property
+    def total_time(self) -> F64:
+        """Simulated time per chain, shape (chain,) (the number of draws for discrete samplers)."""
+        return np.asarray(self.weighted()[1].sum(axis=1), dtype=np.float64)
+
+    @property
+    def mean_holding_time(self) -> float:
+        """Mean holding time over all chains (1 for discrete samplers)."""
+        return float(self.weighted()[1].mean())
+
+    def on_grid(self, dt: float | None = None) -> F64:
+        """Equally spaced samples ``(chain, n_grid, dim)``.
+
+        Jump samplers: each chain's trajectory read at the times ``(j + ½) dt``,
+        ``j = 0 … n_grid − 1``, ``n_grid = min over chains of ⌊T_chain / dt⌋``. From a
+        stationary start this is an exactly stationary chain. Default ``dt``: the mean holding
+        time. Discrete samplers: the draws (``dt`` must be None).
+        """
+        if self.tau is None:
+            if dt is not None:
+                raise InvalidArgumentError("dt: only jump samplers have a time grid")
+            return self.records
+        step = self.mean_holding_time if dt is None else _positive("dt", dt)
+        return np.asarray(_core.hmc_grid(self.records, self.tau, step))
+
+    @cached_property
+    def draws(self) -> F64:
+        """Draws ``(chain, draw, dim)``: the samples (discrete samplers) or :meth:`on_grid` at the
+        mean holding time (jump samplers)."""
+        return self.on_grid()
+
+    @property
+    def grads_per_draw(self) -> float:
+        """Gradient evaluations attributed to one draw of :attr:`draws` (per chain).
+
+        Jump samplers: total gradients / total simulated time × ``dt`` (the grid's truncation
+        does not enter).
+        """
+        total = float(self.n_grad.sum())
+        if self.tau is None:
+            return total / float(self.n_chains * self.records.shape[1])
+        return total / float(self.total_time.sum()) * self.mean_holding_time
+
+    def mean(self) -> F64:
+        """Time-weighted mean per coordinate over all chains, shape (dim,)."""
+        x, w = self.weighted()
+        return np.asarray(np.einsum("cnd,cn->d", x, w) / w.sum(), dtype=np.float64)
+
+    def var(self) -> F64:
+        """Time-weighted variance per coordinate over all chains, shape (dim,)."""
+        x, w = self.weighted()
+        m = self.mean()
+        return np.asarray(np.einsum("cnd,cn->d", (x - m) ** 2, w) / w.sum(), dtype=np.float64)
+
+    @property
+    def move_fractions(self) -> dict[str, float]:
+        """Fractions of the moves: hmc ``accept``/``F``; lahmc ``L1``…``LK``/``F``; mjhmc
+        ``L``/``F``/``R``; ct_hmc ``FL``/``F``/``R``."""
+        m = self.moves.ravel()
+        n = max(m.size, 1)
+
+        def frac(code: int) -> float:
+            return float(np.count_nonzero(m == code) / n)
+
+        if self.method == "hmc":
+            return {"accept": frac(1), "F": frac(0)}
+        if self.method == "lahmc":
+            out = {f"L{a}": frac(a) for a in range(1, self.look_ahead + 1)}
+            out["F"] = frac(0)
+            return out
+        first = "L" if self.method == "mjhmc" else "FL"
+        return {first: frac(1), "F": frac(0), "R": frac(_MOVE_R)}
+
+    def ess(self, quantity: Literal["x", "x2"] = "x") -> F64:
+        """ESS of the mean of ``x_i`` (or ``x_i²``) for every coordinate, from :attr:`draws`."""
+        if quantity not in ("x", "x2"):
+            raise InvalidArgumentError(f"quantity: expected 'x' or 'x2', got {quantity!r}")
+        return ess(self.draws, square=quantity == "x2")
+
+    def ess_per_grad(self, quantity: Literal["x", "x2"] = "x") -> F64:
+        """ESS per gradient evaluation for every coordinate (all chains' gradients)."""
+        cost = self.grads_per_draw * self.draws.shape[0] * self.draws.shape[1]
+        return np.asarray(self.ess(quantity) / cost, dtype=np.float64)
+
+    def autocorrelation(self, max_lag: int | None = None, quantity: Literal["x", "x2"] = "x") -> F64:
+        """Autocorrelation of :attr:`draws` per coordinate, shape (dim, lags)."""
+        return autocorrelation(self.draws, max_lag, square=quantity == "x2")
+
+    def mean_autocorrelation(self, max_lag: int | None = None, quantity: Literal["x", "x2"] = "x") -> F64:
+        """Autocorrelation of the whole vector, shape (lags,): the coordinates' autocovariances
+        summed, then divided by their sum at lag 0 (``Σ_i cov_i(k) / Σ_i var_i``; the papers'
+        measure, dominated by the widest coordinates)."""
+        rho = self.autocorrelation(max_lag, quantity)
+        y = self.draws**2 if quantity == "x2" else self.draws
+        var = y.reshape(-1, self.dim).var(axis=0)
+        if not np.any(var > 0):
+            return np.asarray(rho.mean(axis=0), dtype=np.float64)
+        return np.asarray(var @ rho / var.sum(), dtype=np.float64)
+
+    def grads_to_autocorr(self, level: float = 0.5, quantity: Literal["x", "x2"] = "x") -> float:
+        """Gradient evaluations (per chain) until :meth:`mean_autocorrelation` first falls below
+        ``level`` (the papers' measure; linear interpolation between lags). NaN if it never does."""
+        return _first_crossing(self.mean_autocorrelation(quantity=quantity), level) * self.grads_per_draw
+
+    def summary(self) -> dict[str, float]:
+        """Headline numbers: ESS per gradient of ``x`` and ``x²`` (worst coordinate and mean),
+        gradients to autocorrelation 0.5, gradients per draw, wall time."""
+        ex, ex2 = self.ess_per_grad("x"), self.ess_per_grad("x2")
+        return {
+            "ess_per_grad_x_min": float(ex.min()),
+            "ess_per_grad_x_mean": float(ex.mean()),
+            "ess_per_grad_x2_min": float(ex2.min()),
+            "ess_per_grad_x2_mean": float(ex2.mean()),
+            "grads_to_ac_0.5": self.grads_to_autocorr(0.5),
+            "grads_per_draw": self.grads_per_draw,
+            "wall_time": self.wall_time,
+        }
+
+    def to_arviz(self) -> Any:
+        """The draws as ArviZ data (``posterior.x`` with dims ``chain, draw, x_dim``; sample stats
+        ``acceptance_rate``, ``energy``, ``move`` for discrete samplers).
+
+        Needs the optional dependency ``arviz`` (``pip install boltzkit[arviz]``); returns what
+        its ``from_dict`` returns: a ``DataTree`` with ArviZ ≥ 1 (``arviz_base``), an
+        ``InferenceData`` with older ArviZ.
+        """
+        stats: dict[str, Any] = {}
+        if not self.is_jump:
+            stats = {"acceptance_rate": self.accept, "energy": self.energy, "move": self.moves.astype(np.int64)}
+        data: dict[str, Any] = {"posterior": {"x": self.draws}}
+        if stats:
+            data["sample_stats"] = stats
+        try:
+            import arviz_base  # type: ignore[import-not-found,unused-ignore]
+
+            return arviz_base.from_dict(data, dims={"x": ["x_dim"]})
+        except ImportError:
+            pass
+        try:
+            import arviz  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("to_arviz needs arviz: pip install 'boltzkit[arviz]'") from e
+        return arviz.from_dict(posterior=data["posterior"], sample_stats=stats or None, dims={"x": ["x_dim"]})
+
+    def plot_autocorr(self, ax: Any = None, *, quantity: Literal["x", "x2"] = "x", label: str | None = None) -> Figure:
+        """Plot :meth:`mean_autocorrelation` against gradient evaluations per chain."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6, 4))
+        else:
+            fig = ax.figure
+        curve = self.mean_autocorrelation(quantity=quantity)
+        ax.plot(np.arange(curve.size) * self.grads_per_draw, curve, label=label or self.method)
+        ax.axhline(0.0, color="0.7", lw=0.8)
+        ax.set_xlabel("gradient evaluations per chain")
+        ax.set_ylabel(f"autocorrelation of {'x²' if quantity == 'x2' else 'x'}")
+        return fig
+
+
+# --------------------------------------------------------------------------------------------
+# sampling
+
+
+def _wrap_callback(fn: Callable[..., Any], sign: float, d: int) -> Callable[[F64], tuple[F64, F64]]:
+    """Validates a user batch callback's results (shapes, NaN, −∞) and converts to energies."""
+    what = "target" if sign > 0 else "logdensity"
+
+    def call(x: F64) -> tuple[F64, F64]:
+        out = fn(x)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise InvalidArgumentError(f"{what}: must return a pair (values of shape (n,), gradients of shape (n, {d}))")
+        try:
+            e = np.ascontiguousarray(out[0], dtype=np.float64)
+            g = np.ascontiguousarray(out[1], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"{what}: returned something that is not an array of numbers") from None
+        n = x.shape[0]
+        if e.shape != (n,) or g.shape != (n, d):
+            raise InvalidArgumentError(
+                f"{what}: returned shapes {e.shape} and {g.shape} for a batch of {n} points; expected ({n},) and ({n}, {d})"
+            )
+        if np.isnan(e).any() or np.isnan(g).any():
+            i = int(np.nonzero(np.isnan(e) | np.isnan(g).any(axis=1))[0][0])
+            raise InvalidArgumentError(f"{what}: returned NaN at the point {x[i].tolist()}")
+        if sign < 0:
+            e, g = -e, -g
+        if (e == -np.inf).any():
+            raise InvalidArgumentError(f"{what}: the energy is −∞ somewhere (the density is not normalisable)")
+        fin = np.isfinite(e)
+        if not np.isfinite(g[fin]).all():
+            raise InvalidArgumentError(f"{what}: returned an infinite gradient where the value is finite")
+        return e, g
+
+    return call
+
+
+def _starts(x0: object, target: BuiltinTarget | None, d: int | None, n_chains: int, seed: int) -> F64:
+    if isinstance(x0, str):
+        if x0 != "exact":
+            raise InvalidArgumentError(f"x0: expected an array, None or 'exact', got {x0!r}")
+        if target is None:
+            raise InvalidArgumentError("x0: 'exact' needs a built-in target")
+        try:
+            return target.exact_sample(n_chains, seed=seed + 0x5EED)
+        except NotImplementedError as e:
+            raise InvalidArgumentError(f"x0: {e}") from None
+    if x0 is None:
+        if d is None:
+            raise InvalidArgumentError("x0: give x0 (or dim=) for a callable target")
+        rng = np.random.default_rng([seed, 0x1A17])
+        return rng.uniform(-2.0, 2.0, (n_chains, d))
+    try:
+        a = np.array(x0, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidTypeError("x0: expected an array of numbers") from None
+    if a.ndim == 1:
+        a = np.tile(a, (n_chains, 1))
+    if a.ndim != 2 or a.shape[0] != n_chains or a.size == 0:
+        raise InvalidArgumentError(f"x0: expected shape ({n_chains}, dim) or (dim,), got {np.asarray(x0).shape}")
+    if d is not None and a.shape[1] != d:
+        raise InvalidArgumentError(f"x0: expected {d} columns (the target's dimension), got {a.shape[1]}")
+    if not np.all(np.isfinite(a)):
+        raise InvalidArgumentError("x0: every value must be finite")
+    return np.ascontiguousarray(a)
+
+
+def _run_chunks(run: Any, total: int, step: Callable[[int], None], desc: str, progress: bool | None) -> float:
+    """Advance ``total`` iterations in chunks of about 0.2 s (so Ctrl-C stops within a second),
+    with a progress bar; returns the wall time."""
+    bar = None
+    if want_progress(progress) and total > 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    done, chunk = 0, 1
+    try:
+        while done < total:
+            k = min(chunk, total - done)
+            t1 = time.perf_counter()
+            step(k)
+            dt = time.perf_counter() - t1
+            done += k
+            if bar is not None:
+                bar.update(k)
+            per = dt / k
+            chunk = max(1, min(int(0.2 / per) if per > 0 else 1_000_000, 4 * k))
+    finally:
+        if bar is not None:
+            bar.close()
+    return time.perf_counter() - t0
+
+
+def sample(
+    target: BuiltinTarget | EnergyGrad | None = None,
+    *,
+    logdensity: EnergyGrad | None = None,
+    method: Method = "mjhmc",
+    n_samples: int = 1000,
+    n_chains: int = 4,
+    step_size: float | None = None,
+    n_leapfrog: int = 10,
+    beta: float | None = None,
+    refresh_rate: float | None = None,
+    look_ahead: int = 4,
+    inverse_mass_matrix: npt.ArrayLike | None = None,
+    warmup: int = 0,
+    target_accept: float = 0.8,
+    adapt_step_size: bool = True,
+    adapt_metric: bool = True,
+    x0: npt.ArrayLike | Literal["exact"] | None = None,
+    dim: int | None = None,
+    thin: int = 1,
+    cache: bool = True,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> Trace:
+    """Sample a target with HMC, look-ahead HMC, continuous-time HMC or Markov-jump HMC.
+
+    Parameters
+    ----------
+    target : BuiltinTarget or callable, optional
+        A built-in target (:class:`GaussianAniso`, :class:`RoughWell`, ...) evaluated in Rust, or a
+        callable ``f(x) -> (energy, grad)`` taking a batch ``x`` of shape ``(n, dim)`` (float64)
+        and returning energies ``E = −ln π`` of shape ``(n,)`` and gradients ``(n, dim)``. It is
+        called once per leapfrog step for all chains that need that step (``n`` varies between
+        calls). ``+inf`` energies mark points outside the support; NaN is an error.
+    logdensity : callable, optional
+        Instead of ``target``: ``f(x) -> (log π, ∇ log π)`` for a batch; negated internally.
+    method : {"hmc", "lahmc", "ct_hmc", "mjhmc"}
+        The sampler (default ``"mjhmc"``).
+    n_samples : int
+        Iterations recorded per chain (discrete samplers: draws, times ``thin``; jump samplers:
+        jumps, see :meth:`Trace.on_grid`).
+    n_chains : int
+        Independent chains, run in parallel.
+    step_size : float, optional
+        Leapfrog step size; required unless ``warmup > 0`` (then 0.1 is the start of dual
+        averaging).
+    n_leapfrog : int
+        Leapfrog steps per trajectory ``M``.
+    beta : float, optional
+        Momentum corruption per iteration, ``p ← √(1−β) p + √β n``. Discrete samplers:
+        ``0 < β ≤ 1`` (1 = full refresh), default 0.1. Jump samplers: ``0 < β < 1``, converted to
+        the refresh rate ``λ = −ln(1 − β)/2``.
+    refresh_rate : float, optional
+        Jump samplers only, instead of ``beta``: the rate ``λ ≥ 0`` of full momentum refreshes.
+    look_ahead : int
+        ``K``, the maximum number of look-ahead trajectories (lahmc).
+    inverse_mass_matrix : array_like of shape (dim,) or (dim, dim), optional
+        Diagonal or dense ``M⁻¹`` (default identity). The kinetic energy is ``pᵀ M⁻¹ p / 2``.
+    warmup : int
+        Warm-up iterations before recording: dual averaging of the step size towards
+        ``target_accept`` on ``min(1, e^{−ΔH})`` and (``adapt_metric``) a diagonal ``M⁻¹`` from
+        windowed variances (Stan's schedule); statistics pooled over chains.
+    target_accept : float
+        Target acceptance statistic of the warm-up, in (0, 1).
+    adapt_step_size, adapt_metric : bool
+        What the warm-up adapts.
+    x0 : array_like of shape (n_chains, dim) or (dim,), "exact", or None
+        Starting points. ``"exact"``: independent exact draws (built-ins that have them). None:
+        uniform on ``[−2, 2]^dim`` (Stan's default).
+    dim : int, optional
+        Dimension of a callable target when ``x0`` is None.
+    thin : int
+        Record every ``thin``-th iteration (discrete samplers).
+    cache : bool
+        Jump samplers: keep ``L z`` and ``L⁻¹ z`` between jumps (turning it off only costs
+        gradients; for checks).
+    seed : int
+        Seed; chain ``c`` uses its own stream, so results do not depend on ``threads``.
+    threads : int, optional
+        Worker threads (default: :func:`boltzkit.get_num_threads`).
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    Trace
+
+    Raises
+    ------
+    InvalidArgumentError, InvalidTypeError
+        For a bad argument (the message names it), a start where the energy is not finite, or a
+        callable returning the wrong shape or NaN.
+    ComputationError
+        When a jump sampler gets stuck (every rate zero).
+    Exception
+        Whatever a user callable raises, unchanged. ``KeyboardInterrupt`` stops the run within
+        about a second and returns nothing.
+    """
+    if method not in METHODS:
+        raise InvalidArgumentError(f"method: expected one of {', '.join(METHODS)}; got {method!r}")
+    jump = method in JUMP_METHODS
+    n_samples = _int("n_samples", n_samples, 1)
+    n_chains = _int("n_chains", n_chains, 1, 1_000_000)
+    n_leapfrog = _int("n_leapfrog", n_leapfrog, 1, 100_000)
+    look_ahead = _int("look_ahead", look_ahead, 1, 64)
+    warmup = _int("warmup", warmup, 0)
+    thin = _int("thin", thin, 1)
+    seed = _int("seed", seed, 0, 2**64 - 1)
+    threads = resolve_threads(threads)
+    if jump and thin != 1:
+        raise InvalidArgumentError(f"thin: jump samplers record every jump (use Trace.on_grid(dt)); got {thin}")
+    if step_size is None:
+        if warmup == 0 or not adapt_step_size:
+            raise InvalidArgumentError("step_size: required unless warmup > 0 adapts it")
+        eps = 0.1
+    else:
+        eps = _positive("step_size", step_size)
+    if not isinstance(adapt_step_size, bool) or not isinstance(adapt_metric, bool) or not isinstance(cache, bool):
+        raise InvalidTypeError("adapt_step_size, adapt_metric, cache: expected True or False")
+    ta = _float("target_accept", target_accept)
+    if not 0 < ta < 1:
+        raise InvalidArgumentError(f"target_accept: must be in (0, 1), got {ta}")
+    if jump:
+        if beta is not None and refresh_rate is not None:
+            raise InvalidArgumentError("beta, refresh_rate: give one of them, not both")
+        if refresh_rate is not None:
+            lam = _float("refresh_rate", refresh_rate)
+            if not (math.isfinite(lam) and lam >= 0):
+                raise InvalidArgumentError(f"refresh_rate: must be finite and >= 0, got {lam}")
+        else:
+            lam = refresh_rate_from_beta(0.1 if beta is None else beta)
+        b = 0.1 if beta is None else _float("beta", beta)
+    else:
+        if refresh_rate is not None:
+            raise InvalidArgumentError(f"refresh_rate: only for the jump samplers (ct_hmc, mjhmc); use beta with {method}")
+        b = 0.1 if beta is None else _float("beta", beta)
+        if not 0 < b <= 1:
+            raise InvalidArgumentError(f"beta: must be in (0, 1], got {b}")
+        lam = 0.0
+    # the target
+    builtin: BuiltinTarget | None = None
+    if logdensity is not None:
+        if target is not None:
+            raise InvalidArgumentError("target, logdensity: give one of them, not both")
+        if not callable(logdensity):
+            raise InvalidTypeError(f"logdensity: expected a callable, got {type(logdensity).__name__}")
+        fn: Callable[..., Any] = logdensity
+        sign = -1.0
+    elif isinstance(target, BuiltinTarget):
+        builtin = target
+    elif callable(target):
+        fn, sign = target, 1.0
+    elif target is None:
+        raise InvalidArgumentError("target: give a target (built-in or callable) or logdensity=")
+    else:
+        raise InvalidTypeError(f"target: expected a built-in target or a callable, got {type(target).__name__}")
+    d_known = builtin.ndim if builtin is not None else (None if dim is None else _int("dim", dim, 1))
+    starts = _starts(x0, builtin, d_known, n_chains, seed)
+    d = starts.shape[1]
+    core_target: Any = builtin._native if builtin is not None else _wrap_callback(fn, sign, d)
+    minv: F64 | None = None
+    if inverse_mass_matrix is not None:
+        minv = np.asarray(inverse_mass_matrix, dtype=np.float64)
+        if minv.ndim not in (1, 2):
+            raise InvalidArgumentError(f"inverse_mass_matrix: expected shape ({d},) or ({d}, {d}), got {minv.shape}")
+        if not np.all(np.isfinite(minv)):
+            raise InvalidArgumentError("inverse_mass_matrix: every value must be finite")
+        minv = np.ascontiguousarray(minv)
+    run = _core.HmcRun(
+        core_target, method, starts, eps, n_leapfrog, b if not jump else 0.5, lam, look_ahead, cache, thin, minv, seed
+    )
+    run.init()
+    t_warm = 0.0
+    if warmup > 0:
+        run.start_warmup(warmup, adapt_step_size, adapt_metric, ta)
+        t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), f"{method} warm-up", progress)
+    wall = _run_chunks(run, n_samples * thin, lambda k: run.run(k, threads), method, progress)
+    out = run.output()
+    return Trace(
+        method=method,
+        records=out["x"],
+        tau=out["tau"] if jump else None,
+        moves=out["moves"],
+        accept=out["accept"],
+        energy=out["energy"],
+        n_grad=out["grads"].astype(np.int64),
+        n_grad_warmup=out["warmup_grads"].astype(np.int64),
+        step_size=float(run.step_size),
+        n_leapfrog=n_leapfrog,
+        beta=None if jump and beta is None and refresh_rate is not None else b,
+        refresh_rate=lam if jump else None,
+        look_ahead=look_ahead if method == "lahmc" else 1,
+        inverse_mass_matrix=np.asarray(run.inverse_mass_matrix),
+        seed=seed,
+        wall_time=wall,
+        warmup_time=t_warm,
+    )

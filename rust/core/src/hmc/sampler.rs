@@ -1,0 +1,872 @@
+//! Chains, the four samplers as per-chain state machines, and the two drivers (per-chain on
+//! rayon for native targets, lock step for batched targets).
+
+use super::HmcError;
+use super::metric::{Metric, Phase, hamiltonian, kick_drift, kick_last, leapfrog, sanitize};
+use super::rates::{LookAhead, ct_log_rates, hmc_accept, mjhmc_log_rates, pick_jump};
+use super::target::{BatchTarget, Target};
+use super::warmup::{Adapt, WarmupPlan};
+use crate::parallel::with_threads;
+use crate::rng::stream_seed;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, Exp1};
+use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
+
+/// Move code of a full momentum refresh (jump samplers).
+pub const MOVE_REFRESH: u8 = 255;
+
+/// The sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Standard HMC, partial momentum refresh, flip on rejection.
+    Hmc,
+    /// Look-ahead HMC.
+    Lahmc,
+    /// Continuous-time HMC with detailed balance.
+    CtHmc,
+    /// Markov-jump HMC (reduced flip rate).
+    Mjhmc,
+}
+
+impl Method {
+    /// Whether the sampler is a continuous-time jump process.
+    pub fn is_jump(self) -> bool {
+        matches!(self, Method::CtHmc | Method::Mjhmc)
+    }
+
+    /// Parses `"hmc" | "lahmc" | "ct_hmc" | "mjhmc"`.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] for another name.
+    pub fn parse(s: &str) -> Result<Self, HmcError> {
+        match s {
+            "hmc" => Ok(Method::Hmc),
+            "lahmc" => Ok(Method::Lahmc),
+            "ct_hmc" => Ok(Method::CtHmc),
+            "mjhmc" => Ok(Method::Mjhmc),
+            _ => Err(HmcError::Invalid {
+                arg: "method",
+                msg: format!("expected 'hmc', 'lahmc', 'ct_hmc' or 'mjhmc', got {s:?}"),
+            }),
+        }
+    }
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Sampler.
+    pub method: Method,
+    /// Leapfrog step size `ε > 0`.
+    pub step_size: f64,
+    /// Leapfrog steps per trajectory `M ≥ 1`.
+    pub n_leapfrog: usize,
+    /// Partial refresh `β ∈ (0, 1]` of the discrete samplers (`hmc`, `lahmc`).
+    pub beta: f64,
+    /// Full-refresh rate `λ ≥ 0` of the jump samplers (`−ln(1 − β)/2` matches `β`).
+    pub refresh_rate: f64,
+    /// Look-ahead steps `K ≥ 1` (`lahmc`; `hmc` uses 1).
+    pub look_ahead: usize,
+    /// Keep `L z` and `L⁻¹ z` between jumps (jump samplers). Off: recompute every time
+    /// (identical moves up to round-off; for checks).
+    pub cache: bool,
+    /// Record every `thin`-th iteration (discrete samplers; 1 for jump samplers).
+    pub thin: usize,
+}
+
+impl Config {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<(), HmcError> {
+        let bad = |arg, msg: String| Err(HmcError::Invalid { arg, msg });
+        if !(self.step_size.is_finite() && self.step_size > 0.0) {
+            return bad(
+                "step_size",
+                format!("must be finite and > 0, got {}", self.step_size),
+            );
+        }
+        if self.n_leapfrog == 0 || self.n_leapfrog > 100_000 {
+            return bad(
+                "n_leapfrog",
+                format!("must be in [1, 100000], got {}", self.n_leapfrog),
+            );
+        }
+        if self.method.is_jump() {
+            if !(self.refresh_rate.is_finite() && self.refresh_rate >= 0.0) {
+                return bad(
+                    "refresh_rate",
+                    format!("must be finite and ≥ 0, got {}", self.refresh_rate),
+                );
+            }
+            if self.thin != 1 {
+                return bad(
+                    "thin",
+                    format!(
+                        "jump samplers record every jump (thin = 1), got {}",
+                        self.thin
+                    ),
+                );
+            }
+        } else {
+            if !(self.beta > 0.0 && self.beta <= 1.0) {
+                return bad("beta", format!("must be in (0, 1], got {}", self.beta));
+            }
+            if self.thin == 0 {
+                return bad("thin", "must be ≥ 1, got 0".into());
+            }
+        }
+        if self.look_ahead == 0 || self.look_ahead > 64 {
+            return bad(
+                "look_ahead",
+                format!("must be in [1, 64], got {}", self.look_ahead),
+            );
+        }
+        Ok(())
+    }
+
+    fn k(&self) -> usize {
+        match self.method {
+            Method::Lahmc => self.look_ahead,
+            _ => 1,
+        }
+    }
+}
+
+/// Records of one run, every array in chain order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Output {
+    /// Number of chains.
+    pub n_chains: usize,
+    /// Records per chain.
+    pub n_records: usize,
+    /// Dimension.
+    pub dim: usize,
+    /// Positions, `n_chains × n_records × dim`: the draws (discrete samplers) or the states
+    /// occupied during each holding time (jump samplers).
+    pub x: Vec<f64>,
+    /// Holding times, `n_chains × n_records` (jump samplers; empty otherwise).
+    pub tau: Vec<f64>,
+    /// Move codes, `n_chains × n_records`: 0 = flip, `a ≥ 1` = `L^a` (`L` or `FL` for jump
+    /// samplers), [`MOVE_REFRESH`] = full refresh.
+    pub moves: Vec<u8>,
+    /// HMC acceptance statistic `min(1, e^{−ΔH})` of the first trajectory, `n_chains × n_records`.
+    pub accept: Vec<f64>,
+    /// Potential energy `E(x)` of each record, `n_chains × n_records`.
+    pub energy: Vec<f64>,
+    /// Gradient evaluations per chain while recording.
+    pub grads: Vec<u64>,
+    /// Gradient evaluations per chain during warm-up.
+    pub warmup_grads: Vec<u64>,
+}
+
+struct Chain {
+    rng: Pcg64Mcg,
+    cur: Phase,
+    h: f64,
+    slots: Vec<Phase>,
+    hs: Vec<f64>,
+    have: [bool; 2],
+    pending: [usize; 2],
+    n_pending: usize,
+    bwd_pending: bool,
+    la: LookAhead,
+    u: f64,
+    a: usize,
+    cum: f64,
+    scratch: Vec<f64>,
+    grads: u64,
+    warmup_grads: u64,
+    iter: u64,
+    stat: f64,
+    xs: Vec<f64>,
+    taus: Vec<f64>,
+    moves: Vec<u8>,
+    accept: Vec<f64>,
+    energy: Vec<f64>,
+}
+
+/// What the chain logic needs from the run.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    metric: &'a Metric,
+    ln_lambda: f64,
+}
+
+impl Chain {
+    fn new(d: usize, n_slots: usize, k: usize, seed: u64, stream: u64, x0: &[f64]) -> Self {
+        let mut cur = Phase::zeros(d);
+        cur.x.copy_from_slice(x0);
+        Chain {
+            rng: Pcg64Mcg::seed_from_u64(stream_seed(seed, stream)),
+            cur,
+            h: 0.0,
+            slots: (0..n_slots).map(|_| Phase::zeros(d)).collect(),
+            hs: vec![f64::INFINITY; n_slots],
+            have: [false; 2],
+            pending: [0; 2],
+            n_pending: 0,
+            bwd_pending: false,
+            la: LookAhead::new(k),
+            u: 0.0,
+            a: 0,
+            cum: 0.0,
+            scratch: vec![0.0; d],
+            grads: 0,
+            warmup_grads: 0,
+            iter: 0,
+            stat: 0.0,
+            xs: Vec::new(),
+            taus: Vec::new(),
+            moves: Vec::new(),
+            accept: Vec::new(),
+            energy: Vec::new(),
+        }
+    }
+
+    /// Draws a fresh momentum and recomputes `H`; forgets the cached trajectories.
+    fn resample_momentum(&mut self, metric: &Metric) {
+        metric.sample_momentum(&mut self.rng, &mut self.cur.p);
+        self.h = hamiltonian(metric, &self.cur);
+        self.have = [false; 2];
+    }
+
+    fn request(&mut self, slot: usize, from_cur: bool, backward: bool) {
+        if from_cur {
+            let (cur, slots) = (&self.cur, &mut self.slots);
+            slots[slot].copy_from(cur);
+        }
+        if backward {
+            self.slots[slot].flip();
+            self.bwd_pending = true;
+        }
+        self.pending[self.n_pending] = slot;
+        self.n_pending += 1;
+    }
+
+    /// Starts an iteration: sets the trajectories to integrate (possibly none).
+    fn begin(&mut self, cx: &Ctx) {
+        self.n_pending = 0;
+        self.bwd_pending = false;
+        match cx.cfg.method {
+            Method::Hmc => self.request(0, true, false),
+            Method::Lahmc => {
+                self.u = self.rng.random();
+                self.la.reset(self.h);
+                self.a = 0;
+                self.cum = 0.0;
+                self.request(0, true, false);
+            }
+            Method::CtHmc | Method::Mjhmc => {
+                if !self.have[0] {
+                    self.request(0, true, false);
+                }
+                if cx.cfg.method == Method::Mjhmc && !self.have[1] {
+                    self.request(1, true, true);
+                }
+            }
+        }
+    }
+
+    /// Integrates the pending trajectories with a native target.
+    fn integrate<T: Target + ?Sized>(&mut self, t: &T, metric: &Metric, eps: f64, n: usize) {
+        for i in 0..self.n_pending {
+            let s = self.pending[i];
+            self.grads += leapfrog(t, metric, eps, n, &mut self.slots[s], &mut self.scratch);
+        }
+    }
+
+    fn push_record(&mut self, mv: u8, tau: Option<f64>) {
+        self.xs.extend_from_slice(&self.cur.x);
+        if let Some(t) = tau {
+            self.taus.push(t);
+        }
+        self.moves.push(mv);
+        self.accept.push(self.stat);
+        self.energy.push(self.cur.e);
+    }
+
+    fn finish_discrete(&mut self, cx: &Ctx, mv: u8, record: bool) {
+        cx.metric.refresh(
+            &mut self.rng,
+            cx.cfg.beta,
+            &mut self.cur.p,
+            &mut self.scratch,
+        );
+        self.h = hamiltonian(cx.metric, &self.cur);
+        self.iter += 1;
+        if record && self.iter.is_multiple_of(cx.cfg.thin as u64) {
+            self.push_record(mv, None);
+        }
+    }
+
+    /// Continues after the pending trajectories were integrated. `Ok(true)`: more trajectories
+    /// are pending; `Ok(false)`: the iteration is done.
+    fn resume(&mut self, cx: &Ctx, record: bool, chain: usize) -> Result<bool, HmcError> {
+        let metric = cx.metric;
+        match cx.cfg.method {
+            Method::Hmc => {
+                let h1 = hamiltonian(metric, &self.slots[0]);
+                let pacc = hmc_accept(self.h, h1);
+                let u: f64 = self.rng.random();
+                self.stat = pacc;
+                let mv = if u < pacc {
+                    std::mem::swap(&mut self.cur, &mut self.slots[0]);
+                    1
+                } else {
+                    self.cur.flip();
+                    0
+                };
+                self.finish_discrete(cx, mv, record);
+                Ok(false)
+            }
+            Method::Lahmc => {
+                self.a += 1;
+                let a = self.a;
+                let ha = hamiltonian(metric, &self.slots[a - 1]);
+                let pa = self.la.push(ha);
+                if a == 1 {
+                    self.stat = pa;
+                }
+                self.cum += pa;
+                if self.u < self.cum {
+                    std::mem::swap(&mut self.cur, &mut self.slots[a - 1]);
+                    self.finish_discrete(cx, a as u8, record);
+                    Ok(false)
+                } else if a < cx.cfg.look_ahead && ha.is_finite() {
+                    let (lo, hi) = self.slots.split_at_mut(a);
+                    hi[0].copy_from(&lo[a - 1]);
+                    self.n_pending = 0;
+                    self.request(a, false, false);
+                    Ok(true)
+                } else {
+                    self.cur.flip();
+                    self.finish_discrete(cx, 0, record);
+                    Ok(false)
+                }
+            }
+            Method::CtHmc | Method::Mjhmc => {
+                for i in 0..self.n_pending {
+                    let s = self.pending[i];
+                    if s == 1 && self.bwd_pending {
+                        self.slots[1].flip();
+                    }
+                    self.hs[s] = hamiltonian(metric, &self.slots[s]);
+                    self.have[s] = true;
+                }
+                self.n_pending = 0;
+                self.bwd_pending = false;
+                let mj = cx.cfg.method == Method::Mjhmc;
+                let lr = if mj {
+                    mjhmc_log_rates(self.h, self.hs[0], self.hs[1], cx.ln_lambda)
+                } else {
+                    ct_log_rates(self.h, self.hs[0], cx.ln_lambda)
+                };
+                let e: f64 = Exp1.sample(&mut self.rng);
+                let u: f64 = self.rng.random();
+                let (j, tau) = pick_jump(&lr, e, u).ok_or(HmcError::Stuck { chain })?;
+                self.stat = hmc_accept(self.h, self.hs[0]);
+                let mv = [1u8, 0, MOVE_REFRESH][j];
+                if record {
+                    self.push_record(mv, Some(tau));
+                }
+                self.iter += 1;
+                match j {
+                    0 if mj => {
+                        // L jump: L⁻¹(Lz) = z is known, L(Lz) is not
+                        std::mem::swap(&mut self.cur, &mut self.slots[0]);
+                        self.slots.swap(0, 1);
+                        self.hs[1] = self.h;
+                        self.h = self.hs[0];
+                        self.have = [false, true];
+                    }
+                    0 => {
+                        // FL jump: L(FLz) = Fz is known
+                        std::mem::swap(&mut self.cur, &mut self.slots[0]);
+                        self.cur.flip();
+                        self.slots[0].flip();
+                        std::mem::swap(&mut self.h, &mut self.hs[0]);
+                        self.have = [true, false];
+                    }
+                    1 => {
+                        // F jump: L(Fz) = F L⁻¹ z and L⁻¹(Fz) = F L z, no gradient
+                        self.cur.flip();
+                        self.slots.swap(0, 1);
+                        self.slots[0].flip();
+                        self.slots[1].flip();
+                        self.hs.swap(0, 1);
+                        self.have.swap(0, 1);
+                    }
+                    _ => self.resample_momentum(metric),
+                }
+                if !cx.cfg.cache {
+                    self.have = [false; 2];
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Many chains of one sampler on one target, advanced in chunks of iterations.
+pub struct Sampler {
+    /// Settings (the step size and metric change during warm-up).
+    pub cfg: Config,
+    /// The inverse mass matrix.
+    pub metric: Metric,
+    dim: usize,
+    chains: Vec<Chain>,
+    adapt: Option<Adapt>,
+    initialised: bool,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("cfg", &self.cfg)
+            .field("dim", &self.dim)
+            .field("n_chains", &self.chains.len())
+            .finish()
+    }
+}
+
+fn lockstep(
+    chains: &mut [Chain],
+    active: &[bool],
+    target: &mut dyn BatchTarget,
+    metric: &Metric,
+    eps: f64,
+    n_steps: usize,
+) -> Result<(), HmcError> {
+    let d = target.dim();
+    let n_chains = chains.len();
+    let mut rows: Vec<(usize, &mut Phase)> = Vec::new();
+    for (ci, ch) in chains.iter_mut().enumerate() {
+        if !active[ci] {
+            continue;
+        }
+        let pend = &ch.pending[..ch.n_pending];
+        for (si, s) in ch.slots.iter_mut().enumerate() {
+            if pend.contains(&si) {
+                rows.push((ci, s));
+            }
+        }
+    }
+    let n = rows.len();
+    let mut xs = vec![0.0; n * d];
+    let mut es = vec![0.0; n];
+    let mut gs = vec![0.0; n * d];
+    let mut v = vec![0.0; d];
+    let mut grads = vec![0u64; n_chains];
+    let mut live: Vec<usize> = Vec::with_capacity(n);
+    for k in 0..n_steps {
+        let kappa = if k == 0 { 0.5 * eps } else { eps };
+        live.clear();
+        for (r, row) in rows.iter_mut().enumerate() {
+            let z = &mut *row.1;
+            if !z.ok() {
+                continue;
+            }
+            if kick_drift(metric, kappa, eps, z, &mut v) {
+                xs[live.len() * d..(live.len() + 1) * d].copy_from_slice(&z.x);
+                live.push(r);
+            } else {
+                z.e = f64::INFINITY;
+            }
+        }
+        if live.is_empty() {
+            break;
+        }
+        let m = live.len();
+        target.energy_grad_batch(&xs[..m * d], &mut es[..m], &mut gs[..m * d])?;
+        let last = k + 1 == n_steps;
+        for (j, &r) in live.iter().enumerate() {
+            let (ci, z) = (rows[r].0, &mut *rows[r].1);
+            z.g.copy_from_slice(&gs[j * d..(j + 1) * d]);
+            if last {
+                z.e = sanitize(es[j]);
+                kick_last(eps, z);
+            }
+            grads[ci] += 1;
+        }
+    }
+    drop(rows);
+    for (ch, g) in chains.iter_mut().zip(grads) {
+        ch.grads += g;
+    }
+    Ok(())
+}
+
+fn iterate_native<T: Target + ?Sized>(
+    ch: &mut Chain,
+    cx: &Ctx,
+    t: &T,
+    record: bool,
+    chain: usize,
+) -> Result<(), HmcError> {
+    ch.begin(cx);
+    loop {
+        ch.integrate(t, cx.metric, cx.cfg.step_size, cx.cfg.n_leapfrog);
+        if !ch.resume(cx, record, chain)? {
+            return Ok(());
+        }
+    }
+}
+
+impl Sampler {
+    /// Chains started at the rows of `x0` (`n_chains × dim`); chain `c` uses the stream
+    /// `stream_seed(seed, c)`. Call [`Sampler::init`] or [`Sampler::init_batched`] next.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] for bad settings, a metric of the wrong dimension, or a bad `x0`.
+    pub fn new(
+        cfg: Config,
+        metric: Metric,
+        x0: &[f64],
+        n_chains: usize,
+        seed: u64,
+    ) -> Result<Self, HmcError> {
+        cfg.validate()?;
+        let d = metric.dim();
+        if n_chains == 0 {
+            return Err(HmcError::Invalid {
+                arg: "n_chains",
+                msg: "must be ≥ 1, got 0".into(),
+            });
+        }
+        if d == 0 || x0.len() != n_chains * d {
+            return Err(HmcError::Invalid {
+                arg: "x0",
+                msg: format!("expected {n_chains} × {d} values, got {}", x0.len()),
+            });
+        }
+        if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
+            return Err(HmcError::Invalid {
+                arg: "x0",
+                msg: format!(
+                    "chain {} coordinate {} is not finite ({})",
+                    i / d,
+                    i % d,
+                    x0[i]
+                ),
+            });
+        }
+        let k = cfg.k();
+        let n_slots = k.max(2);
+        let chains = (0..n_chains)
+            .map(|c| Chain::new(d, n_slots, k, seed, c as u64, &x0[c * d..(c + 1) * d]))
+            .collect();
+        Ok(Sampler {
+            cfg,
+            metric,
+            dim: d,
+            chains,
+            adapt: None,
+            initialised: false,
+        })
+    }
+
+    /// Number of chains.
+    pub fn n_chains(&self) -> usize {
+        self.chains.len()
+    }
+
+    /// Dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn after_init(&mut self) -> Result<(), HmcError> {
+        for (c, ch) in self.chains.iter_mut().enumerate() {
+            if !ch.cur.e.is_finite() || ch.cur.g.iter().any(|g| !g.is_finite()) {
+                return Err(HmcError::Invalid {
+                    arg: "x0",
+                    msg: format!(
+                        "the energy or gradient of the target is not finite at the start of chain {c}"
+                    ),
+                });
+            }
+            ch.resample_momentum(&self.metric);
+        }
+        self.initialised = true;
+        Ok(())
+    }
+
+    /// Evaluates a native target at the starting points and draws the first momenta.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] if the target's dimension differs, or its energy or gradient is
+    /// not finite at a starting point.
+    pub fn init<T: Target + ?Sized>(&mut self, t: &T) -> Result<(), HmcError> {
+        self.check_dim(t.dim())?;
+        for ch in &mut self.chains {
+            ch.cur.e = t.energy_grad(&ch.cur.x, &mut ch.cur.g);
+        }
+        self.after_init()
+    }
+
+    /// As [`Sampler::init`] for a batched target (one call for all chains).
+    ///
+    /// # Errors
+    /// As [`Sampler::init`], and the target's own errors.
+    pub fn init_batched(&mut self, t: &mut dyn BatchTarget) -> Result<(), HmcError> {
+        self.check_dim(t.dim())?;
+        let d = self.dim;
+        let n = self.chains.len();
+        let xs: Vec<f64> = self
+            .chains
+            .iter()
+            .flat_map(|c| c.cur.x.iter().copied())
+            .collect();
+        let mut es = vec![0.0; n];
+        let mut gs = vec![0.0; n * d];
+        t.energy_grad_batch(&xs, &mut es, &mut gs)?;
+        for (c, ch) in self.chains.iter_mut().enumerate() {
+            ch.cur.e = es[c];
+            ch.cur.g.copy_from_slice(&gs[c * d..(c + 1) * d]);
+        }
+        self.after_init()
+    }
+
+    fn check_dim(&self, d: usize) -> Result<(), HmcError> {
+        if d != self.dim {
+            return Err(HmcError::Invalid {
+                arg: "inverse_mass_matrix",
+                msg: format!("dimension {} does not match the target's {d}", self.dim),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_ready(&self) -> Result<(), HmcError> {
+        if self.initialised {
+            Ok(())
+        } else {
+            Err(HmcError::Invalid {
+                arg: "sampler",
+                msg: "call init before running".into(),
+            })
+        }
+    }
+
+    /// Runs `n_iter` recorded iterations of every chain with a native target, chains in
+    /// parallel on `threads` threads (`None`: rayon's global pool).
+    ///
+    /// # Errors
+    /// [`HmcError::Stuck`] when a jump sampler has no move left; pool errors.
+    pub fn run<T: Target + ?Sized>(
+        &mut self,
+        t: &T,
+        n_iter: usize,
+        threads: Option<usize>,
+    ) -> Result<(), HmcError> {
+        self.check_ready()?;
+        self.reserve(n_iter);
+        let cx = Ctx {
+            cfg: &self.cfg,
+            metric: &self.metric,
+            ln_lambda: self.cfg.refresh_rate.ln(),
+        };
+        let chains = &mut self.chains;
+        with_threads(threads, || {
+            chains.par_iter_mut().enumerate().try_for_each(|(c, ch)| {
+                for _ in 0..n_iter {
+                    iterate_native(ch, &cx, t, true, c)?;
+                }
+                Ok(())
+            })
+        })?
+    }
+
+    /// Runs `n_iter` recorded iterations with a batched target, all chains in lock step: one
+    /// batch call per leapfrog step (rows: the chains that need that trajectory).
+    ///
+    /// # Errors
+    /// The target's errors; [`HmcError::Stuck`].
+    pub fn run_batched(&mut self, t: &mut dyn BatchTarget, n_iter: usize) -> Result<(), HmcError> {
+        self.check_ready()?;
+        self.reserve(n_iter);
+        for _ in 0..n_iter {
+            self.iterate_batched(t, true)?;
+        }
+        Ok(())
+    }
+
+    fn reserve(&mut self, n_iter: usize) {
+        let d = self.dim;
+        let per = n_iter / self.cfg.thin + 1;
+        for ch in &mut self.chains {
+            ch.xs.reserve(per * d);
+            ch.moves.reserve(per);
+            ch.accept.reserve(per);
+            ch.energy.reserve(per);
+            if self.cfg.method.is_jump() {
+                ch.taus.reserve(per);
+            }
+        }
+    }
+
+    fn iterate_batched(&mut self, t: &mut dyn BatchTarget, record: bool) -> Result<(), HmcError> {
+        let cx = Ctx {
+            cfg: &self.cfg,
+            metric: &self.metric,
+            ln_lambda: self.cfg.refresh_rate.ln(),
+        };
+        let n = self.chains.len();
+        let mut active = vec![true; n];
+        for ch in &mut self.chains {
+            ch.begin(&cx);
+        }
+        loop {
+            lockstep(
+                &mut self.chains,
+                &active,
+                t,
+                cx.metric,
+                cx.cfg.step_size,
+                cx.cfg.n_leapfrog,
+            )?;
+            let mut any = false;
+            for (c, ch) in self.chains.iter_mut().enumerate() {
+                if active[c] {
+                    active[c] = ch.resume(&cx, record, c)?;
+                    any |= active[c];
+                }
+            }
+            if !any {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Starts a warm-up of `plan.n_iter` iterations (step-size dual averaging, windowed
+    /// diagonal metric); advance it with [`Sampler::warmup`] / [`Sampler::warmup_batched`].
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] for a bad plan (or metric adaptation with a dense metric).
+    pub fn start_warmup(&mut self, plan: WarmupPlan) -> Result<(), HmcError> {
+        plan.validate()?;
+        if plan.adapt_metric && matches!(self.metric, Metric::Dense { .. }) {
+            return Err(HmcError::Invalid {
+                arg: "inverse_mass_matrix",
+                msg: "a dense inverse mass matrix cannot be adapted (diagonal adaptation only); \
+                      pass adapt_metric=False or a diagonal matrix"
+                    .into(),
+            });
+        }
+        self.adapt = Some(Adapt::new(plan, self.cfg.step_size, self.dim));
+        Ok(())
+    }
+
+    /// Warm-up iterations left.
+    pub fn warmup_left(&self) -> usize {
+        self.adapt.as_ref().map_or(0, |a| a.left())
+    }
+
+    /// Runs up to `n_iter` warm-up iterations with a native target (chains in parallel, adapted
+    /// after every iteration in a fixed order).
+    ///
+    /// # Errors
+    /// As [`Sampler::run`].
+    pub fn warmup<T: Target + ?Sized>(
+        &mut self,
+        t: &T,
+        n_iter: usize,
+        threads: Option<usize>,
+    ) -> Result<(), HmcError> {
+        self.check_ready()?;
+        with_threads(threads, || {
+            for _ in 0..n_iter.min(self.warmup_left()) {
+                let cx = Ctx {
+                    cfg: &self.cfg,
+                    metric: &self.metric,
+                    ln_lambda: self.cfg.refresh_rate.ln(),
+                };
+                self.chains
+                    .par_iter_mut()
+                    .enumerate()
+                    .try_for_each(|(c, ch)| iterate_native(ch, &cx, t, false, c))?;
+                self.adapt_step();
+            }
+            Ok(())
+        })?
+    }
+
+    /// As [`Sampler::warmup`] for a batched target.
+    ///
+    /// # Errors
+    /// As [`Sampler::run_batched`].
+    pub fn warmup_batched(
+        &mut self,
+        t: &mut dyn BatchTarget,
+        n_iter: usize,
+    ) -> Result<(), HmcError> {
+        self.check_ready()?;
+        for _ in 0..n_iter.min(self.warmup_left()) {
+            self.iterate_batched(t, false)?;
+            self.adapt_step();
+        }
+        Ok(())
+    }
+
+    fn adapt_step(&mut self) {
+        let Some(ad) = self.adapt.as_mut() else {
+            return;
+        };
+        let stats: Vec<f64> = self.chains.iter().map(|c| c.stat).collect();
+        let xs: Vec<&[f64]> = self.chains.iter().map(|c| c.cur.x.as_slice()).collect();
+        let upd = ad.update(&stats, &xs);
+        self.cfg.step_size = upd.step_size;
+        let mut resample = false;
+        if let Some(m) = upd.metric.and_then(|minv| Metric::diag(minv).ok()) {
+            self.metric = m;
+            resample = true;
+        }
+        let done = ad.left() == 0;
+        for ch in &mut self.chains {
+            if resample {
+                ch.resample_momentum(&self.metric);
+            }
+            ch.have = [false; 2];
+            if done {
+                ch.warmup_grads += ch.grads;
+                ch.grads = 0;
+            }
+        }
+        if done {
+            self.adapt = None;
+        }
+    }
+
+    /// Copies the records out (chain order).
+    pub fn output(&self) -> Output {
+        let n_chains = self.chains.len();
+        let n_records = self.chains.first().map_or(0, |c| c.moves.len());
+        let mut o = Output {
+            n_chains,
+            n_records,
+            dim: self.dim,
+            ..Output::default()
+        };
+        for ch in &self.chains {
+            o.x.extend_from_slice(&ch.xs);
+            o.tau.extend_from_slice(&ch.taus);
+            o.moves.extend_from_slice(&ch.moves);
+            o.accept.extend_from_slice(&ch.accept);
+            o.energy.extend_from_slice(&ch.energy);
+            o.grads.push(ch.grads);
+            o.warmup_grads.push(ch.warmup_grads);
+        }
+        o
+    }
+
+    /// Current positions, `n_chains × dim`.
+    pub fn positions(&self) -> Vec<f64> {
+        self.chains
+            .iter()
+            .flat_map(|c| c.cur.x.iter().copied())
+            .collect()
+    }
+}

@@ -1,0 +1,574 @@
+//! Targets: energies `E(x) = −ln π(x) + const` with their gradients.
+//!
+//! [`Target`] is a native target evaluated point by point (thread-safe, run on rayon);
+//! [`BatchTarget`] is evaluated once for a whole batch of points (a Python callback: one call per
+//! leapfrog step for all chains). [`Builtin`] holds the targets of the spec (§5) and logistic
+//! regression.
+
+use super::HmcError;
+
+/// A native target: energy and gradient at one point.
+pub trait Target: Send + Sync {
+    /// Dimension `d` of the state space.
+    fn dim(&self) -> usize;
+    /// Writes `∇E(x)` to `grad` (length `d`) and returns `E(x)`. A non-finite energy (overflow,
+    /// a point outside the support) is allowed and read as `+∞` by the samplers.
+    fn energy_grad(&self, x: &[f64], grad: &mut [f64]) -> f64;
+    /// Writes `∇E(x)` to `grad`; used on the intermediate leapfrog steps, where the energy is not
+    /// needed. Must write exactly what [`Target::energy_grad`] writes.
+    fn grad(&self, x: &[f64], grad: &mut [f64]) {
+        self.energy_grad(x, grad);
+    }
+}
+
+/// A target evaluated for a whole batch of points at once.
+pub trait BatchTarget {
+    /// Dimension `d` of the state space.
+    fn dim(&self) -> usize;
+    /// `xs` holds `n` points row by row (`n × d`); writes the `n` energies and the `n × d`
+    /// gradients.
+    ///
+    /// # Errors
+    /// Whatever the target reports (a failing callback, a result of the wrong shape).
+    fn energy_grad_batch(
+        &mut self,
+        xs: &[f64],
+        energies: &mut [f64],
+        grads: &mut [f64],
+    ) -> Result<(), HmcError>;
+}
+
+/// Runs a native target through the batched interface (used to check that the batched driver
+/// reproduces the per-chain driver bit for bit).
+#[derive(Debug)]
+pub struct AsBatch<'a, T: ?Sized>(pub &'a T);
+
+impl<T: Target + ?Sized> BatchTarget for AsBatch<'_, T> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn energy_grad_batch(
+        &mut self,
+        xs: &[f64],
+        energies: &mut [f64],
+        grads: &mut [f64],
+    ) -> Result<(), HmcError> {
+        let d = self.0.dim();
+        for (i, e) in energies.iter_mut().enumerate() {
+            *e = self
+                .0
+                .energy_grad(&xs[i * d..(i + 1) * d], &mut grads[i * d..(i + 1) * d]);
+        }
+        Ok(())
+    }
+}
+
+/// The built-in targets (spec §5) and logistic regression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Builtin {
+    /// `E = Σ c_i x_i² / 2` (a diagonal Gaussian with precisions `c`).
+    GaussianDiag {
+        /// Precisions `c_i > 0`.
+        c: Vec<f64>,
+    },
+    /// `E = xᵀ J x / 2` with a symmetric positive-definite precision `J` (`d × d`, row-major).
+    GaussianDense {
+        /// Dimension.
+        d: usize,
+        /// The precision matrix, row-major.
+        j: Vec<f64>,
+    },
+    /// `E = Σ_i [x_i² / (2a²) + cos(2π x_i / b)]`.
+    RoughWell {
+        /// Dimension.
+        d: usize,
+        /// Width of the Gaussian envelope.
+        a: f64,
+        /// Period of the ripples.
+        b: f64,
+    },
+    /// `E = Σ_j (ν_j + 1)/2 · ln(1 + (w_j·x + b_j)² / ν_j)` (standard Student-t experts).
+    ProductOfT {
+        /// Dimension of `x`.
+        d: usize,
+        /// Expert filters, `n_experts × d`, row-major.
+        w: Vec<f64>,
+        /// Offsets, one per expert.
+        b: Vec<f64>,
+        /// Degrees of freedom, one per expert (> 0).
+        nu: Vec<f64>,
+    },
+    /// `E = −ln(exp(−‖x − m‖²) + exp(−‖x + m‖²))`.
+    Bimodal {
+        /// The mode `m` (the other one is `−m`).
+        m: Vec<f64>,
+    },
+    /// Neal's funnel: `E = x₀²/(2σ²) + Σ_{i>0} [x_i² e^{−x₀}/2 + x₀/2]`.
+    Funnel {
+        /// Dimension (≥ 2).
+        d: usize,
+        /// Scale of the neck coordinate `x₀`.
+        sigma: f64,
+    },
+    /// Bayesian logistic regression: `E(w) = Σ_i [softplus(x_i·w) − y_i x_i·w] + ‖w‖²/(2 s²)`.
+    Logistic {
+        /// Features, `n × d`, row-major.
+        x: Vec<f64>,
+        /// Labels in {0, 1}.
+        y: Vec<f64>,
+        /// Number of coefficients `d`.
+        d: usize,
+        /// Prior standard deviation `s` of every coefficient.
+        prior_scale: f64,
+    },
+}
+
+fn bad(arg: &'static str, msg: String) -> HmcError {
+    HmcError::Invalid { arg, msg }
+}
+
+fn check_finite(arg: &'static str, v: &[f64]) -> Result<(), HmcError> {
+    match v.iter().position(|t| !t.is_finite()) {
+        Some(i) => Err(bad(arg, format!("entry {i} is not finite ({})", v[i]))),
+        None => Ok(()),
+    }
+}
+
+/// Lower Cholesky factor of a symmetric positive-definite `d × d` matrix (row-major), or `None`.
+pub fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..=i {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= l[i * d + k] * l[j * d + k];
+            }
+            if i == j {
+                if s.is_nan() || s <= 0.0 {
+                    return None;
+                }
+                l[i * d + i] = s.sqrt();
+            } else {
+                l[i * d + j] = s / l[j * d + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// Checks that `a` (`d × d`) is finite, symmetric (to 1e-10 relative) and positive definite.
+pub fn check_spd(arg: &'static str, a: &[f64], d: usize) -> Result<Vec<f64>, HmcError> {
+    if a.len() != d * d {
+        return Err(bad(
+            arg,
+            format!("expected {d}×{d} = {} entries, got {}", d * d, a.len()),
+        ));
+    }
+    check_finite(arg, a)?;
+    for i in 0..d {
+        for j in 0..i {
+            let (u, v) = (a[i * d + j], a[j * d + i]);
+            if (u - v).abs() > 1e-10 * u.abs().max(v.abs()).max(f64::MIN_POSITIVE) {
+                return Err(bad(
+                    arg,
+                    format!("not symmetric: entry ({i}, {j}) = {u} but ({j}, {i}) = {v}"),
+                ));
+            }
+        }
+    }
+    cholesky(a, d).ok_or_else(|| bad(arg, "not positive definite".into()))
+}
+
+impl Builtin {
+    /// Checks the parameters.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] naming the bad parameter.
+    pub fn validate(&self) -> Result<(), HmcError> {
+        match self {
+            Builtin::GaussianDiag { c } => {
+                if c.is_empty() {
+                    return Err(bad("dim", "must be ≥ 1".into()));
+                }
+                check_finite("precisions", c)?;
+                if let Some(i) = c.iter().position(|&t| t <= 0.0) {
+                    return Err(bad(
+                        "precisions",
+                        format!("entry {i} is {} (must be > 0)", c[i]),
+                    ));
+                }
+            }
+            Builtin::GaussianDense { d, j } => {
+                if *d == 0 {
+                    return Err(bad("precision", "must be at least 1×1".into()));
+                }
+                check_spd("precision", j, *d)?;
+            }
+            Builtin::RoughWell { d, a, b } => {
+                if *d == 0 {
+                    return Err(bad("dim", "must be ≥ 1".into()));
+                }
+                for (n, v) in [("a", *a), ("b", *b)] {
+                    if !(v.is_finite() && v > 0.0) {
+                        return Err(bad(
+                            if n == "a" { "a" } else { "b" },
+                            format!("must be finite and > 0, got {v}"),
+                        ));
+                    }
+                }
+            }
+            Builtin::ProductOfT { d, w, b, nu } => {
+                if *d == 0 || nu.is_empty() {
+                    return Err(bad(
+                        "w",
+                        "needs at least one expert and one dimension".into(),
+                    ));
+                }
+                if w.len() != nu.len() * d {
+                    return Err(bad(
+                        "w",
+                        format!("expected {} × {d} entries, got {}", nu.len(), w.len()),
+                    ));
+                }
+                if b.len() != nu.len() {
+                    return Err(bad(
+                        "b",
+                        format!("expected {} offsets, got {}", nu.len(), b.len()),
+                    ));
+                }
+                check_finite("w", w)?;
+                check_finite("b", b)?;
+                check_finite("nu", nu)?;
+                if let Some(i) = nu.iter().position(|&t| t <= 0.0) {
+                    return Err(bad("nu", format!("entry {i} is {} (must be > 0)", nu[i])));
+                }
+            }
+            Builtin::Bimodal { m } => {
+                if m.is_empty() {
+                    return Err(bad("dim", "must be ≥ 1".into()));
+                }
+                check_finite("separation", m)?;
+            }
+            Builtin::Funnel { d, sigma } => {
+                if *d < 2 {
+                    return Err(bad("dim", format!("must be ≥ 2, got {d}")));
+                }
+                if !(sigma.is_finite() && *sigma > 0.0) {
+                    return Err(bad("sigma", format!("must be finite and > 0, got {sigma}")));
+                }
+            }
+            Builtin::Logistic {
+                x,
+                y,
+                d,
+                prior_scale,
+            } => {
+                if *d == 0 || y.is_empty() {
+                    return Err(bad("x", "needs at least one row and one column".into()));
+                }
+                if x.len() != y.len() * d {
+                    return Err(bad(
+                        "x",
+                        format!("expected {} × {d} entries, got {}", y.len(), x.len()),
+                    ));
+                }
+                check_finite("x", x)?;
+                if let Some(i) = y.iter().position(|&t| t != 0.0 && t != 1.0) {
+                    return Err(bad(
+                        "y",
+                        format!("labels must be 0 or 1, entry {i} is {}", y[i]),
+                    ));
+                }
+                if !(prior_scale.is_finite() && *prior_scale > 0.0) {
+                    return Err(bad(
+                        "prior_scale",
+                        format!("must be finite and > 0, got {prior_scale}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The anisotropic Gaussian of the papers: `c_i = 10^(−s + s(i−1)/(d−1))` (`c = 1` for `d = 1`).
+    pub fn gaussian_aniso(d: usize, log10_cond: f64) -> Self {
+        let c = (0..d)
+            .map(|i| {
+                if d == 1 {
+                    1.0
+                } else {
+                    10f64.powf(-log10_cond + log10_cond * i as f64 / (d - 1) as f64)
+                }
+            })
+            .collect();
+        Builtin::GaussianDiag { c }
+    }
+}
+
+#[inline]
+fn softplus(t: f64) -> f64 {
+    if t > 0.0 {
+        t + (-t).exp().ln_1p()
+    } else {
+        t.exp().ln_1p()
+    }
+}
+
+#[inline]
+fn sigmoid(t: f64) -> f64 {
+    if t >= 0.0 {
+        1.0 / (1.0 + (-t).exp())
+    } else {
+        let e = t.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Target for Builtin {
+    #[inline]
+    fn grad(&self, x: &[f64], g: &mut [f64]) {
+        match self {
+            Builtin::GaussianDiag { c } => {
+                for ((gi, &xi), &ci) in g.iter_mut().zip(x).zip(c) {
+                    *gi = ci * xi;
+                }
+            }
+            Builtin::GaussianDense { d, j } => {
+                for (i, gi) in g.iter_mut().enumerate() {
+                    *gi = j[i * d..(i + 1) * d]
+                        .iter()
+                        .zip(x)
+                        .map(|(a, b)| a * b)
+                        .sum();
+                }
+            }
+            _ => {
+                self.energy_grad(x, g);
+            }
+        }
+    }
+
+    fn dim(&self) -> usize {
+        match self {
+            Builtin::GaussianDiag { c } => c.len(),
+            Builtin::Bimodal { m } => m.len(),
+            Builtin::GaussianDense { d, .. }
+            | Builtin::RoughWell { d, .. }
+            | Builtin::ProductOfT { d, .. }
+            | Builtin::Funnel { d, .. }
+            | Builtin::Logistic { d, .. } => *d,
+        }
+    }
+
+    #[inline]
+    fn energy_grad(&self, x: &[f64], g: &mut [f64]) -> f64 {
+        match self {
+            Builtin::GaussianDiag { c } => {
+                // four partial sums so the reduction vectorises
+                let mut acc = [0.0; 4];
+                let n4 = x.len() / 4 * 4;
+                for ((gs, xs), cs) in g[..n4]
+                    .chunks_exact_mut(4)
+                    .zip(x[..n4].chunks_exact(4))
+                    .zip(c[..n4].chunks_exact(4))
+                {
+                    for k in 0..4 {
+                        let t = cs[k] * xs[k];
+                        gs[k] = t;
+                        acc[k] += t * xs[k];
+                    }
+                }
+                let mut e = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                for i in n4..x.len() {
+                    let t = c[i] * x[i];
+                    g[i] = t;
+                    e += t * x[i];
+                }
+                0.5 * e
+            }
+            Builtin::GaussianDense { d, j } => {
+                let mut e = 0.0;
+                for (i, gi) in g.iter_mut().enumerate() {
+                    let row = &j[i * d..(i + 1) * d];
+                    let t: f64 = row.iter().zip(x).map(|(a, b)| a * b).sum();
+                    *gi = t;
+                    e += t * x[i];
+                }
+                0.5 * e
+            }
+            Builtin::RoughWell { a, b, .. } => {
+                let ia2 = 1.0 / (a * a);
+                let k = 2.0 * std::f64::consts::PI / b;
+                let mut e = 0.0;
+                for (gi, &xi) in g.iter_mut().zip(x) {
+                    let (s, c) = (k * xi).sin_cos();
+                    e += 0.5 * xi * xi * ia2 + c;
+                    *gi = xi * ia2 - k * s;
+                }
+                e
+            }
+            Builtin::ProductOfT { d, w, b, nu } => {
+                g.fill(0.0);
+                let mut e = 0.0;
+                for (jx, (&bj, &nj)) in b.iter().zip(nu).enumerate() {
+                    let row = &w[jx * d..(jx + 1) * d];
+                    let u: f64 = row.iter().zip(x).map(|(a, c)| a * c).sum::<f64>() + bj;
+                    e += 0.5 * (nj + 1.0) * (u * u / nj).ln_1p();
+                    let coef = (nj + 1.0) * u / (nj + u * u);
+                    for (gi, &wi) in g.iter_mut().zip(row) {
+                        *gi += coef * wi;
+                    }
+                }
+                e
+            }
+            Builtin::Bimodal { m } => {
+                let (mut a, mut c) = (0.0, 0.0);
+                for (&xi, &mi) in x.iter().zip(m) {
+                    a += (xi - mi) * (xi - mi);
+                    c += (xi + mi) * (xi + mi);
+                }
+                // E = −ln(e^{−a} + e^{−c}) = min(a, c) − ln(1 + e^{−|a − c|})
+                let e = a.min(c) - (-(a - c).abs()).exp().ln_1p();
+                let wa = sigmoid(c - a); // weight of the +m mode
+                let wc = 1.0 - wa;
+                for ((gi, &xi), &mi) in g.iter_mut().zip(x).zip(m) {
+                    *gi = 2.0 * (wa * (xi - mi) + wc * (xi + mi));
+                }
+                e
+            }
+            Builtin::Funnel { sigma, .. } => {
+                let x0 = x[0];
+                let en = (-x0).exp();
+                let mut e = 0.5 * x0 * x0 / (sigma * sigma);
+                let mut g0 = x0 / (sigma * sigma);
+                for (gi, &xi) in g[1..].iter_mut().zip(&x[1..]) {
+                    e += 0.5 * xi * xi * en + 0.5 * x0;
+                    g0 += 0.5 - 0.5 * xi * xi * en;
+                    *gi = xi * en;
+                }
+                g[0] = g0;
+                e
+            }
+            Builtin::Logistic {
+                x: feat,
+                y,
+                d,
+                prior_scale,
+            } => {
+                let is2 = 1.0 / (prior_scale * prior_scale);
+                let mut e = 0.0;
+                for (gi, &wi) in g.iter_mut().zip(x) {
+                    *gi = wi * is2;
+                    e += 0.5 * wi * wi * is2;
+                }
+                for (row, &yi) in feat.chunks_exact(*d).zip(y) {
+                    let t: f64 = row.iter().zip(x).map(|(a, b)| a * b).sum();
+                    e += softplus(t) - yi * t;
+                    let r = sigmoid(t) - yi;
+                    for (gi, &xi) in g.iter_mut().zip(row) {
+                        *gi += r * xi;
+                    }
+                }
+                e
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fd_check(t: &Builtin, x: &[f64]) -> f64 {
+        let d = t.dim();
+        let mut g = vec![0.0; d];
+        let mut tmp = vec![0.0; d];
+        t.energy_grad(x, &mut g);
+        let mut worst: f64 = 0.0;
+        for i in 0..d {
+            let h = 1e-5 * x[i].abs().max(1.0);
+            let mut xp = x.to_vec();
+            xp[i] += h;
+            let ep = t.energy_grad(&xp, &mut tmp);
+            xp[i] -= 2.0 * h;
+            let em = t.energy_grad(&xp, &mut tmp);
+            let fd = (ep - em) / (2.0 * h);
+            let scale = g[i].abs().max(1e-2);
+            worst = worst.max((fd - g[i]).abs() / scale);
+        }
+        worst
+    }
+
+    #[test]
+    fn builtins_pass_finite_difference_checks() {
+        let mut rng = crate::rng::SplitMix64::new(3, 0);
+        let mut u = |s: f64| s * (2.0 * rng.next_f64() - 1.0);
+        let d = 6;
+        let mut j = vec![0.0; d * d];
+        for i in 0..d {
+            for k in 0..d {
+                j[i * d + k] = if i == k {
+                    3.0
+                } else {
+                    0.3 / (1.0 + (i + k) as f64)
+                };
+            }
+        }
+        let wm: Vec<f64> = (0..d * d)
+            .map(|i| {
+                if i % (d + 1) == 0 {
+                    1.0
+                } else {
+                    0.1 * ((i * 7 % 5) as f64 - 2.0)
+                }
+            })
+            .collect();
+        let feat: Vec<f64> = (0..20 * d)
+            .map(|i| ((i * 13 % 17) as f64 - 8.0) / 5.0)
+            .collect();
+        let y: Vec<f64> = (0..20).map(|i| (i % 3 == 0) as u8 as f64).collect();
+        let targets = vec![
+            Builtin::gaussian_aniso(d, 2.0),
+            Builtin::GaussianDense { d, j },
+            Builtin::RoughWell {
+                d,
+                a: 100.0,
+                b: 4.0,
+            },
+            Builtin::ProductOfT {
+                d,
+                w: wm,
+                b: vec![0.1; d],
+                nu: (0..d).map(|i| 2.1 + 0.3 * i as f64).collect(),
+            },
+            Builtin::Bimodal {
+                m: (0..d).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect(),
+            },
+            Builtin::Funnel { d, sigma: 3.0 },
+            Builtin::Logistic {
+                x: feat,
+                y,
+                d,
+                prior_scale: 2.0,
+            },
+        ];
+        for t in &targets {
+            t.validate().unwrap();
+            for _ in 0..20 {
+                let x: Vec<f64> = (0..d).map(|_| u(2.0)).collect();
+                let err = fd_check(t, &x);
+                assert!(err < 1e-6, "{t:?} at {x:?}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn bimodal_energy_is_stable_far_out() {
+        let t = Builtin::Bimodal { m: vec![1.0, 0.0] };
+        let mut g = vec![0.0; 2];
+        let e = t.energy_grad(&[40.0, 0.0], &mut g);
+        // −ln(e^{−39²} + e^{−41²}) ≈ 39²
+        assert!((e - 1521.0).abs() < 1e-9, "{e}");
+        assert!((g[0] - 78.0).abs() < 1e-9);
+    }
+}

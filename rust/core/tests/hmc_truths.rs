@@ -1,0 +1,238 @@
+//! Exact and structural checks of the HMC samplers (spec §7): invariance on a finite ladder built
+//! from the samplers' own rate / probability functions, LAHMC(K = 1) = HMC, cache on/off, the
+//! batched driver against the per-chain one, thread-count invariance and gradient counts.
+
+use boltzkit_core::hmc::rates::{
+    JumpKind, Ladder, StateSpace, generator_from, hmc_accept, jump_generator, lahmc_transition,
+    row_times, stationary,
+};
+use boltzkit_core::hmc::{AsBatch, Builtin, Config, MOVE_REFRESH, Method, Metric, Output, Sampler};
+use boltzkit_core::rng::SplitMix64;
+
+fn ladder(n: usize, seed: u64) -> Ladder {
+    let mut g = SplitMix64::new(seed, 0);
+    Ladder {
+        energies: (0..n).map(|_| 4.0 * g.next_f64()).collect(),
+    }
+}
+
+fn sup(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |a, b| a.max(b.abs()))
+}
+
+fn balance_violation(pi: &[f64], q: &[f64]) -> f64 {
+    let n = pi.len();
+    let mut worst: f64 = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            worst = worst.max((pi[i] * q[i * n + j] - pi[j] * q[j * n + i]).abs());
+        }
+    }
+    worst
+}
+
+#[test]
+fn jump_samplers_leave_pi_invariant_on_the_ladder() {
+    for seed in 0..5 {
+        let sp = ladder(11, seed);
+        let pi = stationary(&sp);
+        for lambda in [0.0, 0.05, 1.3] {
+            for kind in [JumpKind::Mjhmc, JumpKind::CtHmc] {
+                let q = jump_generator(&sp, kind, lambda);
+                let r = sup(&row_times(&pi, &q));
+                assert!(r < 1e-12, "{kind:?} λ={lambda}: |πQ|∞ = {r:e}");
+            }
+            // ct_hmc satisfies detailed balance, mjhmc does not
+            let ct = balance_violation(&pi, &jump_generator(&sp, JumpKind::CtHmc, lambda));
+            assert!(ct < 1e-12, "ct_hmc detailed balance {ct:e}");
+            let mj = balance_violation(&pi, &jump_generator(&sp, JumpKind::Mjhmc, lambda));
+            assert!(
+                mj > 1e-3,
+                "mjhmc should violate detailed balance, got {mj:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_flip_rate_breaks_invariance() {
+    // negative control: the L move of mjhmc with a constant flip rate 1 (no FL move)
+    let sp = ladder(11, 7);
+    let pi = stationary(&sp);
+    let q = generator_from(&sp, 0.1, |s: &Ladder, z| {
+        let lz = s.leap(z);
+        (lz, [0.5 * (s.energy(z) - s.energy(lz)), 0.0, 0.0])
+    });
+    let r = sup(&row_times(&pi, &q));
+    assert!(
+        r > 1e-3,
+        "the wrong flip rate should not be invariant: {r:e}"
+    );
+}
+
+#[test]
+fn discrete_samplers_leave_pi_invariant_on_the_ladder() {
+    for seed in 0..5 {
+        let sp = ladder(11, 100 + seed);
+        let pi = stationary(&sp);
+        let n = sp.n_states();
+        // hmc from its own acceptance function
+        let mut t = vec![0.0; n * n];
+        for z in 0..n {
+            let a = hmc_accept(sp.energy(z), sp.energy(sp.leap(z)));
+            t[z * n + sp.leap(z)] += a;
+            t[z * n + sp.flip(z)] += 1.0 - a;
+        }
+        let d: Vec<f64> = row_times(&pi, &t)
+            .iter()
+            .zip(&pi)
+            .map(|(a, b)| a - b)
+            .collect();
+        assert!(sup(&d) < 1e-12, "hmc: {:e}", sup(&d));
+        for k in [1, 2, 4, 8] {
+            let t = lahmc_transition(&sp, k);
+            for z in 0..n {
+                let row: f64 = t[z * n..(z + 1) * n].iter().sum();
+                assert!(
+                    (row - 1.0).abs() < 1e-12 && t[z * n..(z + 1) * n].iter().all(|&p| p >= 0.0)
+                );
+            }
+            let d: Vec<f64> = row_times(&pi, &t)
+                .iter()
+                .zip(&pi)
+                .map(|(a, b)| a - b)
+                .collect();
+            assert!(sup(&d) < 1e-12, "lahmc K={k}: {:e}", sup(&d));
+        }
+    }
+}
+
+fn cfg(method: Method, eps: f64, m: usize) -> Config {
+    Config {
+        method,
+        step_size: eps,
+        n_leapfrog: m,
+        beta: 0.3,
+        refresh_rate: -(1.0f64 - 0.3).ln() / 2.0,
+        look_ahead: 4,
+        cache: true,
+        thin: 1,
+    }
+}
+
+fn starts(n_chains: usize, d: usize, seed: u64) -> Vec<f64> {
+    let mut g = SplitMix64::new(seed, 99);
+    (0..n_chains * d)
+        .map(|_| 2.0 * g.next_f64() - 1.0)
+        .collect()
+}
+
+fn run(c: Config, t: &Builtin, n_chains: usize, n_iter: usize, threads: Option<usize>) -> Output {
+    let d = boltzkit_core::hmc::Target::dim(t);
+    let mut s = Sampler::new(
+        c,
+        Metric::identity(d),
+        &starts(n_chains, d, 5),
+        n_chains,
+        42,
+    )
+    .unwrap();
+    s.init(t).unwrap();
+    s.run(t, n_iter, threads).unwrap();
+    s.output()
+}
+
+#[test]
+fn lahmc_with_one_look_ahead_is_hmc_draw_for_draw() {
+    let t = Builtin::RoughWell {
+        d: 2,
+        a: 100.0,
+        b: 4.0,
+    };
+    let hmc = run(cfg(Method::Hmc, 1.0, 10), &t, 6, 400, Some(2));
+    let mut c = cfg(Method::Lahmc, 1.0, 10);
+    c.look_ahead = 1;
+    let la = run(c, &t, 6, 400, Some(2));
+    assert_eq!(hmc.x, la.x);
+    assert_eq!(hmc.moves, la.moves);
+    assert_eq!(hmc.grads, la.grads);
+    assert!(hmc.moves.contains(&0) && hmc.moves.contains(&1));
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count_or_the_driver() {
+    let t = Builtin::gaussian_aniso(3, 2.0);
+    for m in [Method::Hmc, Method::Lahmc, Method::CtHmc, Method::Mjhmc] {
+        let c = cfg(m, 0.4, 5);
+        let a = run(c.clone(), &t, 5, 300, Some(1));
+        let b = run(c.clone(), &t, 5, 300, Some(2));
+        assert_eq!(a, b, "{m:?}: threads 1 vs 2");
+        let mut s = Sampler::new(c, Metric::identity(3), &starts(5, 3, 5), 5, 42).unwrap();
+        s.init_batched(&mut AsBatch(&t)).unwrap();
+        s.run_batched(&mut AsBatch(&t), 300).unwrap();
+        assert_eq!(a, s.output(), "{m:?}: batched driver");
+    }
+}
+
+#[test]
+fn mjhmc_cache_changes_cost_not_moves() {
+    let t = Builtin::gaussian_aniso(3, 2.0);
+    let on = run(cfg(Method::Mjhmc, 0.3, 8), &t, 4, 2000, None);
+    let mut c = cfg(Method::Mjhmc, 0.3, 8);
+    c.cache = false;
+    let off = run(c, &t, 4, 2000, None);
+    assert_eq!(on.moves, off.moves);
+    let dx =
+        on.x.iter()
+            .zip(&off.x)
+            .fold(0.0f64, |a, (p, q)| a.max((p - q).abs()));
+    // floating-point leapfrog is reversible only up to round-off, so the cached L⁻¹(Lz) = z and
+    // the recomputed one differ in the last bits
+    assert!(dx < 1e-9, "{dx:e}");
+    // exact costs: with the cache, M per L jump, 0 per flip, 2M per refresh (+ 2M at the start);
+    // without, 2M per jump (+ 2M at the start)
+    for c in 0..4 {
+        let mv = &on.moves[c * 2000..(c + 1) * 2000];
+        let n_l = mv.iter().filter(|&&m| m == 1).count() as u64;
+        let n_r = mv.iter().filter(|&&m| m == MOVE_REFRESH).count() as u64;
+        let n_f = mv.iter().filter(|&&m| m == 0).count() as u64;
+        assert!(n_f > 0 && n_r > 0 && n_l > 0);
+        // the last jump's follow-up trajectories are computed at the start of the next iteration
+        let last = *mv.last().unwrap();
+        let pending = match last {
+            1 => 8,
+            0 => 0,
+            _ => 16,
+        };
+        assert_eq!(on.grads[c], 16 + 8 * n_l + 16 * n_r - pending, "chain {c}");
+        assert_eq!(off.grads[c], 16 * 2000, "chain {c}");
+    }
+}
+
+#[test]
+fn hmc_and_lahmc_gradient_counts_are_exact() {
+    let t = Builtin::gaussian_aniso(2, 1.0);
+    let o = run(cfg(Method::Hmc, 0.5, 7), &t, 3, 100, None);
+    assert!(o.grads.iter().all(|&g| g == 700));
+    let o = run(cfg(Method::Lahmc, 1.2, 7), &t, 3, 500, None);
+    for c in 0..3 {
+        let expect: u64 = o.moves[c * 500..(c + 1) * 500]
+            .iter()
+            .map(|&m| 7 * if m == 0 { 4 } else { m as u64 })
+            .sum();
+        assert_eq!(o.grads[c], expect);
+    }
+    assert!(o.moves.iter().any(|&m| m >= 2), "look-ahead moves expected");
+}
+
+#[test]
+fn divergent_trajectories_are_rejected_not_fatal() {
+    // a step size far past the stability limit: energies overflow to inf, every proposal is
+    // rejected (hmc flips, mjhmc flips or refreshes) and nothing panics
+    let t = Builtin::Funnel { d: 4, sigma: 3.0 };
+    for m in [Method::Hmc, Method::Lahmc, Method::CtHmc, Method::Mjhmc] {
+        let o = run(cfg(m, 50.0, 20), &t, 2, 50, None);
+        assert!(o.x.iter().all(|v| v.is_finite()));
+        assert!(o.energy.iter().all(|v| v.is_finite()));
+    }
+}
