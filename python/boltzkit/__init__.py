@@ -4,6 +4,8 @@ Modules
 -------
 fpentropy
     Entropy of random variables quantized to floating-point formats (float64 … float4).
+spin
+    Ising spin models: neural networks as spin models, annealing, tempering, TAP, MPF fitting.
 
 The heavy lifting runs in a Rust core (``boltzkit._core``), multithreaded with rayon, with the
 GIL released. ``set_num_threads`` sets the default thread count; every entry point also takes
@@ -12,7 +14,7 @@ GIL released. ``set_num_threads`` sets the default thread count; every entry poi
 
 from __future__ import annotations
 
-from boltzkit import _core, fpentropy
+from boltzkit import _core, fpentropy, spin
 from boltzkit._threads import get_num_threads, set_num_threads
 from boltzkit.errors import BoltzkitError, ComputationError, InvalidArgumentError, InvalidTypeError
 
@@ -27,4 +29,5 @@ __all__ = [
     "fpentropy",
     "get_num_threads",
     "set_num_threads",
+    "spin",
 ]

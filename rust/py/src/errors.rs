@@ -7,6 +7,7 @@
 
 use boltzkit_core::fpentropy::FpError;
 use boltzkit_core::parallel::PoolError;
+use boltzkit_core::spin::SpinError;
 use pyo3::prelude::*;
 
 pyo3::import_exception!(boltzkit.errors, InvalidArgumentError);
@@ -32,5 +33,16 @@ pub fn fp_to_pyerr(e: FpError, callback_err: Option<PyErr>) -> PyErr {
             None => InvalidArgumentError::new_err(e.to_string()),
         },
         FpError::Pool(p) => pool_to_pyerr(p),
+    }
+}
+
+/// Converts an error of the spin module.
+pub fn spin_to_pyerr(e: SpinError) -> PyErr {
+    match e {
+        SpinError::InvalidArgument { .. } | SpinError::TooLarge { .. } => {
+            InvalidArgumentError::new_err(e.to_string())
+        }
+        SpinError::Cancelled => pyo3::exceptions::PyKeyboardInterrupt::new_err("cancelled"),
+        SpinError::Pool(p) => pool_to_pyerr(p),
     }
 }

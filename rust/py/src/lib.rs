@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod errors;
 mod fpentropy;
+mod spin;
 
 /// Number of threads in rayon's global pool (what `threads=None` uses).
 #[pyfunction]
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", boltzkit_core::VERSION)?;
     m.add_function(wrap_pyfunction!(default_num_threads, m)?)?;
     fpentropy::register(m)?;
+    spin::register(m)?;
     Ok(())
 }
