@@ -249,7 +249,7 @@ def fit_exact_ml(
     l2: float = 0.0,
     init: SpinModel | None = None,
     maxiter: int = 500,
-    gtol: float = 1e-9,
+    gtol: float = 1e-7,
     threads: int | None = None,
 ) -> FitResult:
     """Maximum-likelihood fit with the exact gradient from enumeration (``n ≤ 20``).
