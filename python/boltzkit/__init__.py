@@ -6,6 +6,8 @@ fpentropy
     Entropy of random variables quantized to floating-point formats (float64 … float4).
 hmc
     Markov-jump HMC, look-ahead HMC and HMC, many chains in parallel, with diagnostics.
+spin
+    Ising spin models: neural networks as spin models, annealing, tempering, TAP, MPF fitting.
 
 The heavy lifting runs in a Rust core (``boltzkit._core``), multithreaded with rayon, with the
 GIL released. ``set_num_threads`` sets the default thread count; every entry point also takes
@@ -14,7 +16,7 @@ GIL released. ``set_num_threads`` sets the default thread count; every entry poi
 
 from __future__ import annotations
 
-from boltzkit import _core, fpentropy, hmc
+from boltzkit import _core, fpentropy, hmc, spin
 from boltzkit._threads import get_num_threads, set_num_threads
 from boltzkit.errors import BoltzkitError, ComputationError, InvalidArgumentError, InvalidTypeError
 
@@ -30,4 +32,5 @@ __all__ = [
     "get_num_threads",
     "hmc",
     "set_num_threads",
+    "spin",
 ]

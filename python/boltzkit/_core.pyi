@@ -27,6 +27,18 @@ __all__ = [
     "hmc_grid",
     "quantize",
     "quantize_codes",
+    "spin_anneal",
+    "spin_anneal_layered",
+    "spin_descend",
+    "spin_energies",
+    "spin_enumerate",
+    "spin_fit_objective",
+    "spin_fit_objective01",
+    "spin_local_fields",
+    "spin_perron_hadamard",
+    "spin_tap",
+    "spin_tap_free_energy",
+    "spin_tempering",
 ]
 
 __version__: str
@@ -143,3 +155,70 @@ def hmc_autocorr(
     x: npt.NDArray[np.float64], max_lag: int, square: bool = False, threads: int | None = None
 ) -> npt.NDArray[np.float64]: ...
 def hmc_grid(x: npt.NDArray[np.float64], tau: npt.NDArray[np.float64], dt: float) -> npt.NDArray[np.float64]: ...
+
+# ---------------------------------------------------------------------------------------- spin
+# A model is ("dense", J f64 (n,n), h), ("dense32", J f32 (n,n), h),
+# ("csr", indptr int64, indices int64, data f64, h) or ("layered", widths, [W_l f64 2-d], h).
+_Model = tuple[Any, ...]
+_F64 = npt.NDArray[np.float64]
+_I8 = npt.NDArray[np.int8]
+
+def spin_energies(model: _Model, states: _I8, threads: int | None = None) -> _F64: ...
+def spin_local_fields(model: _Model, states: _I8, threads: int | None = None) -> _F64: ...
+def spin_anneal(
+    model: _Model,
+    betas: _F64,
+    sweeps_per_beta: int,
+    num_reads: int,
+    proposal: str,
+    order: str,
+    initial_states: _I8 | None,
+    seed: int,
+    trace: bool,
+    threads: int | None = None,
+) -> dict[str, Any]: ...
+def spin_anneal_layered(
+    model: _Model,
+    betas: _F64,
+    sweeps_per_beta: int,
+    num_reads: int,
+    initial_states: _I8 | None,
+    seed: int,
+    trace: bool,
+    threads: int | None = None,
+) -> dict[str, Any]: ...
+def spin_descend(model: _Model, states: _I8, threads: int | None = None) -> tuple[_I8, _F64, npt.NDArray[np.uint64]]: ...
+def spin_tempering(
+    model: _Model,
+    betas: _F64,
+    n_sets: int,
+    num_sweeps: int,
+    burn_in: int,
+    thin: int,
+    proposal: str,
+    record_states: bool,
+    seed: int,
+    threads: int | None = None,
+) -> dict[str, Any]: ...
+def spin_enumerate(
+    model: _Model,
+    betas: _F64,
+    n_lowest: int,
+    correlations: bool,
+    overlap_distribution: bool,
+    threads: int | None = None,
+) -> dict[str, Any]: ...
+def spin_tap(
+    model: _Model,
+    temperatures: _F64,
+    damping: float,
+    tol: float,
+    max_iter: int,
+    onsager: bool,
+    inits: _F64,
+    threads: int | None = None,
+) -> dict[str, Any]: ...
+def spin_tap_free_energy(model: _Model, m: _F64, temperature: float, onsager: bool = True) -> float: ...
+def spin_perron_hadamard(model: _Model, tol: float, max_iter: int, threads: int | None = None) -> tuple[float, _F64, int]: ...
+def spin_fit_objective(data: _I8, j: _F64, h: _F64, objective: str, threads: int | None = None) -> tuple[float, _F64, _F64]: ...
+def spin_fit_objective01(data: _I8, w: _F64, all_flip: bool, threads: int | None = None) -> tuple[float, _F64]: ...

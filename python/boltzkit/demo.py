@@ -200,8 +200,135 @@ def _hmc(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     return files
 
 
+def _spin(out: Path, quick: bool, progress: bool | None) -> list[Path]:
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from boltzkit import spin as sp
+
+    files: list[Path] = []
+    print("== spin: Ising models of networks, annealing, tempering, TAP, MPF ==\n")
+    # 1. exact enumeration
+    n_ex = 18 if quick else 22
+    m = sp.sk(n_ex, seed=1)
+    betas = np.array([0.5, 1.0, 2.0, 3.0])
+    ex = m.enumerate_exact(betas, correlations=True, overlap_distribution=True)
+    rows: list[list[object]] = [
+        [float(b), ex.ln_z[k], ex.mean_energy[k] / n_ex, ex.heat_capacity[k] / n_ex, ex.mean_q2[k]] for k, b in enumerate(betas)
+    ]
+    print(format_table(["β", "ln Z", "<E>/N", "C/N", "<q²>"], rows, f"Exact enumeration of SK, N = {n_ex} ({ex.seconds:.2f} s)"))
+    print(f"ground state e/N = {ex.ground_energy / n_ex:.5f}, degeneracy {ex.degeneracy}\n")
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for k, b in enumerate(betas):
+        axes[0].plot(ex.q_values, ex.pq[k], "o-", ms=3, label=f"β = {b:g}")
+    axes[0].set_xlabel("q")
+    axes[0].set_ylabel("P(q)")
+    axes[0].set_title(f"Exact two-replica P(q), SK N = {n_ex}")
+    axes[0].legend(fontsize=8)
+    # 2. 2-D Ising with tempering against Onsager
+    L = 16 if quick else 32
+    lat = sp.lattice_2d(L)
+    ts = np.linspace(1.6, 3.2, 12)
+    pt = lat.tempering(1 / ts, 2000 if quick else 20000, n_sets=2, seed=0)
+    e, de = pt.mean_energy()
+    am, dam = pt.mean_abs_m()
+    tt = np.linspace(1.0, 3.4, 400)
+    from scipy.special import ellipk
+
+    k2 = (2 * np.sinh(2 / tt) / np.cosh(2 / tt) ** 2) ** 2
+    u = -1 / np.tanh(2 / tt) * (1 + 2 / np.pi * (2 * np.tanh(2 / tt) ** 2 - 1) * ellipk(k2))
+    mag = np.where(tt < 2 / math.log(1 + math.sqrt(2)), np.abs(1 - np.sinh(2 / tt) ** -4) ** 0.125, 0.0)
+    axes[1].plot(tt, u, "k-", lw=1, label="Onsager e(T)")
+    axes[1].errorbar(ts, e / L**2, de / L**2, fmt="o", ms=3, label=f"PT, L = {L}")
+    axes[1].plot(tt, mag, "k--", lw=1, label="Yang m(T)")
+    axes[1].errorbar(ts, am, dam, fmt="s", ms=3, label="PT ⟨|m|⟩")
+    axes[1].set_xlabel("T")
+    axes[1].set_title("2-D Ising: parallel tempering vs exact")
+    axes[1].legend(fontsize=7)
+    # 3. annealing SK
+    n_sk = 500 if quick else 1000
+    sk = sp.sk(n_sk, seed=0)
+    rows = []
+    sweeps = [100, 1000] if quick else [100, 1000, 10000]
+    for ns in sweeps:
+        r = sk.anneal(4, ns, seed=1, threads=None)
+        rows.append([ns, r.best_energy / n_sk, float(np.median(r.energies)) / n_sk, r.seconds, r.flips_per_ns()])
+    quench = sk.descend(np.random.default_rng(0).choice([-1, 1], size=(8, n_sk)))
+    rows.append(["greedy quench", float(quench.energies.min()) / n_sk, float(np.median(quench.energies)) / n_sk, "", ""])
+    print(
+        format_table(
+            ["sweeps", "best e/N", "median e/N", "s", "flips/ns"],
+            rows,
+            f"Simulated annealing, SK N = {n_sk}, default β range {tuple(round(b, 3) for b in sk.default_beta_range())}; "
+            f"Parisi e0 = -0.7633, finite-N ≈ {-0.7633 + 0.7 * n_sk ** (-2 / 3):.3f}",
+        )
+    )
+    print()
+    r = sk.anneal(4, sweeps[-1], seed=1, trace=True)
+    axes[2].plot(np.arange(1, r.trace.shape[1] + 1), r.trace.T / n_sk, lw=0.8)
+    axes[2].axhline(-0.7633, color="k", ls=":", label="Parisi e0")
+    axes[2].set_xscale("log")
+    axes[2].set_xlabel("sweep")
+    axes[2].set_ylabel("E/N")
+    axes[2].set_title(f"Annealing SK N = {n_sk}, 4 reads")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    p = out / "spin_exact_ising_anneal.png"
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    files.append(p)
+    # 4. MPF vs PL
+    truth = sp.sk(16, seed=3, h_std=0.1)
+    states = ((np.arange(2**16)[:, None] >> np.arange(16)) & 1) * 2 - 1
+    pr = np.exp(-(truth.energy(states) + truth.enumerate_exact([1.0]).ln_z[0]))
+    rng = np.random.default_rng(0)
+    rows = []
+    for b in [1000, 10000] if quick else [1000, 10000, 100000]:
+        data = states[rng.choice(len(states), size=b, p=pr / pr.sum())]
+        for name, fn in (("MPF", sp.fit_mpf), ("pseudolikelihood", sp.fit_pseudolikelihood)):
+            f = fn(data)
+            rows.append([name, b, sp.coupling_rmse(f.model, truth), f.n_iter, f.seconds])
+    print(format_table(["method", "samples", "J rmse", "iters", "s"], rows, "Fitting an N = 16 SK model from exact samples"))
+    print()
+    # 5. the paper's experiment
+    try:
+        data_nn = sp.nn.load_digits(0)
+    except Exception as e:  # scikit-learn missing
+        print(f"(skipping the network experiment: {e})\n")
+        return files
+    trajs = []
+    for act in ("tanh", "sign"):
+        cfg = sp.nn.TrainConfig(hidden=(32, 32) if quick else (64, 64), activation=act, steps=300 if quick else 3000,
+                                n_snapshots=6 if quick else 12, lr=3e-3 if act == "sign" else 1e-3)  # fmt: skip
+        tr = sp.nn.train_mlp(*data_nn, cfg, progress=progress)
+        trajs.append(sp.nn.analyse_training(tr, progress=progress))
+    rows = []
+    for tj in trajs:
+        for k in range(len(tj.steps)):
+            rows.append([tj.label, int(tj.steps[k]), tj.T_c[k], tj.tc_glass[k], tj.T_hidden[k], int(tj.n_outliers[k]),
+                         tj.overlap[k], tj.test_accuracy[k]])  # fmt: skip
+    print(
+        format_table(
+            ["net", "step", "T_c", "√λ(J∘J)", "T_hidden", "outliers", "overlap", "test acc"],
+            rows,
+            f"MLPs on 8x8 digits mapped to spin models (layered-SK theory at init: T_c = {trajs[0].tc_theory_init:.3f})",
+        )
+    )
+    for tj in trajs:
+        if tj.fit is not None:
+            lo, hi = tj.fit.exponent_ci
+            print(f"{tj.label}: T_c ∝ t^{tj.fit.exponent:.3f} (95% CI [{lo:.3f}, {hi:.3f}]) over steps {tj.fit.window}")
+    print()
+    files.extend(sp.nn.plot_trajectories(trajs, out))
+    return files
+
+
 #: Demo sections, one per module: ``name -> function(out, quick, progress) -> files``.
-SECTIONS: dict[str, Callable[[Path, bool, bool | None], list[Path]]] = {"fpentropy": _fpentropy, "hmc": _hmc}
+SECTIONS: dict[str, Callable[[Path, bool, bool | None], list[Path]]] = {"fpentropy": _fpentropy, "hmc": _hmc, "spin": _spin}
 
 
 def run_demo(out: Path, *, quick: bool = False, sections: list[str] | None = None, progress: bool | None = None) -> list[Path]:

@@ -8,6 +8,7 @@
 //!
 //! Modules:
 //! - [`fpentropy`]: entropy of random variables quantized to binary floating-point formats.
+//! - [`spin`]: Ising spin models: exact enumeration, annealing, tempering, TAP, MPF fitting.
 //! - [`rng`]: seeded, per-stream random number generation (stream derivation shared by all modules).
 //! - [`parallel`]: thread-pool control.
 //! - [`numeric`]: compensated summation and Gauss–Legendre rules shared by all modules.
@@ -17,6 +18,7 @@ pub mod hmc;
 pub mod numeric;
 pub mod parallel;
 pub mod rng;
+pub mod spin;
 
 /// Version of the core crate (same as the Python package).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,6 +8,7 @@
 use boltzkit_core::fpentropy::FpError;
 use boltzkit_core::hmc::HmcError;
 use boltzkit_core::parallel::PoolError;
+use boltzkit_core::spin::SpinError;
 use pyo3::prelude::*;
 
 pyo3::import_exception!(boltzkit.errors, InvalidArgumentError);
@@ -48,5 +49,16 @@ pub fn hmc_to_pyerr(e: HmcError, callback_err: Option<PyErr>) -> PyErr {
         },
         HmcError::Stuck { .. } => ComputationError::new_err(e.to_string()),
         HmcError::Pool(p) => pool_to_pyerr(p),
+    }
+}
+
+/// Converts an error of the spin module.
+pub fn spin_to_pyerr(e: SpinError) -> PyErr {
+    match e {
+        SpinError::InvalidArgument { .. } | SpinError::TooLarge { .. } => {
+            InvalidArgumentError::new_err(e.to_string())
+        }
+        SpinError::Cancelled => pyo3::exceptions::PyKeyboardInterrupt::new_err("cancelled"),
+        SpinError::Pool(p) => pool_to_pyerr(p),
     }
 }

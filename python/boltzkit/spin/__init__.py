@@ -1,0 +1,64 @@
+"""Ising spin models: neural networks as spin models, fast minimisation, TAP phases, MPF fitting.
+
+Conventions: spins ``s_i ∈ {−1, +1}``, energy ``E(s) = −Σ_{i<j} J_ij s_i s_j − Σ_i h_i s_i``
+(+ a constant ``offset``), ``p(s) ∝ exp(−β E(s))``; ``J`` symmetric with a zero diagonal.
+Conversions to dimod's Ising convention (``J_dimod = −J``, ``h_dimod = −h``), QUBO and the
+``{0,1}`` MPF form are exact, offsets included.
+
+Main entry points
+-----------------
+SpinModel
+    Couplings (dense float64 / float32, sparse CSR, or layered for networks) and fields, with
+    ``energy``, ``anneal``, ``descend``, ``tempering``, ``tap``, ``enumerate_exact`` and
+    conversions (``to_bqm`` / ``from_bqm``, ``to_qubo`` / ``from_qubo``, ``to_mpf_form``).
+sk, layered_sk, lattice_2d, curie_weiss, chain
+    Standard instances.
+fit_mpf, fit_pseudolikelihood, fit_exact_ml
+    Learning couplings from samples.
+phase
+    T_c from theory, from ``J∘J`` and from the TAP Hessian; bond spectrum; power-law fits.
+nn
+    The paper's experiment: train small MLPs, map snapshots to spin models, follow T_c.
+"""
+
+from __future__ import annotations
+
+from boltzkit.spin import nn, phase
+from boltzkit.spin._fit import FitResult, coupling_rmse, fit_exact_ml, fit_mpf, fit_pseudolikelihood, mpf_objective
+from boltzkit.spin._generators import chain, curie_weiss, lattice_2d, layered_sk, sk
+from boltzkit.spin._model import (
+    ENUMERATE_MAX_N,
+    AnnealResult,
+    DescendResult,
+    Enumeration,
+    SpinModel,
+    TapResult,
+    TemperingResult,
+    batch_means,
+    beta_schedule,
+)
+
+__all__ = [
+    "ENUMERATE_MAX_N",
+    "AnnealResult",
+    "DescendResult",
+    "Enumeration",
+    "FitResult",
+    "SpinModel",
+    "TapResult",
+    "TemperingResult",
+    "batch_means",
+    "beta_schedule",
+    "chain",
+    "coupling_rmse",
+    "curie_weiss",
+    "fit_exact_ml",
+    "fit_mpf",
+    "fit_pseudolikelihood",
+    "lattice_2d",
+    "layered_sk",
+    "mpf_objective",
+    "nn",
+    "phase",
+    "sk",
+]

@@ -1,0 +1,1232 @@
+"""SpinModel: couplings, fields, conversions and the samplers / solvers of the Rust core."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from boltzkit import _core
+from boltzkit._threads import resolve_threads
+from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+
+__all__ = [
+    "ENUMERATE_MAX_N",
+    "AnnealResult",
+    "DescendResult",
+    "Enumeration",
+    "SpinModel",
+    "TapResult",
+    "TemperingResult",
+    "batch_means",
+    "beta_schedule",
+]
+
+F64 = npt.NDArray[np.float64]
+I8 = npt.NDArray[np.int8]
+#: Largest number of spins :meth:`SpinModel.enumerate_exact` accepts.
+ENUMERATE_MAX_N = 26
+_PQ_MAX_N = 22
+
+
+def _seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise InvalidTypeError(f"seed: expected an int, got {type(seed).__name__}")
+    s = int(seed)
+    if not 0 <= s < 2**64:
+        raise InvalidArgumentError(f"seed: must be in [0, 2**64), got {s}")
+    return s
+
+
+def _posint(name: str, v: object, lo: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise InvalidTypeError(f"{name}: expected an int, got {type(v).__name__}")
+    if int(v) < lo:
+        raise InvalidArgumentError(f"{name}: must be >= {lo}, got {v}")
+    return int(v)
+
+
+def _finite_array(name: str, x: object, ndim: int | None = None) -> F64:
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(f"{name}: expected an array of numbers") from None
+    if ndim is not None and a.ndim != ndim:
+        raise InvalidArgumentError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise InvalidArgumentError(f"{name}: every value must be finite")
+    return np.ascontiguousarray(a)
+
+
+def _betas(name: str, x: object) -> F64:
+    b = _finite_array(name, x, 1)
+    if b.size == 0:
+        raise InvalidArgumentError(f"{name}: must not be empty")
+    if np.any(b < 0):
+        raise InvalidArgumentError(f"{name}: inverse temperatures must be >= 0, got {b.min()}")
+    return b
+
+
+def _temps(name: str, x: object) -> F64:
+    t = np.atleast_1d(_finite_array(name, x))
+    if t.ndim != 1 or t.size == 0:
+        raise InvalidArgumentError(f"{name}: expected a temperature or a non-empty 1-d array of them")
+    if np.any(t <= 0):
+        raise InvalidArgumentError(f"{name}: temperatures must be > 0, got {t.min()}")
+    return t
+
+
+def _states(name: str, s: object, n: int) -> I8:
+    """States as a C-contiguous int8 array of shape (k, n) with values ±1."""
+    try:
+        a = np.asarray(s)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(f"{name}: expected an array of ±1 spins") from None
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise InvalidTypeError(f"{name}: expected a numeric array of ±1 spins, got dtype {a.dtype}")
+    shape0 = a.shape
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[1] != n:
+        raise InvalidArgumentError(f"{name}: expected shape (k, {n}), got {shape0}")
+    if a.size and not np.all((a == 1) | (a == -1)):
+        raise InvalidArgumentError(f"{name}: spins must be -1 or +1")
+    out: I8 = np.ascontiguousarray(a, dtype=np.int8)
+    return out
+
+
+def beta_schedule(beta_range: tuple[float, float], num_betas: int, schedule: Literal["geometric", "linear"] = "geometric") -> F64:
+    """Inverse temperatures from ``beta_range[0]`` (hot) to ``beta_range[1]`` (cold).
+
+    Parameters
+    ----------
+    beta_range : (float, float)
+        Hot and cold β, both finite and > 0 for ``"geometric"`` (≥ 0 for ``"linear"``).
+    num_betas : int
+        Number of β values (≥ 1; a single value is the cold β).
+    schedule : {"geometric", "linear"}
+        Spacing of the values.
+
+    Returns
+    -------
+    ndarray of shape (num_betas,), float64
+    """
+    n = _posint("num_betas", num_betas)
+    if len(beta_range) != 2:
+        raise InvalidArgumentError(f"beta_range: expected (hot, cold), got {beta_range!r}")
+    b0, b1 = (float(v) for v in beta_range)
+    if not (math.isfinite(b0) and math.isfinite(b1)) or b0 < 0 or b1 < 0:
+        raise InvalidArgumentError(f"beta_range: must be finite and >= 0, got {beta_range!r}")
+    if n == 1:
+        return np.array([b1])
+    if schedule == "geometric":
+        if b0 <= 0 or b1 <= 0:
+            raise InvalidArgumentError(f"beta_range: a geometric schedule needs β > 0, got {beta_range!r}")
+        return np.geomspace(b0, b1, n)
+    if schedule == "linear":
+        return np.linspace(b0, b1, n)
+    raise InvalidArgumentError(f"schedule: expected 'geometric', 'linear' or an array of betas, got {schedule!r}")
+
+
+def batch_means(x: npt.ArrayLike, n_batches: int = 20, axis: int = 0) -> tuple[F64, F64]:
+    """Mean and its standard error from ``n_batches`` batch means along ``axis``.
+
+    Returns
+    -------
+    mean, stderr : ndarray
+        Arrays of the shape of ``x`` without ``axis``.
+    """
+    a = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)
+    k = a.shape[0] // n_batches
+    if k < 1:
+        raise InvalidArgumentError(f"x: need at least n_batches = {n_batches} samples, got {a.shape[0]}")
+    b = a[: k * n_batches].reshape(n_batches, k, *a.shape[1:]).mean(axis=1)
+    return a.mean(axis=0), b.std(axis=0, ddof=1) / math.sqrt(n_batches)
+
+
+@dataclass(frozen=True)
+class AnnealResult:
+    """Result of :meth:`SpinModel.anneal`.
+
+    Attributes
+    ----------
+    states : ndarray of shape (num_reads, n), int8
+        Lowest-energy state of each read (after greedy polishing when requested).
+    energies : ndarray of shape (num_reads,), float64
+        Their energies, recomputed in float64 (offset included).
+    final_states, final_energies : ndarray
+        State and energy at the end of each read's schedule (unpolished).
+    betas : ndarray of shape (num_betas,), float64
+        The schedule used.
+    trace : ndarray of shape (num_reads, num_betas), float64
+        Energy after each β step (empty ``(num_reads, 0)`` unless ``trace=True``).
+    attempts : int
+        Spin-flip attempts per read (``n · num_sweeps``); single-spin kernel only, else 0.
+    accepted : ndarray of shape (num_reads,), uint64
+        Accepted flips per read (single-spin kernel; zeros otherwise).
+    seconds : float
+        Wall time of the core call.
+    """
+
+    states: I8
+    energies: F64
+    final_states: I8
+    final_energies: F64
+    betas: F64
+    trace: F64
+    attempts: int
+    accepted: npt.NDArray[np.uint64]
+    seconds: float
+
+    @property
+    def best_energy(self) -> float:
+        """Lowest energy over the reads."""
+        return float(self.energies.min())
+
+    @property
+    def best_state(self) -> I8:
+        """State of the lowest energy (first read on ties)."""
+        return np.asarray(self.states[int(np.argmin(self.energies))], dtype=np.int8)
+
+    def flips_per_ns(self) -> float:
+        """Spin-flip attempts per nanosecond of wall time (all reads)."""
+        return self.attempts * len(self.energies) / (self.seconds * 1e9) if self.seconds > 0 else float("nan")
+
+    def plot_trace(self, ax: Any = None, n: int | None = None) -> Any:
+        """Plot energy (per spin when ``n`` is given) against β step for every read."""
+        import matplotlib.pyplot as plt
+
+        if self.trace.shape[1] == 0:
+            raise InvalidArgumentError("trace: run anneal(..., trace=True) to record it")
+        ax = ax if ax is not None else plt.gca()
+        y = self.trace / (n or 1)
+        ax.plot(self.betas, y.T, lw=0.7, alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("β")
+        ax.set_ylabel("E / N" if n else "E")
+        return ax
+
+
+@dataclass(frozen=True)
+class DescendResult:
+    """Result of :meth:`SpinModel.descend`: local minima, their energies and flips used."""
+
+    states: I8
+    energies: F64
+    flips: npt.NDArray[np.uint64]
+
+
+@dataclass(frozen=True)
+class TemperingResult:
+    """Result of :meth:`SpinModel.tempering`; column ``k`` always belongs to ``betas[k]``.
+
+    Attributes
+    ----------
+    betas : ndarray of shape (R,)
+    energies, magnetizations : ndarray of shape (n_meas, n_sets, R), float64
+        Measurements (energies include the offset; magnetisation per spin).
+    overlaps : ndarray of shape (n_meas, n_sets // 2, R), float64
+        ``q = s·s'/n`` between ladders ``2k`` and ``2k+1``.
+    states : ndarray of shape (n_meas, n_sets, R, n), int8
+        Recorded states (first dimension 0 unless ``record_states=True``).
+    swap_acceptance : ndarray of shape (R - 1,)
+    best_state : ndarray of shape (n,), int8
+    best_energy : float
+    final_states : ndarray of shape (n_sets, R, n), int8
+    n : int
+    seconds : float
+    """
+
+    betas: F64
+    energies: F64
+    magnetizations: F64
+    overlaps: F64
+    states: I8
+    swap_acceptance: F64
+    best_state: I8
+    best_energy: float
+    final_states: I8
+    n: int
+    seconds: float
+
+    def mean_energy(self, n_batches: int = 20) -> tuple[F64, F64]:
+        """``⟨E⟩`` per β and its batch-means standard error (ladders pooled as independent runs)."""
+        return self._pooled(self.energies, n_batches)
+
+    def mean_abs_m(self, n_batches: int = 20) -> tuple[F64, F64]:
+        """``⟨|m|⟩`` per β with its standard error."""
+        return self._pooled(np.abs(self.magnetizations), n_batches)
+
+    def mean_m2(self, n_batches: int = 20) -> tuple[F64, F64]:
+        """``⟨m²⟩`` per β with its standard error."""
+        return self._pooled(self.magnetizations**2, n_batches)
+
+    def heat_capacity(self) -> F64:
+        """``C = β² Var(E)`` per β (pooled over ladders)."""
+        e = self.energies.reshape(-1, len(self.betas))
+        return np.asarray(self.betas**2 * e.var(axis=0), dtype=np.float64)
+
+    def binder(self) -> F64:
+        """Binder cumulant ``1 − ⟨m⁴⟩ / (3⟨m²⟩²)`` per β."""
+        m = self.magnetizations.reshape(-1, len(self.betas))
+        return np.asarray(1 - (m**4).mean(0) / (3 * (m**2).mean(0) ** 2), dtype=np.float64)
+
+    def q2(self) -> F64:
+        """``⟨q²⟩`` per β from the two-replica overlaps."""
+        if self.overlaps.shape[1] == 0:
+            raise InvalidArgumentError("n_sets: overlaps need n_sets >= 2")
+        return np.asarray((self.overlaps**2).reshape(-1, len(self.betas)).mean(0), dtype=np.float64)
+
+    def overlap_histogram(self, k: int, bins: int | None = None) -> tuple[F64, F64]:
+        """``P(q)`` at ``betas[k]``: densities and bin edges (default: one bin per q value)."""
+        if self.overlaps.shape[1] == 0:
+            raise InvalidArgumentError("n_sets: overlaps need n_sets >= 2")
+        q = self.overlaps[:, :, k].ravel()
+        edges = (np.arange(self.n + 2) * 2 - self.n - 1) / self.n if bins is None else np.linspace(-1, 1, bins + 1)
+        hist, e = np.histogram(q, bins=edges, density=True)
+        return hist.astype(np.float64), e.astype(np.float64)
+
+    def _pooled(self, x: F64, n_batches: int) -> tuple[F64, F64]:
+        means, errs = [], []
+        for a in range(x.shape[1]):
+            m, s = batch_means(x[:, a, :], n_batches)
+            means.append(m)
+            errs.append(s)
+        mm, ee = np.array(means), np.array(errs)
+        k = len(means)
+        return mm.mean(0), np.sqrt((ee**2).sum(0)) / k
+
+    def plot(self, axes: Any = None) -> Any:
+        """Energy per spin, |m| and swap acceptance against temperature."""
+        import matplotlib.pyplot as plt
+
+        if axes is None:
+            _, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+        t = 1 / self.betas
+        e, de = self.mean_energy()
+        axes[0].errorbar(t, e / self.n, de / self.n, fmt="o-", ms=3)
+        axes[0].set_xlabel("T")
+        axes[0].set_ylabel("E / N")
+        m, dm = self.mean_abs_m()
+        axes[1].errorbar(t, m, dm, fmt="o-", ms=3)
+        axes[1].set_xlabel("T")
+        axes[1].set_ylabel("⟨|m|⟩")
+        axes[2].plot((t[1:] + t[:-1]) / 2, self.swap_acceptance, "o-", ms=3)
+        axes[2].set_xlabel("T")
+        axes[2].set_ylabel("swap acceptance")
+        return axes
+
+
+@dataclass(frozen=True)
+class Enumeration:
+    """Exact thermodynamics from :meth:`SpinModel.enumerate_exact`; per-β arrays follow ``betas``.
+
+    Attributes
+    ----------
+    betas : ndarray of shape (B,)
+    ln_z : ndarray of shape (B,)
+        ``ln Z(β)`` (the offset included: ``Z = Σ exp(−β(E + offset))``).
+    mean_energy, heat_capacity : ndarray of shape (B,)
+        ``⟨E⟩`` and ``C = β² Var E`` (whole system, ``k_B = 1``).
+    mean_abs_m, mean_m2, mean_m4 : ndarray of shape (B,)
+        Moments of ``m = Σ s_i / n``.
+    mean_s : ndarray of shape (B, n)
+        ``⟨s_i⟩``.
+    corr : ndarray of shape (B, n, n)
+        ``⟨s_i s_j⟩`` (shape ``(0, n, n)`` unless ``correlations=True``).
+    mean_q : ndarray of shape (B,)
+        ``⟨q⟩ = Σ⟨s_i⟩²/n`` for two independent replicas.
+    mean_q2 : ndarray of shape (B,)
+        ``⟨q²⟩ = Σ⟨s_i s_j⟩²/n²`` (empty unless ``correlations=True``).
+    q_values : ndarray of shape (n + 1,)
+        ``q_k = (2k − n)/n``.
+    pq : ndarray of shape (B, n + 1)
+        ``P(q_k)`` of two independent replicas (shape ``(0, n+1)`` unless requested).
+    lowest_energies : ndarray of shape (k,)
+    lowest_states : ndarray of shape (k, n), int8
+    ground_energy : float
+    degeneracy : int
+        Number of ground states (within 1e-9 of the energy scale).
+    seconds : float
+    """
+
+    betas: F64
+    ln_z: F64
+    mean_energy: F64
+    heat_capacity: F64
+    mean_abs_m: F64
+    mean_m2: F64
+    mean_m4: F64
+    mean_s: F64
+    corr: F64
+    mean_q: F64
+    mean_q2: F64
+    q_values: F64
+    pq: F64
+    lowest_energies: F64
+    lowest_states: I8
+    ground_energy: float
+    degeneracy: int
+    seconds: float
+
+    @property
+    def free_energy(self) -> F64:
+        """``F = −ln Z / β`` (``nan`` at β = 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.betas > 0, -self.ln_z / self.betas, np.nan)
+
+    @property
+    def entropy(self) -> F64:
+        """``S = ln Z + β⟨E⟩``."""
+        return np.asarray(self.ln_z + self.betas * self.mean_energy, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class TapResult:
+    """TAP solutions from :meth:`SpinModel.tap`; arrays are ``(n_starts, n_T, …)``.
+
+    Attributes
+    ----------
+    temperatures : ndarray of shape (n_T,)
+    m : ndarray of shape (n_starts, n_T, n)
+    iterations : ndarray of shape (n_starts, n_T), uint64
+    converged : ndarray of shape (n_starts, n_T), bool
+        False where ``max_iter`` was hit (``m`` is then the last iterate; a warning was raised).
+    residual : ndarray of shape (n_starts, n_T)
+        ``max_i |F(m)_i − m_i|``.
+    free_energy : ndarray of shape (n_starts, n_T)
+        TAP free energy (offset included).
+    q : ndarray of shape (n_starts, n_T)
+        ``mean(m²)``.
+    onsager : bool
+    """
+
+    temperatures: F64
+    m: F64
+    iterations: npt.NDArray[np.uint64]
+    converged: npt.NDArray[np.bool_]
+    residual: F64
+    free_energy: F64
+    q: F64
+    onsager: bool
+
+    def best(self, k: int = -1) -> F64:
+        """The converged solution of lowest free energy at temperature index ``k`` (shape (n,))."""
+        f = np.where(self.converged[:, k], self.free_energy[:, k], np.inf)
+        if not np.isfinite(f).any():
+            raise InvalidArgumentError("k: no start converged at this temperature")
+        return np.asarray(self.m[int(np.argmin(f)), k], dtype=np.float64)
+
+
+class SpinModel:
+    """An Ising model ``E(s) = −Σ_{i<j} J_ij s_i s_j − Σ_i h_i s_i + offset``, ``s_i ∈ {−1, +1}``.
+
+    ``p(s) ∝ exp(−β E(s))``. ``J`` is symmetric with a zero diagonal; the local field is
+    ``φ_i = Σ_j J_ij s_j + h_i`` and flipping spin ``i`` costs ``ΔE_i = 2 s_i φ_i``.
+
+    Parameters
+    ----------
+    J : array_like of shape (n, n), or a scipy.sparse matrix
+        Couplings. Must be symmetric (to 1e-10 of ``max|J|``; it is then symmetrised exactly) and
+        finite. A dense array is stored dense (row-major); a sparse matrix as CSR.
+    h : array_like of shape (n,), optional
+        Fields (default zeros).
+    offset : float
+        Constant added to every energy (what conversions from dimod / QUBO carry).
+    dtype : {numpy.float64, numpy.float32}
+        Storage of dense couplings for annealing; float32 halves memory traffic. Energies are
+        always recomputed in float64 from the float64 couplings.
+    diagonal : {"reject", "drop"}
+        Since ``s_i² = 1`` a diagonal only adds the constant ``−½ Σ_i J_ii``. It is rejected by
+        default (it usually means a wrong matrix); ``"drop"`` zeroes it and adds that constant to
+        ``offset``, so energies are unchanged.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Non-square, asymmetric or non-finite ``J``; ``h`` of the wrong length or non-finite;
+        a nonzero diagonal with ``diagonal="reject"``.
+    """
+
+    n: int
+    h: F64
+    offset: float
+    dtype: np.dtype[Any]
+
+    def __init__(
+        self,
+        J: Any,
+        h: npt.ArrayLike | None = None,
+        *,
+        offset: float = 0.0,
+        dtype: Any = np.float64,
+        diagonal: Literal["reject", "drop"] = "reject",
+    ) -> None:
+        import scipy.sparse as sps
+
+        if diagonal not in ("reject", "drop"):
+            raise InvalidArgumentError(f"diagonal: expected 'reject' or 'drop', got {diagonal!r}")
+        if not (isinstance(offset, numbers.Real) and math.isfinite(offset)):
+            raise InvalidArgumentError(f"offset: must be a finite number, got {offset!r}")
+        dt = np.dtype(dtype)
+        if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise InvalidTypeError(f"dtype: expected float64 or float32, got {dt}")
+        self.offset = float(offset)
+        self.dtype = dt
+        self._layers: tuple[list[F64], list[int]] | None = None
+        self._dense: F64 | None = None
+        self._csr: Any = None
+        self._j32: npt.NDArray[np.float32] | None = None
+        if sps.issparse(J):
+            m = sps.csr_array(J, dtype=np.float64)
+            if m.ndim != 2 or m.shape[0] != m.shape[1]:
+                raise InvalidArgumentError(f"J: expected a square matrix, got shape {m.shape}")
+            if not np.all(np.isfinite(m.data)):
+                raise InvalidArgumentError("J: every value must be finite")
+            d = m.diagonal()
+            if np.any(d != 0):
+                if diagonal == "reject":
+                    raise InvalidArgumentError("J: the diagonal must be zero (it only adds a constant); pass diagonal='drop'")
+                self.offset -= 0.5 * float(d.sum())
+                m = m - sps.diags_array(d, format="csr")
+            asym = abs(m - m.T)
+            amax = float(abs(m).max()) if m.nnz else 0.0
+            if asym.nnz and float(asym.max()) > 1e-10 * amax:
+                raise InvalidArgumentError("J: must be symmetric")
+            m = sps.csr_array((m + m.T) / 2)
+            m.eliminate_zeros()
+            m.sum_duplicates()
+            m.sort_indices()
+            self._csr = m
+            self.n = int(m.shape[0])
+        else:
+            a = _finite_array("J", J)
+            if a.ndim != 2 or a.shape[0] != a.shape[1]:
+                raise InvalidArgumentError(f"J: expected a square (n, n) matrix, got shape {a.shape}")
+            if a.shape[0] == 0:
+                raise InvalidArgumentError("J: the model has no spins")
+            d = np.diag(a).copy()
+            if np.any(d != 0):
+                if diagonal == "reject":
+                    raise InvalidArgumentError("J: the diagonal must be zero (it only adds a constant); pass diagonal='drop'")
+                self.offset -= 0.5 * float(d.sum())
+                a = a.copy()
+                np.fill_diagonal(a, 0.0)
+            amax = float(np.abs(a).max()) if a.size else 0.0
+            if a.size and float(np.abs(a - a.T).max()) > 1e-10 * amax:
+                i, j = np.unravel_index(int(np.argmax(np.abs(a - a.T))), a.shape)
+                raise InvalidArgumentError(f"J: must be symmetric; J[{i},{j}] = {a[i, j]} but J[{j},{i}] = {a[j, i]}")
+            self._dense = np.ascontiguousarray((a + a.T) / 2)
+            self.n = int(a.shape[0])
+        if self.n == 0:
+            raise InvalidArgumentError("J: the model has no spins")
+        self.h = self._fields(h)
+
+    def _fields(self, h: npt.ArrayLike | None) -> F64:
+        if h is None:
+            return np.zeros(self.n)
+        hv = _finite_array("h", h)
+        if hv.shape != (self.n,):
+            raise InvalidArgumentError(f"h: expected shape ({self.n},) to match J, got {hv.shape}")
+        return hv
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_layers(
+        cls,
+        weights: Sequence[npt.ArrayLike],
+        biases: Sequence[npt.ArrayLike] | None = None,
+        *,
+        include_input: bool = True,
+        input_pattern: npt.ArrayLike | None = None,
+        use_biases: bool = False,
+        scale: float = 1.0,
+    ) -> SpinModel:
+        """The spin model of a multilayer network (spec §2).
+
+        One spin per neuron of every layer; neuron ``j`` of layer ``l`` and neuron ``i`` of layer
+        ``l+1`` are coupled by ``scale · W_l[i, j]``; no couplings inside a layer. Continuous and
+        binarised networks map the same way: pass the weights the activations see (e.g. the sign
+        of binarised weights).
+
+        Parameters
+        ----------
+        weights : sequence of array_like of shape (n_{l+1}, n_l)
+            Weight matrices in PyTorch's (out, in) layout, input layer first.
+        biases : sequence of array_like of shape (n_{l+1},), optional
+            Biases of layers 1..L; used as fields only when ``use_biases=True``.
+        include_input : bool
+            Keep one spin per input neuron (default). ``False`` drops the input layer: the first
+            matrix then only matters through ``input_pattern``.
+        input_pattern : array_like of shape (n_0,), optional
+            With ``include_input=False``, clamp the input layer to this pattern; its couplings
+            become fields ``scale · W_0 @ pattern`` on layer 1 (zero fields when not given).
+        use_biases : bool
+            Use the biases as fields (default False: the replica T_c assumes zero field).
+        scale : float
+            Factor applied to every coupling and field (no other rescaling happens).
+
+        Returns
+        -------
+        SpinModel
+            Stored by layers (whole-layer kernel available); ``J`` builds the dense matrix.
+        """
+        if not (isinstance(scale, numbers.Real) and math.isfinite(scale)):
+            raise InvalidArgumentError(f"scale: must be a finite number, got {scale!r}")
+        if isinstance(weights, np.ndarray) or len(weights) == 0:
+            raise InvalidArgumentError("weights: expected a non-empty list of 2-d weight matrices")
+        ws = [_finite_array(f"weights[{k}]", w, 2) * float(scale) for k, w in enumerate(weights)]
+        for k in range(1, len(ws)):
+            if ws[k].shape[1] != ws[k - 1].shape[0]:
+                raise InvalidArgumentError(
+                    f"weights[{k}]: expected {ws[k - 1].shape[0]} input columns to match weights[{k - 1}], "
+                    f"got shape {ws[k].shape}"
+                )
+        widths = [ws[0].shape[1]] + [w.shape[0] for w in ws]
+        if min(widths) == 0:
+            raise InvalidArgumentError("weights: every layer needs at least one neuron")
+        hs = [np.zeros(n) for n in widths]
+        if biases is not None:
+            if len(biases) != len(ws):
+                raise InvalidArgumentError(f"biases: expected {len(ws)} vectors, got {len(biases)}")
+            for k, b in enumerate(biases):
+                bv = _finite_array(f"biases[{k}]", b, 1)
+                if bv.shape != (widths[k + 1],):
+                    raise InvalidArgumentError(f"biases[{k}]: expected shape ({widths[k + 1]},), got {bv.shape}")
+                if use_biases:
+                    hs[k + 1] = hs[k + 1] + float(scale) * bv
+        if not include_input:
+            if input_pattern is not None:
+                x = _finite_array("input_pattern", input_pattern, 1)
+                if x.shape != (widths[0],):
+                    raise InvalidArgumentError(f"input_pattern: expected shape ({widths[0]},), got {x.shape}")
+                hs[1] = hs[1] + ws[0] @ x
+            ws, widths, hs = ws[1:], widths[1:], hs[1:]
+            if not ws:
+                raise InvalidArgumentError("include_input: dropping the input of a one-layer network leaves no couplings")
+        elif input_pattern is not None:
+            raise InvalidArgumentError("input_pattern: only used with include_input=False")
+        self = cls.__new__(cls)
+        self.offset = 0.0
+        self.dtype = np.dtype(np.float64)
+        self._layers = ([np.ascontiguousarray(w) for w in ws], widths)
+        self._dense = None
+        self._csr = None
+        self._j32 = None
+        self.n = int(sum(widths))
+        self.h = np.concatenate(hs)
+        return self
+
+    # ----------------------------------------------------------------- storage
+    @property
+    def storage(self) -> Literal["dense", "csr", "layered"]:
+        """How the couplings are stored."""
+        if self._layers is not None:
+            return "layered"
+        return "csr" if self._csr is not None else "dense"
+
+    @property
+    def widths(self) -> list[int]:
+        """Layer widths of a model built by :meth:`from_layers`."""
+        if self._layers is None:
+            raise InvalidArgumentError("model: not a layered model (build it with SpinModel.from_layers)")
+        return list(self._layers[1])
+
+    @property
+    def layer_weights(self) -> list[F64]:
+        """The blocks ``W_l`` (``(n_{l+1}, n_l)``) of a layered model."""
+        if self._layers is None:
+            raise InvalidArgumentError("model: not a layered model (build it with SpinModel.from_layers)")
+        return list(self._layers[0])
+
+    @property
+    def J(self) -> F64:
+        """Dense couplings, shape (n, n), float64 (built on first use for sparse / layered storage)."""
+        if self._dense is None:
+            if self._csr is not None:
+                self._dense = np.ascontiguousarray(self._csr.toarray())
+            else:
+                self._dense = self._layered_dense()
+        return self._dense
+
+    def to_dense(self) -> F64:
+        """The dense coupling matrix (a copy), shape (n, n)."""
+        return self.J.copy()
+
+    def to_csr(self) -> Any:
+        """The couplings as a ``scipy.sparse.csr_array``."""
+        import scipy.sparse as sps
+
+        if self._csr is not None:
+            return self._csr.copy()
+        if self._layers is not None:
+            ws, widths = self._layers
+            off = np.concatenate([[0], np.cumsum(widths)])
+            rows, cols, vals = [], [], []
+            for k, w in enumerate(ws):
+                r, c = np.nonzero(w)
+                rows += [off[k + 1] + r, off[k] + c]
+                cols += [off[k] + c, off[k + 1] + r]
+                vals += [w[r, c], w[r, c]]
+            m = sps.coo_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(self.n, self.n))
+            return sps.csr_array(m)
+        return sps.csr_array(self.J)
+
+    def _layered_dense(self) -> F64:
+        assert self._layers is not None
+        if self.n > 40_000:
+            raise InvalidArgumentError(f"model: n = {self.n} is too large for a dense matrix; use to_csr()")
+        ws, widths = self._layers
+        off = np.concatenate([[0], np.cumsum(widths)])
+        j = np.zeros((self.n, self.n))
+        for k, w in enumerate(ws):
+            j[off[k + 1] : off[k + 2], off[k] : off[k + 1]] = w
+            j[off[k] : off[k + 1], off[k + 1] : off[k + 2]] = w.T
+        return j
+
+    def _spec(self, for_anneal: bool = False) -> tuple[Any, ...]:
+        if self._layers is not None:
+            return ("layered", list(self._layers[1]), list(self._layers[0]), self.h)
+        if self._csr is not None:
+            m = self._csr
+            return ("csr", m.indptr.astype(np.int64), m.indices.astype(np.int64), np.ascontiguousarray(m.data), self.h)
+        if for_anneal and self.dtype == np.float32:
+            if self._j32 is None:
+                self._j32 = np.ascontiguousarray(self.J.astype(np.float32))
+            return ("dense32", self._j32, self.h)
+        return ("dense", self.J, self.h)
+
+    def __repr__(self) -> str:
+        return f"SpinModel(n={self.n}, storage={self.storage!r}, dtype={self.dtype.name}, offset={self.offset:g})"
+
+    # ----------------------------------------------------------------- energies
+    def energy(self, states: npt.ArrayLike, *, threads: int | None = None) -> Any:
+        """Energies of states.
+
+        Parameters
+        ----------
+        states : array_like of shape (n,) or (k, n)
+            Spins ±1 (any integer or float dtype holding ±1).
+
+        Returns
+        -------
+        float or ndarray of shape (k,), float64
+        """
+        single = np.ndim(states) == 1
+        s = _states("states", states, self.n)
+        e = _core.spin_energies(self._spec(), s, resolve_threads(threads)) + self.offset
+        return float(e[0]) if single else e
+
+    def local_fields(self, states: npt.ArrayLike, *, threads: int | None = None) -> F64:
+        """Local fields ``φ = J s + h``, shape (n,) or (k, n)."""
+        single = np.ndim(states) == 1
+        s = _states("states", states, self.n)
+        f = _core.spin_local_fields(self._spec(), s, resolve_threads(threads))
+        return f[0] if single else f
+
+    # ----------------------------------------------------------------- annealing
+    def default_beta_range(self) -> tuple[float, float]:
+        """The default annealing range ``(β_hot, β_cold)``.
+
+        ``β_hot = ln 2 / (2 max_i (Σ_j |J_ij| + |h_i|))``: the costliest possible flip is accepted
+        with probability 1/2. ``β_cold = ln(100) / median_i σ_i`` with
+        ``σ_i = sqrt(Σ_j J_ij² + h_i²)``, the typical size of a local field: a flip against a
+        field of size ``σ_i / 2`` is accepted with probability 1/100. For SK couplings
+        ``N(0, 1/N)`` this gives about ``(0.014, 4.6)`` at N = 1000, independent of the smallest
+        coupling (the rule that gives absurdly cold β for Gaussian couplings).
+        """
+        m = self.to_csr() if self.storage != "dense" else None
+        if m is not None:
+            absrow = np.asarray(abs(m).sum(axis=1)).ravel()
+            sq = np.asarray(m.multiply(m).sum(axis=1)).ravel()
+        else:
+            absrow = np.abs(self.J).sum(axis=1)
+            sq = (self.J**2).sum(axis=1)
+        top = float(np.max(absrow + np.abs(self.h)))
+        sigma = float(np.median(np.sqrt(sq + self.h**2)))
+        if top == 0 or sigma == 0:
+            return (0.1, 10.0)
+        return (math.log(2) / (2 * top), math.log(100) / sigma)
+
+    def anneal(
+        self,
+        num_reads: int = 8,
+        num_sweeps: int = 1000,
+        *,
+        beta_range: tuple[float, float] | None = None,
+        schedule: Literal["geometric", "linear"] | npt.ArrayLike = "geometric",
+        num_sweeps_per_beta: int = 1,
+        proposal: Literal["metropolis", "heat_bath"] = "metropolis",
+        order: Literal["sequential", "random"] = "sequential",
+        kernel: Literal["single", "layered"] = "single",
+        initial_states: npt.ArrayLike | None = None,
+        polish: bool = False,
+        trace: bool = False,
+        seed: int = 0,
+        threads: int | None = None,
+    ) -> AnnealResult:
+        """Simulated annealing, one independent read per random stream (rayon over reads).
+
+        Parameters
+        ----------
+        num_reads : int
+            Independent runs.
+        num_sweeps : int
+            Sweeps per read (``n`` spin-flip attempts each); the schedule has
+            ``num_sweeps // num_sweeps_per_beta`` values.
+        beta_range : (float, float), optional
+            Hot and cold β; default :meth:`default_beta_range`.
+        schedule : {"geometric", "linear"} or array_like
+            Spacing of β, or an explicit array of β values (then ``num_sweeps`` is ignored and
+            each value is used for ``num_sweeps_per_beta`` sweeps). A constant array samples the
+            Boltzmann distribution at that β.
+        num_sweeps_per_beta : int
+            Sweeps at each β.
+        proposal : {"metropolis", "heat_bath"}
+            Acceptance ``min(1, e^{−βΔE})`` or ``1/(1 + e^{βΔE})``.
+        order : {"sequential", "random"}
+            Spin order within a sweep.
+        kernel : {"single", "layered"}
+            Single-spin moves on the dense / sparse / layered couplings, or whole-layer heat-bath
+            sweeps (layered models only; ``proposal`` and ``order`` do not apply).
+        initial_states : array_like of shape (num_reads, n), optional
+            Start states (default: uniformly random).
+        polish : bool
+            Finish every read with greedy descent from its best state.
+        trace : bool
+            Record the energy after each β step.
+        seed : int
+            Read ``r`` uses random stream ``(seed, r)``: results do not depend on ``threads``.
+        threads : int, optional
+
+        Returns
+        -------
+        AnnealResult
+        """
+        nr = _posint("num_reads", num_reads)
+        spb = _posint("num_sweeps_per_beta", num_sweeps_per_beta)
+        if isinstance(schedule, str):
+            ns = _posint("num_sweeps", num_sweeps)
+            br = self.default_beta_range() if beta_range is None else beta_range
+            betas = beta_schedule(br, max(1, ns // spb), schedule)  # type: ignore[arg-type]
+        else:
+            betas = _betas("schedule", schedule)
+        init = None if initial_states is None else _states("initial_states", initial_states, self.n)
+        if init is not None and init.shape[0] != nr:
+            raise InvalidArgumentError(f"initial_states: expected {nr} states (one per read), got {init.shape[0]}")
+        sd = _seed(seed)
+        th = resolve_threads(threads)
+        t0 = time.perf_counter()
+        if kernel == "layered":
+            if self._layers is None:
+                raise InvalidArgumentError("kernel: 'layered' needs a model built with SpinModel.from_layers")
+            r = _core.spin_anneal_layered(self._spec(), betas, spb, nr, init, sd, bool(trace), th)
+            r["accepted"] = np.zeros(nr, dtype=np.uint64)
+            r["attempts"] = 0
+        elif kernel == "single":
+            r = _core.spin_anneal(self._spec(True), betas, spb, nr, proposal, order, init, sd, bool(trace), th)
+        else:
+            raise InvalidArgumentError(f"kernel: expected 'single' or 'layered', got {kernel!r}")
+        dt = time.perf_counter() - t0
+        states = r["best_states"]
+        if polish:
+            states, _, _ = _core.spin_descend(self._spec(), states, th)
+        exact = _core.spin_energies(self._spec(), states, th) + self.offset
+        final_e = _core.spin_energies(self._spec(), r["final_states"], th) + self.offset
+        return AnnealResult(
+            states=states,
+            energies=exact,
+            final_states=r["final_states"],
+            final_energies=final_e,
+            betas=betas,
+            trace=r["trace"] + self.offset,
+            attempts=int(r["attempts"]),
+            accepted=r["accepted"],
+            seconds=dt,
+        )
+
+    def descend(self, states: npt.ArrayLike, *, threads: int | None = None) -> DescendResult:
+        """Greedy steepest descent to a single-flip local minimum from every state.
+
+        Parameters
+        ----------
+        states : array_like of shape (k, n) or (n,)
+
+        Returns
+        -------
+        DescendResult
+            States in which every ``ΔE_i ≥ 0``, their energies and the flips used.
+        """
+        s = _states("states", states, self.n)
+        st, e, k = _core.spin_descend(self._spec(), s, resolve_threads(threads))
+        return DescendResult(st, e + self.offset, k)
+
+    def tempering(
+        self,
+        betas: npt.ArrayLike,
+        num_sweeps: int = 10_000,
+        *,
+        burn_in: int | None = None,
+        thin: int = 1,
+        n_sets: int = 2,
+        proposal: Literal["metropolis", "heat_bath"] = "metropolis",
+        record_states: bool = False,
+        seed: int = 0,
+        threads: int | None = None,
+    ) -> TemperingResult:
+        """Parallel tempering on a ladder of β with ``n_sets`` independent ladders.
+
+        Each round every replica makes one sweep at its β; then neighbours ``(k, k+1)`` (even
+        ``k`` on even rounds, odd on odd rounds) exchange states with probability
+        ``min(1, exp((β_k − β_{k+1})(E_k − E_{k+1})))``.
+
+        Parameters
+        ----------
+        betas : array_like of shape (R,)
+            The ladder (e.g. ``np.geomspace(0.1, 2, 16)``).
+        num_sweeps : int
+            Measured rounds.
+        burn_in : int, optional
+            Discarded rounds (default ``num_sweeps // 10``).
+        thin : int
+            Measure every ``thin`` rounds.
+        n_sets : int
+            Independent ladders; pairs ``(2k, 2k+1)`` give overlaps ``q`` (default 2).
+        record_states : bool
+            Keep every measured state (``n_meas × n_sets × R × n`` int8).
+
+        Returns
+        -------
+        TemperingResult
+        """
+        b = _betas("betas", betas)
+        ns = _posint("num_sweeps", num_sweeps)
+        bi = ns // 10 if burn_in is None else _posint("burn_in", burn_in, 0)
+        t0 = time.perf_counter()
+        r = _core.spin_tempering(
+            self._spec(), b, _posint("n_sets", n_sets), ns, bi, _posint("thin", thin), proposal, bool(record_states),
+            _seed(seed), resolve_threads(threads),
+        )  # fmt: skip
+        dt = time.perf_counter() - t0
+        return TemperingResult(
+            betas=b,
+            energies=r["energies"] + self.offset,
+            magnetizations=r["magnetizations"],
+            overlaps=r["overlaps"],
+            states=r["states"],
+            swap_acceptance=r["swap_acceptance"],
+            best_state=r["best_state"],
+            best_energy=float(r["best_energy"]) + self.offset,
+            final_states=r["final_states"],
+            n=self.n,
+            seconds=dt,
+        )
+
+    def enumerate_exact(
+        self,
+        betas: npt.ArrayLike = (1.0,),
+        *,
+        n_lowest: int = 16,
+        correlations: bool = False,
+        overlap_distribution: bool = False,
+        threads: int | None = None,
+    ) -> Enumeration:
+        """Exact thermodynamics by visiting all ``2^n`` states (Gray code; ``n ≤ 26``).
+
+        Parameters
+        ----------
+        betas : array_like of shape (B,)
+            Inverse temperatures (≥ 0).
+        n_lowest : int
+            How many lowest-energy states to return.
+        correlations : bool
+            Also ``⟨s_i s_j⟩`` and ``⟨q²⟩`` (``O(n)`` more work per state and β).
+        overlap_distribution : bool
+            Also the two-replica ``P(q)`` (``n ≤ 22``; a Walsh–Hadamard transform of ``p``).
+
+        Returns
+        -------
+        Enumeration
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``n > 26`` (or ``n > 22`` with ``overlap_distribution``), bad β.
+        """
+        if self.n > ENUMERATE_MAX_N:
+            raise InvalidArgumentError(f"n: exact enumeration is limited to n <= {ENUMERATE_MAX_N} spins, got {self.n}")
+        b = _betas("betas", np.atleast_1d(np.asarray(betas, dtype=np.float64)))
+        t0 = time.perf_counter()
+        r = _core.spin_enumerate(
+            self._spec(), b, _posint("n_lowest", n_lowest), bool(correlations), bool(overlap_distribution),
+            resolve_threads(threads),
+        )  # fmt: skip
+        dt = time.perf_counter() - t0
+        return Enumeration(
+            betas=b,
+            ln_z=r["ln_z"] - b * self.offset,
+            mean_energy=r["mean_energy"] + self.offset,
+            heat_capacity=r["heat_capacity"],
+            mean_abs_m=r["mean_abs_m"],
+            mean_m2=r["mean_m2"],
+            mean_m4=r["mean_m4"],
+            mean_s=r["mean_s"],
+            corr=r["corr"],
+            mean_q=r["mean_q"],
+            mean_q2=r["mean_q2"],
+            q_values=(2 * np.arange(self.n + 1) - self.n) / self.n,
+            pq=r["pq"],
+            lowest_energies=r["lowest_energies"] + self.offset,
+            lowest_states=r["lowest_states"],
+            ground_energy=float(r["ground_energy"]) + self.offset,
+            degeneracy=int(r["degeneracy"]),
+            seconds=dt,
+        )
+
+    def tap(
+        self,
+        T: float | npt.ArrayLike,
+        *,
+        damping: float = 0.5,
+        onsager: bool = True,
+        init: Literal["random", "eigen", "zeros"] | npt.ArrayLike = "random",
+        n_starts: int = 1,
+        noise: float = 1e-3,
+        tol: float = 1e-10,
+        max_iter: int = 10_000,
+        seed: int = 0,
+        threads: int | None = None,
+        warn: bool = True,
+    ) -> TapResult:
+        """Solve the TAP equations by damped iteration, annealed over the temperatures ``T``.
+
+        ``m_i = tanh(β h_i + β Σ_j J_ij m_j − β² m_i Σ_j J_ij² (1 − m_j²))`` (the last term is the
+        Onsager reaction; ``onsager=False`` gives naive mean field), iterated as
+        ``m ← (1 − γ) m + γ F(m)`` until ``max|F(m) − m| < tol``.
+
+        Parameters
+        ----------
+        T : float or array_like of shape (n_T,)
+            Temperatures, solved in the given order (use decreasing T to anneal), each warm-started
+            from the previous solution.
+        damping : float
+            ``γ ∈ (0, 1]``.
+        init : {"random", "eigen", "zeros"} or array_like of shape (n_starts, n)
+            ``"random"``: ``noise · N(0, 1)`` around zero (glass search); ``"eigen"``: ``±0.5 ·
+            √n · v₁`` (clipped), alternating sign over starts, with ``v₁`` the top eigenvector of J
+            plus the same noise (hidden-order search); ``"zeros"``: exactly zero.
+        n_starts : int
+            Independent starts (run in parallel).
+        warn : bool
+            Warn (RuntimeWarning) when some start hit ``max_iter``.
+
+        Returns
+        -------
+        TapResult
+        """
+        t = _temps("T", T)
+        ns = _posint("n_starts", n_starts)
+        if not (isinstance(damping, numbers.Real) and 0 < damping <= 1):
+            raise InvalidArgumentError(f"damping: must be in (0, 1], got {damping!r}")
+        rng = np.random.default_rng(_seed(seed))
+        if isinstance(init, str):
+            if init == "zeros":
+                m0 = np.zeros((ns, self.n))
+            elif init == "random":
+                m0 = noise * rng.standard_normal((ns, self.n))
+            elif init == "eigen":
+                v = _top_eigvec(self)
+                sign = np.where(np.arange(ns) % 2 == 0, 1.0, -1.0)[:, None]
+                m0 = sign * 0.5 * math.sqrt(self.n) * v[None, :] + noise * rng.standard_normal((ns, self.n))
+            else:
+                raise InvalidArgumentError(f"init: expected 'random', 'eigen', 'zeros' or an array, got {init!r}")
+            m0 = np.clip(m0, -0.999, 0.999)
+        else:
+            m0 = _finite_array("init", init)
+            if m0.ndim == 1:
+                m0 = m0[None, :]
+            if m0.ndim != 2 or m0.shape[1] != self.n:
+                raise InvalidArgumentError(f"init: expected shape (n_starts, {self.n}), got {m0.shape}")
+            if np.any(np.abs(m0) > 1):
+                raise InvalidArgumentError("init: magnetisations must be in [-1, 1]")
+        r = _core.spin_tap(
+            self._spec(), t, float(damping), float(tol), _posint("max_iter", max_iter), bool(onsager),
+            np.ascontiguousarray(m0), resolve_threads(threads),
+        )  # fmt: skip
+        res = TapResult(
+            temperatures=t,
+            m=r["m"],
+            iterations=r["iterations"],
+            converged=r["converged"],
+            residual=r["residual"],
+            free_energy=r["free_energy"] + self.offset,
+            q=r["q"],
+            onsager=bool(onsager),
+        )
+        if warn and not res.converged.all():
+            bad = int((~res.converged).sum())
+            warnings.warn(
+                f"TAP: {bad} of {res.converged.size} (start, T) solves hit max_iter = {max_iter} without reaching "
+                f"tol = {tol:g} (largest residual {float(res.residual.max()):.2e}); see TapResult.converged",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return res
+
+    def tap_free_energy(self, m: npt.ArrayLike, T: float, *, onsager: bool = True) -> float:
+        """TAP free energy ``F(m)`` at temperature ``T`` (offset included)."""
+        mv = _finite_array("m", m, 1)
+        return float(_core.spin_tap_free_energy(self._spec(), mv, float(T), bool(onsager))) + self.offset
+
+    # ----------------------------------------------------------------- conversions
+    def to_ising_dicts(self) -> tuple[dict[int, float], dict[tuple[int, int], float], float]:
+        """``(h, J, offset)`` in dimod's convention ``E = Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``.
+
+        ``h_dimod = −h``, ``J_dimod[i, j] = −J_ij`` for ``i < j`` (nonzero couplings only).
+        """
+        hd = {i: -float(v) for i, v in enumerate(self.h)}
+        m = self.to_csr()
+        coo = m.tocoo()
+        jd = {(int(i), int(j)): -float(v) for i, j, v in zip(coo.row, coo.col, coo.data, strict=True) if i < j}
+        return hd, jd, self.offset
+
+    def to_bqm(self) -> Any:
+        """A ``dimod.BinaryQuadraticModel`` (SPIN) with the same energies (needs dimod)."""
+        dimod = _dimod()
+        hd, jd, off = self.to_ising_dicts()
+        return dimod.BinaryQuadraticModel(hd, jd, off, dimod.SPIN)
+
+    def to_qubo(self) -> tuple[F64, float]:
+        """``(Q, offset)`` with ``E(s) = xᵀ Q x + offset`` for ``x = (1 + s)/2``; ``Q`` upper triangular.
+
+        ``Q_ij = −4 J_ij`` (``i < j``), ``Q_ii = 2 Σ_j J_ij − 2 h_i``,
+        ``offset = −Σ_{i<j} J_ij + Σ_i h_i + self.offset``.
+        """
+        j = self.J
+        q = np.triu(-4 * j, 1)
+        q[np.diag_indices(self.n)] = 2 * j.sum(axis=1) - 2 * self.h
+        off = -0.5 * float(j.sum()) + float(self.h.sum()) + self.offset
+        return q, off
+
+    def to_mpf_form(self) -> tuple[F64, float]:
+        """``(W, offset)`` with ``E(s) = xᵀ W x + offset``, ``W`` symmetric, biases on the diagonal.
+
+        ``W = −2J + diag(2 J·1 − 2h)`` (the MPF reference code's ``{0,1}`` parametrisation).
+        """
+        j = self.J
+        w = -2 * j
+        w[np.diag_indices(self.n)] = 2 * j.sum(axis=1) - 2 * self.h
+        off = -0.5 * float(j.sum()) + float(self.h.sum()) + self.offset
+        return w, off
+
+    @classmethod
+    def from_ising(
+        cls,
+        h: Mapping[int, float] | npt.ArrayLike,
+        J: Mapping[tuple[int, int], float] | npt.ArrayLike,
+        offset: float = 0.0,
+        n: int | None = None,
+    ) -> SpinModel:
+        """From dimod's convention ``E = Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``.
+
+        ``h`` and ``J`` are dicts keyed by integer labels ``0..n-1`` (a ``(i, j)`` pair may appear
+        in either order; repeated pairs add up), or arrays (``J`` an upper-triangular or
+        symmetric-half matrix: entry ``(i, j)`` and ``(j, i)`` both count as ``i<j`` terms).
+        """
+        if isinstance(h, Mapping) or isinstance(J, Mapping):
+            keys = set(h.keys()) if isinstance(h, Mapping) else set()
+            if isinstance(J, Mapping):
+                for a, b in J:
+                    keys |= {a, b}
+            if not all(isinstance(k, numbers.Integral) and k >= 0 for k in keys):
+                raise InvalidArgumentError("h: dict labels must be integers 0..n-1 (relabel first)")
+            size = n if n is not None else (max(keys) + 1 if keys else 0)
+            hv = np.zeros(size)
+            if isinstance(h, Mapping):
+                for k, v in h.items():
+                    hv[int(k)] += float(v)
+            else:
+                hv = _finite_array("h", h, 1)
+            jm = np.zeros((size, size))
+            if isinstance(J, Mapping):
+                for (a, b), v in J.items():
+                    if a == b:
+                        raise InvalidArgumentError(f"J: self-coupling ({a}, {a}) is not an Ising term")
+                    jm[a, b] += float(v)
+            else:
+                jm = _finite_array("J", J, 2)
+        else:
+            hv = _finite_array("h", h, 1)
+            jm = _finite_array("J", J, 2)
+        if jm.shape != (len(hv), len(hv)):
+            raise InvalidArgumentError(f"J: expected shape ({len(hv)}, {len(hv)}), got {jm.shape}")
+        if np.any(np.diag(jm) != 0):
+            raise InvalidArgumentError("J: the diagonal must be zero")
+        sym = jm + jm.T
+        return cls(-sym, -hv, offset=float(offset))
+
+    @classmethod
+    def from_bqm(cls, bqm: Any) -> SpinModel:
+        """From a ``dimod.BinaryQuadraticModel`` (SPIN or BINARY); spins in ``bqm.variables`` order."""
+        b = bqm.spin
+        labels = list(b.variables)
+        index = {v: i for i, v in enumerate(labels)}
+        hv = np.array([b.linear[v] for v in labels], dtype=np.float64)
+        jd = {(index[u], index[v]): float(w) for (u, v), w in b.quadratic.items()}
+        return cls.from_ising(hv, jd if jd else np.zeros((len(labels), len(labels))), float(b.offset), n=len(labels))
+
+    @classmethod
+    def from_qubo(cls, Q: npt.ArrayLike | Mapping[tuple[int, int], float], offset: float = 0.0) -> SpinModel:
+        """From ``E(x) = Σ_{i,j} Q_ij x_i x_j + offset`` over ``x ∈ {0,1}``, with ``s = 2x − 1``.
+
+        ``Q`` may be any square matrix (both triangles count) or a dimod-style dict.
+        """
+        if isinstance(Q, Mapping):
+            size = max((max(a, b) for a, b in Q), default=-1) + 1
+            qm = np.zeros((size, size))
+            for (r, c), v in Q.items():
+                qm[r, c] += float(v)
+        else:
+            qm = _finite_array("Q", Q, 2)
+        if qm.ndim != 2 or qm.shape[0] != qm.shape[1]:
+            raise InvalidArgumentError(f"Q: expected a square matrix, got shape {qm.shape}")
+        b = np.diag(qm).copy()
+        a = qm + qm.T
+        np.fill_diagonal(a, 0.0)  # a_ij = Q_ij + Q_ji, each unordered pair counted in both (i,j) and (j,i)
+        j = -a / 4
+        h = -(b / 2 + a.sum(axis=1) / 4)
+        off = float(a.sum()) / 8 + float(b.sum()) / 2 + float(offset)
+        return cls(j, h, offset=off)
+
+    @classmethod
+    def from_mpf_form(cls, W: npt.ArrayLike, offset: float = 0.0) -> SpinModel:
+        """From ``E = xᵀ W x + offset`` (``W`` symmetric, biases on the diagonal), ``s = 2x − 1``."""
+        return cls.from_qubo(W, offset)
+
+
+def _top_eigvec(model: SpinModel) -> F64:
+    import scipy.linalg as sla
+    import scipy.sparse.linalg as spla
+
+    if model.n <= 2000:
+        _, v = sla.eigh(model.J, subset_by_index=[model.n - 1, model.n - 1])
+        vec = v[:, 0]
+    else:
+        _, v = spla.eigsh(model.to_csr(), k=1, which="LA")
+        vec = v[:, 0]
+    return np.asarray(vec / np.linalg.norm(vec), dtype=np.float64)
+
+
+def _dimod() -> Any:
+    try:
+        import dimod
+    except ImportError:
+        raise InvalidArgumentError("dimod: not installed; pip install 'boltzkit[spin]' or pip install dimod") from None
+    return dimod

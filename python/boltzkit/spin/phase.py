@@ -1,0 +1,370 @@
+"""Phase analysis of spin models of networks: T_c from theory, from J∘J, from the TAP Hessian;
+bond spectrum; hidden-order overlap; power-law fits of T_c against training time.
+
+Spin-glass temperature of a layered SK model (spec §4): ``T_c² = λ_max(M)`` for the
+``(L+1) × (L+1)`` symmetric tridiagonal ``M`` with off-diagonals ``√(N_l N_{l+1}) v_l``; for any
+``J``, ``T_c ≈ √λ_Perron(J∘J)`` (:func:`tc_glass`). The paramagnetic TAP Hessian
+``A(T) = diag(1 + d_i/T²) − J/T`` (``d_i = Σ_j J_ij²``) loses stability at the glass transition
+(its smallest eigenvalue only touches 0) or, for couplings with a large outlier eigenvalue
+``λ_out`` (trained networks), crosses 0 at ``T_hidden = (λ_out + √(λ_out² − 4 d̄))/2``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from boltzkit import _core
+from boltzkit._threads import resolve_threads
+from boltzkit.errors import InvalidArgumentError
+from boltzkit.spin._model import SpinModel, _finite_array, _temps
+
+__all__ = [
+    "BondSpectrum",
+    "HessianScan",
+    "PowerLawFit",
+    "bond_spectrum",
+    "fit_power_law",
+    "hidden_order",
+    "t_hidden_formula",
+    "tap_hessian",
+    "tap_hessian_scan",
+    "tc_glass",
+    "tc_layered_theory",
+]
+
+F64 = npt.NDArray[np.float64]
+
+
+def _as_model(model: SpinModel | npt.ArrayLike) -> SpinModel:
+    return model if isinstance(model, SpinModel) else SpinModel(model)
+
+
+def tc_layered_theory(widths: Sequence[int], variances: float | Sequence[float]) -> float:
+    """Spin-glass temperature of a layered SK model from its widths and weight variances.
+
+    ``T_c² = λ_max`` of the symmetric tridiagonal matrix with zero diagonal and off-diagonals
+    ``√(N_l N_{l+1}) v_l``. For equal widths ``N`` and variance ``v`` (``C = N v``, ``L``
+    matrices) this is ``√(2C cos(π/(L+2)))``; ``L = 1`` gives ``√C``.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``N_0 … N_L``.
+    variances : float or sequence of float
+        Entry variance of each weight matrix.
+
+    Returns
+    -------
+    float
+    """
+    from scipy.linalg import eigvalsh_tridiagonal
+
+    w = [int(x) for x in widths]
+    if len(w) < 2 or min(w) < 1:
+        raise InvalidArgumentError(f"widths: need at least two positive widths, got {list(widths)}")
+    v = [float(variances)] * (len(w) - 1) if np.isscalar(variances) else [float(x) for x in variances]  # type: ignore[arg-type, union-attr]
+    if len(v) != len(w) - 1 or any(not (math.isfinite(x) and x >= 0) for x in v):
+        raise InvalidArgumentError(f"variances: expected {len(w) - 1} finite values >= 0")
+    off = np.array([math.sqrt(w[k] * w[k + 1]) * v[k] for k in range(len(v))])
+    lam = float(eigvalsh_tridiagonal(np.zeros(len(w)), off)[-1])
+    return math.sqrt(max(lam, 0.0))
+
+
+def tc_glass(
+    model: SpinModel | npt.ArrayLike, *, tol: float = 1e-10, max_iter: int = 100_000, threads: int | None = None
+) -> float:
+    """``√λ_Perron(J∘J)``: the spin-glass temperature estimate of arbitrary couplings.
+
+    Power iteration in the Rust core on the nonnegative matrix ``J∘J`` (dense, sparse or
+    layered storage; never densified), shifted to converge on bipartite (layered) matrices.
+    """
+    m = _as_model(model)
+    lam, _, _ = _core.spin_perron_hadamard(m._spec(), float(tol), int(max_iter), resolve_threads(threads))
+    return math.sqrt(max(float(lam), 0.0))
+
+
+def tap_hessian(model: SpinModel | npt.ArrayLike, m: npt.ArrayLike, T: float) -> F64:
+    """Hessian of ``β F_TAP`` at magnetisations ``m`` (shape (n, n)).
+
+    ``H_ii = 1/(1 − m_i²) + β² Σ_k J_ik²(1 − m_k²)``, ``H_ij = −β J_ij − 2β² J_ij² m_i m_j``; at
+    ``m = 0`` this is ``A(T) = diag(1 + d_i/T²) − J/T``.
+    """
+    mod = _as_model(model)
+    mv = _finite_array("m", m, 1)
+    if mv.shape != (mod.n,) or np.any(np.abs(mv) >= 1):
+        raise InvalidArgumentError(f"m: expected shape ({mod.n},) with |m_i| < 1")
+    beta = 1.0 / float(_temps("T", T)[0])
+    j = mod.J
+    j2 = j**2
+    u = 1 - mv**2
+    hm = -beta * j - 2 * beta**2 * j2 * np.outer(mv, mv)
+    hm[np.diag_indices(mod.n)] = 1 / u + beta**2 * (j2 @ u)
+    return np.asarray(hm, dtype=np.float64)
+
+
+def t_hidden_formula(model: SpinModel | npt.ArrayLike) -> float:
+    """``(λ_out + √(λ_out² − 4 d̄))/2`` with ``λ_out`` the top eigenvalue of ``J`` and
+    ``d̄ = mean_i Σ_j J_ij²``; ``nan`` when ``λ_out² < 4 d̄`` (no outlier beyond the bulk)."""
+    mod = _as_model(model)
+    lam = _extreme_eig(mod, largest=True)
+    d = float(np.mean(_row_sq(mod)))
+    disc = lam * lam - 4 * d
+    return (lam + math.sqrt(disc)) / 2 if disc >= 0 else float("nan")
+
+
+def _row_sq(mod: SpinModel) -> F64:
+    if mod.storage == "dense":
+        return np.asarray((mod.J**2).sum(axis=1), dtype=np.float64)
+    c = mod.to_csr()
+    return np.asarray(c.multiply(c).sum(axis=1), dtype=np.float64).ravel()
+
+
+def _extreme_eig(mod: SpinModel, largest: bool) -> float:
+    import scipy.linalg as sla
+    import scipy.sparse.linalg as spla
+
+    if mod.n <= 1500:
+        k = mod.n - 1 if largest else 0
+        return float(sla.eigh(mod.J, eigvals_only=True, subset_by_index=[k, k])[0])
+    w = spla.eigsh(mod.to_csr(), k=1, which="LA" if largest else "SA", return_eigenvectors=False)
+    return float(w[0])
+
+
+@dataclass(frozen=True)
+class HessianScan:
+    """Result of :func:`tap_hessian_scan`.
+
+    Attributes
+    ----------
+    T : ndarray of shape (n_T,)
+        Temperature grid (ascending).
+    lambda_min : ndarray of shape (n_T,)
+        Smallest eigenvalue of ``A(T)``.
+    T_glass : float
+        Grid temperature where ``λ_min`` is smallest (the glass criterion).
+    T_hidden : float
+        Highest temperature where ``λ_min`` crosses zero, refined by bisection (``nan`` when it
+        stays positive).
+    hidden_vector : ndarray of shape (n,)
+        Eigenvector of ``λ_min`` at ``T_hidden`` (zeros when there is no crossing).
+    T_c : float
+        ``max(T_glass, T_hidden)``.
+    formula : float
+        :func:`t_hidden_formula` of the same couplings, for comparison.
+    """
+
+    T: F64
+    lambda_min: F64
+    T_glass: float
+    T_hidden: float
+    hidden_vector: F64
+    T_c: float
+    formula: float
+
+    def plot(self, ax: Any = None) -> Any:
+        """``λ_min(T)`` with the two criteria marked."""
+        import matplotlib.pyplot as plt
+
+        ax = ax if ax is not None else plt.gca()
+        ax.plot(self.T, self.lambda_min, "o-", ms=3, label="λ_min of A(T)")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.axvline(self.T_glass, color="C1", ls="--", label=f"T_glass ≈ {self.T_glass:.3f}")
+        if math.isfinite(self.T_hidden):
+            ax.axvline(self.T_hidden, color="C2", ls=":", label=f"T_hidden ≈ {self.T_hidden:.3f}")
+        ax.set_xlabel("T")
+        ax.set_ylabel("λ_min")
+        ax.legend(fontsize=8)
+        return ax
+
+
+def _lambda_min(j: Any, d: F64, t: float, dense: bool) -> tuple[float, F64]:
+    import scipy.linalg as sla
+    import scipy.sparse as sps
+    import scipy.sparse.linalg as spla
+
+    if dense:
+        a = -j / t
+        a[np.diag_indices(len(d))] += 1 + d / t**2
+        if len(d) <= 400:
+            w, v = sla.eigh(a, subset_by_index=[0, 0])
+            return float(w[0]), np.asarray(v[:, 0], dtype=np.float64)
+        w, v = spla.eigsh(a, k=1, which="SA", tol=1e-12)
+        return float(w[0]), np.asarray(v[:, 0], dtype=np.float64)
+    a = sps.diags_array(1 + d / t**2) - j / t
+    w, v = spla.eigsh(a, k=1, which="SA", tol=1e-10)
+    return float(w[0]), np.asarray(v[:, 0], dtype=np.float64)
+
+
+def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> HessianScan:
+    """Smallest eigenvalue of the paramagnetic TAP Hessian ``A(T)`` on a temperature grid.
+
+    Dense LAPACK (one eigenvalue) up to n = 400, Lanczos (ARPACK ``eigsh``) above (on the dense
+    matrix up to n = 4000, on CSR beyond). The
+    glass criterion is the argmin of ``λ_min(T)`` (for SK ``λ_min = (1 − 1/T)²`` touches 0 at
+    T = 1); the hidden-order criterion is the upper zero crossing, refined by bisection.
+
+    Parameters
+    ----------
+    model : SpinModel or array_like of shape (n, n)
+    T : array_like of shape (n_T,)
+        Temperatures (> 0); sorted ascending internally.
+
+    Returns
+    -------
+    HessianScan
+    """
+    from scipy.optimize import brentq
+
+    mod = _as_model(model)
+    ts = np.sort(_temps("T", T))
+    dense = mod.n <= 4000
+    j = mod.J if dense else mod.to_csr()
+    d = _row_sq(mod)
+    lam = np.empty(ts.size)
+    for k, t in enumerate(ts):
+        lam[k] = _lambda_min(j, d, float(t), dense)[0]
+    t_glass = float(ts[int(np.argmin(lam))])
+    t_hidden = float("nan")
+    vec = np.zeros(mod.n)
+    neg = np.nonzero(lam < 0)[0]
+    if neg.size and neg[-1] + 1 < ts.size:
+        k = int(neg[-1])
+        t_hidden = float(brentq(lambda t: _lambda_min(j, d, t, dense)[0], ts[k], ts[k + 1], xtol=1e-10))
+        vec = _lambda_min(j, d, t_hidden, dense)[1]
+    elif neg.size:
+        t_hidden = float(ts[-1])  # still unstable at the top of the grid: a lower bound
+    t_c = max(t_glass, t_hidden) if math.isfinite(t_hidden) else t_glass
+    return HessianScan(ts, lam, t_glass, t_hidden, vec, t_c, t_hidden_formula(mod))
+
+
+@dataclass(frozen=True)
+class BondSpectrum:
+    """Eigen-spectrum of the coupling matrix (:func:`bond_spectrum`).
+
+    Attributes
+    ----------
+    eigenvalues : ndarray of shape (n,)
+        Ascending.
+    edge : float
+        Bulk edge estimate ``2 √d̄`` (the semicircle edge for i.i.d. couplings of row-variance
+        ``d̄``), or the ``edge`` argument.
+    outliers : ndarray
+        Eigenvalues with ``|λ| > edge`` (descending by ``|λ|``).
+    top_vectors : ndarray of shape (n, k)
+        Eigenvectors of the ``k`` largest eigenvalues.
+    """
+
+    eigenvalues: F64
+    edge: float
+    outliers: F64
+    top_vectors: F64
+
+    @property
+    def n_outliers(self) -> int:
+        """Number of eigenvalues beyond the bulk edge."""
+        return int(self.outliers.size)
+
+    def plot(self, ax: Any = None, label: str | None = None, bins: int = 80) -> Any:
+        """Histogram of the eigenvalues with the bulk edge marked."""
+        import matplotlib.pyplot as plt
+
+        ax = ax if ax is not None else plt.gca()
+        ax.hist(self.eigenvalues, bins=bins, density=True, histtype="step", label=label)
+        for s in (-1, 1):
+            ax.axvline(s * self.edge, color="gray", ls=":", lw=0.8)
+        ax.set_xlabel("eigenvalue of J")
+        ax.set_ylabel("density")
+        return ax
+
+
+def bond_spectrum(model: SpinModel | npt.ArrayLike, *, edge: float | None = None, k: int = 3) -> BondSpectrum:
+    """All eigenvalues of ``J`` (dense LAPACK), the bulk edge, the outliers and top eigenvectors.
+
+    For layered couplings the i.i.d. bulk is not a semicircle; the default edge ``2√d̄`` is then a
+    reference scale, and an explicit ``edge`` (e.g. the largest eigenvalue at initialisation)
+    is the sharper criterion.
+    """
+    import scipy.linalg as sla
+
+    mod = _as_model(model)
+    if mod.n > 20_000:
+        raise InvalidArgumentError(f"model: n = {mod.n} is too large for a full spectrum")
+    w, v = sla.eigh(mod.J)
+    e = 2 * math.sqrt(float(np.mean(_row_sq(mod)))) if edge is None else float(edge)
+    out = w[np.abs(w) > e]
+    out = out[np.argsort(-np.abs(out))]
+    kk = max(1, min(int(k), mod.n))
+    return BondSpectrum(w, e, out, np.ascontiguousarray(v[:, ::-1][:, :kk]))
+
+
+def hidden_order(m: npt.ArrayLike, v: npt.ArrayLike) -> float:
+    """Overlap ``|m·v| / (|m| |v|)`` of a magnetisation pattern with a direction (0 when ``m = 0``)."""
+    mv = _finite_array("m", m, 1)
+    vv = _finite_array("v", v, 1)
+    if mv.shape != vv.shape:
+        raise InvalidArgumentError(f"v: expected shape {mv.shape} to match m, got {vv.shape}")
+    nm, nv = float(np.linalg.norm(mv)), float(np.linalg.norm(vv))
+    if nm == 0 or nv == 0:
+        return 0.0
+    return abs(float(mv @ vv)) / (nm * nv)
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """``T_c(t) ≈ A · t^α`` fitted in log-log space over a window.
+
+    Attributes
+    ----------
+    exponent, prefactor : float
+    exponent_ci : (float, float)
+        95% confidence interval of the exponent (Student t, ``n − 2`` degrees of freedom).
+    window : (float, float)
+    n_points : int
+    """
+
+    exponent: float
+    prefactor: float
+    exponent_ci: tuple[float, float]
+    window: tuple[float, float]
+    n_points: int
+
+    def __call__(self, t: npt.ArrayLike) -> F64:
+        """The fitted curve at times ``t``."""
+        return np.asarray(self.prefactor * np.asarray(t, dtype=np.float64) ** self.exponent, dtype=np.float64)
+
+
+def fit_power_law(t: npt.ArrayLike, y: npt.ArrayLike, *, window: tuple[float, float] | None = None) -> PowerLawFit:
+    """Least-squares fit of ``ln y = ln A + α ln t`` over ``window[0] ≤ t ≤ window[1]``.
+
+    Parameters
+    ----------
+    t, y : array_like of shape (k,)
+        Times (> 0) and values (> 0), e.g. training steps and ``T_c``.
+    window : (float, float), optional
+        Fit range of ``t`` (default all points); no exponent is assumed.
+
+    Returns
+    -------
+    PowerLawFit
+    """
+    from scipy import stats
+
+    tv = _finite_array("t", t, 1)
+    yv = _finite_array("y", y, 1)
+    if tv.shape != yv.shape:
+        raise InvalidArgumentError(f"y: expected shape {tv.shape} to match t, got {yv.shape}")
+    lo, hi = (float(tv.min()), float(tv.max())) if window is None else (float(window[0]), float(window[1]))
+    sel = (tv >= lo) & (tv <= hi) & (tv > 0) & (yv > 0)
+    if sel.sum() < 3:
+        raise InvalidArgumentError(f"window: need at least 3 points with t, y > 0 inside it, got {int(sel.sum())}")
+    r = stats.linregress(np.log(tv[sel]), np.log(yv[sel]))
+    q = float(stats.t.ppf(0.975, int(sel.sum()) - 2))
+    se = float(r.stderr)
+    return PowerLawFit(float(r.slope), float(np.exp(r.intercept)), (float(r.slope) - q * se, float(r.slope) + q * se),
+                       (lo, hi), int(sel.sum()))  # fmt: skip
