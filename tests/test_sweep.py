@@ -17,7 +17,7 @@ from scipy import stats
 from boltzkit import fpentropy as fp
 from boltzkit.jobs import ConfigError
 from boltzkit.store import ResultStore
-from boltzkit.sweep import load_sweep, sweep
+from boltzkit.sweep import expand, load_sweep, sweep
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -103,6 +103,119 @@ n = 3
         (row,) = db.rows()
         assert sorted(row.arrays) == ["exact", "paper", "scales"]
         assert db.array(row.key, "scales").shape == (3,)
+
+
+def test_hmc_and_spin_task_types(tmp_path: Path, client: Any) -> None:
+    from boltzkit import hmc
+    from boltzkit import spin as sp
+
+    hm = _write(
+        tmp_path,
+        f"""
+type = "sweep"
+task = "hmc.sample"
+store = "{tmp_path / "h.sqlite"}"
+seeds = [3]
+[base]
+target = {{ name = "gaussian_aniso", dim = 2, log10_cond = 1.0 }}
+n_samples = 300
+n_chains = 4
+step_size = 0.2
+n_leapfrog = 5
+[grid]
+method = ["hmc", "mjhmc"]
+""",
+        "hmc.toml",
+    )
+    rep = sweep(hm, client=client, progress=False)
+    assert (rep.n_ok, rep.n_failed) == (2, 0)
+    with ResultStore(tmp_path / "h.sqlite") as db:
+        rows = db.rows()
+        for r in rows:  # the stored metrics are those of a direct call with the same seed
+            tr = hmc.sample(hmc.GaussianAniso(dim=2, log10_cond=1.0), method=r.params["method"], n_samples=300,
+                            n_chains=4, step_size=0.2, n_leapfrog=5, x0="exact", seed=3)  # fmt: skip
+            assert r.metrics["ess_per_grad_x2_min"] == tr.summary()["ess_per_grad_x2_min"]
+            assert r.metrics["n_grad_total"] == int(tr.n_grad.sum())
+            assert db.array(r.key, "autocorrelation")[0] == pytest.approx(1.0)
+
+    # exact enumeration of a periodic ferromagnetic ring against the transfer-matrix closed form
+    ex = _write(
+        tmp_path,
+        f"""
+type = "sweep"
+task = "spin.exact"
+store = "{tmp_path / "x.sqlite"}"
+[base]
+kind = "ferro_chain"
+n = 12
+[grid]
+T = [0.5, 1.0, 2.0]
+""",
+        "exact.toml",
+    )
+    assert sweep(ex, client=client, progress=False).n_ok == 3
+    with ResultStore(tmp_path / "x.sqlite") as db:
+        for r in db.rows():
+            b, n = 1.0 / r.params["T"], 12
+            ln_z = np.log((2 * np.cosh(b)) ** n + (2 * np.sinh(b)) ** n)
+            assert r.metrics["ln_z_per_spin"] == pytest.approx(ln_z / n, rel=1e-12)
+
+    an = _write(
+        tmp_path,
+        f"""
+type = "sweep"
+task = "spin.anneal"
+store = "{tmp_path / "a.sqlite"}"
+seeds = [0, 1]
+[base]
+instance = {{ kind = "sk", n = 64 }}
+num_reads = 4
+[grid]
+num_sweeps = [10, 200]
+""",
+        "anneal.toml",
+    )
+    assert sweep(an, client=client, progress=False).n_ok == 4
+    with ResultStore(tmp_path / "a.sqlite") as db:
+        rows = db.rows()
+        for r in rows:  # the stored energies are those of the seed's instance and anneal
+            m = sp.sk(64, seed=r.seed)
+            want = m.anneal(4, r.params["num_sweeps"], seed=r.seed).energies / 64
+            np.testing.assert_array_equal(db.array(r.key, "e_per_spin"), want)
+            assert -0.80 < r.metrics["best_e_per_spin"] < -0.5  # SK ground state ≈ −0.76 per spin
+    nn = _write(
+        tmp_path,
+        f"""
+type = "sweep"
+task = "spin.nn_tc"
+store = "{tmp_path / "n.sqlite"}"
+[base]
+hidden = [16]
+steps = 30
+n_snapshots = 3
+""",
+        "nn.toml",
+    )
+    assert sweep(nn, client=client, progress=False).n_ok == 1
+    with ResultStore(tmp_path / "n.sqlite") as db:
+        (r,) = db.rows()
+        assert r.metrics["tc_theory_init"] > 0 and db.array(r.key, "T_c").shape == (3,)
+
+
+@pytest.mark.parametrize(
+    ("task", "body", "message"),
+    [
+        ("hmc.sample", '[base]\ntarget = { name = "nope" }\nstep_size = 0.1\n', "target.name"),
+        ("hmc.sample", '[base]\ntarget = { name = "funnel" }\n', "step_size is required"),
+        ("hmc.sample", '[base]\ntarget = { name = "funnel" }\nstep_size = 0.1\nmethod = "nuts"\n', "method"),
+        ("spin.anneal", '[base]\ninstance = { kind = "sk", n = 8 }\nbeta_range = [2.0, 1.0]\n', "beta_range"),
+        ("spin.anneal", '[base]\ninstance = { kind = "sk", n = 8, q = 1 }\n', "unknown key 'q'"),
+        ("spin.exact", "[base]\nn = 40\n", "n"),
+    ],
+)
+def test_bad_hmc_and_spin_sweeps(tmp_path: Path, task: str, body: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(_write(tmp_path, f'type = "sweep"\ntask = "{task}"\n' + body))
 
 
 def test_a_failing_task_is_stored_with_its_message(tmp_path: Path, client: Any) -> None:
@@ -264,3 +377,14 @@ def test_ctrl_c_keeps_finished_tasks_and_the_next_run_resumes(tmp_path: Path, cl
     assert rep.n_skipped == done and rep.n_ok == 16 - done
     with ResultStore(store) as db:
         assert len(db.rows()) == 16
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(EXAMPLES.glob("*.toml")) if 'type = "sweep"' in p.read_text()], ids=lambda p: p.name
+)
+def test_example_sweep_files_validate(path: Path) -> None:
+    job = load_sweep(path)  # every task of the grid is validated here, before any work
+    assert len(expand(job)) > 1

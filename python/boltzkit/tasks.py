@@ -158,6 +158,182 @@ def _fp_scale_curve_run(params: dict[str, Any], seed: int, threads: int | None) 
     }
 
 
+# --------------------------------------------------------------------------- hmc
+
+
+def _hmc_sample_check(t: Table) -> None:
+    from boltzkit import hmc
+    from boltzkit._hmc_jobs import _settings, parse_target
+
+    parse_target(t.get_table("target"))
+    t.get_str("method", "mjhmc", choices=hmc.METHODS)
+    kw = _settings(t)
+    t.get_int("n_samples", 1000, lo=1, hi=10_000_000)
+    t.get_int("n_chains", 8, lo=1, hi=1_000_000)
+    if "step_size" not in kw and kw.get("warmup", 0) == 0:
+        raise ConfigError(f"{t.path}: step_size is required (or warmup > 0)")
+
+
+def _hmc_sample_run(params: dict[str, Any], seed: int, threads: int | None) -> Metrics:
+    from boltzkit import hmc
+    from boltzkit._hmc_jobs import _settings, parse_target
+
+    t = Table(dict(params), "params")
+    target = parse_target(t.get_table("target"))
+    method = t.get_str("method", "mjhmc", choices=hmc.METHODS)
+    kw = _settings(t)
+    tr = hmc.sample(
+        target,
+        method=method,  # type: ignore[arg-type]
+        n_samples=t.get_int("n_samples", 1000, lo=1),
+        n_chains=t.get_int("n_chains", 8, lo=1),
+        x0="exact",
+        seed=seed,
+        threads=threads,
+        progress=False,
+        **kw,
+    )
+    s = tr.summary()
+    out: Metrics = {k.replace(".", "_"): v for k, v in s.items()}
+    out |= {f"frac_{k}": v for k, v in tr.move_fractions.items()}
+    out |= {
+        "step_size": tr.step_size,
+        "n_grad_total": int(tr.n_grad.sum()),
+        "mean_x2": float(np.mean(tr.draws**2)),
+        "autocorrelation": tr.mean_autocorrelation(),
+    }
+    return out
+
+
+# --------------------------------------------------------------------------- spin
+
+
+def _spin_instance(params: dict[str, Any], seed: int) -> Any:
+    from boltzkit._spin_jobs import _instance
+
+    inst = dict(params["instance"])
+    if "file" not in inst:
+        inst.setdefault("seed", seed)
+    return _instance(Table(inst, "instance"))
+
+
+def _spin_anneal_check(t: Table) -> None:
+    from boltzkit._spin_jobs import _instance
+
+    inst = t.get_table("instance")
+    _instance(Table(dict(inst.data), inst.path))
+    inst.used.update(inst.data)
+    t.get_int("num_reads", 8, lo=1, hi=1_000_000)
+    t.get_int("num_sweeps", 1000, lo=1, hi=100_000_000)
+    if "beta_range" in t.data:
+        br = t.get_list("beta_range")
+        if len(br) != 2 or not all(isinstance(b, int | float) and b > 0 for b in br) or not br[0] < br[1]:
+            raise ConfigError(f"{t.path}.beta_range: expected [hot, cold] with 0 < hot < cold")
+    t.get_str("schedule", "geometric", choices=("geometric", "linear"))
+    t.get_str("proposal", "metropolis", choices=("metropolis", "heat_bath"))
+    t.get_bool("polish", False)
+
+
+def _spin_anneal_run(params: dict[str, Any], seed: int, threads: int | None) -> Metrics:
+    model = _spin_instance(params, seed)
+    br = params.get("beta_range")
+    r = model.anneal(
+        int(params.get("num_reads", 8)),
+        int(params.get("num_sweeps", 1000)),
+        beta_range=None if br is None else (float(br[0]), float(br[1])),
+        schedule=params.get("schedule", "geometric"),
+        proposal=params.get("proposal", "metropolis"),
+        polish=bool(params.get("polish", False)),
+        seed=seed,
+        threads=threads,
+    )
+    e = r.energies / model.n
+    return {
+        "n": model.n,
+        "best_e_per_spin": float(e.min()),
+        "mean_e_per_spin": float(e.mean()),
+        "sem_e_per_spin": float(e.std(ddof=1) / np.sqrt(len(e))) if len(e) > 1 else 0.0,
+        "seconds": r.seconds,
+        "flips_per_ns": r.flips_per_ns() if r.attempts else 0.0,
+        "e_per_spin": e,
+    }
+
+
+def _spin_exact_check(t: Table) -> None:
+    t.get_int("n", 16, lo=2, hi=26)
+    t.get_str("kind", "sk", choices=("sk", "ferro_chain", "curie_weiss"))
+    t.get_float("T", 1.0, positive=True)
+    t.get_float("field", 0.0)
+
+
+def _spin_exact_run(params: dict[str, Any], seed: int, threads: int | None) -> Metrics:
+    from boltzkit import spin as sp
+
+    n, kind = int(params.get("n", 16)), params.get("kind", "sk")
+    if kind == "sk":
+        model = sp.sk(n, seed=seed)
+    else:
+        j = np.zeros((n, n))
+        if kind == "ferro_chain":
+            i = np.arange(n)
+            j[i, (i + 1) % n] = j[(i + 1) % n, i] = 1.0
+        else:
+            j[:] = 1.0 / n
+            np.fill_diagonal(j, 0.0)
+        model = sp.SpinModel(j, np.full(n, float(params.get("field", 0.0))))
+    if kind == "sk" and params.get("field", 0.0):
+        model = sp.SpinModel(model.J, np.full(n, float(params["field"])))
+    T = float(params.get("T", 1.0))
+    ex = model.enumerate_exact([1.0 / T], overlap_distribution=True, threads=threads)
+    return {
+        "ln_z_per_spin": float(ex.ln_z[0]) / n,
+        "energy_per_spin": float(ex.mean_energy[0]) / n,
+        "heat_capacity_per_spin": float(ex.heat_capacity[0]) / n,
+        "mean_abs_m": float(ex.mean_abs_m[0]),
+        "mean_q": float(ex.mean_q[0]),
+        "ground_energy_per_spin": ex.ground_energy / n,
+        "seconds": ex.seconds,
+        "pq": ex.pq[0],
+    }
+
+
+def _spin_nn_tc_check(t: Table) -> None:
+    t.get_list("hidden", [32, 32])
+    t.get_str("activation", "tanh", choices=("tanh", "relu", "sign"))
+    t.get_int("steps", 400, lo=1, hi=10_000_000)
+    t.get_float("lr", 1e-3, positive=True)
+    t.get_int("batch_size", 64, lo=1)
+    t.get_int("n_snapshots", 6, lo=3, hi=1000)
+
+
+def _spin_nn_tc_run(params: dict[str, Any], seed: int, threads: int | None) -> Metrics:
+    from boltzkit.spin import nn
+
+    cfg = nn.TrainConfig(
+        hidden=tuple(int(h) for h in params.get("hidden", [32, 32])),
+        activation=params.get("activation", "tanh"),
+        steps=int(params.get("steps", 400)),
+        lr=float(params.get("lr", 1e-3)),
+        batch_size=int(params.get("batch_size", 64)),
+        n_snapshots=int(params.get("n_snapshots", 6)),
+        seed=seed,
+    )
+    tr = nn.train_mlp(*nn.load_digits(seed), cfg, progress=False)
+    tj = nn.analyse_training(tr, progress=False, threads=threads)
+    out: Metrics = {
+        "tc_theory_init": tj.tc_theory_init,
+        "tc_first": float(tj.T_c[0]),
+        "tc_last": float(tj.T_c[-1]),
+        "test_accuracy_last": float(tj.test_accuracy[-1]),
+        "steps": tj.steps.astype(np.float64),
+        "T_c": tj.T_c,
+        "tc_glass": tj.tc_glass,
+    }
+    if tj.fit is not None:
+        out["tc_exponent"] = tj.fit.exponent
+    return out
+
+
 #: Registered task types, ``name -> TaskType``.
 TASKS: dict[str, TaskType] = {
     t.name: t
@@ -179,6 +355,31 @@ TASKS: dict[str, TaskType] = {
             "entropy vs scale curve of a law in a format (arrays + wobble amplitude)",
             _fp_scale_curve_check,
             _fp_scale_curve_run,
+        ),
+        TaskType(
+            "hmc.sample",
+            "one sampler on a built-in target: ESS per gradient (x, x²), grads to AC 0.5, move fractions",
+            _hmc_sample_check,
+            _hmc_sample_run,
+        ),
+        TaskType(
+            "spin.anneal",
+            "simulated annealing of an instance (sk / lattice / layered / file; seed draws the instance "
+            "unless instance.seed is set): energies per spin",
+            _spin_anneal_check,
+            _spin_anneal_run,
+        ),
+        TaskType(
+            "spin.exact",
+            "exact enumeration (n <= 26) of an SK instance, ferromagnetic ring or Curie-Weiss model at T",
+            _spin_exact_check,
+            _spin_exact_run,
+        ),
+        TaskType(
+            "spin.nn_tc",
+            "train an MLP on the bundled digits (seed), map snapshots to spin models: T_c vs training step",
+            _spin_nn_tc_check,
+            _spin_nn_tc_run,
         ),
     ]
 }
