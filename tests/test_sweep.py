@@ -388,3 +388,39 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def test_example_sweep_files_validate(path: Path) -> None:
     job = load_sweep(path)  # every task of the grid is validated here, before any work
     assert len(expand(job)) > 1
+
+
+def test_every_mlp_task_type(tmp_path: Path, client: Any) -> None:
+    from boltzkit import mlp
+
+    text = f"""
+type = "sweep"
+task = "mlp.compare"
+store = "{tmp_path / "m.sqlite"}"
+seeds = [1]
+[base]
+width = 8
+depth = 3
+truth_samples = 4000
+methods = ["mean_prop", "cov_prop"]
+[grid]
+act = ["relu", "tanh"]
+"""
+    rep = sweep(load_sweep(_write(tmp_path, text, "mlp.toml")), client=client, progress=False)
+    assert (rep.n_ok, rep.n_failed) == (2, 0)
+    with ResultStore(tmp_path / "m.sqlite") as db:
+        for r in db.rows():  # the same numbers as a direct call
+            net = mlp.random_mlp([8] * 4, act=r.params["act"], seed=r.seed)
+            direct = mlp.compare_equal_flops(net, ["cov_prop"], truth_samples=4000, seed=r.seed + 10_000)
+            assert r.metrics["mse_over_var[cov_prop]"] == direct.rows[0]["mse_over_var"]
+    tail = f"""
+type = "sweep"
+task = "mlp.tail"
+store = "{tmp_path / "t.sqlite"}"
+[base]
+width = 8
+depth = 3
+n_samples = 2000
+"""
+    rep = sweep(load_sweep(_write(tmp_path, tail, "tail.toml")), client=client, progress=False)
+    assert (rep.n_ok, rep.n_failed) == (1, 0)

@@ -6,6 +6,8 @@ fpentropy
     Entropy of random variables quantized to floating-point formats (float64 … float4).
 hmc
     Markov-jump HMC, look-ahead HMC and HMC, many chains in parallel, with diagnostics.
+mlp
+    Expected outputs and tail probabilities of wide random MLPs by moment propagation.
 spin
     Ising spin models: neural networks as spin models, annealing, tempering, TAP, MPF fitting.
 
@@ -16,7 +18,7 @@ GIL released. ``set_num_threads`` sets the default thread count; every entry poi
 
 from __future__ import annotations
 
-from boltzkit import _core, fpentropy, hmc, spin
+from boltzkit import _core, fpentropy, hmc, mlp, spin
 from boltzkit._threads import get_num_threads, set_num_threads
 from boltzkit.errors import BoltzkitError, ComputationError, InvalidArgumentError, InvalidTypeError
 
@@ -31,6 +33,7 @@ __all__ = [
     "fpentropy",
     "get_num_threads",
     "hmc",
+    "mlp",
     "set_num_threads",
     "spin",
 ]

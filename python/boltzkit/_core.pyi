@@ -25,6 +25,12 @@ __all__ = [
     "hmc_autocorr",
     "hmc_ess",
     "hmc_grid",
+    "mlp_estimate",
+    "mlp_gauss_moments",
+    "mlp_gradient",
+    "mlp_mean_field",
+    "mlp_monte_carlo",
+    "mlp_tail_mc",
     "quantize",
     "quantize_codes",
     "spin_anneal",
@@ -222,3 +228,34 @@ def spin_tap_free_energy(model: _Model, m: _F64, temperature: float, onsager: bo
 def spin_perron_hadamard(model: _Model, tol: float, max_iter: int, threads: int | None = None) -> tuple[float, _F64, int]: ...
 def spin_fit_objective(data: _I8, j: _F64, h: _F64, objective: str, threads: int | None = None) -> tuple[float, _F64, _F64]: ...
 def spin_fit_objective01(data: _I8, w: _F64, all_flip: bool, threads: int | None = None) -> tuple[float, _F64]: ...
+
+# ---- mlp ----
+_MlpNet = tuple[list[_F64], list[_F64], list[str], _F64, _F64]
+
+def mlp_estimate(
+    net: _MlpNet, method: str, mehler_order: int = 1, keep_cov: bool = False, threads: int | None = None
+) -> dict[str, Any]: ...
+def mlp_monte_carlo(
+    net: _MlpNet, n_samples: int, batch: int, seed: int, antithetic: bool = False, threads: int | None = None
+) -> dict[str, Any]: ...
+def mlp_tail_mc(
+    net: _MlpNet,
+    layer: int,
+    threshold: float,
+    shift: _F64 | None,
+    n_samples: int,
+    batch: int,
+    seed: int,
+    threads: int | None = None,
+) -> dict[str, Any]: ...
+def mlp_gradient(
+    net: _MlpNet,
+    method: str,
+    mehler_order: int,
+    layer: int,
+    c_mean: _F64,
+    c_var: _F64,
+    threads: int | None = None,
+) -> tuple[float, list[_F64], list[_F64]]: ...
+def mlp_mean_field(acts: list[str], w_var: list[float], b_var: list[float], q_in: float) -> list[tuple[float, float]]: ...
+def mlp_gauss_moments(activation: str, m: _F64, v: _F64, kmax: int) -> dict[str, Any]: ...

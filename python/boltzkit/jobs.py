@@ -185,13 +185,17 @@ def as_array(values: list[Any], path: str) -> np.ndarray[Any, np.dtype[np.float6
 
 
 def _registry() -> dict[str, tuple[str, Runner]]:
-    from boltzkit import _fpentropy_jobs, _hmc_jobs, _spin_jobs
+    from boltzkit import _fpentropy_jobs, _hmc_jobs, _mlp_jobs, _spin_jobs
 
     return {
         "fpentropy.entropy": ("exact and approximate entropy of laws × formats", _fpentropy_jobs.run_entropy),
         "fpentropy.scale_sweep": ("entropy vs scale: exact, approximation, wobble (plot)", _fpentropy_jobs.run_scale_sweep),
         "fpentropy.empirical": ("empirical bits per value of sampled or loaded arrays", _fpentropy_jobs.run_empirical),
         "hmc.sample": ("HMC / LAHMC / ct-HMC / MJHMC on a built-in target: ESS per gradient, plot", _hmc_jobs.run_sample),
+        "mlp.compare": (
+            "MLP moment propagation vs Monte Carlo at equal FLOPs over widths × depths × activations (plot)",
+            _mlp_jobs.run_compare,
+        ),
         "spin.anneal": ("simulated annealing of an SK / lattice / layered / .npy instance", _spin_jobs.run_anneal),
         "spin.mpf": ("coupling recovery of MPF vs pseudolikelihood from exact samples", _spin_jobs.run_mpf),
         "spin.nn_phases": ("train MLPs, map snapshots to spin models, T_c vs training (plots)", _spin_jobs.run_nn_phases),

@@ -334,6 +334,74 @@ def _spin_nn_tc_run(params: dict[str, Any], seed: int, threads: int | None) -> M
     return out
 
 
+# --------------------------------------------------------------------------- mlp
+
+
+def _mlp_compare_check(t: Table) -> None:
+    from boltzkit import mlp
+    from boltzkit._mlp_jobs import parse_methods
+
+    t.get_int("width", lo=1, hi=4096)
+    t.get_int("depth", lo=2, hi=64)
+    t.get_str("act", "relu", choices=tuple(a for a in mlp.ACTIVATIONS if a not in ("heaviside", "square")))
+    t.get_str("init", "he", choices=("he", "critical"))
+    t.get_int("truth_samples", 2**18, lo=1000)
+    parse_methods(t)
+
+
+def _mlp_compare_run(params: dict[str, Any], seed: int, threads: int | None) -> Metrics:
+    from boltzkit._mlp_jobs import compare_cell
+
+    t0 = time.perf_counter()
+    c = compare_cell(
+        int(params["width"]),
+        int(params["depth"]),
+        str(params.get("act", "relu")),
+        str(params.get("init", "he")),
+        seed,
+        [str(m) for m in params.get("methods", ["mean_prop", "cov_prop"])],
+        int(params.get("truth_samples", 2**18)),
+        threads,
+    )
+    out: Metrics = {
+        "var": c.var,
+        "noise_floor": c.noise_floor,
+        "flops_per_sample": c.flops_per_sample,
+        "time_s": time.perf_counter() - t0,
+    }
+    for r in c.rows:
+        out[f"mse_over_var[{r['method']}]"] = r["mse_over_var"]
+        out[f"speedup[{r['method']}]"] = r["speedup"]
+        out[f"flops[{r['method']}]"] = r["flops"]
+    return out
+
+
+def _mlp_tail_check(t: Table) -> None:
+    t.get_int("width", lo=1, hi=4096)
+    t.get_int("depth", lo=2, hi=64)
+    t.get_str("act", "relu", choices=("relu", "gelu", "erf", "tanh"))
+    t.get_float("threshold_sd", 4.0, positive=True)
+    t.get_int("n_samples", 20000, lo=1)
+
+
+def _mlp_tail_run(params: dict[str, Any], seed: int, threads: int | None) -> Metrics:
+    from boltzkit import mlp
+
+    w, d = int(params["width"]), int(params["depth"])
+    net = mlp.random_mlp([w] * d + [1], act=str(params.get("act", "relu")), seed=seed)
+    est = net.estimate("cov_prop")
+    t = float(est.mean[0] + float(params.get("threshold_sd", 4.0)) * np.sqrt(est.variances[-1][0]))
+    n = int(params.get("n_samples", 20000))
+    out: Metrics = {"threshold": t}
+    for m in ("gauss", "edgeworth", "is", "mc"):
+        if m == "edgeworth" and w > 256:
+            continue
+        p = net.tail_probability(threshold=t, method=m, neuron=0, n_samples=n, seed=seed + 1, threads=threads)
+        out[f"p[{m}]"] = float(p.p[0])
+        out[f"flops[{m}]"] = p.flops
+    return out
+
+
 #: Registered task types, ``name -> TaskType``.
 TASKS: dict[str, TaskType] = {
     t.name: t
@@ -380,6 +448,18 @@ TASKS: dict[str, TaskType] = {
             "train an MLP on the bundled digits (seed), map snapshots to spin models: T_c vs training step",
             _spin_nn_tc_check,
             _spin_nn_tc_run,
+        ),
+        TaskType(
+            "mlp.compare",
+            "one random MLP (width, depth, act): estimators vs Monte Carlo at equal FLOPs (MSE/Var, speedup)",
+            _mlp_compare_check,
+            _mlp_compare_run,
+        ),
+        TaskType(
+            "mlp.tail",
+            "tail probability of a random MLP's output at threshold_sd estimated sds: gauss, edgeworth, IS, MC",
+            _mlp_tail_check,
+            _mlp_tail_run,
         ),
     ]
 }

@@ -9,12 +9,14 @@
 //! Modules:
 //! - [`fpentropy`]: entropy of random variables quantized to binary floating-point formats.
 //! - [`spin`]: Ising spin models: exact enumeration, annealing, tempering, TAP, MPF fitting.
+//! - [`mlp`]: expected outputs and tail probabilities of wide random MLPs by moment propagation.
 //! - [`rng`]: seeded, per-stream random number generation (stream derivation shared by all modules).
 //! - [`parallel`]: thread-pool control.
 //! - [`numeric`]: compensated summation and Gauss–Legendre rules shared by all modules.
 
 pub mod fpentropy;
 pub mod hmc;
+pub mod mlp;
 pub mod numeric;
 pub mod parallel;
 pub mod rng;

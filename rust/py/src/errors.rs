@@ -7,6 +7,7 @@
 
 use boltzkit_core::fpentropy::FpError;
 use boltzkit_core::hmc::HmcError;
+use boltzkit_core::mlp::MlpError;
 use boltzkit_core::parallel::PoolError;
 use boltzkit_core::spin::SpinError;
 use pyo3::prelude::*;
@@ -60,5 +61,16 @@ pub fn spin_to_pyerr(e: SpinError) -> PyErr {
         }
         SpinError::Cancelled => pyo3::exceptions::PyKeyboardInterrupt::new_err("cancelled"),
         SpinError::Pool(p) => pool_to_pyerr(p),
+    }
+}
+
+/// Converts an error of the MLP module.
+pub fn mlp_to_pyerr(e: MlpError) -> PyErr {
+    match e {
+        MlpError::InvalidArgument { .. } | MlpError::TooLarge { .. } => {
+            InvalidArgumentError::new_err(e.to_string())
+        }
+        MlpError::Cancelled => pyo3::exceptions::PyKeyboardInterrupt::new_err("cancelled"),
+        MlpError::Pool(p) => pool_to_pyerr(p),
     }
 }

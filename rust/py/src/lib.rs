@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod errors;
 mod fpentropy;
 mod hmc;
+mod mlp;
 mod spin;
 
 /// Number of threads in rayon's global pool (what `threads=None` uses).
@@ -23,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_num_threads, m)?)?;
     fpentropy::register(m)?;
     hmc::register(m)?;
+    mlp::register(m)?;
     spin::register(m)?;
     Ok(())
 }

@@ -1,0 +1,553 @@
+//! Deterministic estimators of per-neuron means (and variances, covariances, third cumulants).
+//!
+//! Every estimator propagates a Gaussian-like summary of the pre-activations through the
+//! network: the linear step is exact (`m' = W μ + b`, `S' = W C Wᵀ`, `T' = T ×₁W ×₂W ×₃W`), the
+//! activation step uses the 1-D expectations of [`super::gauss`].
+//!
+//! FLOPs follow one table: GEMM `(a×b)(b×c)` = `2abc`, GEMV `2ab`, elementwise 1 per element,
+//! one 1-D Gaussian coefficient of one neuron = [`Act::coef_flops`].
+
+use super::gauss::{Act, MAX_ORDER, Moments, clamp_var};
+use super::linalg::{View, gemm};
+use super::{Cancel, Cov, Input, MlpError, Net};
+use rayon::prelude::*;
+use std::f64::consts::PI;
+
+/// Which estimator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// K = 1: mean vector and one isotropic activation variance per layer.
+    MeanProp,
+    /// K = 2: mean vector and full covariance.
+    CovProp,
+    /// K = 3: mean, covariance and full third cumulant (n ≤ [`CUMULANT3_MAX_WIDTH`]).
+    Cumulant3,
+}
+
+/// Largest width accepted by [`Method::Cumulant3`] (the third cumulant has `n³` entries).
+pub const CUMULANT3_MAX_WIDTH: usize = 256;
+
+/// Options of [`estimate`].
+#[derive(Debug, Clone)]
+pub struct EstimateOptions {
+    /// The estimator.
+    pub method: Method,
+    /// Order `M` of the Mehler series for off-diagonal covariances (1 = basic `cov_prop`).
+    pub mehler_order: usize,
+    /// Keep the full pre-activation covariance of every layer in the result.
+    pub keep_cov: bool,
+}
+
+/// Per-layer output of an estimator. Layer `l` is linear layer `l` (0-based) followed by its
+/// activation (identity for the last layer).
+#[derive(Debug, Clone, Default)]
+pub struct LayerEstimate {
+    /// Means of the pre-activations.
+    pub pre_mean: Vec<f64>,
+    /// Variances of the pre-activations (the estimator's own, `s ‖W_i‖²` for `mean_prop`).
+    pub pre_var: Vec<f64>,
+    /// Means of the activations.
+    pub post_mean: Vec<f64>,
+    /// Variances of the activations.
+    pub post_var: Vec<f64>,
+    /// Pre-activation covariance (row-major), when asked and available.
+    pub pre_cov: Option<Vec<f64>>,
+    /// Third cumulants `T_iii` of the pre-activations (`cumulant3` only).
+    pub pre_kappa3: Option<Vec<f64>>,
+}
+
+/// Result of [`estimate`].
+#[derive(Debug, Clone, Default)]
+pub struct Estimate {
+    /// One entry per linear layer.
+    pub layers: Vec<LayerEstimate>,
+    /// FLOPs per layer by the FLOP table.
+    pub flops_by_layer: Vec<f64>,
+    /// Number of variances clamped to the floor.
+    pub clamps: u64,
+}
+
+impl Estimate {
+    /// Total FLOPs.
+    pub fn flops(&self) -> f64 {
+        self.flops_by_layer.iter().sum()
+    }
+}
+
+/// `W μ + b` (GEMV).
+fn affine(w: &[f64], b: &[f64], mu: &[f64]) -> Vec<f64> {
+    let n = mu.len();
+    w.par_chunks(n)
+        .zip(b.par_iter())
+        .map(|(row, bi)| row.iter().zip(mu).map(|(a, x)| a * x).sum::<f64>() + bi)
+        .collect()
+}
+
+/// `W Σ Wᵀ` for the input covariance, with its FLOPs.
+fn input_cov(w: &[f64], rows: usize, input: &Input) -> (Vec<f64>, f64) {
+    let n0 = input.dim();
+    let a = scaled_factor(w, rows, input);
+    let mut s = vec![0.0; rows * rows];
+    gemm(
+        rows,
+        n0,
+        rows,
+        View::rows(&a, n0),
+        View::trans(&a, n0),
+        0.0,
+        &mut s,
+    );
+    let f = match &input.cov {
+        Cov::Diag(_) => rows as f64 * n0 as f64,
+        Cov::Full { .. } => 2.0 * rows as f64 * (n0 * n0) as f64,
+    };
+    (s, f + 2.0 * (rows * rows) as f64 * n0 as f64)
+}
+
+/// `W F` with `F Fᵀ = Σ` (`W diag(√σ)` for a diagonal covariance).
+fn scaled_factor(w: &[f64], rows: usize, input: &Input) -> Vec<f64> {
+    let n0 = input.dim();
+    match &input.cov {
+        Cov::Diag(d) => {
+            let sd: Vec<f64> = d.iter().map(|v| v.sqrt()).collect();
+            w.chunks(n0)
+                .flat_map(|row| row.iter().zip(&sd).map(|(a, s)| a * s).collect::<Vec<_>>())
+                .collect()
+        }
+        Cov::Full { factor, .. } => {
+            let mut a = vec![0.0; rows * n0];
+            gemm(
+                rows,
+                n0,
+                n0,
+                View::rows(w, n0),
+                View::rows(factor, n0),
+                0.0,
+                &mut a,
+            );
+            a
+        }
+    }
+}
+
+/// Runs one estimator on `net` with Gaussian input `input`.
+///
+/// # Errors
+/// [`MlpError::InvalidArgument`] if the input dimension does not match or the Mehler order is
+/// out of `1..=40`; [`MlpError::TooLarge`] for `cumulant3` above width 256;
+/// [`MlpError::Cancelled`].
+pub fn estimate(
+    net: &Net,
+    input: &Input,
+    opts: &EstimateOptions,
+    cancel: Cancel<'_>,
+) -> Result<Estimate, MlpError> {
+    if input.dim() != net.widths[0] {
+        return Err(MlpError::invalid(
+            "input_mean",
+            format!(
+                "input dimension {} does not match the network's {}",
+                input.dim(),
+                net.widths[0]
+            ),
+        ));
+    }
+    if opts.mehler_order == 0 || opts.mehler_order > MAX_ORDER {
+        return Err(MlpError::invalid(
+            "mehler_order",
+            format!("must be in 1..={MAX_ORDER}, got {}", opts.mehler_order),
+        ));
+    }
+    if opts.method == Method::Cumulant3 {
+        let wmax = net.widths.iter().copied().max().unwrap_or(0);
+        if wmax > CUMULANT3_MAX_WIDTH {
+            return Err(MlpError::TooLarge {
+                what: "cumulant3 width",
+                n: wmax as u64,
+                limit: CUMULANT3_MAX_WIDTH as u64,
+            });
+        }
+    }
+    match opts.method {
+        Method::MeanProp => mean_prop(net, input, cancel),
+        Method::CovProp | Method::Cumulant3 => cov_prop(net, input, opts, cancel),
+    }
+}
+
+fn mean_prop(net: &Net, input: &Input, cancel: Cancel<'_>) -> Result<Estimate, MlpError> {
+    let mut out = Estimate::default();
+    let mut mu = input.mean.clone();
+    let mut s_act = 0.0;
+    for l in 0..net.depth() {
+        cancel.check()?;
+        let (rows, cols) = (net.widths[l + 1], net.widths[l]);
+        let (rf, cf) = (rows as f64, cols as f64);
+        let w = &net.weights[l];
+        let m = affine(w, &net.biases[l], &mu);
+        let mut flops = 2.0 * rf * cf + rf;
+        let v: Vec<f64> = if l == 0 {
+            let a = scaled_factor(w, rows, input);
+            flops += match &input.cov {
+                Cov::Diag(_) => rf * cf,
+                Cov::Full { .. } => 2.0 * rf * cf * cf,
+            } + 2.0 * rf * cf;
+            a.par_chunks(cols)
+                .map(|r| r.iter().map(|x| x * x).sum())
+                .collect()
+        } else {
+            flops += 2.0 * rf * cf + rf;
+            w.par_chunks(cols)
+                .map(|r| s_act * r.iter().map(|x| x * x).sum::<f64>())
+                .collect()
+        };
+        let act = net.act(l);
+        let mut clamps = 0u64;
+        let moms: Vec<Moments> = m
+            .iter()
+            .zip(&v)
+            .map(|(&mi, &vi)| {
+                let (vc, c) = clamp_var(vi);
+                clamps += u64::from(c);
+                Moments::compute(act, mi, vc, 3, false)
+            })
+            .collect::<Vec<_>>();
+        out.clamps += clamps;
+        let post_mean: Vec<f64> = moms.iter().map(|x| x.g[0]).collect();
+        let post_var: Vec<f64> = moms.iter().map(Moments::var).collect();
+        if l + 1 < net.depth() {
+            flops += 2.0 * act.coef_flops() * rf + rf;
+        }
+        s_act = post_var.iter().sum::<f64>() / rf;
+        mu.clone_from(&post_mean);
+        out.flops_by_layer.push(flops);
+        out.layers.push(LayerEstimate {
+            pre_mean: m,
+            pre_var: v,
+            post_mean,
+            post_var,
+            pre_cov: None,
+            pre_kappa3: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Activation step of `cov_prop` on pre-activation `(m, S)` (+ third cumulant `t`): returns
+/// `(μ, C, T_post)`. Also returns the per-neuron moments and FLOPs.
+struct ActStep {
+    mu: Vec<f64>,
+    c: Vec<f64>,
+    t: Option<Vec<f64>>,
+    flops: f64,
+    clamps: u64,
+}
+
+fn activation_step(act: Act, m: &[f64], s: &[f64], t: Option<&[f64]>, order: usize) -> ActStep {
+    let n = m.len();
+    let nf = n as f64;
+    let mut clamps = 0u64;
+    let higher = t.is_some();
+    let moms: Vec<Moments> = (0..n)
+        .map(|i| {
+            let (v, c) = clamp_var(s[i * n + i]);
+            clamps += u64::from(c);
+            Moments::compute(act, m[i], v, order.max(3), higher)
+        })
+        .collect();
+    let mut flops = (order as f64 + 2.0) * act.coef_flops() * nf;
+    // Off-diagonal covariance by the Mehler series.
+    let mut c = vec![0.0; n * n];
+    c.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+        let gi = &moms[i].g;
+        for (j, cij) in row.iter_mut().enumerate() {
+            if i == j {
+                *cij = moms[i].var();
+                continue;
+            }
+            let sij = s[i * n + j];
+            let gj = &moms[j].g;
+            if order == 1 {
+                *cij = sij * gi[1] * gj[1];
+            } else {
+                let (mut p, mut acc) = (1.0, 0.0);
+                for k in 1..=order {
+                    p *= sij / k as f64;
+                    acc += p * gi[k] * gj[k];
+                }
+                *cij = acc;
+            }
+        }
+    });
+    flops += if order == 1 {
+        2.0 * nf * nf
+    } else {
+        4.0 * order as f64 * nf * nf
+    };
+    let mut mu: Vec<f64> = moms.iter().map(|x| x.g[0]).collect();
+    let mut t_post = None;
+    if let Some(t) = t {
+        let n2 = n * n;
+        let g: Vec<f64> = moms.iter().map(|x| x.g[1]).collect();
+        let h: Vec<f64> = moms.iter().map(|x| x.g[2]).collect();
+        let e: Vec<f64> = moms.iter().map(Moments::var_dm).collect();
+        let f: Vec<f64> = moms
+            .iter()
+            .map(|x| 2.0 * x.e2_dv - 2.0 * x.g[0] * x.g[2])
+            .collect();
+        let mut tp = vec![0.0; n * n2];
+        tp.par_chunks_mut(n2).enumerate().for_each(|(i, blk)| {
+            for j in 0..n {
+                for k in 0..n {
+                    let tijk = t[i * n2 + j * n + k];
+                    let val = if i == j && j == k {
+                        moms[i].kappa3() + g[i].powi(3) * tijk
+                    } else if i == j || j == k || i == k {
+                        // two equal indices a, one distinct b
+                        let (a, b) = if i == j {
+                            (i, k)
+                        } else if j == k {
+                            (j, i)
+                        } else {
+                            (i, j)
+                        };
+                        let sab = s[a * n + b];
+                        e[a] * sab * g[b]
+                            + 0.5 * sab * sab * f[a] * h[b]
+                            + g[a] * g[a] * g[b] * tijk
+                    } else {
+                        let (sij, sik, sjk) = (s[i * n + j], s[i * n + k], s[j * n + k]);
+                        g[i] * g[j] * g[k] * tijk
+                            + h[i] * sij * sik * g[j] * g[k]
+                            + h[j] * sij * sjk * g[i] * g[k]
+                            + h[k] * sik * sjk * g[i] * g[j]
+                    };
+                    blk[j * n + k] = val;
+                }
+            }
+        });
+        // Corrections of the mean and covariance by the pre-activation third cumulant.
+        let mu0 = mu.clone();
+        for i in 0..n {
+            let tiii = t[i * n2 + i * n + i];
+            mu[i] += tiii * moms[i].g[3] / 6.0;
+            c[i * n + i] += tiii * (moms[i].e2_d3 - 2.0 * mu0[i] * moms[i].g[3]) / 6.0;
+        }
+        c.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            for (j, cij) in row.iter_mut().enumerate() {
+                if i != j {
+                    let tiij = t[i * n2 + i * n + j];
+                    let tijj = t[i * n2 + j * n + j];
+                    *cij += 0.5 * (tiij * h[i] * g[j] + tijj * g[i] * h[j]);
+                }
+            }
+        });
+        flops += 12.0 * nf * nf * nf + 4.0 * nf * nf;
+        t_post = Some(tp);
+    }
+    ActStep {
+        mu,
+        c,
+        t: t_post,
+        flops,
+        clamps,
+    }
+}
+
+/// `T ×₁ W ×₂ W ×₃ W` for `T` `n × n × n` and `W` `r × n` (row-major), with its FLOPs.
+fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
+    let n2 = n * n;
+    // A[i][b][c] = Σ_a W_ia T[a][b][c]
+    let mut a = vec![0.0; r * n2];
+    gemm(r, n, n2, View::rows(w, n), View::rows(t, n2), 0.0, &mut a);
+    // B[i][b][k] = Σ_c A[i][b][c] W_kc
+    let mut b = vec![0.0; r * n * r];
+    gemm(
+        r * n,
+        n,
+        r,
+        View::rows(&a, n),
+        View::trans(w, n),
+        0.0,
+        &mut b,
+    );
+    // T'[i][j][k] = Σ_b W_jb B[i][b][k]
+    let mut out = vec![0.0; r * r * r];
+    out.par_chunks_mut(r * r).enumerate().for_each(|(i, blk)| {
+        gemm(
+            r,
+            n,
+            r,
+            View::rows(w, n),
+            View::rows(&b[i * n * r..(i + 1) * n * r], r),
+            0.0,
+            blk,
+        );
+    });
+    let (rf, nf) = (r as f64, n as f64);
+    (
+        out,
+        2.0 * rf * nf * nf * nf + 2.0 * rf * rf * nf * nf + 2.0 * rf * rf * rf * nf,
+    )
+}
+
+fn cov_prop(
+    net: &Net,
+    input: &Input,
+    opts: &EstimateOptions,
+    cancel: Cancel<'_>,
+) -> Result<Estimate, MlpError> {
+    let third = opts.method == Method::Cumulant3;
+    let mut out = Estimate::default();
+    let mut mu = input.mean.clone();
+    let mut c: Vec<f64> = Vec::new();
+    let mut t: Option<Vec<f64>> = None;
+    for l in 0..net.depth() {
+        cancel.check()?;
+        let (rows, cols) = (net.widths[l + 1], net.widths[l]);
+        let (rf, cf) = (rows as f64, cols as f64);
+        let w = &net.weights[l];
+        let m = affine(w, &net.biases[l], &mu);
+        let mut flops = 2.0 * rf * cf + rf;
+        let s = if l == 0 {
+            let (s, f) = input_cov(w, rows, input);
+            flops += f;
+            s
+        } else {
+            let mut a = vec![0.0; rows * cols];
+            gemm(
+                rows,
+                cols,
+                cols,
+                View::rows(w, cols),
+                View::rows(&c, cols),
+                0.0,
+                &mut a,
+            );
+            let mut s = vec![0.0; rows * rows];
+            gemm(
+                rows,
+                cols,
+                rows,
+                View::rows(&a, cols),
+                View::trans(w, cols),
+                0.0,
+                &mut s,
+            );
+            flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+            s
+        };
+        let t_pre = if third {
+            match &t {
+                None => Some(vec![0.0; rows * rows * rows]),
+                Some(tp) => {
+                    let (tn, f) = mode_products(tp, w, rows, cols);
+                    flops += f;
+                    Some(tn)
+                }
+            }
+        } else {
+            None
+        };
+        cancel.check()?;
+        let act = net.act(l);
+        let step = activation_step(act, &m, &s, t_pre.as_deref(), opts.mehler_order);
+        if l + 1 < net.depth() {
+            flops += step.flops;
+        }
+        out.clamps += step.clamps;
+        let pre_var: Vec<f64> = (0..rows).map(|i| s[i * rows + i]).collect();
+        let post_var: Vec<f64> = (0..rows).map(|i| step.c[i * rows + i]).collect();
+        let pre_kappa3 = t_pre.as_ref().map(|tp| {
+            (0..rows)
+                .map(|i| tp[i * rows * rows + i * rows + i])
+                .collect()
+        });
+        out.layers.push(LayerEstimate {
+            pre_mean: m,
+            pre_var,
+            post_mean: step.mu.clone(),
+            post_var,
+            pre_cov: if opts.keep_cov { Some(s) } else { None },
+            pre_kappa3,
+        });
+        out.flops_by_layer.push(flops);
+        mu = step.mu;
+        c = step.c;
+        t = step.t;
+    }
+    Ok(out)
+}
+
+/// Infinite-width (NNGP) recursion for a network with i.i.d. weights `N(0, w_var_l / fan_in)`
+/// and biases `N(0, b_var_l)`: returns per layer `(q_l, k_l)` where `q_l` is the second moment
+/// of a pre-activation for one input with mean squared norm `q_in` per coordinate, and `k_l`
+/// the covariance of one neuron's pre-activations under two *independent* such inputs.
+///
+/// # Errors
+/// [`MlpError::InvalidArgument`] for mismatched lengths or negative variances.
+pub fn mean_field(
+    acts: &[Act],
+    w_var: &[f64],
+    b_var: &[f64],
+    q_in: f64,
+) -> Result<Vec<(f64, f64)>, MlpError> {
+    let depth = acts.len() + 1;
+    if w_var.len() != depth || b_var.len() != depth {
+        return Err(MlpError::invalid(
+            "w_var",
+            format!("expected {depth} values of w_var and b_var"),
+        ));
+    }
+    if w_var
+        .iter()
+        .chain(b_var)
+        .any(|v| !v.is_finite() || *v < 0.0)
+        || q_in.is_nan()
+        || q_in < 0.0
+    {
+        return Err(MlpError::invalid(
+            "w_var",
+            "variances must be finite and >= 0",
+        ));
+    }
+    let mut q = w_var[0] * q_in + b_var[0];
+    let mut k = b_var[0];
+    let mut out = vec![(q, k)];
+    for l in 1..depth {
+        let act = acts[l - 1];
+        let qv = q.max(super::gauss::VAR_FLOOR);
+        let e2 = Moments::compute(act, 0.0, qv, 3, false).e2;
+        let cross = bivariate(act, qv, k);
+        q = w_var[l] * e2 + b_var[l];
+        k = w_var[l] * cross + b_var[l];
+        out.push((q, k));
+    }
+    Ok(out)
+}
+
+/// `E[φ(u) φ(u')]` for zero-mean jointly Gaussian `u, u'` with variance `q` and covariance `k`.
+fn bivariate(act: Act, q: f64, k: f64) -> f64 {
+    let rho = (k / q).clamp(-1.0, 1.0);
+    match act {
+        Act::Relu => {
+            let th = rho.acos();
+            q * (th.sin() + (PI - th) * rho) / (2.0 * PI)
+        }
+        Act::Erf => 2.0 / PI * (2.0 * k / (1.0 + 2.0 * q)).asin(),
+        Act::Identity => k,
+        _ => {
+            // 2-D Gauss–Hermite with a 60-point rule
+            let gh = super::gauss::gauss_hermite_rule(60);
+            let s = q.sqrt();
+            let r2 = (1.0 - rho * rho).max(0.0).sqrt();
+            let mut acc = 0.0;
+            for (x1, w1) in gh.nodes.iter().zip(&gh.weights) {
+                let a = act.apply(s * x1);
+                for (x2, w2) in gh.nodes.iter().zip(&gh.weights) {
+                    acc += w1 * w2 * a * act.apply(s * (rho * x1 + r2 * x2));
+                }
+            }
+            acc
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! # MLP moment propagation
+//!
+//! The expected output of a fixed MLP under a Gaussian input, layer by layer, without sampling
+//! (Wu, Lecomte, Winer et al., "Estimating the expected output of wide random MLPs more
+//! efficiently than sampling"), and the Monte Carlo baseline it is compared with at equal FLOPs.
+//!
+//! - [`gauss`]: 1-D Gaussian expectations of activations (`G_k = E φ^(k)`, moments, Mehler).
+//! - [`estimate`]: `mean_field` (NNGP recursion), `mean_prop` (K = 1), `cov_prop` (K = 2, with a
+//!   Mehler order), `cumulant3` (K = 3, third cumulant tracked, n ≤ 256).
+//! - [`monte_carlo`]: batched forward passes with counter-based streams (bit-identical for any
+//!   thread count), per-neuron f64 sums, antithetic option; importance-sampled tail counts.
+//! - [`gradient`]: reverse-mode gradients of a `mean_prop` / `cov_prop` objective
+//!   `Σ c_i E y_i + Σ d_i Var y_i` with respect to every weight and bias.
+//!
+//! FLOPs are counted analytically from one table (see [`flops`]).
+//!
+//! Layout: a network has `L` linear layers; `weights[l]` is row-major `n_{l+1} × n_l`, biases
+//! have length `n_{l+1}`, `acts` has `L − 1` entries (the last layer is linear).
+
+pub mod estimate;
+pub mod gauss;
+pub mod gradient;
+pub mod linalg;
+pub mod monte_carlo;
+
+pub use estimate::{Estimate, EstimateOptions, LayerEstimate, Method, estimate, mean_field};
+pub use gauss::{Act, Moments};
+pub use gradient::{Gradient, gradient};
+pub use monte_carlo::{McOptions, McResult, TailMc, monte_carlo, tail_monte_carlo};
+
+use crate::parallel::PoolError;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Errors of the MLP module.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MlpError {
+    /// An argument outside its domain; `arg` names it.
+    #[error("{arg}: {msg}")]
+    InvalidArgument {
+        /// Name of the offending argument.
+        arg: &'static str,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// A computation that would need more memory than allowed.
+    #[error("{what}: {n} exceeds the limit of {limit}")]
+    TooLarge {
+        /// What was counted.
+        what: &'static str,
+        /// The count.
+        n: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The run was cancelled (Ctrl-C in Python).
+    #[error("cancelled")]
+    Cancelled,
+    /// The thread pool could not be built.
+    #[error("threads: {0}")]
+    Pool(#[from] PoolError),
+}
+
+impl MlpError {
+    pub(crate) fn invalid(arg: &'static str, msg: impl Into<String>) -> Self {
+        MlpError::InvalidArgument {
+            arg,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// A cancellation flag polled between layers / batches; `None` never cancels.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cancel<'a>(pub Option<&'a AtomicBool>);
+
+impl Cancel<'_> {
+    /// `Err(Cancelled)` when cancellation was requested.
+    #[inline]
+    pub fn check(&self) -> Result<(), MlpError> {
+        if self.0.is_some_and(|f| f.load(Ordering::Relaxed)) {
+            Err(MlpError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A checked MLP.
+#[derive(Debug, Clone)]
+pub struct Net {
+    /// Layer widths `n_0, …, n_L`.
+    pub widths: Vec<usize>,
+    /// `weights[l]`: row-major `n_{l+1} × n_l`.
+    pub weights: Vec<Vec<f64>>,
+    /// `biases[l]`: length `n_{l+1}`.
+    pub biases: Vec<Vec<f64>>,
+    /// Activations of the `L − 1` hidden layers.
+    pub acts: Vec<Act>,
+}
+
+fn check_finite(arg: &'static str, what: &str, x: &[f64]) -> Result<(), MlpError> {
+    match x.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(MlpError::invalid(
+            arg,
+            format!("{what} must be finite, got {} at flat index {i}", x[i]),
+        )),
+    }
+}
+
+impl Net {
+    /// Builds a network from `weights` (with their shapes `(rows, cols)`), `biases` and
+    /// activation names.
+    ///
+    /// # Errors
+    /// [`MlpError::InvalidArgument`] if the shapes do not chain, a value is not finite, the
+    /// number of activations is not `L − 1` or a name is unknown.
+    pub fn new(
+        shapes: &[(usize, usize)],
+        weights: Vec<Vec<f64>>,
+        biases: Vec<Vec<f64>>,
+        acts: &[String],
+    ) -> Result<Net, MlpError> {
+        let depth = shapes.len();
+        if depth == 0 {
+            return Err(MlpError::invalid("weights", "need at least one layer"));
+        }
+        if weights.len() != depth || biases.len() != depth {
+            return Err(MlpError::invalid(
+                "biases",
+                format!("expected {depth} bias vectors, got {}", biases.len()),
+            ));
+        }
+        let mut widths = vec![shapes[0].1];
+        for (l, &(r, c)) in shapes.iter().enumerate() {
+            if r == 0 || c == 0 {
+                return Err(MlpError::invalid(
+                    "weights",
+                    format!("layer {l} has an empty shape ({r}, {c})"),
+                ));
+            }
+            if c != widths[l] {
+                return Err(MlpError::invalid(
+                    "weights",
+                    format!(
+                        "shapes do not chain: layer {l} has {c} columns but the previous layer has {} outputs",
+                        widths[l]
+                    ),
+                ));
+            }
+            if weights[l].len() != r * c {
+                return Err(MlpError::invalid(
+                    "weights",
+                    format!(
+                        "layer {l}: {} values for shape ({r}, {c})",
+                        weights[l].len()
+                    ),
+                ));
+            }
+            if biases[l].len() != r {
+                return Err(MlpError::invalid(
+                    "biases",
+                    format!("layer {l}: expected length {r}, got {}", biases[l].len()),
+                ));
+            }
+            check_finite("weights", &format!("layer {l}"), &weights[l])?;
+            check_finite("biases", &format!("layer {l}"), &biases[l])?;
+            widths.push(r);
+        }
+        if acts.len() != depth - 1 {
+            return Err(MlpError::invalid(
+                "activations",
+                format!(
+                    "expected {} names (the last layer is linear), got {}",
+                    depth - 1,
+                    acts.len()
+                ),
+            ));
+        }
+        let acts = acts
+            .iter()
+            .map(|a| {
+                Act::from_name(a).ok_or_else(|| {
+                    MlpError::invalid(
+                        "activations",
+                        format!("unknown activation {a:?}; expected relu, gelu, erf, tanh, identity, heaviside or square"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Net {
+            widths,
+            weights,
+            biases,
+            acts,
+        })
+    }
+
+    /// Number of linear layers `L`.
+    pub fn depth(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Activation applied after linear layer `l` (identity for the last one).
+    pub fn act(&self, l: usize) -> Act {
+        self.acts.get(l).copied().unwrap_or(Act::Identity)
+    }
+
+    /// Monte Carlo FLOPs per sample: `Σ_l (2 n_l n_{l-1} + n_l + c_act n_l)`.
+    pub fn flops_per_sample(&self) -> f64 {
+        (0..self.depth())
+            .map(|l| {
+                let (o, i) = (self.widths[l + 1] as f64, self.widths[l] as f64);
+                2.0 * o * i + o + self.act(l).c_act() * o
+            })
+            .sum()
+    }
+}
+
+/// A Gaussian input `N(mean, cov)`.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Mean, length `n_0`.
+    pub mean: Vec<f64>,
+    /// Covariance: diagonal (length `n_0`) or full (row-major `n_0 × n_0`).
+    pub cov: Cov,
+}
+
+/// Input covariance.
+#[derive(Debug, Clone)]
+pub enum Cov {
+    /// Diagonal variances.
+    Diag(Vec<f64>),
+    /// Full symmetric positive semi-definite matrix, row-major, with its lower Cholesky-like
+    /// factor `L` (`cov = L Lᵀ`, from an LDLᵀ-style factorisation that tolerates semi-definite).
+    Full {
+        /// The matrix.
+        cov: Vec<f64>,
+        /// A factor `L` with `L Lᵀ = cov`.
+        factor: Vec<f64>,
+    },
+}
+
+impl Input {
+    /// Standard normal input of dimension `n`.
+    pub fn standard(n: usize) -> Input {
+        Input {
+            mean: vec![0.0; n],
+            cov: Cov::Diag(vec![1.0; n]),
+        }
+    }
+
+    /// Checks and builds an input. `cov` is either `n` variances or an `n × n` matrix.
+    ///
+    /// # Errors
+    /// [`MlpError::InvalidArgument`] for a wrong length, a non-finite value, a negative
+    /// variance, an asymmetric or non-positive-semi-definite matrix.
+    pub fn new(n: usize, mean: Vec<f64>, cov: Vec<f64>, full: bool) -> Result<Input, MlpError> {
+        if mean.len() != n {
+            return Err(MlpError::invalid(
+                "input_mean",
+                format!("expected length {n} (the input width), got {}", mean.len()),
+            ));
+        }
+        check_finite("input_mean", "the mean", &mean)?;
+        check_finite("input_cov", "the covariance", &cov)?;
+        if !full {
+            if cov.len() != n {
+                return Err(MlpError::invalid(
+                    "input_cov",
+                    format!("expected {n} variances, got {}", cov.len()),
+                ));
+            }
+            if let Some(i) = cov.iter().position(|&v| v < 0.0) {
+                return Err(MlpError::invalid(
+                    "input_cov",
+                    format!("variances must be >= 0, got {} at {i}", cov[i]),
+                ));
+            }
+            return Ok(Input {
+                mean,
+                cov: Cov::Diag(cov),
+            });
+        }
+        if cov.len() != n * n {
+            return Err(MlpError::invalid(
+                "input_cov",
+                format!("expected a {n} x {n} matrix, got {} values", cov.len()),
+            ));
+        }
+        let scale = cov.iter().fold(0.0f64, |a, v| a.max(v.abs())).max(1e-300);
+        for i in 0..n {
+            for j in 0..i {
+                if (cov[i * n + j] - cov[j * n + i]).abs() > 1e-10 * scale {
+                    return Err(MlpError::invalid(
+                        "input_cov",
+                        format!("matrix is not symmetric at ({i}, {j})"),
+                    ));
+                }
+            }
+        }
+        // Cholesky with a tolerance for semi-definite pivots.
+        let mut f = vec![0.0; n * n];
+        let tol = 1e-10 * scale;
+        for j in 0..n {
+            let mut d = cov[j * n + j];
+            for k in 0..j {
+                d -= f[j * n + k] * f[j * n + k];
+            }
+            if d < -tol {
+                return Err(MlpError::invalid(
+                    "input_cov",
+                    format!("matrix is not positive semi-definite (pivot {j} is {d:.3e})"),
+                ));
+            }
+            let d = d.max(0.0).sqrt();
+            f[j * n + j] = d;
+            for i in j + 1..n {
+                let mut s = cov[i * n + j];
+                for k in 0..j {
+                    s -= f[i * n + k] * f[j * n + k];
+                }
+                f[i * n + j] = if d > 0.0 { s / d } else { 0.0 };
+                if d == 0.0 && s.abs() > tol.sqrt() {
+                    return Err(MlpError::invalid(
+                        "input_cov",
+                        format!("matrix is not positive semi-definite (column {j})"),
+                    ));
+                }
+            }
+        }
+        Ok(Input {
+            mean,
+            cov: Cov::Full { cov, factor: f },
+        })
+    }
+
+    /// Dimension.
+    pub fn dim(&self) -> usize {
+        self.mean.len()
+    }
+}
