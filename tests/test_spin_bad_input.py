@@ -94,6 +94,28 @@ def _no_panic(fn: Any) -> None:
         (lambda: phase.hidden_order([1.0, 2.0], [1.0]), InvalidArgumentError, "v"),
         (lambda: sp.lattice_2d(2), InvalidArgumentError, "L"),
         (lambda: sp.layered_sk([5]), InvalidArgumentError, "widths"),
+        # zero temperature (β = ∞) and negative / non-finite temperatures everywhere a temperature enters
+        (lambda: M.anneal(2, schedule=[np.inf]), InvalidArgumentError, "schedule"),
+        (lambda: M.anneal(2, beta_range=(0.1, np.inf)), InvalidArgumentError, "beta_range"),
+        (lambda: M.anneal(2, beta_range=(np.nan, 1.0)), InvalidArgumentError, "beta_range"),
+        (lambda: M.tempering([np.inf]), InvalidArgumentError, "betas"),
+        (lambda: M.tempering([np.nan]), InvalidArgumentError, "betas"),
+        (lambda: M.enumerate_exact([-1.0]), InvalidArgumentError, "betas"),
+        (lambda: M.tap(np.nan), InvalidArgumentError, "T"),
+        (lambda: M.tap(np.inf), InvalidArgumentError, "T"),
+        (lambda: M.tap_free_energy([0.0, 0.0, 0.0], 0.0), InvalidArgumentError, "T"),
+        (lambda: M.tap_free_energy([2.0, 0.0, 0.0], 1.0), InvalidArgumentError, "m"),
+        (lambda: phase.tap_hessian_scan(M, [0.0, 1.0]), InvalidArgumentError, "T"),
+        # spins not in {-1, +1} wherever states enter
+        (lambda: M.descend([[1, 0, 1]]), InvalidArgumentError, "spins must be -1 or \\+1"),
+        (lambda: M.anneal(2, initial_states=[[1, 0, 1], [1, 1, 1]]), InvalidArgumentError, "initial_states"),
+        (lambda: sp.fit_mpf(np.array([[1, 2, 1], [1, 1, 1]])), InvalidArgumentError, "data"),
+        (lambda: sp.fit_pseudolikelihood(np.array([[1, 0, 1], [1, 1, 1]])), InvalidArgumentError, "data"),
+        # non-finite fields, non-square converters, sizes
+        (lambda: SpinModel(GOOD, [np.inf, 0.0, 0.0]), InvalidArgumentError, "h"),
+        (lambda: SpinModel.from_qubo(np.zeros((2, 3))), InvalidArgumentError, "Q"),
+        (lambda: sp.sk(0), InvalidArgumentError, "n"),
+        (lambda: SpinModel(np.zeros((27, 27))).enumerate_exact(), InvalidArgumentError, "n"),
     ],
 )
 def test_clear_errors(call: Any, exc: type[Exception], arg: str) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from boltzkit.cli import main
+from boltzkit.errors import InvalidArgumentError
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -40,10 +41,11 @@ def test_mpf_job(tmp_path: Path) -> None:
 
 
 def test_nn_phases_job_on_a_user_npz(tmp_path: Path) -> None:
+    """A user-supplied MNIST-style file in the layout of Keras' ``mnist.npz`` (uint8 images)."""
     rng = np.random.default_rng(0)
-    x = rng.random((120, 4, 4))
-    y = (x.reshape(120, -1).sum(1) > 8).astype(np.int64)
-    np.savez(tmp_path / "tiny.npz", x=x, y=y)
+    x = rng.integers(0, 256, size=(160, 4, 4), dtype=np.uint8)
+    y = (x.reshape(160, -1).astype(np.int64).sum(1) > 16 * 127).astype(np.uint8)
+    np.savez(tmp_path / "tiny.npz", x_train=x[:120], y_train=y[:120], x_test=x[120:], y_test=y[120:])
     job = _write(
         tmp_path,
         f'type = "spin.nn_phases"\n[params]\ndataset = "{tmp_path / "tiny.npz"}"\nhidden = [6]\nactivations = ["relu"]\n'
@@ -52,6 +54,34 @@ def test_nn_phases_job_on_a_user_npz(tmp_path: Path) -> None:
     assert main(["run", str(job), "--out", str(tmp_path), "--no-progress"]) == 0
     assert len((tmp_path / "nn_phases.csv").read_text().splitlines()) == 5
     assert (tmp_path / "spin_nn_tc_vs_training.png").stat().st_size > 10_000
+    # the fitted power law of T_c against training time
+    head, row = (tmp_path / "nn_power_law.csv").read_text().splitlines()[:2]
+    fields = dict(zip(head.split(","), row.split(","), strict=True))
+    assert fields["activation"] == "relu" and np.isfinite(float(fields["exponent"]))
+    assert float(fields["ci_low"]) <= float(fields["exponent"]) <= float(fields["ci_high"])
+
+
+def test_user_npz_layouts(tmp_path: Path) -> None:
+    from boltzkit.spin import nn
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, size=50)
+    np.savez(tmp_path / "keras.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
+    xtr, ytr, xte, yte = nn.load_npz(tmp_path / "keras.npz")
+    assert xtr.shape == (40, 784) and xte.shape == (10, 784)  # the given split is kept, images flattened
+    np.testing.assert_allclose(xtr, x[:40].reshape(40, -1) / x[:40].max())
+    np.testing.assert_array_equal(yte, y[40:])
+    np.savez(tmp_path / "xy.npz", x=x, y=y)
+    xtr, ytr, xte, yte = nn.load_npz(tmp_path / "xy.npz", test_fraction=0.2)
+    assert len(xtr) == 40 and len(xte) == 10 and xtr.max() <= 1.0
+    # every image keeps its own label through the split
+    lookup = {x[k].tobytes(): y[k] for k in range(50)}
+    for xi, yi in zip(np.vstack([xtr, xte]), np.concatenate([ytr, yte]), strict=True):
+        assert lookup[np.rint(xi * x.max()).astype(np.uint8).reshape(28, 28).tobytes()] == yi
+    np.savez(tmp_path / "bad.npz", images=x)
+    with pytest.raises(InvalidArgumentError, match="x_train"):
+        nn.load_npz(tmp_path / "bad.npz")
 
 
 def test_spin_demo_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -116,6 +116,17 @@ def test_pure_sk_has_only_the_glass_criterion() -> None:
     assert phase.bond_spectrum(m).n_outliers <= 2
 
 
+def test_glass_temperature_is_refined_off_the_grid() -> None:
+    """±1/√n couplings have equal row sums d = (n − 1)/n, so A(T) = (1 + d/T²) − J/T has
+    λ_min(T) = 1 + d/T² − λ_max(J)/T, minimal at T = 2d/λ_max(J) exactly."""
+    n = 300
+    m = sp.sk(n, seed=3, couplings="pm1")
+    lam_max = float(np.linalg.eigvalsh(m.J)[-1])
+    scan = phase.tap_hessian_scan(m, np.linspace(0.5, 1.6, 12))
+    assert scan.T_glass == pytest.approx(2 * (n - 1) / n / lam_max, rel=1e-5)
+    assert scan.lambda_min == pytest.approx(1 + (n - 1) / n / scan.T**2 - lam_max / scan.T, abs=1e-9)
+
+
 def test_power_law_fit_recovers_the_exponent() -> None:
     rng = np.random.default_rng(0)
     t = np.geomspace(1, 1e4, 30)
@@ -124,6 +135,10 @@ def test_power_law_fit_recovers_the_exponent() -> None:
     assert f.exponent_ci[0] < 0.31 < f.exponent_ci[1]
     assert f.prefactor == pytest.approx(0.7, rel=0.05)
     assert f.n_points == int(np.sum(t >= 10))
+    exact = phase.fit_power_law(t, 2.0 * t**-0.5)  # an exact power law: zero-width interval, no nan
+    assert exact.exponent == pytest.approx(-0.5, abs=1e-12) and exact.exponent_ci == pytest.approx((-0.5, -0.5), abs=1e-9)
+    flat = phase.fit_power_law(t, np.ones_like(t))
+    assert flat.exponent == 0.0 and flat.exponent_ci == (0.0, 0.0)
 
 
 def test_hidden_order_overlap() -> None:

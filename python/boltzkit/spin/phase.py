@@ -147,7 +147,8 @@ class HessianScan:
     lambda_min : ndarray of shape (n_T,)
         Smallest eigenvalue of ``A(T)``.
     T_glass : float
-        Grid temperature where ``λ_min`` is smallest (the glass criterion).
+        Temperature where ``λ_min`` is smallest (the glass criterion): the grid argmin, refined by
+        Brent's bounded minimisation between its two grid neighbours (kept on the grid at an end).
     T_hidden : float
         Highest temperature where ``λ_min`` crosses zero, refined by bisection (``nan`` when it
         stays positive).
@@ -229,7 +230,20 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> Hess
     lam = np.empty(ts.size)
     for k, t in enumerate(ts):
         lam[k] = _lambda_min(j, d, float(t), dense)[0]
-    t_glass = float(ts[int(np.argmin(lam))])
+    kmin = int(np.argmin(lam))
+    t_glass = float(ts[kmin])
+    if 0 < kmin < ts.size - 1:
+        # refine the argmin between its grid neighbours (so T_glass varies continuously with J)
+        from scipy.optimize import minimize_scalar
+
+        res = minimize_scalar(
+            lambda t: _lambda_min(j, d, float(t), dense)[0],
+            bounds=(float(ts[kmin - 1]), float(ts[kmin + 1])),
+            method="bounded",
+            options={"xatol": 1e-7 * float(ts[kmin])},
+        )
+        if res.fun <= lam[kmin]:
+            t_glass = float(res.x)
     t_hidden = float("nan")
     vec = np.zeros(mod.n)
     neg = np.nonzero(lam < 0)[0]
@@ -363,8 +377,14 @@ def fit_power_law(t: npt.ArrayLike, y: npt.ArrayLike, *, window: tuple[float, fl
     sel = (tv >= lo) & (tv <= hi) & (tv > 0) & (yv > 0)
     if sel.sum() < 3:
         raise InvalidArgumentError(f"window: need at least 3 points with t, y > 0 inside it, got {int(sel.sum())}")
-    r = stats.linregress(np.log(tv[sel]), np.log(yv[sel]))
-    q = float(stats.t.ppf(0.975, int(sel.sum()) - 2))
-    se = float(r.stderr)
-    return PowerLawFit(float(r.slope), float(np.exp(r.intercept)), (float(r.slope) - q * se, float(r.slope) + q * se),
-                       (lo, hi), int(sel.sum()))  # fmt: skip
+    x, z = np.log(tv[sel]), np.log(yv[sel])
+    k = int(sel.sum())
+    sxx = float(((x - x.mean()) ** 2).sum())
+    if sxx == 0:
+        raise InvalidArgumentError("t: need at least two distinct times inside the window")
+    slope = float(((x - x.mean()) * (z - z.mean())).sum() / sxx)
+    icpt = float(z.mean() - slope * x.mean())
+    resid = z - icpt - slope * x
+    se = math.sqrt(float((resid**2).sum()) / (k - 2) / sxx)  # zero for an exact power law, never nan
+    q = float(stats.t.ppf(0.975, k - 2))
+    return PowerLawFit(slope, float(np.exp(icpt)), (slope - q * se, slope + q * se), (lo, hi), k)

@@ -164,7 +164,7 @@ impl<R: Real> Couplings for Dense<'_, R> {
             *p = R::from_f64(acc + self.h[i]);
         }
     }
-    #[inline]
+    #[inline(always)]
     fn flip(&self, i: usize, s_new: i8, phi: &mut [R]) {
         let f = R::from_f64(2.0 * s_new as f64);
         for (p, &jv) in phi.iter_mut().zip(self.row(i)) {
