@@ -57,6 +57,100 @@ fn check_data(data: &[i8], n: usize) -> Result<usize, SpinError> {
     Ok(b)
 }
 
+/// Samples processed together: each row of `J` and of the gradient is loaded once per block
+/// instead of once per sample (the per-element summation order over samples is unchanged).
+const BLOCK: usize = 8;
+
+/// [`pm1_chunk`] compiled with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pm1_chunk_avx2(
+    rows: &[i8],
+    j: &[f64],
+    h: &[f64],
+    mode: FitMode,
+) -> (f64, Vec<f64>, Vec<f64>) {
+    pm1_chunk(rows, j, h, mode)
+}
+
+/// Partial sums of [`mpf_objective`] over the samples `rows`: value, `Σ w_n s_n s_m` (`n × n`,
+/// not yet symmetrised) and `Σ w_n s_n`.
+#[inline(always)]
+fn pm1_chunk(rows: &[i8], j: &[f64], h: &[f64], mode: FitMode) -> (f64, Vec<f64>, Vec<f64>) {
+    let n = h.len();
+    let mut g = vec![0.0; n * n];
+    let mut gh = vec![0.0; n];
+    let mut val = 0.0;
+    let mut phi = vec![0.0; BLOCK * n];
+    let mut x = vec![0.0; BLOCK * n];
+    let mut ws = vec![0.0; BLOCK * n];
+    for blk in rows.chunks(BLOCK * n) {
+        let nb = blk.len() / n;
+        for t in 0..nb {
+            phi[t * n..(t + 1) * n].copy_from_slice(h);
+            for (xv, &sv) in x[t * n..(t + 1) * n]
+                .iter_mut()
+                .zip(&blk[t * n..(t + 1) * n])
+            {
+                *xv = sv as f64;
+            }
+        }
+        for m in 0..n {
+            let row = &j[m * n..(m + 1) * n];
+            for t in 0..nb {
+                let p = &mut phi[t * n..(t + 1) * n];
+                if blk[t * n + m] > 0 {
+                    for (pv, a) in p.iter_mut().zip(row) {
+                        *pv += a;
+                    }
+                } else {
+                    for (pv, a) in p.iter_mut().zip(row) {
+                        *pv -= a;
+                    }
+                }
+            }
+        }
+        for t in 0..nb {
+            for k in 0..n {
+                let xk = x[t * n + k];
+                let z = xk * phi[t * n + k];
+                let (f, w) = match mode {
+                    FitMode::Mpf => {
+                        let e = (-z).exp();
+                        (e, e)
+                    }
+                    FitMode::PseudoLikelihood => {
+                        // ln(1 + e^{−2z}) and 2σ(−2z), overflow-safe.
+                        // u = e^{−|t|} ≤ 1, one exponential per element.
+                        let t2 = -2.0 * z;
+                        let (f, sig) = if t2 > 0.0 {
+                            let u = (-t2).exp();
+                            (t2 + u.ln_1p(), 1.0 / (1.0 + u))
+                        } else {
+                            let u = t2.exp();
+                            (u.ln_1p(), u / (1.0 + u))
+                        };
+                        (f, 2.0 * sig)
+                    }
+                };
+                val += f;
+                ws[t * n + k] = w * xk;
+                gh[k] += ws[t * n + k];
+            }
+        }
+        for k in 0..n {
+            let grow = &mut g[k * n..(k + 1) * n];
+            for t in 0..nb {
+                let a = ws[t * n + k];
+                for (gv, xv) in grow.iter_mut().zip(&x[t * n..(t + 1) * n]) {
+                    *gv += a * xv;
+                }
+            }
+        }
+    }
+    (val, g, gh)
+}
+
 /// MPF or pseudolikelihood objective and gradient for ±1 data at couplings `j` (`n × n`,
 /// symmetric, zero diagonal) and fields `h`.
 ///
@@ -87,63 +181,16 @@ pub fn mpf_objective(
     let chunk = |c: usize| {
         let lo = (c * per).min(b);
         let hi = ((c + 1) * per).min(b);
-        let mut g = vec![0.0; n * n];
-        let mut gh = vec![0.0; n];
-        let mut val = 0.0;
-        let mut phi = vec![0.0; n];
-        let mut x = vec![0.0; n];
-        let mut ws = vec![0.0; n];
-        for s in data[lo * n..hi * n].chunks_exact(n) {
-            phi.copy_from_slice(h);
-            for (m, &sm) in s.iter().enumerate() {
-                let row = &j[m * n..(m + 1) * n];
-                if sm > 0 {
-                    for (p, a) in phi.iter_mut().zip(row) {
-                        *p += a;
-                    }
-                } else {
-                    for (p, a) in phi.iter_mut().zip(row) {
-                        *p -= a;
-                    }
-                }
-                x[m] = sm as f64;
-            }
-            for k in 0..n {
-                let z = x[k] * phi[k];
-                let (f, w) = match mode {
-                    FitMode::Mpf => {
-                        let e = (-z).exp();
-                        (e, e)
-                    }
-                    FitMode::PseudoLikelihood => {
-                        // ln(1 + e^{−2z}) and 2σ(−2z), overflow-safe.
-                        let t = -2.0 * z;
-                        let f = if t > 0.0 {
-                            t + (-t).exp().ln_1p()
-                        } else {
-                            t.exp().ln_1p()
-                        };
-                        let sig = if t > 0.0 {
-                            1.0 / (1.0 + (-t).exp())
-                        } else {
-                            t.exp() / (1.0 + t.exp())
-                        };
-                        (f, 2.0 * sig)
-                    }
-                };
-                val += f;
-                ws[k] = w * x[k];
-                gh[k] += ws[k];
-            }
-            for k in 0..n {
-                let a = ws[k];
-                let row = &mut g[k * n..(k + 1) * n];
-                for (gv, xv) in row.iter_mut().zip(&x) {
-                    *gv += a * xv;
-                }
+        let rows = &data[lo * n..hi * n];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above); no FMA contraction, so the
+                // wider vectors give the same bits as the plain path.
+                return unsafe { pm1_chunk_avx2(rows, j, h, mode) };
             }
         }
-        (val, g, gh)
+        pm1_chunk(rows, j, h, mode)
     };
     let parts: Vec<(f64, Vec<f64>, Vec<f64>)> =
         with_threads(threads, || (0..nc).into_par_iter().map(chunk).collect())?;
