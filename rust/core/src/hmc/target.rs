@@ -324,6 +324,45 @@ fn sigmoid(t: f64) -> f64 {
     }
 }
 
+/// `(sin 2πt, cos 2πt)` to about one ulp, several times faster than `(2πt).sin_cos()` (which is
+/// two libm calls): exact reduction to `r = 2π(t − n/4)`, `|r| ≤ π/4` (`t − n/4` is exact), the
+/// fdlibm kernel polynomials on `r`, and the quadrant `n mod 4`. NaN or ±∞ in, NaN out.
+#[inline(always)]
+pub fn sin_cos_turns(t: f64) -> (f64, f64) {
+    const S: [f64; 6] = [
+        -1.666_666_666_666_663_2e-1,
+        8.333_333_333_322_49e-3,
+        -1.984_126_982_985_795e-4,
+        2.755_731_370_707_006_8e-6,
+        -2.505_076_025_340_686_3e-8,
+        1.589_690_995_211_55e-10,
+    ];
+    const C: [f64; 6] = [
+        4.166_666_666_666_66e-2,
+        -1.388_888_888_887_411e-3,
+        2.480_158_728_947_673e-5,
+        -2.755_731_435_139_066_3e-7,
+        2.087_572_321_298_175e-9,
+        -1.135_964_755_778_819_5e-11,
+    ];
+    let n = (4.0 * t).round();
+    let r = (t - 0.25 * n) * (2.0 * std::f64::consts::PI);
+    let z = r * r;
+    let ps = S[1] + z * (S[2] + z * (S[3] + z * (S[4] + z * S[5])));
+    let sin_r = r + r * z * (S[0] + z * ps);
+    let pc = C[0] + z * (C[1] + z * (C[2] + z * (C[3] + z * (C[4] + z * C[5]))));
+    let hz = 0.5 * z;
+    let w = 1.0 - hz;
+    let cos_r = w + (((1.0 - w) - hz) + z * z * pc);
+    // n mod 4 in floating point (exact), so huge |t| cannot overflow an integer conversion
+    match n.rem_euclid(4.0) as u8 {
+        0 => (sin_r, cos_r),
+        1 => (cos_r, -sin_r),
+        2 => (-sin_r, -cos_r),
+        _ => (-cos_r, sin_r),
+    }
+}
+
 impl Target for Builtin {
     #[inline]
     fn grad(&self, x: &[f64], g: &mut [f64]) {
@@ -398,10 +437,11 @@ impl Target for Builtin {
             }
             Builtin::RoughWell { a, b, .. } => {
                 let ia2 = 1.0 / (a * a);
+                let ib = 1.0 / b;
                 let k = 2.0 * std::f64::consts::PI / b;
                 let mut e = 0.0;
                 for (gi, &xi) in g.iter_mut().zip(x) {
-                    let (s, c) = (k * xi).sin_cos();
+                    let (s, c) = sin_cos_turns(xi * ib);
                     e += 0.5 * xi * xi * ia2 + c;
                     *gi = xi * ia2 - k * s;
                 }
@@ -570,5 +610,39 @@ mod tests {
         // −ln(e^{−39²} + e^{−41²}) ≈ 39²
         assert!((e - 1521.0).abs() < 1e-9, "{e}");
         assert!((g[0] - 78.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sin_cos_turns_matches_libm() {
+        // quarter-turn boundaries, small and large arguments, a dense sweep
+        let mut ts: Vec<f64> = (-4000..=4000).map(|i| i as f64 * 0.125).collect();
+        ts.extend(
+            (0..200_000).map(|i| -700.0 + 1400.0 * ((i as f64 * 0.618_033_988_749_895) % 1.0)),
+        );
+        ts.extend([
+            0.0,
+            -0.0,
+            1e-300,
+            1e-9,
+            0.124_999_999,
+            0.375_000_001,
+            1e6 + 0.3,
+            2f64.powi(60),
+        ]);
+        for &t in &ts {
+            let (s, c) = sin_cos_turns(t);
+            let (s0, c0) = (2.0 * std::f64::consts::PI * t).sin_cos();
+            // the libm reference itself carries the rounding of 2πt (≈ ulp(2πt))
+            let tol = 4.0 * f64::EPSILON * (1.0 + (2.0 * std::f64::consts::PI * t).abs());
+            assert!(
+                (s - s0).abs() <= tol && (c - c0).abs() <= tol,
+                "t = {t}: {s} {c} vs {s0} {c0}"
+            );
+            assert!((s * s + c * c - 1.0).abs() < 4.0 * f64::EPSILON);
+        }
+        let (s, c) = sin_cos_turns(f64::NAN);
+        assert!(s.is_nan() && c.is_nan());
+        let (s, c) = sin_cos_turns(f64::INFINITY);
+        assert!(s.is_nan() && c.is_nan());
     }
 }

@@ -1,0 +1,547 @@
+"""Side-by-side benchmarks of boltzkit.hmc (issue 4 points 10–11, spec §8), printed as markdown.
+
+    python benches/bench_hmc.py --peer-python /work/peers-hmc/venv/bin/python \\
+        --peers-dir /work/peers-hmc --out /tmp/bench-hmc --seeds 3   # everything, ~40 min on 2 cores
+    python benches/bench_hmc.py --quick --peer-python ... --peers-dir ...   # smoke run, ~2 min
+    python benches/bench_hmc.py --quick                                      # ours only
+
+The peers run in one subprocess through their own interpreter (``benches/_hmc_peer.py``): the
+reference code (Sohl-Dickstein/LAHMC python/LAHMC.py, rueberger/MJHMC
+mjhmc/samplers/markov_jump_hmc.py) from a fetched copy outside the repository with the spec's
+print/xrange shims, and BlackJAX (CPU, float64). All diagnostics are computed here with the same
+estimators for every implementation (mean-subtracted FFT autocorrelation, Geyer ESS).
+
+P10a  Gradients per chain until the autocorrelation of x falls to 0.5, the spec §8 settings
+      (ε 1, M 10, β 0.1, K 4, 100 chains, exact start, 200 burn-in, 2000 recorded iterations),
+      ours vs the reference code, mean ± standard error over seeds.
+P10b  ESS per gradient of x² (and x) for mjhmc vs ct_hmc vs hmc with the MJHMC authors' tuned
+      settings on the three figure targets (+ a PNG of autocorrelation vs gradients per target).
+P10c  The reference MJHMC code with the tuned settings, read with the same estimators (is a
+      shortfall of mjhmc ours or the algorithm's?).
+P11a  Gradient evaluations per second, ours vs the reference MJHMC / LAHMC Python code.
+P11b  ESS of x² per second: our hmc vs BlackJAX hmc, same ε, M, identity metric, full refresh.
+P11c  BlackJAX nuts after window_adaptation vs our samplers after our warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from boltzkit import get_num_threads, hmc
+
+PEER = Path(__file__).with_name("_hmc_peer.py")
+
+# the three figure targets of the papers (LAHMC fig. 2, MJHMC figs.)
+TARGETS: dict[str, dict[str, Any]] = {
+    "gaussian_aniso d=2, 1e6": {"name": "gaussian", "dim": 2, "log10_cond": 6.0},
+    "gaussian_aniso d=100, 1e6": {"name": "gaussian", "dim": 100, "log10_cond": 6.0},
+    "rough_well d=2": {"name": "rough_well", "dim": 2, "a": 100.0, "b": 4.0},
+}
+# MJHMC authors' hyper-parameter search (spec §8): (eps, M, beta) for mjhmc and for the control
+TUNED = {
+    "gaussian": {"mjhmc": (1.458, 25, 0.01), "control": (0.851, 25, 0.0113)},
+    "rough_well": {"mjhmc": (3.0, 25, 0.0123), "control": (0.592, 25, 0.430)},
+}
+
+
+def curve(tr: hmc.Trace) -> tuple[np.ndarray, np.ndarray]:
+    """(gradients per chain, mean autocorrelation of x) for the plot."""
+    c = tr.mean_autocorrelation()
+    return np.arange(c.size) * tr.grads_per_draw, c
+
+
+def exact_var(t: dict[str, Any]) -> np.ndarray:
+    """Exact marginal variances: 1/c_i (Gaussian) or 1-D quadrature (rough well, product form)."""
+    if t["name"] == "gaussian":
+        return 1.0 / (10.0 ** np.linspace(-t["log10_cond"], 0, t["dim"]))
+    from scipy import integrate
+
+    a, b = t["a"], t["b"]
+
+    def w(x: float) -> float:
+        return float(np.exp(-x * x / (2 * a * a) - np.cos(2 * np.pi * x / b)))
+
+    lim = 15 * a
+    z = integrate.quad(w, -lim, lim, limit=4000)[0]
+    v = integrate.quad(lambda x: x * x * w(x), -lim, lim, limit=4000)[0] / z
+    return np.full(t["dim"], v)
+
+
+def make_target(t: dict[str, Any]) -> hmc.BuiltinTarget:
+    if t["name"] == "gaussian":
+        return hmc.GaussianAniso(dim=t["dim"], log10_cond=t["log10_cond"])
+    return hmc.RoughWell(dim=t["dim"], a=t["a"], b=t["b"])
+
+
+def peer_trace(method: str, res: Any, eps: float, m: int, beta: float, k: int = 1) -> hmc.Trace:
+    """A Trace built from a peer's recorded states, so that every diagnostic is the same code."""
+    x = np.ascontiguousarray(res["x"], dtype=np.float64)
+    c, n, _ = x.shape
+    tau = np.ascontiguousarray(res["tau"]) if "tau" in res else None
+    return hmc.Trace(
+        method=method, records=x, tau=tau, moves=np.ones((c, n), np.uint8), accept=np.ones((c, n)),
+        energy=np.zeros((c, n)), n_grad=np.asarray(np.round(res["grads"]), dtype=np.int64),
+        n_grad_warmup=np.zeros(c, np.int64), step_size=eps, n_leapfrog=m, beta=beta,
+        refresh_rate=-math.log(1 - beta) / 2 if tau is not None else None, look_ahead=k,
+        inverse_mass_matrix=np.ones(x.shape[2]), seed=0, wall_time=float(res["seconds"]),
+    )  # fmt: skip
+
+
+class Peers:
+    """Collects peer jobs, runs them all in one subprocess, hands back the results."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args, self.tmp, self.jobs, self.res = args, tmp, [], {}  # type: ignore[var-annotated]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.args.peer_python)
+
+    def add(self, name: str, x0: np.ndarray, **job: Any) -> None:
+        path = self.tmp / f"{name}.x0.npy"
+        np.save(path, x0)
+        self.jobs.append({"name": name, "x0": str(path), "peers_dir": self.args.peers_dir, **job})
+
+    def run(self) -> None:
+        if not self.enabled or not self.jobs:
+            return
+        spec = self.tmp / "jobs.json"
+        spec.write_text(json.dumps(self.jobs))
+        t0 = time.perf_counter()
+        r = subprocess.run(
+            [self.args.peer_python, str(PEER), str(spec), str(self.tmp)], capture_output=True, text=True, check=False
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"peer run failed:\n{r.stderr[-4000:]}")
+        print(f"<!-- peers: {len(self.jobs)} jobs in {time.perf_counter() - t0:.0f} s -->\n")
+        for j in self.jobs:
+            self.res[j["name"]] = self.tmp / f"{j['name']}.npz"
+        self.jobs = []
+
+    def get(self, name: str) -> dict[str, Any]:
+        with np.load(self.res[name]) as f:
+            return dict(f)
+
+
+def ms(v: list[float]) -> tuple[float, float]:
+    a = np.asarray(v, dtype=float)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return math.nan, math.nan
+    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan
+
+
+def fmt_ms(v: list[float], digits: int = 0) -> str:
+    m, s = ms(v)
+    if not math.isfinite(m):
+        return "never"
+    n_nan = sum(1 for x in v if not math.isfinite(x))
+    extra = f" ({n_nan} never)" if n_nan else ""
+    return f"{m:.{digits}f} ± {s:.{digits}f}{extra}"
+
+
+def header(args: argparse.Namespace) -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; boltzkit threads: {get_num_threads()}; "
+          f"numpy {np.__version__}{'; --quick' if args.quick else ''}\n")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# P10a: gradients to autocorrelation 0.5, ours vs the reference code, shared settings
+
+
+def p10a(args: argparse.Namespace, peers: Peers, curves: dict[str, Any]) -> None:
+    n_chains, burn, n = 100, 200, (600 if args.quick else 2000)
+    seeds = range(args.seeds)
+    eps, m, beta, k = 1.0, 10, 0.1, 4
+    samplers = [("hmc", "lahmc_ref", "hmc"), ("lahmc", "lahmc_ref", "lahmc"), ("ct_hmc", "mjhmc_ref", "ct_hmc"),
+                ("mjhmc", "mjhmc_ref", "mjhmc")]  # fmt: skip
+    ours: dict[tuple[str, str], list[float]] = {}
+    gpi: dict[tuple[str, str], list[float]] = {}
+    for tname, t in TARGETS.items():
+        target = make_target(t)
+        for s in seeds:
+            x0 = target.exact_sample(n_chains, seed=1000 + s)
+            for meth, lib, psamp in samplers:
+                look = k if meth == "lahmc" else 1
+                if peers.enabled:
+                    peers.add(f"p10a|{tname}|{meth}|{s}", x0, lib=lib, sampler=psamp, target=t, eps=eps, M=m, beta=beta,
+                              K=look, burn=burn, n=n, seed=s)  # fmt: skip
+                kw: dict[str, Any] = {"look_ahead": k} if meth == "lahmc" else {}
+                tr0 = hmc.sample(target, method=meth, n_samples=burn, n_chains=n_chains, step_size=eps, n_leapfrog=m,
+                                 beta=beta, x0=x0, seed=s, **kw)  # fmt: skip
+                tr = hmc.sample(target, method=meth, n_samples=n, n_chains=n_chains, step_size=eps, n_leapfrog=m,
+                                beta=beta, x0=tr0.records[:, -1], seed=10_000 + s, **kw)  # fmt: skip
+                ours.setdefault((tname, meth), []).append(tr.grads_to_autocorr(0.5))
+                gpi.setdefault((tname, meth), []).append(float(tr.n_grad.mean() / n))
+                if s == 0:
+                    curves[f"{tname}|{meth}|ours"] = curve(tr)
+    peers.run()
+    print(f"### P10a: gradients per chain to autocorrelation 0.5 (spec §8 settings: ε {eps}, M {m}, β {beta}, "
+          f"K {k}, {n_chains} chains, exact start, {burn} burn-in, {n} recorded iterations; mean ± s.e. over "
+          f"{args.seeds} seeds)\n")  # fmt: skip
+    print("Reference: hmc and lahmc rows from Sohl-Dickstein/LAHMC `LAHMC` (K = 1 / 4); ct_hmc and mjhmc rows from "
+          "rueberger/MJHMC `ContinuousTimeHMC` / `MarkovJumpHMC`, read on each chain's own time grid at the mean "
+          "holding time. z = (ours − ref) / combined s.e.\n")  # fmt: skip
+    print("| target | sampler | ours: grads to AC 0.5 | reference | ours / ref | z | ours: grads per iteration | "
+          "ref: grads per iteration | ours / ref in iterations | spec's reference run |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    spec = {
+        "gaussian_aniso d=2, 1e6": (10670, 3261, 7810, 6927),
+        "gaussian_aniso d=100, 1e6": (9960, 3585, 8450, 7202),
+        "rough_well d=2": (4690, 1350, ">20000", 19622),
+    }
+    for tname in TARGETS:
+        for i, (meth, _, _) in enumerate(samplers):
+            g_o = ours[(tname, meth)]
+            gpi_o = np.mean(gpi[(tname, meth)])
+            row = f"| {tname} | {meth} | {fmt_ms(g_o)} |"
+            if peers.res:
+                look = k if meth == "lahmc" else 1
+                g_r, gpis = [], []
+                for s in seeds:
+                    p = peer_trace(meth, peers.get(f"p10a|{tname}|{meth}|{s}"), eps, m, beta, look)
+                    g_r.append(p.grads_to_autocorr(0.5))
+                    gpis.append(float(p.n_grad.mean() / n))
+                    if s == 0:
+                        curves[f"{tname}|{meth}|ref"] = curve(p)
+                    del p
+                gpi_r = np.mean(gpis)
+                (mo, so), (mr, sr) = ms(g_o), ms(g_r)
+                z = (mo - mr) / math.hypot(so, sr) if math.isfinite(mo) and math.isfinite(mr) else math.nan
+                it = mo / gpi_o / (mr / gpi_r)
+                row += f" {fmt_ms(g_r)} | {mo / mr:.2f} | {z:+.1f} | {gpi_o:.1f} | {gpi_r:.1f} | {it:.2f} |"
+            else:
+                row += f" | | | {gpi_o:.1f} | | |"
+            print(row + f" {spec[tname][i]} |")
+    print()
+
+
+# ------------------------------------------------------------------------------------------------
+# P10b: ESS per gradient with the tuned settings
+
+
+def p10b(args: argparse.Namespace, curves: dict[str, Any]) -> dict[str, Any]:
+    n_chains = 100
+    seeds = range(args.seeds)
+    print(f"### P10b: ESS per gradient with the MJHMC authors' tuned settings ({n_chains} chains, exact start, "
+          f"mean ± s.e. over {len(seeds)} seeds; multi-chain ESS divided by all chains' gradients)\n")  # fmt: skip
+    print("mjhmc uses the mjhmc settings; ct_hmc and hmc use the control's (the authors tuned their control on the "
+          "same objective). Jump samplers are read on each chain's time grid at the mean holding time.\n")  # fmt: skip
+    print("| target | sampler | ε, M, β | ESS/grad x² (worst coord.) | ESS/grad x² (mean over coords.) | "
+          "ESS/grad x (worst) | grads to AC 0.5 | grads per iteration | mjhmc ÷ this, x² worst | "
+          "mjhmc ÷ this, x² mean |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    wins: dict[str, Any] = {}
+    for tname, t in TARGETS.items():
+        target = make_target(t)
+        n = {2: 20_000, 100: 4_000}[t["dim"]] // (4 if args.quick else 1)
+        rows = {}
+        for meth in ("mjhmc", "ct_hmc", "hmc"):
+            eps, m, beta = TUNED[t["name"]]["mjhmc" if meth == "mjhmc" else "control"]
+            vals: dict[str, list[float]] = {"x2w": [], "x2m": [], "xw": [], "g": [], "gpi": []}
+            for s in seeds:
+                x0 = target.exact_sample(n_chains, seed=2000 + s)
+                tr = hmc.sample(target, method=meth, n_samples=n, n_chains=n_chains, step_size=eps, n_leapfrog=m, beta=beta,
+                                x0=x0, seed=s)  # fmt: skip
+                e2 = tr.ess_per_grad("x2")
+                vals["x2w"].append(float(e2.min()))
+                vals["x2m"].append(float(e2.mean()))
+                vals["xw"].append(float(tr.ess_per_grad("x").min()))
+                vals["g"].append(tr.grads_to_autocorr(0.5))
+                vals["gpi"].append(float(tr.n_grad.mean() / tr.records.shape[1]))
+                if s == 0:
+                    curves[f"{tname}|{meth}|tuned"] = curve(tr)
+                del tr
+            rows[meth] = (eps, m, beta, vals)
+        for meth, (eps, m, beta, v) in rows.items():
+            r_w = ms(rows["mjhmc"][3]["x2w"])[0] / ms(v["x2w"])[0]
+            r_m = ms(rows["mjhmc"][3]["x2m"])[0] / ms(v["x2m"])[0]
+            if meth != "mjhmc":
+                wins[f"{tname}|{meth}"] = (r_w, r_m)
+            print(f"| {tname} | {meth} | {eps}, {m}, {beta} | {fmt_ms([1e4 * a for a in v['x2w']], 2)} e-4 | "
+                  f"{fmt_ms([1e4 * a for a in v['x2m']], 2)} e-4 | {fmt_ms([1e4 * a for a in v['xw']], 2)} e-4 | "
+                  f"{fmt_ms(v['g'])} | {np.mean(v['gpi']):.1f} | {'' if meth == 'mjhmc' else f'{r_w:.2f}'} | "
+                  f"{'' if meth == 'mjhmc' else f'{r_m:.2f}'} |")  # fmt: skip
+    n_beat = sum(1 for tn in TARGETS if all(wins[f"{tn}|{mm}"][0] > 1 for mm in ("ct_hmc", "hmc")))
+    print(f"\nmjhmc ahead of both ct_hmc and hmc on ESS/grad of x² (worst coordinate) on {n_beat} of 3 targets.\n")
+    return wins
+
+
+def p10c(args: argparse.Namespace, peers: Peers) -> None:
+    """The reference code with the tuned settings, read with the same estimators as ours."""
+    if not peers.enabled:
+        return
+    n_chains = 100
+    lens = {2: 600 if args.quick else 3000, 100: 200 if args.quick else 500}
+    for tname, t in TARGETS.items():
+        x0 = make_target(t).exact_sample(n_chains, seed=3000)
+        for samp, key in (("mjhmc", "mjhmc"), ("control", "control")):
+            eps, m, beta = TUNED[t["name"]][key]
+            peers.add(f"p10c|{tname}|{samp}", x0, lib="mjhmc_ref", sampler=samp, target=t, eps=eps, M=m, beta=beta, K=1,
+                      burn=0, n=lens[t["dim"]], seed=4)  # fmt: skip
+    peers.run()
+    print(f"### P10c: the reference code (rueberger/MJHMC) with the tuned settings, {n_chains} chains, exact start, "
+          f"1 seed; `MarkovJumpHMC` read on each chain's time grid, `ControlHMC` (the authors' control: "
+          f"discrete HMC, full refresh with probability −ln(1−β)/2 per step) per iteration\n")  # fmt: skip
+    print("Var ratio: the time-weighted variance of x (mean over coordinates of var / exact var; exact: 1/c_i "
+          "for the Gaussians, 1-D quadrature for the rough well) — a sanity check of the run itself; boltzkit mjhmc "
+          "on the same start and length for comparison.\n")  # fmt: skip
+    print("| target | sampler | ε, M, β | iterations | ESS/grad x² (worst) | ESS/grad x² (mean) | "
+          "ESS/grad x (worst) | grads to AC 0.5 | grads per iteration | Var ratio |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for tname, t in TARGETS.items():
+        target = make_target(t)
+        exact = exact_var(t)
+        x0 = target.exact_sample(n_chains, seed=3000)
+        for samp in ("mjhmc", "control", "ours"):
+            eps, m, beta = TUNED[t["name"]]["control" if samp == "control" else "mjhmc"]
+            if samp == "ours":
+                tr = hmc.sample(target, method="mjhmc", n_samples=lens[t["dim"]], n_chains=n_chains, step_size=eps,
+                                n_leapfrog=m, beta=beta, x0=x0, seed=4)  # fmt: skip
+                label = "boltzkit mjhmc"
+            else:
+                r = peers.get(f"p10c|{tname}|{samp}")
+                tr = peer_trace("mjhmc" if samp == "mjhmc" else "hmc", r, eps, m, beta)
+                label = f"reference {'MarkovJumpHMC' if samp == 'mjhmc' else 'ControlHMC'}"
+            e2, e1 = tr.ess_per_grad("x2"), tr.ess_per_grad("x")
+            n = tr.records.shape[1]
+            vr = float(np.mean(tr.var() / exact))
+            print(f"| {tname} | {label} | {eps}, {m}, {beta} | {n} | {1e4 * e2.min():.2f} e-4 | {1e4 * e2.mean():.2f} e-4 | "
+                  f"{1e4 * e1.min():.2f} e-4 | {tr.grads_to_autocorr(0.5):.0f} | {tr.n_grad.mean() / n:.1f} | "
+                  f"{vr:.2f} |")  # fmt: skip
+    print()
+
+
+def plot(args: argparse.Namespace, curves: dict[str, Any]) -> None:
+    if not args.out:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    colours = {"hmc": "C0", "lahmc": "C1", "ct_hmc": "C2", "mjhmc": "C3"}
+    for j, tname in enumerate(TARGETS):
+        for row, kinds in ((0, ("ours", "ref")), (1, ("tuned",))):
+            ax = axes[row, j]
+            xmax = 0.0
+            for meth, colour in colours.items():
+                for kind in kinds:
+                    gc = curves.get(f"{tname}|{meth}|{kind}")
+                    if gc is None:
+                        continue
+                    g, c = gc
+                    cut = int(np.searchsorted(-c, -0.02)) + 1
+                    xmax = max(xmax, float(g[min(cut, g.size - 1)]))
+                    lab = f"{meth} ({'reference' if kind == 'ref' else 'boltzkit'})"
+                    ax.plot(g, c, color=colour, ls="--" if kind == "ref" else "-", label=lab)
+            ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
+            ax.axhline(0.0, color="0.8", lw=0.8)
+            ax.set_xlim(0, min(xmax, 40_000) or None)
+            ax.set_title(f"{tname}: {'ε 1, M 10, β 0.1' if row == 0 else 'tuned settings'}")
+            ax.set_xlabel("gradient evaluations per chain")
+            ax.set_ylabel("autocorrelation of x")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "hmc_autocorrelation.png"
+    fig.savefig(path, dpi=90)
+    print(f"Plot: `{path}` (top: shared settings, ours solid, reference dashed; bottom: tuned settings).\n")
+
+
+# ------------------------------------------------------------------------------------------------
+# P11a: gradient evaluations per second vs the reference Python code
+
+
+def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
+    n_chains, n = 100, (300 if args.quick else 1000)
+    eps, m, beta = 1.0, 10, 0.1
+    names = ["gaussian_aniso d=100, 1e6", "rough_well d=2"]
+    meths = [("mjhmc", "mjhmc_ref", "mjhmc"), ("hmc", "lahmc_ref", "hmc"), ("lahmc", "lahmc_ref", "lahmc")]
+    if peers.enabled:
+        for tname in names:
+            target = make_target(TARGETS[tname])
+            x0 = target.exact_sample(n_chains, seed=7)
+            for meth, lib, ps in meths:
+                peers.add(f"p11a|{tname}|{meth}", x0, lib=lib, sampler=ps, target=TARGETS[tname], eps=eps, M=m, beta=beta,
+                          K=4 if meth == "lahmc" else 1, burn=0, n=n // 4, seed=1)  # fmt: skip
+        peers.run()
+    print(f"### P11a: gradient evaluations per second (ε {eps}, M {m}, β {beta}, {n_chains} chains; ours {n} iterations, "
+          f"the reference {n // 4}; same process, same run)\n")  # fmt: skip
+    print("| target | sampler | implementation | threads | seconds | gradients | gradients / s | ours ÷ reference |")
+    print("|---|---|---|---|---|---|---|---|")
+    ratios = {}
+    for tname in names:
+        target = make_target(TARGETS[tname])
+        x0 = target.exact_sample(n_chains, seed=7)
+        for meth, lib, _ in meths:
+            ref_rate = math.nan
+            if peers.res:
+                r = peers.get(f"p11a|{tname}|{meth}")
+                g = float(r["grads"].sum())
+                ref_rate = g / float(r["seconds"])
+                src = "rueberger/MJHMC `MarkovJumpHMC`" if lib == "mjhmc_ref" else "Sohl-Dickstein/LAHMC `LAHMC`"
+                print(f"| {tname} | {meth} | {src} (numpy) | 1 | {float(r['seconds']):.2f} | {g:.3g} | "
+                      f"{ref_rate:.3g} | 1 |")  # fmt: skip
+            for th in (1, 2):
+                kw: dict[str, Any] = {"look_ahead": 4} if meth == "lahmc" else {}
+                tr = hmc.sample(target, method=meth, n_samples=n, n_chains=n_chains, step_size=eps, n_leapfrog=m,
+                                beta=beta, x0=x0, seed=3, threads=th, **kw)  # fmt: skip
+                g = float(tr.n_grad.sum())
+                rate = g / tr.wall_time
+                ratio = rate / ref_rate
+                if th == 1:
+                    ratios[f"{tname}|{meth}"] = ratio
+                print(f"| {tname} | {meth} | boltzkit | {th} | {tr.wall_time:.3f} | {g:.3g} | {rate:.3g} | "
+                      f"{'' if math.isnan(ratio) else f'{ratio:.0f}'} |")  # fmt: skip
+    print()
+    return ratios
+
+
+# ------------------------------------------------------------------------------------------------
+# P11b: ESS of x² per second vs BlackJAX hmc
+
+
+def ess_row(tr: hmc.Trace, seconds: float) -> tuple[float, float, float, float]:
+    e2 = tr.ess("x2")
+    return float(e2.min()), float(e2.mean()), float(e2.min()) / seconds, float(e2.mean()) / seconds
+
+
+def p11b(args: argparse.Namespace, peers: Peers) -> None:
+    n_chains, n = 100, (300 if args.quick else 2000)
+    eps, m = 1.0, 10
+    names = ["gaussian_aniso d=100, 1e6", "rough_well d=2"]
+    x0s = {}
+    for tname in names:
+        x0s[tname] = make_target(TARGETS[tname]).exact_sample(n_chains, seed=11)
+        if peers.enabled:
+            peers.add(f"p11b|{tname}", x0s[tname], lib="blackjax", sampler="hmc", target=TARGETS[tname], eps=eps, M=m,
+                      n=n, seed=5)  # fmt: skip
+    peers.run()
+    print(f"### P11b: ESS of x² per second, our hmc vs BlackJAX `hmc` (ε {eps}, M {m}, identity metric, full momentum "
+          f"refresh every iteration (our β = 1), {n_chains} chains, exact start, {n} iterations, float64 on CPU)\n")  # fmt: skip
+    print("BlackJAX: `jax.vmap(kernel.step)` over chains inside a jitted `lax.scan`; its time is the second call "
+          "(compilation excluded and reported apart).\n")  # fmt: skip
+    print("| target | implementation | threads | seconds | ESS x² worst | ESS x² mean | ESS x² / s worst | "
+          "ESS x² / s mean | ours ÷ BlackJAX (mean) | gradients / s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for tname in names:
+        target = make_target(TARGETS[tname])
+        base = math.nan
+        if peers.res:
+            r = peers.get(f"p11b|{tname}")
+            pt = peer_trace("hmc", r, eps, m, 1.0)
+            w, mn, ws, mns = ess_row(pt, float(r["seconds"]))
+            base = mns
+            print(f"| {tname} | BlackJAX hmc (compile {float(r['compile_seconds']):.1f} s) | XLA | {float(r['seconds']):.2f} | "
+                  f"{w:.0f} | {mn:.0f} | {ws:.3g} | {mns:.3g} | 1 | {pt.n_grad.sum() / float(r['seconds']):.3g} |")  # fmt: skip
+        for th in (1, 2):
+            tr = hmc.sample(target, method="hmc", n_samples=n, n_chains=n_chains, step_size=eps, n_leapfrog=m, beta=1.0,
+                            x0=x0s[tname], seed=5, threads=th)  # fmt: skip
+            w, mn, ws, mns = ess_row(tr, tr.wall_time)
+            print(f"| {tname} | boltzkit hmc | {th} | {tr.wall_time:.2f} | {w:.0f} | {mn:.0f} | {ws:.3g} | {mns:.3g} | "
+                  f"{mns / base:.1f} | {tr.n_grad.sum() / tr.wall_time:.3g} |")  # fmt: skip
+    print()
+
+
+# ------------------------------------------------------------------------------------------------
+# P11c: BlackJAX nuts after window_adaptation vs ours after our warm-up
+
+
+def p11c(args: argparse.Namespace, peers: Peers) -> None:
+    n_chains, warm, n = 16, (300 if args.quick else 1000), (300 if args.quick else 1000)
+    names = ["gaussian_aniso d=100, 1e6", "rough_well d=2"]
+    x0s = {}
+    for tname in names:
+        # a start away from the typical set (uniform on ±2 in the wide units): warm-up has work to do
+        x0s[tname] = make_target(TARGETS[tname]).exact_sample(n_chains, seed=13)
+        if peers.enabled:
+            peers.add(f"p11c|{tname}", x0s[tname], lib="blackjax", sampler="nuts", target=TARGETS[tname], warmup=warm, n=n,
+                      seed=9)  # fmt: skip
+    peers.run()
+    print(f"### P11c: BlackJAX `nuts` after `window_adaptation` vs our samplers after our warm-up ({n_chains} chains, "
+          f"{warm} warm-up + {n} iterations, exact start, float64 on CPU)\n")  # fmt: skip
+    print("BlackJAX: `window_adaptation(nuts)` per chain (vmapped; Stan's windows, step size + diagonal metric), then "
+          "`nuts` vmapped over chains in a jitted `lax.scan` (time of the second call). Ours: `sample(warmup=...)` "
+          "(dual averaging to 0.8 + windowed diagonal metric, pooled over chains) with M = 10, then M set to "
+          "⌈(π/2)/ε⌉ (a quarter period of a unit-scale oscillator in the adapted metric) and run from the warm-up's "
+          "end point. ESS/grad counts the sampling phase's gradients; warm-up gradients and times are listed "
+          "apart.\n")  # fmt: skip
+    print("| target | sampler | ε (median) | M or mean steps | warm-up grads / chain | warm-up s | sampling s | "
+          "ESS x² worst | ESS x² mean | ESS/grad x² worst | ESS/grad x² mean | ESS/s x² worst | "
+          "ESS/s x² mean |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for tname in names:
+        target = make_target(TARGETS[tname])
+        rows = []
+        if peers.res:
+            r = peers.get(f"p11c|{tname}")
+            pt = peer_trace("hmc", r, 1.0, 1, 1.0)
+            rows.append(("BlackJAX nuts", float(np.median(r["step_size"])), f"{pt.n_grad.mean() / n:.1f}",
+                         float(r["warmup_grads"].mean()), float(r["warmup_seconds"]), float(r["seconds"]), pt))  # fmt: skip
+        for meth, beta in (("hmc", 1.0), ("lahmc", 1.0), ("mjhmc", 0.5)):
+            tw = hmc.sample(target, method=meth, n_samples=1, n_chains=n_chains, n_leapfrog=10, beta=beta, warmup=warm,
+                            x0=x0s[tname], seed=21)  # fmt: skip
+            eps = tw.step_size
+            mm = max(1, math.ceil((math.pi / 2) / eps))
+            tr = hmc.sample(target, method=meth, n_samples=n, n_chains=n_chains, step_size=eps, n_leapfrog=mm, beta=beta,
+                            inverse_mass_matrix=tw.inverse_mass_matrix, x0=tw.records[:, -1], seed=22)  # fmt: skip
+            label = f"boltzkit {meth} (β {beta})"
+            rows.append((label, eps, str(mm), float(tw.n_grad_warmup.mean() + tw.n_grad.mean()), tw.warmup_time + tw.wall_time,
+                         tr.wall_time, tr))  # fmt: skip
+        for label, eps, steps, wg, ws, sec, tr in rows:
+            e2 = tr.ess("x2")
+            g = float(tr.grads_per_draw * tr.draws.shape[0] * tr.draws.shape[1])
+            print(f"| {tname} | {label} | {eps:.3g} | {steps} | {wg:.0f} | {ws:.2f} | {sec:.2f} | {e2.min():.0f} | "
+                  f"{e2.mean():.0f} | {e2.min() / g:.2e} | {e2.mean() / g:.2e} | {e2.min() / sec:.3g} | "
+                  f"{e2.mean() / sec:.3g} |")  # fmt: skip
+    print()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    ap.add_argument("--peer-python", default=None, help="python of the scratch venv with numpy, scipy, blackjax, jax")
+    ap.add_argument("--peers-dir", default="/work/peers-hmc", help="folder with the fetched LAHMC/ and MJHMC/ copies")
+    ap.add_argument("--out", default=None, help="folder for the autocorrelation plot")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per cell in P10 (default 5, quick 2)")
+    ap.add_argument("--only", choices=["p10a", "p10b", "p10c", "p11a", "p11b", "p11c"], action="append")
+    args = ap.parse_args()
+    if args.seeds is None:
+        args.seeds = 2 if args.quick else 5
+    header(args)
+    curves: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as d:
+        peers = Peers(args, Path(d))
+        want = args.only or ["p10a", "p10b", "p10c", "p11a", "p11b", "p11c"]
+        if "p10a" in want:
+            p10a(args, peers, curves)
+        if "p10b" in want:
+            p10b(args, curves)
+        if "p10a" in want or "p10b" in want:
+            plot(args, curves)
+        if "p10c" in want:
+            p10c(args, peers)
+        if "p11a" in want:
+            p11a(args, peers)
+        if "p11b" in want:
+            p11b(args, peers)
+        if "p11c" in want:
+            p11c(args, peers)
+
+
+if __name__ == "__main__":
+    main()
