@@ -159,7 +159,8 @@ def rare(args: argparse.Namespace) -> None:
     for m in ("gauss", "edgeworth"):
         r = net.tail_probability(threshold=t, method=m)  # type: ignore[arg-type]
         print(f"| {m} | {float(r.p[0]):.3e} | {float(r.p[0]) / p_true:.3f} | {r.flops:.3g} | |")
-    n_is = max(1000, int((budget - 30 * 3 * fps) / (fps + 64)))
+    _, ce_flops = net.is_shift(-1, 0, t, seed=6)  # same seed as the run below: same shift, same cost
+    n_is = max(1000, int((budget - ce_flops) / (fps + 2 * 32)))
     r = net.tail_probability(threshold=t, method="is", neuron=0, n_samples=n_is, seed=5)
     print(f"| is ({n_is} samples) | {float(r.p[0]):.3e} | {float(r.p[0]) / p_true:.3f} | {r.flops:.3g} | |")
     for seed in range(3):
