@@ -34,7 +34,10 @@ def grid(args: argparse.Namespace) -> None:
     for act in args.acts:
         for depth in args.depths:
             for w in args.widths:
-                net = mlp.random_mlp([w] * (depth + 1), act=act, seed=w + depth)
+                # odd activations (tanh, erf) without biases have E y = 0 exactly by symmetry: use the
+                # critical (edge-of-chaos, q* = 1) init with its bias variance for them
+                init = "he" if act in ("relu", "gelu") else "critical"
+                net = mlp.random_mlp([w] * (depth + 1), act=act, init=init, seed=w + depth)  # type: ignore[arg-type]
                 n = args.truth_samples if w <= 256 else max(args.truth_samples // 4, 2**16)
                 t0 = time.perf_counter()
                 truth = net.monte_carlo(n_samples=n, batch=1024, seed=1)
