@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import special
 
 from boltzkit import errors, mlp
@@ -180,3 +182,27 @@ def test_bad_input_raises_clear_errors() -> None:
         mlp.random_mlp([4])
     with pytest.raises(errors.InvalidTypeError, match="seed"):
         net.monte_carlo(seed=1.5)  # type: ignore[arg-type]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(0, 4),
+    cols=st.integers(0, 4),
+    bad=st.sampled_from([np.nan, np.inf, -np.inf, 1.0]),
+    ndim=st.integers(0, 3),
+    cov_kind=st.sampled_from(["ok", "neg", "asym", "shape"]),
+)
+def test_random_bad_networks_raise_clean_errors(rows: int, cols: int, bad: float, ndim: int, cov_kind: str) -> None:
+    shape = (rows, cols, 2)[:ndim]
+    w = np.full(shape, 0.5)
+    if w.size:
+        w.flat[0] = bad
+    n0 = cols if ndim == 2 else 1
+    cov = {"ok": np.ones(n0), "neg": -np.ones(n0), "asym": np.triu(np.ones((n0, n0))), "shape": np.ones(n0 + 1)}[cov_kind]
+    try:
+        net = mlp.MLP([w, np.ones((1, rows if ndim == 2 else 1))], input_cov=cov)
+    except (errors.InvalidArgumentError, errors.InvalidTypeError):
+        return
+    # only a genuinely valid network gets here
+    assert ndim == 2 and rows > 0 and cols > 0 and np.isfinite(bad)
+    assert np.all(np.isfinite(net.estimate("cov_prop").mean))

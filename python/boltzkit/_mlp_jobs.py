@@ -25,7 +25,13 @@ def parse_methods(p: Table) -> list[str]:
 def compare_cell(
     width: int, depth: int, act: str, init: str, seed: int, methods: list[str], truth_samples: int, threads: int | None
 ) -> mlp.Comparison:
-    """One grid cell: a random square MLP of ``depth`` linear layers, compared at equal FLOPs."""
+    """One grid cell: a random square MLP of ``depth`` linear layers, compared at equal FLOPs.
+
+    ``init="auto"`` is He for relu / gelu and critical (with its bias variance) for the odd
+    activations tanh / erf, whose bias-free nets have ``E y = 0`` exactly by symmetry.
+    """
+    if init == "auto":
+        init = "he" if act in ("relu", "gelu", "identity") else "critical"
     net = mlp.random_mlp([width] * (depth + 1), act=act, init=init, seed=seed)  # type: ignore[arg-type]
     ms = [m for m in methods if not (m == "cumulant3" and width > 256)]
     return mlp.compare_equal_flops(net, ms, truth_samples=truth_samples, seed=seed + 10_000, threads=threads)
@@ -47,7 +53,7 @@ def run_compare(p: Table, out: Path, threads: int | None, progress: bool | None)
     for key, vals in (("widths", widths), ("depths", depths)):
         if any(v < 1 or (key == "depths" and v < 2) for v in vals):
             raise ConfigError(f"{p.path}.{key}: values must be >= {2 if key == 'depths' else 1}")
-    init = p.get_str("init", "he", choices=("he", "critical"))
+    init = p.get_str("init", "auto", choices=("auto", "he", "critical"))
     methods = parse_methods(p)
     n_nets = p.get_int("n_nets", 1, lo=1, hi=100)
     truth_samples = p.get_int("truth_samples", 2**20, lo=1000)

@@ -458,6 +458,41 @@ class MLP:
             xi = new
         return xi, it
 
+    def is_shift(
+        self,
+        layer: int,
+        neuron: int,
+        threshold: float,
+        n_per_iter: int = 4000,
+        rho: float = 0.1,
+        seed: int = 0,
+        max_iter: int = 12,
+    ) -> tuple[F64, float]:
+        """Mean shift of the importance-sampling proposal ``N(a, I)`` (whitened input coordinates).
+
+        Starts at the HL-RF :meth:`design_point`, then refines by the cross-entropy method: draw
+        ``n_per_iter`` inputs from the current proposal, raise the level to ``min(t, (1 − rho)``
+        quantile), and move ``a`` to the weighted mean of the inputs above the level (the KL-optimal
+        Gaussian shift). Returns ``(a, flops)`` with the FLOPs of every forward pass used.
+        """
+        layer = self._layer(layer)
+        a, iters = self.design_point(layer, neuron, threshold)
+        flops = 3.0 * iters * self.flops_per_sample
+        f = self._factor()
+        rng = np.random.default_rng(seed)
+        for _ in range(max_iter):
+            xi = rng.standard_normal((n_per_iter, a.shape[0])) + a
+            y = self.forward(self.input_mean + xi @ f.T, layer)[:, neuron]
+            flops += n_per_iter * self.flops_per_sample
+            level = min(float(threshold), float(np.quantile(y, 1 - rho)))
+            sel = y >= level
+            logw = -(xi[sel] @ a) + 0.5 * float(a @ a)
+            w = np.exp(logw - logw.max())
+            a = np.asarray((w[:, None] * xi[sel]).sum(0) / w.sum())
+            if level >= threshold:
+                break
+        return a, flops
+
     def _factor(self) -> F64:
         if self.input_cov.ndim == 1:
             return np.diag(np.sqrt(self.input_cov))
@@ -496,8 +531,9 @@ class MLP:
         method : {"gauss", "edgeworth", "mc", "is"}
             ``gauss``: ``Q((t − μ)/σ)`` from ``cov_prop``; ``edgeworth``: with the skewness of
             ``cumulant3`` (``Q(u) + p(u) [g1 He2(u)/6 + g1² He5(u)/72]``, clipped to [0, 1]; raw kept);
-            ``mc``: plain Monte Carlo; ``is``: importance sampling with the input mean shifted to the
-            design point (HL-RF), one neuron (``neuron`` required).
+            ``mc``: plain Monte Carlo; ``is``: importance sampling with the input mean shifted by
+            :meth:`is_shift` (HL-RF design point refined by the cross-entropy method; its FLOPs are
+            included), one neuron (``neuron`` required).
         neuron : int, optional
             Restrict to one neuron (required for ``is``).
 
@@ -537,8 +573,7 @@ class MLP:
         if method == "is":
             if neuron is None:
                 raise InvalidArgumentError("neuron: required for method='is' (the shift is per neuron)")
-            shift, iters = self.design_point(layer, int(idx[0]), t)
-            extra = 3.0 * iters * self.flops_per_sample
+            shift, extra = self.is_shift(layer, int(idx[0]), t, seed=s + 1)
         r = _core.mlp_tail_mc(self._tuple(), layer, t, shift, n, b, s, resolve_threads(threads))
         return TailProbability(
             p=np.asarray(r["p"])[idx],

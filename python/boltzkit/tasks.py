@@ -344,7 +344,7 @@ def _mlp_compare_check(t: Table) -> None:
     t.get_int("width", lo=1, hi=4096)
     t.get_int("depth", lo=2, hi=64)
     t.get_str("act", "relu", choices=tuple(a for a in mlp.ACTIVATIONS if a not in ("heaviside", "square")))
-    t.get_str("init", "he", choices=("he", "critical"))
+    t.get_str("init", "auto", choices=("auto", "he", "critical"))
     t.get_int("truth_samples", 2**18, lo=1000)
     parse_methods(t)
 
@@ -357,7 +357,7 @@ def _mlp_compare_run(params: dict[str, Any], seed: int, threads: int | None) -> 
         int(params["width"]),
         int(params["depth"]),
         str(params.get("act", "relu")),
-        str(params.get("init", "he")),
+        str(params.get("init", "auto")),
         seed,
         [str(m) for m in params.get("methods", ["mean_prop", "cov_prop"])],
         int(params.get("truth_samples", 2**18)),
