@@ -2,7 +2,7 @@
 
     python benches/bench_hmc.py --peer-python /work/peers-hmc/venv/bin/python \\
         --peers-dir /work/peers-hmc --out /tmp/bench-hmc --seeds 3   # everything, ~40 min on 2 cores
-    python benches/bench_hmc.py --quick --peer-python ... --peers-dir ...   # smoke run, ~2 min
+    python benches/bench_hmc.py --quick --seeds 1 --peer-python ... --peers-dir ...   # smoke run, ~10 min
     python benches/bench_hmc.py --quick                                      # ours only
 
 The peers run in one subprocess through their own interpreter (``benches/_hmc_peer.py``): the
