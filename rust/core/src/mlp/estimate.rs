@@ -20,7 +20,9 @@ pub enum Method {
     MeanProp,
     /// K = 2: mean vector and full covariance.
     CovProp,
-    /// K = 3: mean, covariance and full third cumulant (n ≤ [`CUMULANT3_MAX_WIDTH`]).
+    /// K = 3: mean, covariance (Mehler order at least 2) and full third cumulant
+    /// (n ≤ [`CUMULANT3_MAX_WIDTH`]), plus the diagonal fourth cumulant of the pre-activations
+    /// (`q_i = Σ W_ia⁴ κ4_a + 3 Σ_{a≠c} W_ia² W_ic² κ(φ_a,φ_a,φ_c,φ_c)`) for the mean and variance.
     Cumulant3,
 }
 
@@ -238,11 +240,21 @@ struct ActStep {
     mu: Vec<f64>,
     c: Vec<f64>,
     t: Option<Vec<f64>>,
+    /// `K_ac = κ(φ_a, φ_a, φ_c, φ_c)` (diagonal: `κ4(φ_a)`), for the next layer's diagonal
+    /// fourth cumulant (`cumulant3` only).
+    k4: Option<Vec<f64>>,
     flops: f64,
     clamps: u64,
 }
 
-fn activation_step(act: Act, m: &[f64], s: &[f64], t: Option<&[f64]>, order: usize) -> ActStep {
+fn activation_step(
+    act: Act,
+    m: &[f64],
+    s: &[f64],
+    t: Option<&[f64]>,
+    q: Option<&[f64]>,
+    order: usize,
+) -> ActStep {
     let n = m.len();
     let nf = n as f64;
     let mut clamps = 0u64;
@@ -251,7 +263,7 @@ fn activation_step(act: Act, m: &[f64], s: &[f64], t: Option<&[f64]>, order: usi
         .map(|i| {
             let (v, c) = clamp_var(s[i * n + i]);
             clamps += u64::from(c);
-            Moments::compute(act, m[i], v, order.max(3), higher)
+            Moments::compute(act, m[i], v, order.max(if higher { 4 } else { 3 }), higher)
         })
         .collect();
     let mut flops = (order as f64 + 2.0) * act.coef_flops() * nf;
@@ -285,6 +297,7 @@ fn activation_step(act: Act, m: &[f64], s: &[f64], t: Option<&[f64]>, order: usi
     };
     let mut mu: Vec<f64> = moms.iter().map(|x| x.g[0]).collect();
     let mut t_post = None;
+    let mut k4_post = None;
     if let Some(t) = t {
         let n2 = n * n;
         let g: Vec<f64> = moms.iter().map(|x| x.g[1]).collect();
@@ -325,13 +338,33 @@ fn activation_step(act: Act, m: &[f64], s: &[f64], t: Option<&[f64]>, order: usi
                 }
             }
         });
-        // Corrections of the mean and covariance by the pre-activation third cumulant.
+        // Corrections of the mean and variance by the pre-activation third cumulant and the
+        // diagonal fourth cumulant q (E f(z) ≈ E_G f + κ3 E f'''/6 + κ4 E f''''/24).
         let mu0 = mu.clone();
         for i in 0..n {
             let tiii = t[i * n2 + i * n + i];
-            mu[i] += tiii * moms[i].g[3] / 6.0;
-            c[i * n + i] += tiii * (moms[i].e2_d3 - 2.0 * mu0[i] * moms[i].g[3]) / 6.0;
+            let qi = q.map_or(0.0, |q| q[i]);
+            let mo = &moms[i];
+            let g4 = if mo.g.len() > 4 { mo.g[4] } else { 0.0 };
+            mu[i] += tiii * mo.g[3] / 6.0 + qi * g4 / 24.0;
+            c[i * n + i] += tiii * (mo.e2_d3 - 2.0 * mu0[i] * mo.g[3]) / 6.0
+                + qi * (mo.e2_d4 - 2.0 * mu0[i] * g4) / 24.0;
         }
+        // K_ac = κ(φ_a, φ_a, φ_c, φ_c) to second order in S_ac (Mehler on centred squares):
+        // S e_a e_c + S² (f_a f_c / 2 − 2 g_a² g_c²); diagonal: κ4(φ_a) + g_a⁴ q_a.
+        let mut k4 = vec![0.0; n * n];
+        k4.par_chunks_mut(n).enumerate().for_each(|(a, row)| {
+            for (cc, kv) in row.iter_mut().enumerate() {
+                *kv = if a == cc {
+                    moms[a].kappa4() + g[a].powi(4) * q.map_or(0.0, |q| q[a])
+                } else {
+                    let sac = s[a * n + cc];
+                    sac * e[a] * e[cc]
+                        + sac * sac * (0.5 * f[a] * f[cc] - 2.0 * g[a] * g[a] * g[cc] * g[cc])
+                };
+            }
+        });
+        k4_post = Some(k4);
         c.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
             for (j, cij) in row.iter_mut().enumerate() {
                 if i != j {
@@ -348,6 +381,7 @@ fn activation_step(act: Act, m: &[f64], s: &[f64], t: Option<&[f64]>, order: usi
         mu,
         c,
         t: t_post,
+        k4: k4_post,
         flops,
         clamps,
     }
@@ -401,6 +435,7 @@ fn cov_prop(
     let mut mu = input.mean.clone();
     let mut c: Vec<f64> = Vec::new();
     let mut t: Option<Vec<f64>> = None;
+    let mut k4: Option<Vec<f64>> = None;
     for l in 0..net.depth() {
         cancel.check()?;
         let (rows, cols) = (net.widths[l + 1], net.widths[l]);
@@ -448,9 +483,51 @@ fn cov_prop(
         } else {
             None
         };
+        // diagonal fourth cumulant of the pre-activations:
+        // q_i = Σ_a W_ia⁴ K_aa + 3 Σ_{a≠c} W_ia² W_ic² K_ac
+        let q_pre = k4.as_ref().map(|k| {
+            let w2: Vec<f64> = w.iter().map(|x| x * x).collect();
+            let mut koff = k.clone();
+            for a in 0..cols {
+                koff[a * cols + a] = 0.0;
+            }
+            let mut y = vec![0.0; rows * cols];
+            gemm(
+                rows,
+                cols,
+                cols,
+                View::rows(&w2, cols),
+                View::rows(&koff, cols),
+                0.0,
+                &mut y,
+            );
+            flops += 2.0 * rf * cf * cf + 4.0 * rf * cf;
+            (0..rows)
+                .map(|i| {
+                    let r = &w2[i * cols..(i + 1) * cols];
+                    let diag: f64 = r
+                        .iter()
+                        .enumerate()
+                        .map(|(a, x)| x * x * k[a * cols + a])
+                        .sum();
+                    let off: f64 = r
+                        .iter()
+                        .zip(&y[i * cols..(i + 1) * cols])
+                        .map(|(x, yy)| x * yy)
+                        .sum();
+                    diag + 3.0 * off
+                })
+                .collect::<Vec<f64>>()
+        });
         cancel.check()?;
         let act = net.act(l);
-        let step = activation_step(act, &m, &s, t_pre.as_deref(), opts.mehler_order);
+        // K = 3 power counting needs the O(S²) Mehler term of the covariance: order >= 2
+        let order = if third {
+            opts.mehler_order.max(2)
+        } else {
+            opts.mehler_order
+        };
+        let step = activation_step(act, &m, &s, t_pre.as_deref(), q_pre.as_deref(), order);
         if l + 1 < net.depth() {
             flops += step.flops;
         }
@@ -474,6 +551,7 @@ fn cov_prop(
         mu = step.mu;
         c = step.c;
         t = step.t;
+        k4 = step.k4;
     }
     Ok(out)
 }

@@ -310,6 +310,8 @@ pub struct Moments {
     pub e2_dv: f64,
     /// `E[(φ²)''']`.
     pub e2_d3: f64,
+    /// `E[(φ²)^(4)]`.
+    pub e2_d4: f64,
     /// `E[φ³]`, `E[φ⁴]` (only when asked).
     pub e3: f64,
     /// `E[φ⁴]`.
@@ -361,6 +363,7 @@ impl Moments {
                 out.e2_dm = 2.0 * m;
                 out.e2_dv = 1.0;
                 out.e2_d3 = 0.0;
+                out.e2_d4 = 0.0;
                 out.e3 = m * m * m + 3.0 * m * v;
                 out.e4 = m.powi(4) + 6.0 * m * m * v + 3.0 * v * v;
             }
@@ -372,6 +375,7 @@ impl Moments {
                 out.e2_dm = 4.0 * m.powi(3) + 12.0 * m * v;
                 out.e2_dv = 6.0 * m * m + 6.0 * v;
                 out.e2_d3 = 24.0 * m;
+                out.e2_d4 = 24.0;
                 // E z^6 and E z^8 of N(m, v)
                 let e6 = m.powi(6) + 15.0 * m.powi(4) * v + 45.0 * m * m * v * v + 15.0 * v.powi(3);
                 let e8 = m.powi(8)
@@ -396,6 +400,7 @@ impl Moments {
                     out.e2_dm = 2.0 * rg[0];
                     out.e2_dv = rg[1];
                     out.e2_d3 = 2.0 * rg[2];
+                    out.e2_d4 = 2.0 * rg[3];
                     out.e3 = (m * m * m + 3.0 * m * v) * cdf + s * pa * (m * m + 2.0 * v);
                     out.e4 = (m.powi(4) + 6.0 * m * m * v + 3.0 * v * v) * cdf
                         + s * pa * (m.powi(3) + 5.0 * m * v);
@@ -409,6 +414,7 @@ impl Moments {
                     } else {
                         0.0
                     };
+                    out.e2_d4 = rg[4];
                     out.e3 = cdf;
                     out.e4 = cdf;
                 }
@@ -432,6 +438,7 @@ impl Moments {
                 let mut acc = vec![0.0; kq + 1];
                 let (mut e2, mut e2dm, mut e2dv, mut e2d3, mut e3, mut e4) =
                     (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+                let mut e2d4 = 0.0;
                 for (&xi, &w) in gh.nodes.iter().zip(&gh.weights) {
                     let z = m + s * xi;
                     let d0 = act.smooth_deriv(z, 0);
@@ -454,6 +461,10 @@ impl Moments {
                     e2dm += w * 2.0 * d0 * d1;
                     e2dv += w * (d1 * d1 + d0 * d2);
                     e2d3 += w * 2.0 * (3.0 * d1 * d2 + d0 * d3);
+                    if higher {
+                        let d4 = act.smooth_deriv(z, 4);
+                        e2d4 += w * 2.0 * (3.0 * d2 * d2 + 4.0 * d1 * d3 + d0 * d4);
+                    }
                     if higher {
                         e3 += w * d0 * d0 * d0;
                         e4 += w * d0 * d0 * d0 * d0;
@@ -482,6 +493,7 @@ impl Moments {
                 out.e2_dm = e2dm;
                 out.e2_dv = e2dv;
                 out.e2_d3 = e2d3;
+                out.e2_d4 = e2d4;
                 out.e3 = e3;
                 out.e4 = e4;
             }
