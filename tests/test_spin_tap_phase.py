@@ -42,6 +42,37 @@ def test_sk_tap_is_paramagnetic_above_tc_and_not_below() -> None:
     assert np.all(cold.q > 0.05)
 
 
+def test_sk_tap_newton_finds_converged_nonzero_solutions_below_tc() -> None:
+    # Newton continuation from an annealed ground state: converged, non-zero TAP solutions of SK
+    # below T = 1, checked against the TAP equations evaluated here in numpy, and inside Plefka's
+    # validity region 1 − β² mean((1 − m²)²) ≥ 0 (where m = 0 is not: it fails it below T = 1).
+    n = 300
+    m = sp.sk(n, seed=1)
+    r = m.anneal(4, 2000, seed=0)
+    ground = r.states[np.argmin(r.energies)].astype(np.float64)
+    temps = np.round(np.arange(0.10, 0.205, 0.02), 2)
+    res = m.tap(temps, init=0.999 * ground, solver="newton", max_iter=200)
+    assert res.converged.all()
+    j, j2 = m.J, m.J**2
+    for k, t in enumerate(temps):
+        mk = res.m[0, k]
+        b = 1.0 / t
+        rhs = np.tanh(b * (j @ mk) - b * b * mk * (j2 @ (1 - mk**2)))
+        assert np.max(np.abs(mk - rhs)) < 1e-9
+        assert res.q[0, k] > 0.9 and 1 - b * b * np.mean((1 - mk**2) ** 2) > 0
+        # the magnetisations follow the ground state's spins
+        assert np.mean(np.sign(mk) == ground) > 0.99
+    # above T = 1 Newton, like the iteration, goes to the paramagnet
+    hot = m.tap(1.5, init=0.5 * ground, solver="newton", max_iter=200)
+    assert hot.converged.all() and hot.q[0, 0] < 1e-20
+
+
+def test_tap_solver_argument_is_checked() -> None:
+    m = sp.sk(8, seed=0)
+    with pytest.raises(ValueError, match="solver"):
+        m.tap(0.5, solver="bfgs")  # type: ignore[arg-type]
+
+
 def test_sk_tap_agrees_with_monte_carlo_in_a_field() -> None:
     m = sp.sk(1000, seed=3, h_std=0.3)
     r = m.tap(2.0)

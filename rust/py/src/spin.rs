@@ -473,7 +473,7 @@ pub fn spin_enumerate<'py>(
 
 /// TAP fixed points from every start, annealed over the temperatures.
 #[pyfunction]
-#[pyo3(signature = (model, temperatures, damping, tol, max_iter, onsager, inits, threads=None))]
+#[pyo3(signature = (model, temperatures, damping, tol, max_iter, onsager, inits, threads=None, newton=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn spin_tap<'py>(
     py: Python<'py>,
@@ -485,6 +485,7 @@ pub fn spin_tap<'py>(
     onsager: bool,
     inits: PyReadonlyArray2<'py, f64>,
     threads: Option<usize>,
+    newton: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let md = extract_model(model)?;
     let m = check_model(&md)?;
@@ -501,6 +502,7 @@ pub fn spin_tap<'py>(
             inits: init,
             threads,
             cancel,
+            newton,
         };
         dispatch!(&m, |c| sp::tap(c, &o))
     })?;
