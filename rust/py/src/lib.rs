@@ -9,6 +9,7 @@ mod errors;
 mod fpentropy;
 mod hmc;
 mod mlp;
+mod signals;
 mod spin;
 
 /// Number of threads in rayon's global pool (what `threads=None` uses).

@@ -14,8 +14,6 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 fn extract(t: &Bound<'_, PyTuple>) -> PyResult<(Net, Input)> {
     let ws: Vec<PyReadonlyArray2<f64>> = t.get_item(0)?.extract()?;
@@ -51,37 +49,12 @@ fn cancellable<T: Send>(
     threads: Option<usize>,
     f: impl FnOnce(Cancel<'_>) -> Result<T, MlpError> + Send,
 ) -> PyResult<T> {
-    let flag = AtomicBool::new(false);
-    let mut signal: Option<PyErr> = None;
-    let out = py.detach(|| {
-        std::thread::scope(|sc| {
-            let h = sc.spawn(|| {
-                boltzkit_core::parallel::with_threads(threads, || f(Cancel(Some(&flag))))
-                    .map_err(MlpError::from)
-                    .and_then(|r| r)
-            });
-            let mut wait = Duration::from_micros(100);
-            while !h.is_finished() {
-                std::thread::park_timeout(wait);
-                wait = (wait * 2).min(Duration::from_millis(50));
-                if signal.is_none()
-                    && let Err(e) = Python::attach(|py| py.check_signals())
-                {
-                    signal = Some(e);
-                    flag.store(true, Ordering::Relaxed);
-                }
-            }
-            h.join()
-        })
-    });
-    let out = match out {
-        Ok(r) => r,
-        Err(p) => std::panic::resume_unwind(p),
-    };
-    if let Some(e) = signal {
-        return Err(e);
-    }
-    out.map_err(mlp_to_pyerr)
+    crate::signals::run_with_signals(py, |flag| {
+        boltzkit_core::parallel::with_threads(threads, || f(Cancel(Some(flag))))
+            .map_err(MlpError::from)
+            .and_then(|r| r)
+    })?
+    .map_err(mlp_to_pyerr)
 }
 
 fn method(s: &str) -> PyResult<Method> {

@@ -16,8 +16,6 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// Model data extracted from the Python tuple (borrowing the numpy buffers).
 enum ModelData<'py> {
@@ -119,33 +117,7 @@ fn cancellable<T: Send>(
     py: Python<'_>,
     f: impl FnOnce(Cancel<'_>) -> Result<T, SpinError> + Send,
 ) -> PyResult<T> {
-    let flag = AtomicBool::new(false);
-    let mut signal: Option<PyErr> = None;
-    let out = py.detach(|| {
-        std::thread::scope(|sc| {
-            let h = sc.spawn(|| f(Cancel(Some(&flag))));
-            let mut wait = Duration::from_micros(100);
-            while !h.is_finished() {
-                std::thread::park_timeout(wait);
-                wait = (wait * 2).min(Duration::from_millis(50));
-                if signal.is_none()
-                    && let Err(e) = Python::attach(|py| py.check_signals())
-                {
-                    signal = Some(e);
-                    flag.store(true, Ordering::Relaxed);
-                }
-            }
-            h.join()
-        })
-    });
-    let out = match out {
-        Ok(r) => r,
-        Err(p) => std::panic::resume_unwind(p),
-    };
-    if let Some(e) = signal {
-        return Err(e);
-    }
-    out.map_err(spin_to_pyerr)
+    crate::signals::run_with_signals(py, |flag| f(Cancel(Some(flag))))?.map_err(spin_to_pyerr)
 }
 
 fn rule(s: &str) -> PyResult<Rule> {
