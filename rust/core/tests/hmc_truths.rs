@@ -161,16 +161,61 @@ fn lahmc_with_one_look_ahead_is_hmc_draw_for_draw() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count_or_the_driver() {
-    let t = Builtin::gaussian_aniso(3, 2.0);
-    for m in [Method::Hmc, Method::Lahmc, Method::CtHmc, Method::Mjhmc] {
-        let c = cfg(m, 0.4, 5);
-        let a = run(c.clone(), &t, 5, 300, Some(1));
-        let b = run(c.clone(), &t, 5, 300, Some(2));
-        assert_eq!(a, b, "{m:?}: threads 1 vs 2");
-        let mut s = Sampler::new(c, Metric::identity(3), &starts(5, 3, 5), 5, 42).unwrap();
-        s.init_batched(&mut AsBatch(&t)).unwrap();
-        s.run_batched(&mut AsBatch(&t), 300).unwrap();
-        assert_eq!(a, s.output(), "{m:?}: batched driver");
+    // d = 3: the native driver advances chains in groups (lock step); d = 12: chain by chain;
+    // 11 chains: a partial last group
+    for d in [3, 12] {
+        let t = Builtin::gaussian_aniso(d, 2.0);
+        for m in [Method::Hmc, Method::Lahmc, Method::CtHmc, Method::Mjhmc] {
+            let c = cfg(m, 0.4, 5);
+            let a = run(c.clone(), &t, 11, 300, Some(1));
+            let b = run(c.clone(), &t, 11, 300, Some(2));
+            assert_eq!(a, b, "{m:?}: threads 1 vs 2");
+            let mut s = Sampler::new(c, Metric::identity(d), &starts(11, d, 5), 11, 42).unwrap();
+            s.init_batched(&mut AsBatch(&t)).unwrap();
+            s.run_batched(&mut AsBatch(&t), 300).unwrap();
+            assert_eq!(a, s.output(), "{m:?}: batched driver, d = {d}");
+        }
+    }
+}
+
+#[test]
+fn specialised_builtin_runs_give_the_generic_bits() {
+    // run_builtin compiles the rough well and the diagonal Gaussian on their own; the draws must
+    // be those of the generic run on the Builtin enum, bit for bit (warm-up included)
+    for t in [
+        Builtin::RoughWell {
+            d: 3,
+            a: 10.0,
+            b: 4.0,
+        },
+        Builtin::gaussian_aniso(6, 2.0),
+    ] {
+        let d = boltzkit_core::hmc::Target::dim(&t);
+        for m in [Method::Hmc, Method::Mjhmc] {
+            let mut outs = Vec::new();
+            for special in [false, true] {
+                let mut s =
+                    Sampler::new(cfg(m, 0.4, 5), Metric::identity(d), &starts(4, d, 5), 4, 42)
+                        .unwrap();
+                s.init(&t).unwrap();
+                s.start_warmup(boltzkit_core::hmc::WarmupPlan {
+                    n_iter: 60,
+                    adapt_step_size: true,
+                    adapt_metric: true,
+                    target_accept: 0.8,
+                })
+                .unwrap();
+                if special {
+                    s.warmup_builtin(&t, 60, Some(2)).unwrap();
+                    s.run_builtin(&t, 200, Some(2)).unwrap();
+                } else {
+                    s.warmup(&t, 60, Some(1)).unwrap();
+                    s.run(&t, 200, Some(1)).unwrap();
+                }
+                outs.push(s.output());
+            }
+            assert_eq!(outs[0], outs[1], "{t:?} {m:?}");
+        }
     }
 }
 

@@ -357,7 +357,7 @@ impl HmcRun {
         let r = match &mut self.target {
             Tgt::Native(t) => {
                 let (s, t) = (&mut self.sampler, &*t);
-                py.detach(|| s.warmup(t, n_iter, threads))
+                py.detach(|| s.warmup_builtin(t, n_iter, threads))
             }
             Tgt::Py(p) => self.sampler.warmup_batched(p, n_iter),
         };
@@ -370,7 +370,7 @@ impl HmcRun {
         let r = match &mut self.target {
             Tgt::Native(t) => {
                 let (s, t) = (&mut self.sampler, &*t);
-                py.detach(|| s.run(t, n_iter, threads))
+                py.detach(|| s.run_builtin(t, n_iter, threads))
             }
             Tgt::Py(p) => self.sampler.run_batched(p, n_iter),
         };

@@ -4,7 +4,7 @@
 use super::HmcError;
 use super::metric::{Metric, Phase, hamiltonian, kick_drift, kick_last, leapfrog, sanitize};
 use super::rates::{LookAhead, ct_log_rates, hmc_accept, mjhmc_log_rates, pick_jump};
-use super::target::{BatchTarget, Target};
+use super::target::{BatchTarget, Builtin, DiagGaussian, RoughWell, Target};
 use super::warmup::{Adapt, WarmupPlan};
 use crate::parallel::with_threads;
 use crate::rng::stream_seed;
@@ -515,6 +515,112 @@ fn iterate_native<T: Target + ?Sized>(
     }
 }
 
+/// Chains advanced side by side on one thread when the state is this small (see [`Sampler::run`]).
+const GROUP: usize = 8;
+/// Largest dimension run in groups.
+const GROUP_MAX_DIM: usize = 8;
+
+/// Scratch of the grouped driver.
+struct GroupWork {
+    active: Vec<bool>,
+    live: Vec<(usize, usize)>,
+    grads: Vec<u64>,
+    v: Vec<f64>,
+}
+
+impl GroupWork {
+    fn new(n: usize, d: usize) -> Self {
+        GroupWork {
+            active: vec![false; n],
+            live: Vec::with_capacity(2 * n),
+            grads: vec![0; n],
+            v: vec![0.0; d],
+        }
+    }
+}
+
+/// One iteration of every chain of `group`, their trajectories integrated in lock step with a
+/// native target: the same operations per trajectory as [`leapfrog`](super::metric::leapfrog)
+/// (and as [`lockstep`]), so the same bits as [`iterate_native`] chain by chain.
+fn iterate_group<T: Target + ?Sized>(
+    group: &mut [Chain],
+    cx: &Ctx,
+    t: &T,
+    record: bool,
+    first: usize,
+    w: &mut GroupWork,
+) -> Result<(), HmcError> {
+    for (a, ch) in w.active.iter_mut().zip(group.iter_mut()) {
+        ch.begin(cx);
+        *a = true;
+    }
+    loop {
+        lockstep_native(group, w, t, cx.metric, cx.cfg.step_size, cx.cfg.n_leapfrog);
+        let mut any = false;
+        for (c, ch) in group.iter_mut().enumerate() {
+            if w.active[c] {
+                w.active[c] = ch.resume(cx, record, first + c)?;
+                any |= w.active[c];
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+    }
+}
+
+/// The pending trajectories of the active chains of `group`, `n_steps` leapfrog steps each,
+/// step by step across the group (rows that diverge drop out, as in [`lockstep`]).
+fn lockstep_native<T: Target + ?Sized>(
+    group: &mut [Chain],
+    w: &mut GroupWork,
+    t: &T,
+    metric: &Metric,
+    eps: f64,
+    n_steps: usize,
+) {
+    w.live.clear();
+    for (ci, ch) in group.iter().enumerate() {
+        if w.active[ci] {
+            for &s in &ch.pending[..ch.n_pending] {
+                if ch.slots[s].ok() {
+                    w.live.push((ci, s));
+                }
+            }
+        }
+    }
+    w.grads.fill(0);
+    for k in 0..n_steps {
+        if w.live.is_empty() {
+            break;
+        }
+        let kappa = if k == 0 { 0.5 * eps } else { eps };
+        let v = &mut w.v;
+        w.live.retain(|&(ci, s)| {
+            let z = &mut group[ci].slots[s];
+            let ok = kick_drift(metric, kappa, eps, z, v);
+            if !ok {
+                z.e = f64::INFINITY;
+            }
+            ok
+        });
+        let last = k + 1 == n_steps;
+        for &(ci, s) in &w.live {
+            let z = &mut group[ci].slots[s];
+            if last {
+                z.e = sanitize(t.energy_grad(&z.x, &mut z.g));
+                kick_last(eps, z);
+            } else {
+                t.grad(&z.x, &mut z.g);
+            }
+            w.grads[ci] += 1;
+        }
+    }
+    for (ch, &g) in group.iter_mut().zip(&w.grads) {
+        ch.grads += g;
+    }
+}
+
 impl Sampler {
     /// Chains started at the rows of `x0` (`n_chains × dim`); chain `c` uses the stream
     /// `stream_seed(seed, c)`. Call [`Sampler::init`] or [`Sampler::init_batched`] next.
@@ -670,6 +776,23 @@ impl Sampler {
             ln_lambda: self.cfg.refresh_rate.ln(),
         };
         let chains = &mut self.chains;
+        if self.dim <= GROUP_MAX_DIM {
+            // small states: a leapfrog step of one chain is a short dependent chain of
+            // operations, so advance GROUP chains side by side (independent work for the CPU to
+            // overlap); chain c still uses only its own stream, so the bits are the same
+            return with_threads(threads, || {
+                chains
+                    .par_chunks_mut(GROUP)
+                    .enumerate()
+                    .try_for_each(|(g, group)| {
+                        let mut work = GroupWork::new(group.len(), self.dim);
+                        for _ in 0..n_iter {
+                            iterate_group(group, &cx, t, true, g * GROUP, &mut work)?;
+                        }
+                        Ok(())
+                    })
+            })?;
+        }
         with_threads(threads, || {
             chains.par_iter_mut().enumerate().try_for_each(|(c, ch)| {
                 for _ in 0..n_iter {
@@ -678,6 +801,33 @@ impl Sampler {
                 Ok(())
             })
         })?
+    }
+
+    /// [`Sampler::run`] on a built-in target, compiled for that target where it pays (the rough
+    /// well and the diagonal Gaussian: their energy is inlined into the leapfrog loop). The same
+    /// bits as `run(t, ..)`.
+    ///
+    /// # Errors
+    /// As [`Sampler::run`].
+    pub fn run_builtin(
+        &mut self,
+        t: &Builtin,
+        n_iter: usize,
+        threads: Option<usize>,
+    ) -> Result<(), HmcError> {
+        match t {
+            Builtin::RoughWell { d, a, b } => self.run(
+                &RoughWell {
+                    d: *d,
+                    a: *a,
+                    b: *b,
+                },
+                n_iter,
+                threads,
+            ),
+            Builtin::GaussianDiag { c } => self.run(&DiagGaussian { c }, n_iter, threads),
+            _ => self.run(t, n_iter, threads),
+        }
     }
 
     /// Runs `n_iter` recorded iterations with a batched target, all chains in lock step: one
@@ -763,6 +913,31 @@ impl Sampler {
     /// Warm-up iterations left.
     pub fn warmup_left(&self) -> usize {
         self.adapt.as_ref().map_or(0, |a| a.left())
+    }
+
+    /// [`Sampler::warmup`] on a built-in target (see [`Sampler::run_builtin`]).
+    ///
+    /// # Errors
+    /// As [`Sampler::warmup`].
+    pub fn warmup_builtin(
+        &mut self,
+        t: &Builtin,
+        n_iter: usize,
+        threads: Option<usize>,
+    ) -> Result<(), HmcError> {
+        match t {
+            Builtin::RoughWell { d, a, b } => self.warmup(
+                &RoughWell {
+                    d: *d,
+                    a: *a,
+                    b: *b,
+                },
+                n_iter,
+                threads,
+            ),
+            Builtin::GaussianDiag { c } => self.warmup(&DiagGaussian { c }, n_iter, threads),
+            _ => self.warmup(t, n_iter, threads),
+        }
     }
 
     /// Runs up to `n_iter` warm-up iterations with a native target (chains in parallel, adapted

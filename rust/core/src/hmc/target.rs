@@ -327,8 +327,169 @@ fn sigmoid(t: f64) -> f64 {
 /// `(sin 2πt, cos 2πt)` to about one ulp, several times faster than `(2πt).sin_cos()` (which is
 /// two libm calls): exact reduction to `r = 2π(t − n/4)`, `|r| ≤ π/4` (`t − n/4` is exact), the
 /// fdlibm kernel polynomials on `r`, and the quadrant `n mod 4`. NaN or ±∞ in, NaN out.
+///
+/// Branch-free for `|t| < 2^48` (every realistic argument): `n` is rounded to nearest (ties to
+/// even) by the `1.5·2^52` trick, whose low mantissa bits are `n mod 4`, and the quadrant picks
+/// and negates the two kernels with bit masks (no libm `round` / `fmod` call, no mispredicted
+/// branch). Larger or non-finite arguments take the same reduction with library rounding.
 #[inline(always)]
 pub fn sin_cos_turns(t: f64) -> (f64, f64) {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+    let t4 = 4.0 * t;
+    let (n, q) = if t4.abs() < 281_474_976_710_656.0 {
+        // |4t| < 2^48: t4 + MAGIC rounds 4t to an integer (ties to even) held in the low bits
+        let m = t4 + MAGIC;
+        (m - MAGIC, m.to_bits() & 3)
+    } else {
+        let n = t4.round();
+        // n mod 4 in floating point (exact), so huge |t| cannot overflow an integer conversion
+        let q = n.rem_euclid(4.0);
+        (n, if q.is_finite() { q as u64 } else { 0 })
+    };
+    let (sin_r, cos_r) = sin_cos_kernel((t - 0.25 * n) * (2.0 * std::f64::consts::PI));
+    // quadrant q: (s, c), (c, −s), (−s, −c), (−c, s)
+    let swap = 0u64.wrapping_sub(q & 1);
+    let (sb, cb) = (sin_r.to_bits(), cos_r.to_bits());
+    let s = (sb & !swap) | (cb & swap);
+    let c = (cb & !swap) | (sb & swap);
+    (
+        f64::from_bits(s ^ ((q & 2) << 62)),
+        f64::from_bits(c ^ (((q + 1) & 2) << 62)),
+    )
+}
+
+/// The rough well as its own type, so that a sampler run on it is compiled for it alone (the
+/// energy and gradient inlined into the leapfrog loop, no dispatch on [`Builtin`] per step).
+/// Same values as `Builtin::RoughWell`, bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoughWell {
+    /// Dimension.
+    pub d: usize,
+    /// Width of the quadratic well.
+    pub a: f64,
+    /// Period of the cosine ripples.
+    pub b: f64,
+}
+
+impl Target for RoughWell {
+    fn dim(&self) -> usize {
+        self.d
+    }
+    #[inline(always)]
+    fn energy_grad(&self, x: &[f64], g: &mut [f64]) -> f64 {
+        rough_well(x, g, self.a, self.b)
+    }
+    #[inline(always)]
+    fn grad(&self, x: &[f64], g: &mut [f64]) {
+        rough_well(x, g, self.a, self.b);
+    }
+}
+
+/// The diagonal Gaussian `E = Σ c_i x_i² / 2` as its own type (see [`RoughWell`]); same values
+/// as `Builtin::GaussianDiag`, bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiagGaussian<'a> {
+    /// Precisions.
+    pub c: &'a [f64],
+}
+
+impl Target for DiagGaussian<'_> {
+    fn dim(&self) -> usize {
+        self.c.len()
+    }
+    #[inline(always)]
+    fn energy_grad(&self, x: &[f64], g: &mut [f64]) -> f64 {
+        diag_gaussian(self.c, x, g)
+    }
+    #[inline(always)]
+    fn grad(&self, x: &[f64], g: &mut [f64]) {
+        for ((gi, &xi), &ci) in g.iter_mut().zip(x).zip(self.c) {
+            *gi = ci * xi;
+        }
+    }
+}
+
+#[inline(always)]
+fn diag_gaussian(c: &[f64], x: &[f64], g: &mut [f64]) -> f64 {
+    // four partial sums so the reduction vectorises
+    let mut acc = [0.0; 4];
+    let n4 = x.len() / 4 * 4;
+    for ((gs, xs), cs) in g[..n4]
+        .chunks_exact_mut(4)
+        .zip(x[..n4].chunks_exact(4))
+        .zip(c[..n4].chunks_exact(4))
+    {
+        for k in 0..4 {
+            let t = cs[k] * xs[k];
+            gs[k] = t;
+            acc[k] += t * xs[k];
+        }
+    }
+    let mut e = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for i in n4..x.len() {
+        let t = c[i] * x[i];
+        g[i] = t;
+        e += t * x[i];
+    }
+    0.5 * e
+}
+
+/// [`sin_cos_turns`] of `N` arguments at once, bit for bit the same values: when every `|4t|` is
+/// below `2^48` the lanes run the branch-free path side by side (the compiler packs them into
+/// SIMD registers); otherwise each lane goes through [`sin_cos_turns`].
+#[inline(always)]
+pub fn sin_cos_turns_n<const N: usize>(t: [f64; N]) -> ([f64; N], [f64; N]) {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+    let mut s = [0.0; N];
+    let mut c = [0.0; N];
+    if !t.iter().all(|&ti| (4.0 * ti).abs() < 281_474_976_710_656.0) {
+        for i in 0..N {
+            (s[i], c[i]) = sin_cos_turns(t[i]);
+        }
+        return (s, c);
+    }
+    for i in 0..N {
+        let t4 = 4.0 * t[i];
+        let m = t4 + MAGIC;
+        let q = m.to_bits() & 3;
+        let (sin_r, cos_r) =
+            sin_cos_kernel((t[i] - 0.25 * (m - MAGIC)) * (2.0 * std::f64::consts::PI));
+        let swap = 0u64.wrapping_sub(q & 1);
+        let (sb, cb) = (sin_r.to_bits(), cos_r.to_bits());
+        s[i] = f64::from_bits(((sb & !swap) | (cb & swap)) ^ ((q & 2) << 62));
+        c[i] = f64::from_bits(((cb & !swap) | (sb & swap)) ^ (((q + 1) & 2) << 62));
+    }
+    (s, c)
+}
+
+/// Energy and gradient of the rough well, two coordinates at a time (the same bits as one at
+/// a time: the energy is still summed coordinate by coordinate, in order).
+#[inline(always)]
+fn rough_well(x: &[f64], g: &mut [f64], a: f64, b: f64) -> f64 {
+    let ia2 = 1.0 / (a * a);
+    let ib = 1.0 / b;
+    let k = 2.0 * std::f64::consts::PI / b;
+    let mut e = 0.0;
+    let mut xs = x.chunks_exact(2);
+    let mut gs = g.chunks_exact_mut(2);
+    for (xp, gp) in (&mut xs).zip(&mut gs) {
+        let (s, c) = sin_cos_turns_n([xp[0] * ib, xp[1] * ib]);
+        for i in 0..2 {
+            e += 0.5 * xp[i] * xp[i] * ia2 + c[i];
+            gp[i] = xp[i] * ia2 - k * s[i];
+        }
+    }
+    for (gi, &xi) in gs.into_remainder().iter_mut().zip(xs.remainder()) {
+        let (s, c) = sin_cos_turns(xi * ib);
+        e += 0.5 * xi * xi * ia2 + c;
+        *gi = xi * ia2 - k * s;
+    }
+    e
+}
+
+/// The fdlibm kernels `(sin r, cos r)` for `|r| ≤ π/4`.
+#[inline(always)]
+fn sin_cos_kernel(r: f64) -> (f64, f64) {
     const S: [f64; 6] = [
         -1.666_666_666_666_663_2e-1,
         8.333_333_333_322_49e-3,
@@ -345,8 +506,6 @@ pub fn sin_cos_turns(t: f64) -> (f64, f64) {
         2.087_572_321_298_175e-9,
         -1.135_964_755_778_819_5e-11,
     ];
-    let n = (4.0 * t).round();
-    let r = (t - 0.25 * n) * (2.0 * std::f64::consts::PI);
     let z = r * r;
     let ps = S[1] + z * (S[2] + z * (S[3] + z * (S[4] + z * S[5])));
     let sin_r = r + r * z * (S[0] + z * ps);
@@ -354,13 +513,7 @@ pub fn sin_cos_turns(t: f64) -> (f64, f64) {
     let hz = 0.5 * z;
     let w = 1.0 - hz;
     let cos_r = w + (((1.0 - w) - hz) + z * z * pc);
-    // n mod 4 in floating point (exact), so huge |t| cannot overflow an integer conversion
-    match n.rem_euclid(4.0) as u8 {
-        0 => (sin_r, cos_r),
-        1 => (cos_r, -sin_r),
-        2 => (-sin_r, -cos_r),
-        _ => (-cos_r, sin_r),
-    }
+    (sin_r, cos_r)
 }
 
 impl Target for Builtin {
@@ -402,29 +555,7 @@ impl Target for Builtin {
     #[inline]
     fn energy_grad(&self, x: &[f64], g: &mut [f64]) -> f64 {
         match self {
-            Builtin::GaussianDiag { c } => {
-                // four partial sums so the reduction vectorises
-                let mut acc = [0.0; 4];
-                let n4 = x.len() / 4 * 4;
-                for ((gs, xs), cs) in g[..n4]
-                    .chunks_exact_mut(4)
-                    .zip(x[..n4].chunks_exact(4))
-                    .zip(c[..n4].chunks_exact(4))
-                {
-                    for k in 0..4 {
-                        let t = cs[k] * xs[k];
-                        gs[k] = t;
-                        acc[k] += t * xs[k];
-                    }
-                }
-                let mut e = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-                for i in n4..x.len() {
-                    let t = c[i] * x[i];
-                    g[i] = t;
-                    e += t * x[i];
-                }
-                0.5 * e
-            }
+            Builtin::GaussianDiag { c } => diag_gaussian(c, x, g),
             Builtin::GaussianDense { d, j } => {
                 let mut e = 0.0;
                 for (i, gi) in g.iter_mut().enumerate() {
@@ -435,18 +566,7 @@ impl Target for Builtin {
                 }
                 0.5 * e
             }
-            Builtin::RoughWell { a, b, .. } => {
-                let ia2 = 1.0 / (a * a);
-                let ib = 1.0 / b;
-                let k = 2.0 * std::f64::consts::PI / b;
-                let mut e = 0.0;
-                for (gi, &xi) in g.iter_mut().zip(x) {
-                    let (s, c) = sin_cos_turns(xi * ib);
-                    e += 0.5 * xi * xi * ia2 + c;
-                    *gi = xi * ia2 - k * s;
-                }
-                e
-            }
+            Builtin::RoughWell { a, b, .. } => rough_well(x, g, *a, *b),
             Builtin::ProductOfT { d, w, b, nu } => {
                 g.fill(0.0);
                 let mut e = 0.0;
@@ -627,7 +747,12 @@ mod tests {
             0.124_999_999,
             0.375_000_001,
             1e6 + 0.3,
+            2f64.powi(46) + 0.375,
+            2f64.powi(46) - 0.125,
+            2f64.powi(47) + 0.25,
+            -(2f64.powi(46) + 0.625),
             2f64.powi(60),
+            -2f64.powi(55),
         ]);
         for &t in &ts {
             let (s, c) = sin_cos_turns(t);
@@ -639,6 +764,16 @@ mod tests {
                 "t = {t}: {s} {c} vs {s0} {c0}"
             );
             assert!((s * s + c * c - 1.0).abs() < 4.0 * f64::EPSILON);
+        }
+        for w in ts.chunks_exact(4) {
+            let (s4, c4) = sin_cos_turns_n([w[0], w[1], w[2], w[3]]);
+            for i in 0..4 {
+                let (s, c) = sin_cos_turns(w[i]);
+                assert_eq!(
+                    (s4[i].to_bits(), c4[i].to_bits()),
+                    (s.to_bits(), c.to_bits())
+                );
+            }
         }
         let (s, c) = sin_cos_turns(f64::NAN);
         assert!(s.is_nan() && c.is_nan());
