@@ -219,3 +219,17 @@ def test_random_diagnostic_input_never_panics(vals: list[float], chains: int) ->
     x = np.resize(np.array(vals), (chains, max(1, len(vals) // chains)))
     _no_panic(lambda: hmc.ess(x))
     _no_panic(lambda: hmc.autocorrelation(x))
+
+
+def test_records_too_large_for_memory_are_refused_before_running() -> None:
+    # 10^12 records of 100 chains could never be held: refused up front (before any sampling,
+    # which would otherwise run for hours), naming n_samples
+    with pytest.raises(InvalidArgumentError, match=r"^n_samples: .*GiB"):
+        hmc.sample(G, method="mjhmc", n_samples=10**12, n_chains=100, step_size=0.1, seed=0)
+    # the core's own guard (reached directly through the bindings): an error, not an abort
+    from boltzkit import _core
+
+    run = _core.HmcRun(G._native, "hmc", np.zeros((2, 2)), 0.1, 2, 0.5, 0.0, 1, True, 1, None, 0)
+    run.init()
+    with pytest.raises(InvalidArgumentError, match=r"^n_samples: "):
+        run.reserve(2**62)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -920,6 +921,27 @@ def _run_chunks(run: Any, total: int, step: Callable[[int], None], desc: str, pr
     return time.perf_counter() - t0
 
 
+def _physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_record_memory(n_chains: int, n_samples: int, d: int, jump: bool) -> None:
+    """Refuse a run whose records (held in Rust, then copied to numpy) cannot fit in memory."""
+    per_record = 8 * (d + 2 + (1 if jump else 0)) + 1
+    need = 2 * n_chains * n_samples * per_record
+    mem = _physical_memory()
+    if mem is not None and need > mem:
+        raise InvalidArgumentError(
+            f"n_samples: {n_chains} chains x {n_samples} records of dimension {d} need about "
+            f"{need / 2**30:.1f} GiB (Rust buffers + numpy arrays), more than this machine's {mem / 2**30:.1f} GiB; "
+            "run fewer samples or chains, or in several calls"
+        )
+
+
 def sample(
     target: BuiltinTarget | EnergyGrad | None = None,
     *,
@@ -1080,6 +1102,7 @@ def sample(
     d_known = builtin.ndim if builtin is not None else (None if dim is None else _int("dim", dim, 1))
     starts = _starts(x0, builtin, d_known, n_chains, seed)
     d = starts.shape[1]
+    _check_record_memory(n_chains, n_samples, d, jump)
     core_target: Any = builtin._native if builtin is not None else _wrap_callback(fn, sign, d)
     minv: F64 | None = None
     if inverse_mass_matrix is not None:
@@ -1097,6 +1120,7 @@ def sample(
     if warmup > 0:
         run.start_warmup(warmup, adapt_step_size, adapt_metric, ta)
         t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), f"{method} warm-up", progress)
+    run.reserve(n_samples * thin)
     wall = _run_chunks(run, n_samples * thin, lambda k: run.run(k, threads), method, progress)
     out = run.output()
     return Trace(

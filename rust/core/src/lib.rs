@@ -13,9 +13,11 @@
 //! - [`rng`]: seeded, per-stream random number generation (stream derivation shared by all modules).
 //! - [`parallel`]: thread-pool control.
 //! - [`numeric`]: compensated summation and Gauss–Legendre rules shared by all modules.
+//! - [`mem`]: large buffers on transparent huge pages.
 
 pub mod fpentropy;
 pub mod hmc;
+pub mod mem;
 pub mod mlp;
 pub mod numeric;
 pub mod parallel;

@@ -3,7 +3,8 @@
 //! batched driver against the per-chain one, thread-count invariance and gradient counts.
 
 use boltzkit_core::hmc::rates::{
-    JumpKind, Ladder, StateSpace, generator_from, hmc_accept, jump_generator, lahmc_transition,
+    JumpKind, Ladder, StateSpace, ct_log_rates, ct_rates, generator_from, hmc_accept,
+    jump_generator, lahmc_transition, mjhmc_log_rates, mjhmc_rates, pick_jump, pick_jump_linear,
     row_times, stationary,
 };
 use boltzkit_core::hmc::{AsBatch, Builtin, Config, MOVE_REFRESH, Method, Metric, Output, Sampler};
@@ -52,6 +53,71 @@ fn jump_samplers_leave_pi_invariant_on_the_ladder() {
             );
         }
     }
+}
+
+#[test]
+fn linear_rates_are_the_log_rates_and_pick_the_same_jumps() {
+    // the samplers use the linear form where it cannot overflow: same rates (to rounding), same
+    // jump for the same uniform, same holding time
+    let mut g = SplitMix64::new(77, 1);
+    let inf = f64::INFINITY;
+    let mut checked = 0;
+    for i in 0..20_000 {
+        let h = 10.0 * g.next_f64();
+        let hf = if i % 97 == 0 {
+            inf
+        } else {
+            h + 6.0 * (g.next_f64() - 0.5)
+        };
+        let hb = if i % 89 == 0 {
+            inf
+        } else {
+            h + 6.0 * (g.next_f64() - 0.5)
+        };
+        let lam = if i % 7 == 0 { 0.0 } else { 0.3 * g.next_f64() };
+        let (e, u) = (-(1.0 - g.next_f64()).ln(), g.next_f64());
+        for (lin, log) in [
+            (
+                mjhmc_rates(h, hf, hb, lam).unwrap(),
+                mjhmc_log_rates(h, hf, hb, lam.ln()),
+            ),
+            (ct_rates(h, hf, lam).unwrap(), ct_log_rates(h, hf, lam.ln())),
+        ] {
+            let total: f64 = lin.iter().sum();
+            for j in 0..3 {
+                assert!(
+                    (lin[j] - log[j].exp()).abs() <= 1e-14 * total,
+                    "{lin:?} {log:?}"
+                );
+            }
+            let (a, b) = (pick_jump_linear(&lin, e, u), pick_jump(&log, e, u));
+            match (a, b) {
+                (Some((ja, ta)), Some((jb, tb))) => {
+                    // a uniform within rounding of a boundary may fall either way
+                    let cum: Vec<f64> = lin
+                        .iter()
+                        .scan(0.0, |c, r| {
+                            *c += r;
+                            Some(*c / total)
+                        })
+                        .collect();
+                    if cum.iter().all(|c| (c - u).abs() > 1e-12) {
+                        assert_eq!(ja, jb);
+                        checked += 1;
+                    }
+                    assert!((ta - tb).abs() <= 1e-13 * tb.max(1e-300));
+                }
+                (None, None) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert!(checked > 35_000);
+    // out of the linear range: the log form takes over
+    assert!(mjhmc_rates(0.0, -2000.0, 1.0, 0.1).is_none());
+    assert!(ct_rates(0.0, -2000.0, 0.1).is_none());
+    // no rate at all: no jump
+    assert!(pick_jump_linear(&[0.0, 0.0, 0.0], 1.0, 0.5).is_none());
 }
 
 #[test]
@@ -182,29 +248,54 @@ fn results_do_not_depend_on_the_thread_count_or_the_driver() {
 fn specialised_builtin_runs_give_the_generic_bits() {
     // run_builtin compiles the rough well and the diagonal Gaussian on their own; the draws must
     // be those of the generic run on the Builtin enum, bit for bit (warm-up included)
-    for t in [
-        Builtin::RoughWell {
-            d: 3,
-            a: 10.0,
-            b: 4.0,
-        },
-        Builtin::gaussian_aniso(6, 2.0),
+    // (the lane kernels: up to 16 trajectories side by side; 20 chains make a partial group;
+    // ε = 2.6 on a unit Gaussian diverges: momenta overflow mid-trajectory)
+    for (t, eps, n_leap) in [
+        (
+            Builtin::RoughWell {
+                d: 3,
+                a: 10.0,
+                b: 4.0,
+            },
+            0.4,
+            5,
+        ),
+        (
+            Builtin::RoughWell {
+                d: 2,
+                a: 100.0,
+                b: 4.0,
+            },
+            1.0,
+            10,
+        ),
+        (Builtin::gaussian_aniso(6, 2.0), 0.4, 5),
+        (Builtin::gaussian_aniso(8, 3.0), 0.4, 7),
+        (Builtin::gaussian_aniso(37, 3.0), 0.4, 7),
+        (Builtin::gaussian_aniso(2, 0.0), 2.6, 700),
     ] {
         let d = boltzkit_core::hmc::Target::dim(&t);
-        for m in [Method::Hmc, Method::Mjhmc] {
+        for m in [Method::Hmc, Method::Lahmc, Method::CtHmc, Method::Mjhmc] {
             let mut outs = Vec::new();
             for special in [false, true] {
-                let mut s =
-                    Sampler::new(cfg(m, 0.4, 5), Metric::identity(d), &starts(4, d, 5), 4, 42)
-                        .unwrap();
-                s.init(&t).unwrap();
-                s.start_warmup(boltzkit_core::hmc::WarmupPlan {
-                    n_iter: 60,
-                    adapt_step_size: true,
-                    adapt_metric: true,
-                    target_accept: 0.8,
-                })
+                let mut s = Sampler::new(
+                    cfg(m, eps, n_leap),
+                    Metric::diag((0..d).map(|i| 1.0 + 0.1 * i as f64).collect()).unwrap(),
+                    &starts(20, d, 5),
+                    20,
+                    42,
+                )
                 .unwrap();
+                s.init(&t).unwrap();
+                if eps < 2.0 {
+                    s.start_warmup(boltzkit_core::hmc::WarmupPlan {
+                        n_iter: 60,
+                        adapt_step_size: true,
+                        adapt_metric: true,
+                        target_accept: 0.8,
+                    })
+                    .unwrap();
+                }
                 if special {
                     s.warmup_builtin(&t, 60, Some(2)).unwrap();
                     s.run_builtin(&t, 200, Some(2)).unwrap();
@@ -215,6 +306,11 @@ fn specialised_builtin_runs_give_the_generic_bits() {
                 outs.push(s.output());
             }
             assert_eq!(outs[0], outs[1], "{t:?} {m:?}");
+            if eps > 2.0 && m == Method::Hmc {
+                // every trajectory diverged: all rejected, each stopped early
+                assert!(outs[0].moves.iter().all(|&mv| mv == 0));
+                assert!(outs[0].grads.iter().all(|&g| g < 200 * 700));
+            }
         }
     }
 }

@@ -364,6 +364,13 @@ impl HmcRun {
         r.map_err(|e| self.err(e))
     }
 
+    /// Makes room for `n_iter` recorded iterations (call once before running them in chunks).
+    fn reserve(&mut self, py: Python<'_>, n_iter: usize) -> PyResult<()> {
+        let s = &mut self.sampler;
+        py.detach(|| s.reserve(n_iter))
+            .map_err(|e| hmc_to_pyerr(e, None))
+    }
+
     /// Runs `n_iter` recorded iterations.
     #[pyo3(signature = (n_iter, threads=None))]
     fn run(&mut self, py: Python<'_>, n_iter: usize, threads: Option<usize>) -> PyResult<()> {

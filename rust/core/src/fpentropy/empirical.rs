@@ -304,7 +304,7 @@ unsafe impl<U> Sync for SyncPtr<U> {}
 /// `low(code)` for every code, grouped by bucket (bucket `b` at `starts[b]..starts[b + 1]`).
 ///
 /// Parallel histogram per chunk (chunk `i` then owns a fixed range of every bucket), then every
-/// chunk scatters into its ranges. The buffer is backed by huge pages (see [`big_buffer`]), which
+/// chunk scatters into its ranges. The buffer is backed by huge pages ([`crate::mem::with_capacity_huge`]), which
 /// keeps the scatter's many write streams inside the TLB.
 fn radix_split<T: Code, U: Copy + Send + Sync>(
     codes: &[T],
@@ -344,7 +344,7 @@ fn radix_split<T: Code, U: Copy + Send + Sync>(
         }
     }
     drop(hists);
-    let mut buf: Vec<U> = big_buffer(n);
+    let mut buf: Vec<U> = crate::mem::with_capacity_huge(n);
     let dst = SyncPtr(buf.as_mut_ptr());
     chunks
         .par_iter()
@@ -422,27 +422,6 @@ fn wide_counts<T: Code>(codes: &[T], layout: Layout) -> (CountOfCounts, Vec<u64>
         }
     }
     (cc, se)
-}
-
-/// An empty vector with room for `n` items. Large buffers are backed by transparent huge pages
-/// where the kernel offers them (first-touch page faults otherwise cost more than the counting).
-fn big_buffer<T>(n: usize) -> Vec<T> {
-    let v: Vec<T> = Vec::with_capacity(n);
-    #[cfg(target_os = "linux")]
-    {
-        let bytes = n * std::mem::size_of::<T>();
-        if bytes >= 1 << 22 {
-            let page = 4096usize;
-            let start = v.as_ptr() as usize;
-            let aligned = start.div_ceil(page) * page;
-            let len = (start + bytes).saturating_sub(aligned) / page * page;
-            if len > 0 {
-                // SAFETY: advisory call on memory this Vec owns; failure is harmless.
-                unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
-            }
-        }
-    }
-    v
 }
 
 /// Sorts a group and adds the run lengths.

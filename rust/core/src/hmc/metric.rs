@@ -261,7 +261,7 @@ pub fn kick_drift(metric: &Metric, kappa: f64, eps: f64, z: &mut Phase, v: &mut 
 
 /// 1 if `v` is ±∞ or NaN, else 0 (branch-free).
 #[inline(always)]
-fn non_finite(v: f64) -> u64 {
+pub fn non_finite(v: f64) -> u64 {
     const EXP: u64 = 0x7FF0_0000_0000_0000;
     ((v.to_bits() & EXP) == EXP) as u64
 }

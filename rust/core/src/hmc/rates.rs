@@ -108,6 +108,62 @@ pub fn pick_jump(lr: &[f64; 3], e: f64, u: f64) -> Option<(usize, f64)> {
     Some((last, tau))
 }
 
+/// Largest log-rate taken in linear form (`e^700 ≈ 1e304`: sums of three rates stay finite).
+const LINEAR_MAX_LOG_RATE: f64 = 700.0;
+
+/// The rates of [`mjhmc_log_rates`] in linear form, `[r_L, r_F, r_R]` with
+/// `r_F = max(0, r_{L⁻¹} − r_L)`, when they are representable (`None`: use the log form). Equal
+/// to the exponentials of the log-rates up to rounding (`r_F` to `ulp(r_{L⁻¹})`, which is
+/// negligible against the total rate `≥ r_{L⁻¹}`). `lambda = λ ≥ 0`.
+#[inline]
+pub fn mjhmc_rates(h: f64, h_fwd: f64, h_bwd: f64, lambda: f64) -> Option<[f64; 3]> {
+    let ll = 0.5 * (h - h_fwd);
+    let lli = 0.5 * (h - h_bwd);
+    // NaN (both energies infinite) is a zero rate, as in the log form
+    let ll = if ll.is_nan() { f64::NEG_INFINITY } else { ll };
+    let lli = if lli.is_nan() { f64::NEG_INFINITY } else { lli };
+    if ll > LINEAR_MAX_LOG_RATE || lli > LINEAR_MAX_LOG_RATE {
+        return None;
+    }
+    let rl = ll.exp();
+    let rli = lli.exp();
+    Some([rl, (rli - rl).max(0.0), lambda])
+}
+
+/// The rates of [`ct_log_rates`] in linear form, `[r_FL, 1, λ]` (`None`: use the log form).
+#[inline]
+pub fn ct_rates(h: f64, h_fl: f64, lambda: f64) -> Option<[f64; 3]> {
+    let l = 0.5 * (h - h_fl);
+    let l = if l.is_nan() { f64::NEG_INFINITY } else { l };
+    if l > LINEAR_MAX_LOG_RATE {
+        return None;
+    }
+    Some([l.exp(), 1.0, lambda])
+}
+
+/// [`pick_jump`] with linear rates `r` (finite, `≥ 0`): move `j` with probability `r_j / Σr`,
+/// holding time `e / Σr`. `None` if every rate is zero.
+#[inline]
+pub fn pick_jump_linear(r: &[f64; 3], e: f64, u: f64) -> Option<(usize, f64)> {
+    let total = r[0] + r[1] + r[2];
+    if !(total > 0.0 && total.is_finite()) {
+        return None;
+    }
+    let t = u * total;
+    let mut acc = 0.0;
+    let mut last = 0;
+    for (j, &rj) in r.iter().enumerate() {
+        if rj > 0.0 {
+            acc += rj;
+            last = j;
+            if t < acc {
+                return Some((j, e / total));
+            }
+        }
+    }
+    Some((last, e / total))
+}
+
 /// The look-ahead HMC transition probabilities (spec §3), memoised over pairs of states of the
 /// chain `z, Lz, …, L^K z`. Push the Hamiltonians one by one; [`LookAhead::push`] returns
 /// `P(z → L^a z)`.

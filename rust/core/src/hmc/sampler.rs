@@ -2,9 +2,14 @@
 //! rayon for native targets, lock step for batched targets).
 
 use super::HmcError;
-use super::metric::{Metric, Phase, hamiltonian, kick_drift, kick_last, leapfrog, sanitize};
-use super::rates::{LookAhead, ct_log_rates, hmc_accept, mjhmc_log_rates, pick_jump};
-use super::target::{BatchTarget, Builtin, DiagGaussian, RoughWell, Target};
+use super::metric::{
+    Metric, Phase, hamiltonian, kick_drift, kick_last, leapfrog, non_finite, sanitize,
+};
+use super::rates::{
+    LookAhead, ct_log_rates, ct_rates, hmc_accept, mjhmc_log_rates, mjhmc_rates, pick_jump,
+    pick_jump_linear,
+};
+use super::target::{BatchTarget, Builtin, DiagGaussian, LANES, RoughWell, Target};
 use super::warmup::{Adapt, WarmupPlan};
 use crate::parallel::with_threads;
 use crate::rng::stream_seed;
@@ -193,6 +198,7 @@ struct Ctx<'a> {
     cfg: &'a Config,
     metric: &'a Metric,
     ln_lambda: f64,
+    lambda: f64,
 }
 
 impl Chain {
@@ -359,15 +365,32 @@ impl Chain {
                 self.n_pending = 0;
                 self.bwd_pending = false;
                 let mj = cx.cfg.method == Method::Mjhmc;
-                let lr = if mj {
-                    mjhmc_log_rates(self.h, self.hs[0], self.hs[1], cx.ln_lambda)
-                } else {
-                    ct_log_rates(self.h, self.hs[0], cx.ln_lambda)
-                };
                 let e: f64 = Exp1.sample(&mut self.rng);
                 let u: f64 = self.rng.random();
-                let (j, tau) = pick_jump(&lr, e, u).ok_or(HmcError::Stuck { chain })?;
-                self.stat = hmc_accept(self.h, self.hs[0]);
+                // the rates in linear form when they cannot overflow (two exponentials), else
+                // in log form (robust far from equilibrium)
+                let fast = if mj {
+                    mjhmc_rates(self.h, self.hs[0], self.hs[1], cx.lambda)
+                } else {
+                    ct_rates(self.h, self.hs[0], cx.lambda)
+                };
+                let picked = match fast {
+                    Some(r) => {
+                        // min(1, e^{H − H(Lz)}) = min(1, r_L²)
+                        self.stat = (r[0] * r[0]).min(1.0);
+                        pick_jump_linear(&r, e, u)
+                    }
+                    None => {
+                        self.stat = hmc_accept(self.h, self.hs[0]);
+                        let lr = if mj {
+                            mjhmc_log_rates(self.h, self.hs[0], self.hs[1], cx.ln_lambda)
+                        } else {
+                            ct_log_rates(self.h, self.hs[0], cx.ln_lambda)
+                        };
+                        pick_jump(&lr, e, u)
+                    }
+                };
+                let (j, tau) = picked.ok_or(HmcError::Stuck { chain })?;
                 let mv = [1u8, 0, MOVE_REFRESH][j];
                 if record {
                     self.push_record(mv, Some(tau));
@@ -515,28 +538,54 @@ fn iterate_native<T: Target + ?Sized>(
     }
 }
 
-/// Chains advanced side by side on one thread when the state is this small (see [`Sampler::run`]).
-const GROUP: usize = 8;
-/// Largest dimension run in groups.
+/// Most chains advanced side by side on one thread by the grouped driver (see [`Sampler::run`]).
+const GROUP: usize = 16;
+/// Largest dimension run in groups by the scalar grouped driver (targets without lane kernels).
 const GROUP_MAX_DIM: usize = 8;
+/// Largest dimension run through a target's lane kernel.
+const LANES_MAX_DIM: usize = 8;
 
-/// Scratch of the grouped driver.
+/// Group size for `n` chains on `threads` threads: at most [`GROUP`], and a number of groups
+/// that is a multiple of the thread count where possible (so the threads get equal shares).
+/// Chains never interact, so the grouping does not change any result.
+fn group_size(n: usize, threads: usize) -> usize {
+    let t = threads.max(1);
+    let n_groups = n.div_ceil(GROUP * t).max(1) * t;
+    n.div_ceil(n_groups).clamp(1, GROUP)
+}
+
+/// Scratch of the grouped driver: the bookkeeping and the structure-of-arrays buffers of the
+/// lane kernels (`d` rows of [`LANES`] values).
 struct GroupWork {
     active: Vec<bool>,
     live: Vec<(usize, usize)>,
     grads: Vec<u64>,
     v: Vec<f64>,
+    x: Vec<[f64; LANES]>,
+    p: Vec<[f64; LANES]>,
+    g: Vec<[f64; LANES]>,
+    gn: Vec<[f64; LANES]>,
 }
 
 impl GroupWork {
-    fn new(n: usize, d: usize) -> Self {
+    fn new(n: usize, d: usize, lanes: bool) -> Self {
+        let rows = if lanes { d } else { 0 };
         GroupWork {
             active: vec![false; n],
             live: Vec::with_capacity(2 * n),
             grads: vec![0; n],
             v: vec![0.0; d],
+            x: vec![[0.0; LANES]; rows],
+            p: vec![[0.0; LANES]; rows],
+            g: vec![[0.0; LANES]; rows],
+            gn: vec![[0.0; LANES]; rows],
         }
     }
+}
+
+/// Whether the grouped driver runs `t` through its lane kernel with `metric`.
+fn uses_lanes<T: Target + ?Sized>(t: &T, metric: &Metric) -> bool {
+    matches!(metric, Metric::Diag { .. }) && t.has_lanes() && metric.dim() <= LANES_MAX_DIM
 }
 
 /// One iteration of every chain of `group`, their trajectories integrated in lock step with a
@@ -590,6 +639,19 @@ fn lockstep_native<T: Target + ?Sized>(
         }
     }
     w.grads.fill(0);
+    if let Metric::Diag { minv, .. } = metric
+        && uses_lanes(t, metric)
+    {
+        let live = std::mem::take(&mut w.live);
+        for block in live.chunks(LANES) {
+            integrate_lanes(group, block, t, minv, eps, n_steps, w);
+        }
+        w.live = live;
+        for (ch, &g) in group.iter_mut().zip(&w.grads) {
+            ch.grads += g;
+        }
+        return;
+    }
     for k in 0..n_steps {
         if w.live.is_empty() {
             break;
@@ -618,6 +680,142 @@ fn lockstep_native<T: Target + ?Sized>(
     }
     for (ch, &g) in group.iter_mut().zip(&w.grads) {
         ch.grads += g;
+    }
+}
+
+/// Up to [`LANES`] trajectories `(chain, slot)` of `group`, integrated together in
+/// structure-of-arrays form with the target's lane kernel and a diagonal metric: lane by lane the
+/// operations of [`leapfrog`](super::metric::leapfrog) (a lane whose momentum turns non-finite
+/// stops there, keeps its values and ends divergent), so the same bits. Adds each trajectory's
+/// gradient evaluations to `w.grads[chain]`.
+fn integrate_lanes<T: Target + ?Sized>(
+    group: &mut [Chain],
+    block: &[(usize, usize)],
+    t: &T,
+    minv: &[f64],
+    eps: f64,
+    n_steps: usize,
+    w: &mut GroupWork,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above); no FMA contraction, so the
+            // wider vectors give the same bits as the plain path.
+            return unsafe { integrate_lanes_avx2(group, block, t, minv, eps, n_steps, w) };
+        }
+    }
+    integrate_lanes_body(group, block, t, minv, eps, n_steps, w)
+}
+
+/// [`integrate_lanes`] compiled with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn integrate_lanes_avx2<T: Target + ?Sized>(
+    group: &mut [Chain],
+    block: &[(usize, usize)],
+    t: &T,
+    minv: &[f64],
+    eps: f64,
+    n_steps: usize,
+    w: &mut GroupWork,
+) {
+    integrate_lanes_body(group, block, t, minv, eps, n_steps, w)
+}
+
+/// `new` where `mask` is all ones, else `old` (a branch-free select: conditional stores of
+/// single lanes would become masked vector stores, which are slow on some CPUs).
+#[inline(always)]
+fn select(mask: u64, new: f64, old: f64) -> f64 {
+    f64::from_bits((new.to_bits() & mask) | (old.to_bits() & !mask))
+}
+
+#[inline(always)]
+fn integrate_lanes_body<T: Target + ?Sized>(
+    group: &mut [Chain],
+    block: &[(usize, usize)],
+    t: &T,
+    minv: &[f64],
+    eps: f64,
+    n_steps: usize,
+    w: &mut GroupWork,
+) {
+    let d = minv.len();
+    let (x, p, g, gn) = (&mut w.x[..d], &mut w.p[..d], &mut w.g[..d], &mut w.gn[..d]);
+    // alive[r]: all ones while lane r's trajectory is live
+    let mut alive = [0u64; LANES];
+    let mut steps = [0u64; LANES];
+    let mut e = [f64::INFINITY; LANES];
+    for row in x.iter_mut().chain(p.iter_mut()).chain(g.iter_mut()) {
+        *row = [0.0; LANES];
+    }
+    for (r, &(ci, s)) in block.iter().enumerate().take(LANES) {
+        let z = &group[ci].slots[s];
+        for i in 0..d {
+            x[i][r] = z.x[i];
+            p[i][r] = z.p[i];
+            g[i][r] = z.g[i];
+        }
+        alive[r] = u64::MAX;
+    }
+    for k in 0..n_steps {
+        let kappa = if k == 0 { 0.5 * eps } else { eps };
+        // kick and drift: p −= κ ∇E, x += ε M⁻¹ p (live lanes only)
+        let mut bad = [0u64; LANES];
+        for ((xi, pi), (gi, &m)) in x.iter_mut().zip(p.iter_mut()).zip(g.iter().zip(minv)) {
+            for r in 0..LANES {
+                let np = pi[r] - kappa * gi[r];
+                let nx = xi[r] + eps * (m * np);
+                bad[r] |= non_finite(np);
+                pi[r] = select(alive[r], np, pi[r]);
+                xi[r] = select(alive[r], nx, xi[r]);
+            }
+        }
+        let mut any = 0u64;
+        for r in 0..LANES {
+            alive[r] &= 0u64.wrapping_sub((bad[r] == 0) as u64);
+            steps[r] += alive[r] & 1;
+            any |= alive[r];
+        }
+        if any == 0 {
+            break;
+        }
+        let last = k + 1 == n_steps;
+        let mut en = [0.0; LANES];
+        t.grad_lanes(x, gn, if last { Some(&mut en) } else { None });
+        for (gi, gni) in g.iter_mut().zip(gn.iter()) {
+            for r in 0..LANES {
+                gi[r] = select(alive[r], gni[r], gi[r]);
+            }
+        }
+        if last {
+            // the closing half kick; a non-finite energy or momentum ends divergent
+            let h = 0.5 * eps;
+            let mut bad = [0u64; LANES];
+            for (pi, gi) in p.iter_mut().zip(g.iter()) {
+                for r in 0..LANES {
+                    let np = pi[r] - h * gi[r];
+                    bad[r] |= non_finite(np);
+                    pi[r] = select(alive[r], np, pi[r]);
+                }
+            }
+            for r in 0..LANES {
+                let er = sanitize(en[r]);
+                if alive[r] != 0 && er.is_finite() && bad[r] == 0 {
+                    e[r] = er;
+                }
+            }
+        }
+    }
+    for (r, &(ci, s)) in block.iter().enumerate().take(LANES) {
+        let z = &mut group[ci].slots[s];
+        for i in 0..d {
+            z.x[i] = x[i][r];
+            z.p[i] = p[i][r];
+            z.g[i] = g[i][r];
+        }
+        z.e = e[r];
+        w.grads[ci] += steps[r];
     }
 }
 
@@ -769,25 +967,30 @@ impl Sampler {
         threads: Option<usize>,
     ) -> Result<(), HmcError> {
         self.check_ready()?;
-        self.reserve(n_iter);
+        self.reserve(n_iter)?;
         let cx = Ctx {
             cfg: &self.cfg,
             metric: &self.metric,
             ln_lambda: self.cfg.refresh_rate.ln(),
+            lambda: self.cfg.refresh_rate,
         };
         let chains = &mut self.chains;
-        if self.dim <= GROUP_MAX_DIM {
-            // small states: a leapfrog step of one chain is a short dependent chain of
-            // operations, so advance GROUP chains side by side (independent work for the CPU to
-            // overlap); chain c still uses only its own stream, so the bits are the same
+        let lanes = uses_lanes(t, &self.metric);
+        if lanes || self.dim <= GROUP_MAX_DIM {
+            // advance groups of chains side by side: through the target's lane kernel (SIMD
+            // across chains), or for small states as independent work for the CPU to overlap
+            // (a leapfrog step of one chain is a short dependent chain of operations). Chain c
+            // still uses only its own stream, so the bits are those of the per-chain driver.
+            let d = self.dim;
             return with_threads(threads, || {
+                let gs = group_size(chains.len(), rayon::current_num_threads());
                 chains
-                    .par_chunks_mut(GROUP)
+                    .par_chunks_mut(gs)
                     .enumerate()
                     .try_for_each(|(g, group)| {
-                        let mut work = GroupWork::new(group.len(), self.dim);
+                        let mut work = GroupWork::new(group.len(), d, lanes);
                         for _ in 0..n_iter {
-                            iterate_group(group, &cx, t, true, g * GROUP, &mut work)?;
+                            iterate_group(group, &cx, t, true, g * gs, &mut work)?;
                         }
                         Ok(())
                     })
@@ -837,25 +1040,41 @@ impl Sampler {
     /// The target's errors; [`HmcError::Stuck`].
     pub fn run_batched(&mut self, t: &mut dyn BatchTarget, n_iter: usize) -> Result<(), HmcError> {
         self.check_ready()?;
-        self.reserve(n_iter);
+        self.reserve(n_iter)?;
         for _ in 0..n_iter {
             self.iterate_batched(t, true)?;
         }
         Ok(())
     }
 
-    fn reserve(&mut self, n_iter: usize) {
+    /// Makes room in every chain's records for `n_iter` more recorded iterations (called by the
+    /// runs themselves; calling it once with the whole length first avoids regrowing the
+    /// records chunk by chunk). Large record buffers go on huge pages.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] (`n_samples`) when the records do not fit in memory.
+    pub fn reserve(&mut self, n_iter: usize) -> Result<(), HmcError> {
+        use crate::mem::reserve_huge;
         let d = self.dim;
         let per = n_iter / self.cfg.thin + 1;
+        let jump = self.cfg.method.is_jump();
+        let n_chains = self.chains.len();
+        let too_big = |_| HmcError::Invalid {
+            arg: "n_samples",
+            msg: format!(
+                "{per} records of {n_chains} chains in dimension {d} do not fit in memory"
+            ),
+        };
         for ch in &mut self.chains {
-            ch.xs.reserve(per * d);
-            ch.moves.reserve(per);
-            ch.accept.reserve(per);
-            ch.energy.reserve(per);
-            if self.cfg.method.is_jump() {
-                ch.taus.reserve(per);
+            reserve_huge(&mut ch.xs, per.saturating_mul(d)).map_err(too_big)?;
+            reserve_huge(&mut ch.moves, per).map_err(too_big)?;
+            reserve_huge(&mut ch.accept, per).map_err(too_big)?;
+            reserve_huge(&mut ch.energy, per).map_err(too_big)?;
+            if jump {
+                reserve_huge(&mut ch.taus, per).map_err(too_big)?;
             }
         }
+        Ok(())
     }
 
     fn iterate_batched(&mut self, t: &mut dyn BatchTarget, record: bool) -> Result<(), HmcError> {
@@ -863,6 +1082,7 @@ impl Sampler {
             cfg: &self.cfg,
             metric: &self.metric,
             ln_lambda: self.cfg.refresh_rate.ln(),
+            lambda: self.cfg.refresh_rate,
         };
         let n = self.chains.len();
         let mut active = vec![true; n];
@@ -958,6 +1178,7 @@ impl Sampler {
                     cfg: &self.cfg,
                     metric: &self.metric,
                     ln_lambda: self.cfg.refresh_rate.ln(),
+                    lambda: self.cfg.refresh_rate,
                 };
                 self.chains
                     .par_iter_mut()

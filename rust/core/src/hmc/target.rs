@@ -19,7 +19,24 @@ pub trait Target: Send + Sync {
     fn grad(&self, x: &[f64], grad: &mut [f64]) {
         self.energy_grad(x, grad);
     }
+    /// Whether [`Target::grad_lanes`] is implemented (small built-in targets).
+    fn has_lanes(&self) -> bool {
+        false
+    }
+    /// `∇E` (and with `e`, `E`) of [`LANES`] points at once, held coordinate-major: `x[i][r]` is
+    /// coordinate `i` of point `r` (`x.len() = d`). Lane by lane it must give exactly the bits of
+    /// [`Target::energy_grad`]. Only called when [`Target::has_lanes`] is true.
+    fn grad_lanes(
+        &self,
+        _x: &[[f64; LANES]],
+        _g: &mut [[f64; LANES]],
+        _e: Option<&mut [f64; LANES]>,
+    ) {
+    }
 }
+
+/// Points evaluated together by [`Target::grad_lanes`].
+pub const LANES: usize = 16;
 
 /// A target evaluated for a whole batch of points at once.
 pub trait BatchTarget {
@@ -383,6 +400,30 @@ impl Target for RoughWell {
     fn grad(&self, x: &[f64], g: &mut [f64]) {
         rough_well(x, g, self.a, self.b);
     }
+    fn has_lanes(&self) -> bool {
+        true
+    }
+    #[inline(always)]
+    fn grad_lanes(&self, x: &[[f64; LANES]], g: &mut [[f64; LANES]], e: Option<&mut [f64; LANES]>) {
+        let ia2 = 1.0 / (self.a * self.a);
+        let ib = 1.0 / self.b;
+        let k = 2.0 * std::f64::consts::PI / self.b;
+        let mut acc = [0.0; LANES];
+        for (xi, gi) in x.iter().zip(g.iter_mut()) {
+            let mut t = [0.0; LANES];
+            for r in 0..LANES {
+                t[r] = xi[r] * ib;
+            }
+            let (s, c) = sin_cos_turns_n(t);
+            for r in 0..LANES {
+                acc[r] += 0.5 * xi[r] * xi[r] * ia2 + c[r];
+                gi[r] = xi[r] * ia2 - k * s[r];
+            }
+        }
+        if let Some(e) = e {
+            *e = acc;
+        }
+    }
 }
 
 /// The diagonal Gaussian `E = Σ c_i x_i² / 2` as its own type (see [`RoughWell`]); same values
@@ -405,6 +446,33 @@ impl Target for DiagGaussian<'_> {
     fn grad(&self, x: &[f64], g: &mut [f64]) {
         for ((gi, &xi), &ci) in g.iter_mut().zip(x).zip(self.c) {
             *gi = ci * xi;
+        }
+    }
+    fn has_lanes(&self) -> bool {
+        true
+    }
+    #[inline(always)]
+    fn grad_lanes(&self, x: &[[f64; LANES]], g: &mut [[f64; LANES]], e: Option<&mut [f64; LANES]>) {
+        for ((xi, gi), &ci) in x.iter().zip(g.iter_mut()).zip(self.c) {
+            for r in 0..LANES {
+                gi[r] = ci * xi[r];
+            }
+        }
+        if let Some(e) = e {
+            // the partial sums of `diag_gaussian`, in its order
+            let d = x.len();
+            let n4 = d / 4 * 4;
+            for r in 0..LANES {
+                let mut acc = [0.0; 4];
+                for i in 0..n4 {
+                    acc[i % 4] += g[i][r] * x[i][r];
+                }
+                let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                for i in n4..d {
+                    s += g[i][r] * x[i][r];
+                }
+                e[r] = 0.5 * s;
+            }
         }
     }
 }
@@ -442,7 +510,10 @@ pub fn sin_cos_turns_n<const N: usize>(t: [f64; N]) -> ([f64; N], [f64; N]) {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
     let mut s = [0.0; N];
     let mut c = [0.0; N];
-    if !t.iter().all(|&ti| (4.0 * ti).abs() < 281_474_976_710_656.0) {
+    // (a non-short-circuit AND over the lanes: one vector compare, no branch per lane)
+    if !t.iter().fold(true, |ok, &ti| {
+        ok & ((4.0 * ti).abs() < 281_474_976_710_656.0)
+    }) {
         for i in 0..N {
             (s[i], c[i]) = sin_cos_turns(t[i]);
         }
