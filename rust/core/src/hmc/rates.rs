@@ -93,7 +93,13 @@ pub fn pick_jump(lr: &[f64; 3], e: f64, u: f64) -> Option<(usize, f64)> {
     ];
     let total = w[0] + w[1] + w[2];
     let tau = e * (-lmax).exp() / total;
-    let t = u * total;
+    Some((choose(&w, u * total), tau))
+}
+
+/// The move whose cumulative weight first exceeds `t` (`0 ≤ t < Σw`), skipping zero weights;
+/// the last positive one if rounding leaves `t` at the top.
+#[inline]
+fn choose(w: &[f64; 3], t: f64) -> usize {
     let mut acc = 0.0;
     let mut last = 0;
     for (j, &wj) in w.iter().enumerate() {
@@ -101,11 +107,11 @@ pub fn pick_jump(lr: &[f64; 3], e: f64, u: f64) -> Option<(usize, f64)> {
             acc += wj;
             last = j;
             if t < acc {
-                return Some((j, tau));
+                return j;
             }
         }
     }
-    Some((last, tau))
+    last
 }
 
 /// Largest log-rate taken in linear form (`e^700 ≈ 1e304`: sums of three rates stay finite).
@@ -149,19 +155,7 @@ pub fn pick_jump_linear(r: &[f64; 3], e: f64, u: f64) -> Option<(usize, f64)> {
     if !(total > 0.0 && total.is_finite()) {
         return None;
     }
-    let t = u * total;
-    let mut acc = 0.0;
-    let mut last = 0;
-    for (j, &rj) in r.iter().enumerate() {
-        if rj > 0.0 {
-            acc += rj;
-            last = j;
-            if t < acc {
-                return Some((j, e / total));
-            }
-        }
-    }
-    Some((last, e / total))
+    Some((choose(r, u * total), e / total))
 }
 
 /// The look-ahead HMC transition probabilities (spec §3), memoised over pairs of states of the

@@ -538,6 +538,24 @@ fn iterate_native<T: Target + ?Sized>(
     }
 }
 
+/// A built-in target as the type a run is compiled for: its own type where one exists (the
+/// energy inlined into the leapfrog loop, lane kernels), else the enum itself.
+enum Specialised<'a> {
+    RoughWell(RoughWell),
+    Diag(DiagGaussian<'a>),
+    Generic(&'a Builtin),
+}
+
+impl<'a> Specialised<'a> {
+    fn of(t: &'a Builtin) -> Self {
+        match t {
+            &Builtin::RoughWell { d, a, b } => Specialised::RoughWell(RoughWell { d, a, b }),
+            Builtin::GaussianDiag { c } => Specialised::Diag(DiagGaussian { c }),
+            _ => Specialised::Generic(t),
+        }
+    }
+}
+
 /// Most chains advanced side by side on one thread by the grouped driver (see [`Sampler::run`]).
 const GROUP: usize = 16;
 /// Largest dimension run in groups by the scalar grouped driver (targets without lane kernels).
@@ -1018,18 +1036,10 @@ impl Sampler {
         n_iter: usize,
         threads: Option<usize>,
     ) -> Result<(), HmcError> {
-        match t {
-            Builtin::RoughWell { d, a, b } => self.run(
-                &RoughWell {
-                    d: *d,
-                    a: *a,
-                    b: *b,
-                },
-                n_iter,
-                threads,
-            ),
-            Builtin::GaussianDiag { c } => self.run(&DiagGaussian { c }, n_iter, threads),
-            _ => self.run(t, n_iter, threads),
+        match Specialised::of(t) {
+            Specialised::RoughWell(r) => self.run(&r, n_iter, threads),
+            Specialised::Diag(g) => self.run(&g, n_iter, threads),
+            Specialised::Generic(b) => self.run(b, n_iter, threads),
         }
     }
 
@@ -1145,18 +1155,10 @@ impl Sampler {
         n_iter: usize,
         threads: Option<usize>,
     ) -> Result<(), HmcError> {
-        match t {
-            Builtin::RoughWell { d, a, b } => self.warmup(
-                &RoughWell {
-                    d: *d,
-                    a: *a,
-                    b: *b,
-                },
-                n_iter,
-                threads,
-            ),
-            Builtin::GaussianDiag { c } => self.warmup(&DiagGaussian { c }, n_iter, threads),
-            _ => self.warmup(t, n_iter, threads),
+        match Specialised::of(t) {
+            Specialised::RoughWell(r) => self.warmup(&r, n_iter, threads),
+            Specialised::Diag(g) => self.warmup(&g, n_iter, threads),
+            Specialised::Generic(b) => self.warmup(b, n_iter, threads),
         }
     }
 
