@@ -563,13 +563,13 @@ const GROUP_MAX_DIM: usize = 8;
 /// Largest dimension run through a target's lane kernel.
 const LANES_MAX_DIM: usize = 8;
 
-/// Group size for `n` chains on `threads` threads: at most [`GROUP`], and a number of groups
+/// Group size for `n` chains on `threads` threads: at most `max`, and a number of groups
 /// that is a multiple of the thread count where possible (so the threads get equal shares).
 /// Chains never interact, so the grouping does not change any result.
-fn group_size(n: usize, threads: usize) -> usize {
+fn group_size(n: usize, threads: usize, max: usize) -> usize {
     let t = threads.max(1);
-    let n_groups = n.div_ceil(GROUP * t).max(1) * t;
-    n.div_ceil(n_groups).clamp(1, GROUP)
+    let n_groups = n.div_ceil(max * t).max(1) * t;
+    n.div_ceil(n_groups).clamp(1, max)
 }
 
 /// Scratch of the grouped driver: the bookkeeping and the structure-of-arrays buffers of the
@@ -1001,7 +1001,15 @@ impl Sampler {
             // still uses only its own stream, so the bits are those of the per-chain driver.
             let d = self.dim;
             return with_threads(threads, || {
-                let gs = group_size(chains.len(), rayon::current_num_threads());
+                // jump samplers integrate 0–2 trajectories per chain and iteration (≈ 0.85 on
+                // average: F jumps need none), the others exactly one: size the groups so that a
+                // round's trajectories about fill one block of lanes
+                let max = if cx.cfg.method.is_jump() && lanes {
+                    LANES + LANES / 8
+                } else {
+                    GROUP
+                };
+                let gs = group_size(chains.len(), rayon::current_num_threads(), max);
                 chains
                     .par_chunks_mut(gs)
                     .enumerate()
