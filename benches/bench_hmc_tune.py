@@ -53,6 +53,10 @@ from typing import Any
 
 import numpy as np
 
+# the figure targets, the MJHMC authors' settings (eps, M, beta) and the target constructor of the
+# main hmc bench (this script runs from benches/, which is then first on sys.path)
+from bench_hmc import TARGETS, TUNED, make_target
+
 import boltzkit
 from boltzkit import hmc
 from boltzkit.errors import BoltzkitError
@@ -60,17 +64,6 @@ from boltzkit.errors import BoltzkitError
 SAMPLERS = ("mjhmc", "ct_hmc", "hmc")
 JUMP = ("mjhmc", "ct_hmc")
 
-# the three figure targets (benches/bench_hmc.py TARGETS)
-TARGETS: dict[str, dict[str, Any]] = {
-    "gaussian_aniso d=2, 1e6": {"name": "gaussian", "dim": 2, "log10_cond": 6.0},
-    "gaussian_aniso d=100, 1e6": {"name": "gaussian", "dim": 100, "log10_cond": 6.0},
-    "rough_well d=2": {"name": "rough_well", "dim": 2, "a": 100.0, "b": 4.0},
-}
-# MJHMC authors' settings (benches/bench_hmc.py TUNED): (eps, M, beta)
-TUNED = {
-    "gaussian": {"mjhmc": (1.458, 25, 0.01), "control": (0.851, 25, 0.0113)},
-    "rough_well": {"mjhmc": (3.0, 25, 0.0123), "control": (0.592, 25, 0.430)},
-}
 # stiffest direction of the Gaussians has precision 1 (leapfrog stable for ε < 2); the rough well's
 # ripples have curvature up to (2π/b)² ≈ 2.5 and the authors' mjhmc used ε = 3
 GRIDS = {"gaussian": (0.6, 0.85, 1.1, 1.4, 1.8), "rough_well": (0.5, 1.0, 1.5, 2.0, 3.0)}
@@ -115,12 +108,6 @@ class Result:
     @property
     def resolved(self) -> bool:
         return math.isfinite(self.x2w) and self.ess_x2w >= RESOLVED_PER_CHAIN * self.chains and self.length >= MIN_GRID
-
-
-def make_target(t: dict[str, Any]) -> hmc.BuiltinTarget:
-    if t["name"] == "gaussian":
-        return hmc.GaussianAniso(dim=t["dim"], log10_cond=t["log10_cond"])
-    return hmc.RoughWell(dim=t["dim"], a=t["a"], b=t["b"])
 
 
 def run_kw(meth: str, s: Setting, n: int, x0: np.ndarray, seed: int) -> dict[str, Any]:
