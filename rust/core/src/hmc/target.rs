@@ -363,8 +363,15 @@ pub fn sin_cos_turns(t: f64) -> (f64, f64) {
         let q = n.rem_euclid(4.0);
         (n, if q.is_finite() { q as u64 } else { 0 })
     };
+    reduced_sin_cos(t, n, q)
+}
+
+/// `(sin 2πt, cos 2πt)` from `n` (`4t` rounded to an integer) and `q = n mod 4`: the kernels on
+/// `r = 2π(t − n/4)`, then the quadrant picks and negates them with bit masks:
+/// `(s, c), (c, −s), (−s, −c), (−c, s)`.
+#[inline(always)]
+fn reduced_sin_cos(t: f64, n: f64, q: u64) -> (f64, f64) {
     let (sin_r, cos_r) = sin_cos_kernel((t - 0.25 * n) * (2.0 * std::f64::consts::PI));
-    // quadrant q: (s, c), (c, −s), (−s, −c), (−c, s)
     let swap = 0u64.wrapping_sub(q & 1);
     let (sb, cb) = (sin_r.to_bits(), cos_r.to_bits());
     let s = (sb & !swap) | (cb & swap);
@@ -520,15 +527,8 @@ pub fn sin_cos_turns_n<const N: usize>(t: [f64; N]) -> ([f64; N], [f64; N]) {
         return (s, c);
     }
     for i in 0..N {
-        let t4 = 4.0 * t[i];
-        let m = t4 + MAGIC;
-        let q = m.to_bits() & 3;
-        let (sin_r, cos_r) =
-            sin_cos_kernel((t[i] - 0.25 * (m - MAGIC)) * (2.0 * std::f64::consts::PI));
-        let swap = 0u64.wrapping_sub(q & 1);
-        let (sb, cb) = (sin_r.to_bits(), cos_r.to_bits());
-        s[i] = f64::from_bits(((sb & !swap) | (cb & swap)) ^ ((q & 2) << 62));
-        c[i] = f64::from_bits(((cb & !swap) | (sb & swap)) ^ (((q + 1) & 2) << 62));
+        let m = 4.0 * t[i] + MAGIC;
+        (s[i], c[i]) = reduced_sin_cos(t[i], m - MAGIC, m.to_bits() & 3);
     }
     (s, c)
 }
