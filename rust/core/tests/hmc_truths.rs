@@ -248,9 +248,11 @@ fn results_do_not_depend_on_the_thread_count_or_the_driver() {
 fn specialised_builtin_runs_give_the_generic_bits() {
     // run_builtin compiles the rough well and the diagonal Gaussian on their own; the draws must
     // be those of the generic run on the Builtin enum, bit for bit (warm-up included)
-    // (the lane kernels: up to 16 trajectories side by side; 20 chains make a partial group;
-    // ε = 2.6 on a unit Gaussian diverges: momenta overflow mid-trajectory)
-    for (t, eps, n_leap) in [
+    // (the lane kernels: up to 16 trajectories side by side, fed from a queue; 20 chains make
+    // partial blocks, 70 chains on 2 threads groups of 18 with full blocks and trajectories
+    // left over from round to round; ε = 2.6 on a unit Gaussian diverges: momenta overflow
+    // mid-trajectory)
+    for (t, eps, n_leap, n_chains) in [
         (
             Builtin::RoughWell {
                 d: 3,
@@ -259,6 +261,7 @@ fn specialised_builtin_runs_give_the_generic_bits() {
             },
             0.4,
             5,
+            20,
         ),
         (
             Builtin::RoughWell {
@@ -268,11 +271,22 @@ fn specialised_builtin_runs_give_the_generic_bits() {
             },
             1.0,
             10,
+            20,
         ),
-        (Builtin::gaussian_aniso(6, 2.0), 0.4, 5),
-        (Builtin::gaussian_aniso(8, 3.0), 0.4, 7),
-        (Builtin::gaussian_aniso(37, 3.0), 0.4, 7),
-        (Builtin::gaussian_aniso(2, 0.0), 2.6, 700),
+        (
+            Builtin::RoughWell {
+                d: 2,
+                a: 100.0,
+                b: 4.0,
+            },
+            1.0,
+            10,
+            70,
+        ),
+        (Builtin::gaussian_aniso(6, 2.0), 0.4, 5, 20),
+        (Builtin::gaussian_aniso(8, 3.0), 0.4, 7, 70),
+        (Builtin::gaussian_aniso(37, 3.0), 0.4, 7, 20),
+        (Builtin::gaussian_aniso(2, 0.0), 2.6, 700, 20),
     ] {
         let d = boltzkit_core::hmc::Target::dim(&t);
         for m in [Method::Hmc, Method::Lahmc, Method::CtHmc, Method::Mjhmc] {
@@ -281,8 +295,8 @@ fn specialised_builtin_runs_give_the_generic_bits() {
                 let mut s = Sampler::new(
                     cfg(m, eps, n_leap),
                     Metric::diag((0..d).map(|i| 1.0 + 0.1 * i as f64).collect()).unwrap(),
-                    &starts(20, d, 5),
-                    20,
+                    &starts(n_chains, d, 5),
+                    n_chains,
                     42,
                 )
                 .unwrap();

@@ -169,9 +169,12 @@ pub struct Output {
 
 struct Chain {
     rng: Pcg64Mcg,
-    cur: Phase,
+    // boxed, so that the swaps of an accepted move exchange pointers, not 80-byte structs (a
+    // by-value swap, read back at once, stalls on store forwarding)
+    cur: Box<Phase>,
     h: f64,
-    slots: Vec<Phase>,
+    #[allow(clippy::vec_box)]
+    slots: Vec<Box<Phase>>,
     hs: Vec<f64>,
     have: [bool; 2],
     pending: [usize; 2],
@@ -203,13 +206,13 @@ struct Ctx<'a> {
 
 impl Chain {
     fn new(d: usize, n_slots: usize, k: usize, seed: u64, stream: u64, x0: &[f64]) -> Self {
-        let mut cur = Phase::zeros(d);
+        let mut cur = Box::new(Phase::zeros(d));
         cur.x.copy_from_slice(x0);
         Chain {
             rng: Pcg64Mcg::seed_from_u64(stream_seed(seed, stream)),
             cur,
             h: 0.0,
-            slots: (0..n_slots).map(|_| Phase::zeros(d)).collect(),
+            slots: (0..n_slots).map(|_| Box::new(Phase::zeros(d))).collect(),
             hs: vec![f64::INFINITY; n_slots],
             have: [false; 2],
             pending: [0; 2],
@@ -558,6 +561,8 @@ impl<'a> Specialised<'a> {
 
 /// Most chains advanced side by side on one thread by the grouped driver (see [`Sampler::run`]).
 const GROUP: usize = 16;
+/// Most chains advanced by one lane driver ([`run_lanes`]).
+const LANE_GROUP: usize = 2 * LANES;
 /// Largest dimension run in groups by the scalar grouped driver (targets without lane kernels).
 const GROUP_MAX_DIM: usize = 8;
 /// Largest dimension run through a target's lane kernel.
@@ -578,6 +583,11 @@ struct GroupWork {
     active: Vec<bool>,
     live: Vec<(usize, usize)>,
     grads: Vec<u64>,
+    // the queue driver: trajectories waiting for a block, and per chain the trajectories it
+    // still waits for and the iterations it has left
+    queue: std::collections::VecDeque<(usize, usize)>,
+    waiting: Vec<u8>,
+    left: Vec<usize>,
     v: Vec<f64>,
     x: Vec<[f64; LANES]>,
     p: Vec<[f64; LANES]>,
@@ -592,6 +602,9 @@ impl GroupWork {
             active: vec![false; n],
             live: Vec::with_capacity(2 * n),
             grads: vec![0; n],
+            queue: std::collections::VecDeque::with_capacity(2 * n + LANES),
+            waiting: vec![0; n],
+            left: vec![0; n],
             v: vec![0.0; d],
             x: vec![[0.0; LANES]; rows],
             p: vec![[0.0; LANES]; rows],
@@ -636,6 +649,99 @@ fn iterate_group<T: Target + ?Sized>(
     }
 }
 
+/// `n_iter` iterations of every chain of `group` through the target's lane kernel, with full
+/// blocks: the chains advance independently, each pending trajectory joins one queue, and the
+/// queue is integrated [`LANES`] trajectories at a time; a chain whose trajectories are all back
+/// resumes at once and queues its next ones. Chain `c` sees the same operations in the same order
+/// as under [`iterate_native`] (its own stream; a lane computes what one chain would), so the
+/// same bits; only the interleaving of chains differs. (Rounds in lock step, as
+/// [`iterate_group`] runs them, leave blocks ≈ 20 % empty: a jump sampler's iteration needs 0, 1
+/// or 2 trajectories.)
+#[allow(clippy::too_many_arguments)]
+fn run_lanes<T: Target + ?Sized>(
+    group: &mut [Chain],
+    cx: &Ctx,
+    t: &T,
+    minv: &[f64],
+    n_iter: usize,
+    record: bool,
+    first: usize,
+    w: &mut GroupWork,
+) -> Result<(), HmcError> {
+    w.queue.clear();
+    w.left.fill(n_iter);
+    w.active.fill(false);
+    for c in 0..group.len() {
+        advance(group, c, cx, record, first, w)?;
+    }
+    let mut block = [(0usize, 0usize); LANES];
+    while !w.queue.is_empty() {
+        let n = w.queue.len().min(LANES);
+        for (b, q) in block.iter_mut().zip(w.queue.drain(..n)) {
+            *b = q;
+        }
+        let block = &block[..n];
+        integrate_lanes(
+            group,
+            block,
+            t,
+            minv,
+            cx.cfg.step_size,
+            cx.cfg.n_leapfrog,
+            w,
+        );
+        for &(ci, _) in block {
+            group[ci].grads += std::mem::take(&mut w.grads[ci]);
+            w.waiting[ci] -= 1;
+            if w.waiting[ci] == 0 {
+                advance(group, ci, cx, record, first, w)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves chain `c` of `group` on (resumes its iteration, or begins the next while it has
+/// iterations left) until it waits for trajectories, which join `w.queue`, or is done.
+/// `w.active[c]`: an iteration of chain `c` is under way.
+fn advance(
+    group: &mut [Chain],
+    c: usize,
+    cx: &Ctx,
+    record: bool,
+    first: usize,
+    w: &mut GroupWork,
+) -> Result<(), HmcError> {
+    let ch = &mut group[c];
+    loop {
+        if w.active[c] {
+            w.active[c] = ch.resume(cx, record, first + c)?;
+            if !w.active[c] {
+                w.left[c] -= 1;
+                continue;
+            }
+        } else if w.left[c] == 0 {
+            return Ok(());
+        } else {
+            ch.begin(cx);
+            w.active[c] = true;
+        }
+        // the trajectories just requested (a diverged state is not integrated: as in
+        // `lockstep_native`, it stays divergent)
+        let mut k = 0;
+        for &s in &ch.pending[..ch.n_pending] {
+            if ch.slots[s].ok() {
+                w.queue.push_back((c, s));
+                k += 1;
+            }
+        }
+        if k > 0 {
+            w.waiting[c] = k;
+            return Ok(());
+        }
+    }
+}
+
 /// The pending trajectories of the active chains of `group`, `n_steps` leapfrog steps each,
 /// step by step across the group (rows that diverge drop out, as in [`lockstep`]).
 fn lockstep_native<T: Target + ?Sized>(
@@ -657,19 +763,6 @@ fn lockstep_native<T: Target + ?Sized>(
         }
     }
     w.grads.fill(0);
-    if let Metric::Diag { minv, .. } = metric
-        && uses_lanes(t, metric)
-    {
-        let live = std::mem::take(&mut w.live);
-        for block in live.chunks(LANES) {
-            integrate_lanes(group, block, t, minv, eps, n_steps, w);
-        }
-        w.live = live;
-        for (ch, &g) in group.iter_mut().zip(&w.grads) {
-            ch.grads += g;
-        }
-        return;
-    }
     for k in 0..n_steps {
         if w.live.is_empty() {
             break;
@@ -717,6 +810,11 @@ fn integrate_lanes<T: Target + ?Sized>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above); no FMA contraction, so
+            // the wider vectors give the same bits as the plain path.
+            return unsafe { integrate_lanes_avx512(group, block, t, minv, eps, n_steps, w) };
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above); no FMA contraction, so the
             // wider vectors give the same bits as the plain path.
@@ -730,6 +828,21 @@ fn integrate_lanes<T: Target + ?Sized>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn integrate_lanes_avx2<T: Target + ?Sized>(
+    group: &mut [Chain],
+    block: &[(usize, usize)],
+    t: &T,
+    minv: &[f64],
+    eps: f64,
+    n_steps: usize,
+    w: &mut GroupWork,
+) {
+    integrate_lanes_body(group, block, t, minv, eps, n_steps, w)
+}
+
+/// [`integrate_lanes`] compiled with AVX-512F enabled ([`LANES`] = 16 values are two registers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn integrate_lanes_avx512<T: Target + ?Sized>(
     group: &mut [Chain],
     block: &[(usize, usize)],
     t: &T,
@@ -1001,20 +1114,18 @@ impl Sampler {
             // still uses only its own stream, so the bits are those of the per-chain driver.
             let d = self.dim;
             return with_threads(threads, || {
-                // jump samplers integrate 0–2 trajectories per chain and iteration (≈ 0.85 on
-                // average: F jumps need none), the others exactly one: size the groups so that a
-                // round's trajectories about fill one block of lanes
-                let max = if cx.cfg.method.is_jump() && lanes {
-                    LANES + LANES / 8
-                } else {
-                    GROUP
-                };
+                // the lane driver keeps a queue of at least one trajectory per chain in the
+                // group: more chains than lanes, so that every block is full
+                let max = if lanes { LANE_GROUP } else { GROUP };
                 let gs = group_size(chains.len(), rayon::current_num_threads(), max);
                 chains
                     .par_chunks_mut(gs)
                     .enumerate()
                     .try_for_each(|(g, group)| {
                         let mut work = GroupWork::new(group.len(), d, lanes);
+                        if let (true, Metric::Diag { minv, .. }) = (lanes, cx.metric) {
+                            return run_lanes(group, &cx, t, minv, n_iter, true, g * gs, &mut work);
+                        }
                         for _ in 0..n_iter {
                             iterate_group(group, &cx, t, true, g * gs, &mut work)?;
                         }
