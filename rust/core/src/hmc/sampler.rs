@@ -592,7 +592,6 @@ struct GroupWork {
     x: Vec<[f64; LANES]>,
     p: Vec<[f64; LANES]>,
     g: Vec<[f64; LANES]>,
-    gn: Vec<[f64; LANES]>,
 }
 
 impl GroupWork {
@@ -609,7 +608,6 @@ impl GroupWork {
             x: vec![[0.0; LANES]; rows],
             p: vec![[0.0; LANES]; rows],
             g: vec![[0.0; LANES]; rows],
-            gn: vec![[0.0; LANES]; rows],
         }
     }
 }
@@ -657,12 +655,10 @@ fn iterate_group<T: Target + ?Sized>(
 /// same bits; only the interleaving of chains differs. (Rounds in lock step, as
 /// [`iterate_group`] runs them, leave blocks ≈ 20 % empty: a jump sampler's iteration needs 0, 1
 /// or 2 trajectories.)
-#[allow(clippy::too_many_arguments)]
 fn run_lanes<T: Target + ?Sized>(
     group: &mut [Chain],
     cx: &Ctx,
     t: &T,
-    minv: &[f64],
     n_iter: usize,
     record: bool,
     first: usize,
@@ -685,7 +681,7 @@ fn run_lanes<T: Target + ?Sized>(
             group,
             block,
             t,
-            minv,
+            cx.metric,
             cx.cfg.step_size,
             cx.cfg.n_leapfrog,
             w,
@@ -796,14 +792,14 @@ fn lockstep_native<T: Target + ?Sized>(
 
 /// Up to [`LANES`] trajectories `(chain, slot)` of `group`, integrated together in
 /// structure-of-arrays form with the target's lane kernel and a diagonal metric: lane by lane the
-/// operations of [`leapfrog`](super::metric::leapfrog) (a lane whose momentum turns non-finite
-/// stops there, keeps its values and ends divergent), so the same bits. Adds each trajectory's
-/// gradient evaluations to `w.grads[chain]`.
+/// operations of [`leapfrog`](super::metric::leapfrog), so the same bits (a block in which any
+/// value turns non-finite is redone by `leapfrog` itself, trajectory by trajectory). Adds each
+/// trajectory's gradient evaluations to `w.grads[chain]`.
 fn integrate_lanes<T: Target + ?Sized>(
     group: &mut [Chain],
     block: &[(usize, usize)],
     t: &T,
-    minv: &[f64],
+    metric: &Metric,
     eps: f64,
     n_steps: usize,
     w: &mut GroupWork,
@@ -813,15 +809,32 @@ fn integrate_lanes<T: Target + ?Sized>(
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F (checked just above); no FMA contraction, so
             // the wider vectors give the same bits as the plain path.
-            return unsafe { integrate_lanes_avx512(group, block, t, minv, eps, n_steps, w) };
+            return unsafe { integrate_lanes_avx512(group, block, t, metric, eps, n_steps, w) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above); no FMA contraction, so the
             // wider vectors give the same bits as the plain path.
-            return unsafe { integrate_lanes_avx2(group, block, t, minv, eps, n_steps, w) };
+            return unsafe { integrate_lanes_avx2(group, block, t, metric, eps, n_steps, w) };
         }
     }
-    integrate_lanes_body(group, block, t, minv, eps, n_steps, w)
+    integrate_lanes_body(group, block, t, metric, eps, n_steps, w)
+}
+
+/// The trajectories of `block` one by one with [`leapfrog`].
+fn leapfrog_each<T: Target + ?Sized>(
+    group: &mut [Chain],
+    block: &[(usize, usize)],
+    t: &T,
+    metric: &Metric,
+    eps: f64,
+    n_steps: usize,
+    w: &mut GroupWork,
+) {
+    for &(ci, s) in block {
+        let ch = &mut group[ci];
+        let (z, v) = (&mut ch.slots[s], &mut ch.scratch);
+        w.grads[ci] += leapfrog(t, metric, eps, n_steps, z, v);
+    }
 }
 
 /// [`integrate_lanes`] compiled with AVX2 enabled.
@@ -831,12 +844,12 @@ unsafe fn integrate_lanes_avx2<T: Target + ?Sized>(
     group: &mut [Chain],
     block: &[(usize, usize)],
     t: &T,
-    minv: &[f64],
+    metric: &Metric,
     eps: f64,
     n_steps: usize,
     w: &mut GroupWork,
 ) {
-    integrate_lanes_body(group, block, t, minv, eps, n_steps, w)
+    integrate_lanes_body(group, block, t, metric, eps, n_steps, w)
 }
 
 /// [`integrate_lanes`] compiled with AVX-512F enabled ([`LANES`] = 16 values are two registers).
@@ -846,19 +859,12 @@ unsafe fn integrate_lanes_avx512<T: Target + ?Sized>(
     group: &mut [Chain],
     block: &[(usize, usize)],
     t: &T,
-    minv: &[f64],
+    metric: &Metric,
     eps: f64,
     n_steps: usize,
     w: &mut GroupWork,
 ) {
-    integrate_lanes_body(group, block, t, minv, eps, n_steps, w)
-}
-
-/// `new` where `mask` is all ones, else `old` (a branch-free select: conditional stores of
-/// single lanes would become masked vector stores, which are slow on some CPUs).
-#[inline(always)]
-fn select(mask: u64, new: f64, old: f64) -> f64 {
-    f64::from_bits((new.to_bits() & mask) | (old.to_bits() & !mask))
+    integrate_lanes_body(group, block, t, metric, eps, n_steps, w)
 }
 
 #[inline(always)]
@@ -866,87 +872,79 @@ fn integrate_lanes_body<T: Target + ?Sized>(
     group: &mut [Chain],
     block: &[(usize, usize)],
     t: &T,
-    minv: &[f64],
+    metric: &Metric,
     eps: f64,
     n_steps: usize,
     w: &mut GroupWork,
 ) {
+    let Metric::Diag { minv, .. } = metric else {
+        // (the lane driver runs only with a diagonal metric)
+        return leapfrog_each(group, block, t, metric, eps, n_steps, w);
+    };
     let d = minv.len();
-    let (x, p, g, gn) = (&mut w.x[..d], &mut w.p[..d], &mut w.g[..d], &mut w.gn[..d]);
-    // alive[r]: all ones while lane r's trajectory is live
-    let mut alive = [0u64; LANES];
-    let mut steps = [0u64; LANES];
-    let mut e = [f64::INFINITY; LANES];
+    let (x, p, g) = (&mut w.x[..d], &mut w.p[..d], &mut w.g[..d]);
     for row in x.iter_mut().chain(p.iter_mut()).chain(g.iter_mut()) {
         *row = [0.0; LANES];
     }
     for (r, &(ci, s)) in block.iter().enumerate().take(LANES) {
         let z = &group[ci].slots[s];
+        let (zx, zp, zg) = (&z.x[..d], &z.p[..d], &z.g[..d]);
         for i in 0..d {
-            x[i][r] = z.x[i];
-            p[i][r] = z.p[i];
-            g[i][r] = z.g[i];
+            x[i][r] = zx[i];
+            p[i][r] = zp[i];
+            g[i][r] = zg[i];
         }
-        alive[r] = u64::MAX;
     }
+    // the plain arithmetic of `leapfrog` lane by lane while every value stays finite; the first
+    // non-finite momentum (or a non-finite final energy) in any lane sends the whole block to
+    // the scalar `leapfrog` instead, from the starts still in the slots, which stops that
+    // trajectory where it diverged: the same bits either way
+    let mut en = [0.0; LANES];
+    let mut diverged = false;
     for k in 0..n_steps {
         let kappa = if k == 0 { 0.5 * eps } else { eps };
-        // kick and drift: p −= κ ∇E, x += ε M⁻¹ p (live lanes only)
         let mut bad = [0u64; LANES];
         for ((xi, pi), (gi, &m)) in x.iter_mut().zip(p.iter_mut()).zip(g.iter().zip(minv)) {
             for r in 0..LANES {
-                let np = pi[r] - kappa * gi[r];
-                let nx = xi[r] + eps * (m * np);
-                bad[r] |= non_finite(np);
-                pi[r] = select(alive[r], np, pi[r]);
-                xi[r] = select(alive[r], nx, xi[r]);
+                pi[r] -= kappa * gi[r];
+                bad[r] |= non_finite(pi[r]);
+                xi[r] += eps * (m * pi[r]);
             }
         }
-        let mut any = 0u64;
-        for r in 0..LANES {
-            alive[r] &= 0u64.wrapping_sub((bad[r] == 0) as u64);
-            steps[r] += alive[r] & 1;
-            any |= alive[r];
-        }
-        if any == 0 {
+        if bad.iter().fold(0, |a, &b| a | b) != 0 {
+            diverged = true;
             break;
         }
         let last = k + 1 == n_steps;
-        let mut en = [0.0; LANES];
-        t.grad_lanes(x, gn, if last { Some(&mut en) } else { None });
-        for (gi, gni) in g.iter_mut().zip(gn.iter()) {
+        t.grad_lanes(x, g, if last { Some(&mut en) } else { None });
+    }
+    if !diverged {
+        let h = 0.5 * eps;
+        let mut bad = [0u64; LANES];
+        for (pi, gi) in p.iter_mut().zip(g.iter()) {
             for r in 0..LANES {
-                gi[r] = select(alive[r], gni[r], gi[r]);
+                pi[r] -= h * gi[r];
+                bad[r] |= non_finite(pi[r]);
             }
         }
-        if last {
-            // the closing half kick; a non-finite energy or momentum ends divergent
-            let h = 0.5 * eps;
-            let mut bad = [0u64; LANES];
-            for (pi, gi) in p.iter_mut().zip(g.iter()) {
-                for r in 0..LANES {
-                    let np = pi[r] - h * gi[r];
-                    bad[r] |= non_finite(np);
-                    pi[r] = select(alive[r], np, pi[r]);
-                }
-            }
-            for r in 0..LANES {
-                let er = sanitize(en[r]);
-                if alive[r] != 0 && er.is_finite() && bad[r] == 0 {
-                    e[r] = er;
-                }
-            }
+        for r in 0..LANES {
+            bad[r] |= non_finite(en[r]);
         }
+        diverged = bad.iter().fold(0, |a, &b| a | b) != 0;
+    }
+    if diverged {
+        return leapfrog_each(group, block, t, metric, eps, n_steps, w);
     }
     for (r, &(ci, s)) in block.iter().enumerate().take(LANES) {
         let z = &mut group[ci].slots[s];
+        let (zx, zp, zg) = (&mut z.x[..d], &mut z.p[..d], &mut z.g[..d]);
         for i in 0..d {
-            z.x[i] = x[i][r];
-            z.p[i] = p[i][r];
-            z.g[i] = g[i][r];
+            zx[i] = x[i][r];
+            zp[i] = p[i][r];
+            zg[i] = g[i][r];
         }
-        z.e = e[r];
-        w.grads[ci] += steps[r];
+        z.e = en[r];
+        w.grads[ci] += n_steps as u64;
     }
 }
 
@@ -1123,8 +1121,8 @@ impl Sampler {
                     .enumerate()
                     .try_for_each(|(g, group)| {
                         let mut work = GroupWork::new(group.len(), d, lanes);
-                        if let (true, Metric::Diag { minv, .. }) = (lanes, cx.metric) {
-                            return run_lanes(group, &cx, t, minv, n_iter, true, g * gs, &mut work);
+                        if lanes {
+                            return run_lanes(group, &cx, t, n_iter, true, g * gs, &mut work);
                         }
                         for _ in 0..n_iter {
                             iterate_group(group, &cx, t, true, g * gs, &mut work)?;

@@ -407,19 +407,25 @@ pub fn sin_turns(t: f64) -> f64 {
 pub fn sin_turns_n<const N: usize>(t: [f64; N]) -> [f64; N] {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
     let mut s = [0.0; N];
-    if !t.iter().fold(true, |ok, &ti| {
-        ok & ((2.0 * ti).abs() < 281_474_976_710_656.0)
-    }) {
-        for i in 0..N {
-            s[i] = sin_turns(t[i]);
-        }
-        return s;
-    }
     for i in 0..N {
         let m = 2.0 * t[i] + MAGIC;
         s[i] = reduced_sin(t[i], m - MAGIC, m.to_bits() & 1);
     }
+    // (one straight SIMD path; the rare huge or non-finite lanes are redone out of line)
+    if !t.iter().fold(true, |ok, &ti| {
+        ok & ((2.0 * ti).abs() < 281_474_976_710_656.0)
+    }) {
+        sin_turns_slow(&t, &mut s);
+    }
     s
+}
+
+#[cold]
+#[inline(never)]
+fn sin_turns_slow(t: &[f64], s: &mut [f64]) {
+    for (si, &ti) in s.iter_mut().zip(t) {
+        *si = sin_turns(ti);
+    }
 }
 
 /// `sin 2πt` from `n` (`2t` rounded to an integer) and `odd = n mod 2`: `(−1)^n sin r` with
