@@ -36,9 +36,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# boltzkit's samplers call no BLAS, but this script's own numpy work does, and OpenBLAS workers
+# left spinning after it compete with boltzkit's threads on a 2-core machine (measured: the
+# rough-well rate fell from 1.3e8 to 0.8e8 gradients/s). One BLAS thread in this process; the
+# peers' subprocess gets the environment as it was (their BLAS is theirs to use).
+_PEER_ENV = dict(os.environ)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from boltzkit import get_num_threads, hmc
+import numpy as np  # noqa: E402
+
+from boltzkit import get_num_threads, hmc  # noqa: E402
 
 PEER = Path(__file__).with_name("_hmc_peer.py")
 
@@ -120,7 +127,11 @@ class Peers:
         spec.write_text(json.dumps(self.jobs))
         t0 = time.perf_counter()
         r = subprocess.run(
-            [self.args.peer_python, str(PEER), str(spec), str(self.tmp)], capture_output=True, text=True, check=False
+            [self.args.peer_python, str(PEER), str(spec), str(self.tmp)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_PEER_ENV,
         )
         if r.returncode != 0:
             raise RuntimeError(f"peer run failed:\n{r.stderr[-4000:]}")
@@ -367,9 +378,12 @@ def plot(args: argparse.Namespace, curves: dict[str, Any]) -> None:
 
 
 def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
-    # ours runs 10x longer than the reference's n // 4 iterations would need: a run of ours must
-    # last long enough (~0.1-1 s) for its rate to be the steady state, not call overheads
-    n_chains, n, n_ours = 100, (300 if args.quick else 1000), (3000 if args.quick else 10_000)
+    # ours runs 40-50x more iterations than the reference: a run must last long enough (~0.3-1 s)
+    # for its rate to be the steady state, not call overheads; the rough well runs longer on both
+    # sides (its iterations are cheap); the 100-D Gaussian's records are 0.8 GB at 10000
+    n_chains = 100
+    n_ref = {"gaussian_aniso d=100, 1e6": 75 if args.quick else 250, "rough_well d=2": 250 if args.quick else 1000}
+    n_ours = {"gaussian_aniso d=100, 1e6": 3000 if args.quick else 10_000, "rough_well d=2": 10_000 if args.quick else 50_000}
     eps, m, beta = 1.0, 10, 0.1
     names = ["gaussian_aniso d=100, 1e6", "rough_well d=2"]
     meths = [("mjhmc", "mjhmc_ref", "mjhmc"), ("hmc", "lahmc_ref", "hmc"), ("lahmc", "lahmc_ref", "lahmc")]
@@ -379,10 +393,11 @@ def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
             x0 = target.exact_sample(n_chains, seed=7)
             for meth, lib, ps in meths:
                 peers.add(f"p11a|{tname}|{meth}", x0, lib=lib, sampler=ps, target=TARGETS[tname], eps=eps, M=m, beta=beta,
-                          K=4 if meth == "lahmc" else 1, burn=0, n=n // 4, seed=1)  # fmt: skip
+                          K=4 if meth == "lahmc" else 1, burn=0, n=n_ref[tname], seed=1)  # fmt: skip
         peers.run()
-    print(f"### P11a: gradient evaluations per second (ε {eps}, M {m}, β {beta}, {n_chains} chains; ours {n_ours} iterations, "
-          f"the reference {n // 4}; same process, same run)\n")  # fmt: skip
+    runs = "; ".join(f"{t}: ours {n_ours[t]}, the reference {n_ref[t]}" for t in names)
+    print(f"### P11a: gradient evaluations per second (ε {eps}, M {m}, β {beta}, {n_chains} chains; iterations: {runs}; "
+          f"same run)\n")  # fmt: skip
     print("| target | sampler | implementation | threads | seconds | gradients | gradients / s | ours ÷ reference |")
     print("|---|---|---|---|---|---|---|---|")
     ratios = {}
@@ -399,14 +414,14 @@ def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
                 print(f"| {tname} | {meth} | {src} (numpy) | 1 | {float(r['seconds']):.2f} | {g:.3g} | "
                       f"{ref_rate:.3g} | 1 |")  # fmt: skip
             kw: dict[str, Any] = {"look_ahead": 4} if meth == "lahmc" else {}
-            # an untimed run of the same size first: the first touch of memory this VM has never
-            # used costs ~3 s per GB here (np.ones(10**8) takes 2.6 s the first time in a fresh
-            # process, 0.12 s after), which is the machine's, not the sampler's
-            hmc.sample(target, method=meth, n_samples=n_ours, n_chains=n_chains, step_size=eps, n_leapfrog=m, beta=beta,
-                       x0=x0, seed=3, threads=2, **kw)  # fmt: skip
             for th in (1, 2):
-                tr = hmc.sample(target, method=meth, n_samples=n_ours, n_chains=n_chains, step_size=eps, n_leapfrog=m,
-                                beta=beta, x0=x0, seed=3, threads=th, **kw)  # fmt: skip
+                # an untimed run of the same size first: the first touch of memory this VM has
+                # not used lately costs ~3 s per GB here (np.ones(10**8) takes 2.6 s the first
+                # time in a fresh process, 0.12 s after), which is the machine's, not the sampler's
+                hmc.sample(target, method=meth, n_samples=n_ours[tname], n_chains=n_chains, step_size=eps, n_leapfrog=m,
+                           beta=beta, x0=x0, seed=3, threads=th, **kw)  # fmt: skip
+                tr = hmc.sample(target, method=meth, n_samples=n_ours[tname], n_chains=n_chains, step_size=eps,
+                                n_leapfrog=m, beta=beta, x0=x0, seed=3, threads=th, **kw)  # fmt: skip
                 g = float(tr.n_grad.sum())
                 rate = g / tr.wall_time
                 ratio = rate / ref_rate
