@@ -123,6 +123,14 @@ const LINEAR_MAX_LOG_RATE: f64 = 700.0;
 /// negligible against the total rate `≥ r_{L⁻¹}`). `lambda = λ ≥ 0`.
 #[inline]
 pub fn mjhmc_rates(h: f64, h_fwd: f64, h_bwd: f64, lambda: f64) -> Option<[f64; 3]> {
+    mjhmc_rate_pair(h, h_fwd, h_bwd).map(|p| mjhmc_rates_of_pair(p, lambda))
+}
+
+/// `(r_L, r_{L⁻¹}) = (e^{(H − H_fwd)/2}, e^{(H − H_bwd)/2})`, the two exponentials behind
+/// [`mjhmc_rates`] (`None` where they could overflow). An F jump swaps the pair exactly: `H` is
+/// unchanged and the two neighbours trade places.
+#[inline]
+pub fn mjhmc_rate_pair(h: f64, h_fwd: f64, h_bwd: f64) -> Option<(f64, f64)> {
     let ll = 0.5 * (h - h_fwd);
     let lli = 0.5 * (h - h_bwd);
     // NaN (both energies infinite) is a zero rate, as in the log form
@@ -131,9 +139,13 @@ pub fn mjhmc_rates(h: f64, h_fwd: f64, h_bwd: f64, lambda: f64) -> Option<[f64; 
     if ll > LINEAR_MAX_LOG_RATE || lli > LINEAR_MAX_LOG_RATE {
         return None;
     }
-    let rl = ll.exp();
-    let rli = lli.exp();
-    Some([rl, (rli - rl).max(0.0), lambda])
+    Some((ll.exp(), lli.exp()))
+}
+
+/// [`mjhmc_rates`] from the pair of [`mjhmc_rate_pair`].
+#[inline]
+pub fn mjhmc_rates_of_pair((rl, rli): (f64, f64), lambda: f64) -> [f64; 3] {
+    [rl, (rli - rl).max(0.0), lambda]
 }
 
 /// The rates of [`ct_log_rates`] in linear form, `[r_FL, 1, λ]` (`None`: use the log form).

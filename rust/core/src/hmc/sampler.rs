@@ -6,8 +6,8 @@ use super::metric::{
     Metric, Phase, hamiltonian, kick_drift, kick_last, leapfrog, non_finite, sanitize,
 };
 use super::rates::{
-    LookAhead, ct_log_rates, ct_rates, hmc_accept, mjhmc_log_rates, mjhmc_rates, pick_jump,
-    pick_jump_linear,
+    LookAhead, ct_log_rates, ct_rates, hmc_accept, mjhmc_log_rates, mjhmc_rate_pair,
+    mjhmc_rates_of_pair, pick_jump, pick_jump_linear,
 };
 use super::target::{BatchTarget, Builtin, DiagGaussian, LANES, RoughWell, Target};
 use super::warmup::{Adapt, WarmupPlan};
@@ -180,6 +180,8 @@ struct Chain {
     pending: [usize; 2],
     n_pending: usize,
     bwd_pending: bool,
+    // mjhmc: the rate pair (`mjhmc_rate_pair`) of the current state, while it holds
+    rate_pair: Option<(f64, f64)>,
     la: LookAhead,
     u: f64,
     a: usize,
@@ -218,6 +220,7 @@ impl Chain {
             pending: [0; 2],
             n_pending: 0,
             bwd_pending: false,
+            rate_pair: None,
             la: LookAhead::new(k),
             u: 0.0,
             a: 0,
@@ -357,6 +360,7 @@ impl Chain {
                 }
             }
             Method::CtHmc | Method::Mjhmc => {
+                let fresh = self.n_pending > 0;
                 for i in 0..self.n_pending {
                     let s = self.pending[i];
                     if s == 1 && self.bwd_pending {
@@ -373,7 +377,11 @@ impl Chain {
                 // the rates in linear form when they cannot overflow (two exponentials), else
                 // in log form (robust far from equilibrium)
                 let fast = if mj {
-                    mjhmc_rates(self.h, self.hs[0], self.hs[1], cx.lambda)
+                    // after an F jump (nothing integrated since) the pair is the last one swapped
+                    if fresh || self.rate_pair.is_none() {
+                        self.rate_pair = mjhmc_rate_pair(self.h, self.hs[0], self.hs[1]);
+                    }
+                    self.rate_pair.map(|p| mjhmc_rates_of_pair(p, cx.lambda))
                 } else {
                     ct_rates(self.h, self.hs[0], cx.lambda)
                 };
@@ -417,7 +425,9 @@ impl Chain {
                         self.have = [true, false];
                     }
                     1 => {
-                        // F jump: L(Fz) = F L⁻¹ z and L⁻¹(Fz) = F L z, no gradient
+                        // F jump: L(Fz) = F L⁻¹ z and L⁻¹(Fz) = F L z, no gradient; the rates
+                        // trade places too
+                        self.rate_pair = self.rate_pair.map(|(a, b)| (b, a));
                         self.cur.flip();
                         self.slots.swap(0, 1);
                         self.slots[0].flip();
@@ -426,6 +436,9 @@ impl Chain {
                         self.have.swap(0, 1);
                     }
                     _ => self.resample_momentum(metric),
+                }
+                if j != 1 {
+                    self.rate_pair = None;
                 }
                 if !cx.cfg.cache {
                     self.have = [false; 2];
