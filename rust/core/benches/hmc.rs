@@ -2,7 +2,9 @@
 //!
 //! `cargo bench -p boltzkit-core --bench hmc`
 
-use boltzkit_core::hmc::{Builtin, Config, Method, Metric, Phase, Sampler, Target, leapfrog};
+use boltzkit_core::hmc::{
+    Builtin, Config, DiagGaussian, Method, Metric, Phase, Sampler, Target, leapfrog,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -20,6 +22,21 @@ fn bench_leapfrog(c: &mut Criterion) {
             b.iter(|| {
                 let mut w = z.clone();
                 black_box(leapfrog(&t, &metric, 0.01, 10, &mut w, &mut v));
+                black_box(w.e)
+            })
+        });
+        // the same target as its own type (what `Sampler::run_builtin` compiles for)
+        let Builtin::GaussianDiag { c: prec } = &t else {
+            unreachable!()
+        };
+        let dg = DiagGaussian { c: prec };
+        let mut w = z.clone();
+        c.bench_function(&format!("leapfrog_10_steps_diag_gaussian_type_d{d}"), |b| {
+            b.iter(|| {
+                w.x.copy_from_slice(&z.x);
+                w.p.copy_from_slice(&z.p);
+                w.g.copy_from_slice(&z.g);
+                black_box(leapfrog(&dg, &metric, 0.01, 10, &mut w, &mut v));
                 black_box(w.e)
             })
         });

@@ -333,6 +333,16 @@ fn leapfrog_body<T: Target + ?Sized>(
     }
     for k in 0..n {
         let kappa = if k == 0 { 0.5 * eps } else { eps };
+        if k + 1 < n
+            && let Metric::Diag { minv, .. } = metric
+            && let Some(bad) = target.step_separable(minv, kappa, eps, &mut z.x, &mut z.p, &mut z.g)
+        {
+            if bad {
+                z.e = f64::INFINITY;
+                return k as u64;
+            }
+            continue;
+        }
         if !kick_drift(metric, kappa, eps, z, v) {
             z.e = f64::INFINITY;
             return k as u64;

@@ -27,7 +27,7 @@ mod warmup;
 
 pub use metric::{Metric, Phase, leapfrog};
 pub use sampler::{Config, MOVE_REFRESH, Method, Output, Sampler};
-pub use target::{AsBatch, BatchTarget, Builtin, Target};
+pub use target::{AsBatch, BatchTarget, Builtin, DiagGaussian, RoughWell, Target};
 pub use warmup::{WarmupPlan, windows};
 
 use crate::parallel::PoolError;

@@ -19,6 +19,23 @@ pub trait Target: Send + Sync {
     fn grad(&self, x: &[f64], grad: &mut [f64]) {
         self.energy_grad(x, grad);
     }
+    /// One intermediate leapfrog step with a diagonal metric `minv` in one pass, for targets
+    /// whose gradient is elementwise (`∂E/∂x_i` depends on `x_i` alone): `p −= κ g`,
+    /// `x += ε (minv ∘ p)`, `g = ∇E(x)`, element by element, the same bits as
+    /// [`kick_drift`](super::metric::kick_drift) followed by [`Target::grad`]. Returns whether a
+    /// momentum turned non-finite (then `g` is meaningless, as the trajectory is divergent), or
+    /// `None` where the target has no such step (the default).
+    fn step_separable(
+        &self,
+        _minv: &[f64],
+        _kappa: f64,
+        _eps: f64,
+        _x: &mut [f64],
+        _p: &mut [f64],
+        _g: &mut [f64],
+    ) -> Option<bool> {
+        None
+    }
     /// Whether [`Target::grad_lanes`] is implemented (small built-in targets).
     fn has_lanes(&self) -> bool {
         false
@@ -533,6 +550,35 @@ impl Target for DiagGaussian<'_> {
         for ((gi, &xi), &ci) in g.iter_mut().zip(x).zip(self.c) {
             *gi = ci * xi;
         }
+    }
+    #[inline(always)]
+    fn step_separable(
+        &self,
+        minv: &[f64],
+        kappa: f64,
+        eps: f64,
+        x: &mut [f64],
+        p: &mut [f64],
+        g: &mut [f64],
+    ) -> Option<bool> {
+        let d = self.c.len();
+        let (x, p, g, minv, c) = (
+            &mut x[..d],
+            &mut p[..d],
+            &mut g[..d],
+            &minv[..d],
+            &self.c[..d],
+        );
+        let mut bad = 0u64;
+        for i in 0..d {
+            let pi = p[i] - kappa * g[i];
+            bad |= super::metric::non_finite(pi);
+            let xi = x[i] + eps * (minv[i] * pi);
+            p[i] = pi;
+            x[i] = xi;
+            g[i] = c[i] * xi;
+        }
+        Some(bad != 0)
     }
     fn has_lanes(&self) -> bool {
         true
