@@ -368,19 +368,38 @@ fn sigmoid(t: f64) -> f64 {
 /// branch). Larger or non-finite arguments take the same reduction with library rounding.
 #[inline(always)]
 pub fn sin_cos_turns(t: f64) -> (f64, f64) {
-    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
-    let t4 = 4.0 * t;
-    let (n, q) = if t4.abs() < 281_474_976_710_656.0 {
-        // |4t| < 2^48: t4 + MAGIC rounds 4t to an integer (ties to even) held in the low bits
-        let m = t4 + MAGIC;
-        (m - MAGIC, m.to_bits() & 3)
-    } else {
-        let n = t4.round();
-        // n mod 4 in floating point (exact), so huge |t| cannot overflow an integer conversion
-        let q = n.rem_euclid(4.0);
-        (n, if q.is_finite() { q as u64 } else { 0 })
-    };
+    let (n, q) = round_parts(t, 4);
     reduced_sin_cos(t, n, q)
+}
+
+/// `1.5 · 2^52`: adding it to `|y| < 2^51` rounds `y` to an integer (ties to even), held in the
+/// low mantissa bits.
+const MAGIC: f64 = 6_755_399_441_055_744.0;
+/// The bound below which [`round_parts`] takes the branch-free path.
+const BRANCH_FREE_BELOW: f64 = 281_474_976_710_656.0; // 2^48
+
+/// `n`, `k t` rounded to an integer (ties to even), and `n mod k`, for `k` = 2 or 4: by the
+/// [`MAGIC`] trick when `|k t| < 2^48`, else by library rounding and a floating-point `mod`
+/// (exact, so huge `|t|` cannot overflow an integer conversion; NaN gives `n mod k = 0`).
+#[inline(always)]
+fn round_parts(t: f64, k: u64) -> (f64, u64) {
+    let kt = k as f64 * t;
+    if kt.abs() < BRANCH_FREE_BELOW {
+        let m = kt + MAGIC;
+        (m - MAGIC, m.to_bits() & (k - 1))
+    } else {
+        let n = kt.round();
+        let q = n.rem_euclid(k as f64);
+        (n, if q.is_finite() { q as u64 } else { 0 })
+    }
+}
+
+/// Whether every `|k t_i|` is below `2^48` (a non-short-circuit AND over the lanes: one vector
+/// compare, no branch per lane).
+#[inline(always)]
+fn all_branch_free(t: &[f64], k: f64) -> bool {
+    t.iter()
+        .fold(true, |ok, &ti| ok & ((k * ti).abs() < BRANCH_FREE_BELOW))
 }
 
 /// `(sin 2πt, cos 2πt)` from `n` (`4t` rounded to an integer) and `q = n mod 4`: the kernels on
@@ -405,16 +424,7 @@ fn reduced_sin_cos(t: f64, n: f64, q: u64) -> (f64, f64) {
 /// arithmetic), and the sign `(−1)^n`. Branch-free for `|t| < 2^47`; NaN or ±∞ in, NaN out.
 #[inline(always)]
 pub fn sin_turns(t: f64) -> f64 {
-    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
-    let t2 = 2.0 * t;
-    let (n, odd) = if t2.abs() < 281_474_976_710_656.0 {
-        let m = t2 + MAGIC;
-        (m - MAGIC, m.to_bits() & 1)
-    } else {
-        let n = t2.round();
-        let q = n.rem_euclid(2.0);
-        (n, if q.is_finite() { q as u64 } else { 0 })
-    };
+    let (n, odd) = round_parts(t, 2);
     reduced_sin(t, n, odd)
 }
 
@@ -422,16 +432,13 @@ pub fn sin_turns(t: f64) -> f64 {
 /// when every `|2t|` is below `2^48`, else one by one).
 #[inline(always)]
 pub fn sin_turns_n<const N: usize>(t: [f64; N]) -> [f64; N] {
-    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
     let mut s = [0.0; N];
     for i in 0..N {
         let m = 2.0 * t[i] + MAGIC;
         s[i] = reduced_sin(t[i], m - MAGIC, m.to_bits() & 1);
     }
     // (one straight SIMD path; the rare huge or non-finite lanes are redone out of line)
-    if !t.iter().fold(true, |ok, &ti| {
-        ok & ((2.0 * ti).abs() < 281_474_976_710_656.0)
-    }) {
+    if !all_branch_free(&t, 2.0) {
         sin_turns_slow(&t, &mut s);
     }
     s
@@ -639,13 +646,9 @@ fn diag_gaussian(c: &[f64], x: &[f64], g: &mut [f64]) -> f64 {
 /// SIMD registers); otherwise each lane goes through [`sin_cos_turns`].
 #[inline(always)]
 pub fn sin_cos_turns_n<const N: usize>(t: [f64; N]) -> ([f64; N], [f64; N]) {
-    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
     let mut s = [0.0; N];
     let mut c = [0.0; N];
-    // (a non-short-circuit AND over the lanes: one vector compare, no branch per lane)
-    if !t.iter().fold(true, |ok, &ti| {
-        ok & ((4.0 * ti).abs() < 281_474_976_710_656.0)
-    }) {
+    if !all_branch_free(&t, 4.0) {
         for i in 0..N {
             (s[i], c[i]) = sin_cos_turns(t[i]);
         }
