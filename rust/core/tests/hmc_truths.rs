@@ -391,3 +391,43 @@ fn divergent_trajectories_are_rejected_not_fatal() {
         assert!(o.energy.iter().all(|v| v.is_finite()));
     }
 }
+
+#[test]
+fn records_hold_each_state_with_its_energy_holding_time_and_acceptance() {
+    // the records are kept as one interleaved row per record and split by `output`: every row
+    // must come back whole (x with its own energy), for every sampler, thinned or not, and on
+    // the lane driver (rough well, d = 2) and the per-chain one (Gaussian, d = 12)
+    let targets = [
+        Builtin::RoughWell {
+            d: 2,
+            a: 10.0,
+            b: 4.0,
+        },
+        Builtin::gaussian_aniso(12, 2.0),
+    ];
+    for t in &targets {
+        let d = boltzkit_core::hmc::Target::dim(t);
+        for m in [Method::Hmc, Method::Lahmc, Method::CtHmc, Method::Mjhmc] {
+            let mut c = cfg(m, 0.3, 5);
+            if !m.is_jump() {
+                c.thin = 3;
+            }
+            let o = run(c, t, 21, 60, Some(2));
+            let n = o.n_chains * o.n_records;
+            assert_eq!(o.n_records, if m.is_jump() { 60 } else { 20 });
+            assert_eq!((o.x.len(), o.moves.len()), (n * d, n));
+            assert_eq!((o.accept.len(), o.energy.len()), (n, n));
+            assert_eq!(o.tau.len(), if m.is_jump() { n } else { 0 });
+            let mut g = vec![0.0; d];
+            for i in 0..n {
+                let e =
+                    boltzkit_core::hmc::Target::energy_grad(t, &o.x[i * d..(i + 1) * d], &mut g);
+                assert_eq!(e.to_bits(), o.energy[i].to_bits(), "{m:?} record {i}");
+                assert!((0.0..=1.0).contains(&o.accept[i]), "{m:?} {}", o.accept[i]);
+                if m.is_jump() {
+                    assert!(o.tau[i] > 0.0 && o.tau[i].is_finite(), "{m:?} {}", o.tau[i]);
+                }
+            }
+        }
+    }
+}

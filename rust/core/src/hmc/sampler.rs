@@ -191,11 +191,10 @@ struct Chain {
     warmup_grads: u64,
     iter: u64,
     stat: f64,
-    xs: Vec<f64>,
-    taus: Vec<f64>,
+    // the records, one row per record in one stream: `x` (d values), the holding time (jump
+    // samplers), the acceptance statistic, the energy; split by `Sampler::output`
+    rec: Vec<f64>,
     moves: Vec<u8>,
-    accept: Vec<f64>,
-    energy: Vec<f64>,
 }
 
 /// What the chain logic needs from the run.
@@ -230,11 +229,8 @@ impl Chain {
             warmup_grads: 0,
             iter: 0,
             stat: 0.0,
-            xs: Vec::new(),
-            taus: Vec::new(),
+            rec: Vec::new(),
             moves: Vec::new(),
-            accept: Vec::new(),
-            energy: Vec::new(),
         }
     }
 
@@ -291,13 +287,12 @@ impl Chain {
     }
 
     fn push_record(&mut self, mv: u8, tau: Option<f64>) {
-        self.xs.extend_from_slice(&self.cur.x);
-        if let Some(t) = tau {
-            self.taus.push(t);
+        self.rec.extend_from_slice(&self.cur.x);
+        match tau {
+            Some(t) => self.rec.extend_from_slice(&[t, self.stat, self.cur.e]),
+            None => self.rec.extend_from_slice(&[self.stat, self.cur.e]),
         }
         self.moves.push(mv);
-        self.accept.push(self.stat);
-        self.energy.push(self.cur.e);
     }
 
     fn finish_discrete(&mut self, cx: &Ctx, mv: u8, record: bool) {
@@ -1205,14 +1200,10 @@ impl Sampler {
                 "{per} records of {n_chains} chains in dimension {d} do not fit in memory"
             ),
         };
+        let row = d + 2 + usize::from(jump);
         for ch in &mut self.chains {
-            reserve_huge(&mut ch.xs, per.saturating_mul(d)).map_err(too_big)?;
+            reserve_huge(&mut ch.rec, per.saturating_mul(row)).map_err(too_big)?;
             reserve_huge(&mut ch.moves, per).map_err(too_big)?;
-            reserve_huge(&mut ch.accept, per).map_err(too_big)?;
-            reserve_huge(&mut ch.energy, per).map_err(too_big)?;
-            if jump {
-                reserve_huge(&mut ch.taus, per).map_err(too_big)?;
-            }
         }
         Ok(())
     }
@@ -1378,12 +1369,24 @@ impl Sampler {
             dim: self.dim,
             ..Output::default()
         };
+        let d = self.dim;
+        let jump = usize::from(self.cfg.method.is_jump());
+        let total = n_chains * n_records;
+        o.x.reserve_exact(total * d);
+        o.tau.reserve_exact(total * jump);
+        o.moves.reserve_exact(total);
+        o.accept.reserve_exact(total);
+        o.energy.reserve_exact(total);
         for ch in &self.chains {
-            o.x.extend_from_slice(&ch.xs);
-            o.tau.extend_from_slice(&ch.taus);
+            for r in ch.rec.chunks_exact(d + 2 + jump) {
+                o.x.extend_from_slice(&r[..d]);
+                if jump == 1 {
+                    o.tau.push(r[d]);
+                }
+                o.accept.push(r[d + jump]);
+                o.energy.push(r[d + jump + 1]);
+            }
             o.moves.extend_from_slice(&ch.moves);
-            o.accept.extend_from_slice(&ch.accept);
-            o.energy.extend_from_slice(&ch.energy);
             o.grads.push(ch.grads);
             o.warmup_grads.push(ch.warmup_grads);
         }
