@@ -319,6 +319,82 @@ unsafe fn leapfrog_avx2<T: Target + ?Sized>(
     leapfrog_body(target, metric, eps, n, z, v)
 }
 
+/// [`leapfrog`] from `src` (its momentum negated when `flip`) into `dst`: the same bits as
+/// copying `src` into `dst`, flipping, and calling [`leapfrog`], which is what it does unless the
+/// target has a [`Target::trajectory_separable`] kernel and the metric is diagonal; then the
+/// kernel runs straight from `src` (no copy, no per-step checks) and only a trajectory that ends
+/// with a non-finite value is redone the checked way. Returns the gradient evaluations.
+#[allow(clippy::too_many_arguments)]
+pub fn leapfrog_from<T: Target + ?Sized>(
+    target: &T,
+    metric: &Metric,
+    eps: f64,
+    n: usize,
+    src: &Phase,
+    flip: bool,
+    dst: &mut Phase,
+    v: &mut [f64],
+) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above); no FMA contraction (see
+            // `leapfrog`), so the same bits as the plain path.
+            return unsafe { leapfrog_from_avx2(target, metric, eps, n, src, flip, dst, v) };
+        }
+    }
+    leapfrog_from_body(target, metric, eps, n, src, flip, dst, v)
+}
+
+/// [`leapfrog_from`] compiled with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn leapfrog_from_avx2<T: Target + ?Sized>(
+    target: &T,
+    metric: &Metric,
+    eps: f64,
+    n: usize,
+    src: &Phase,
+    flip: bool,
+    dst: &mut Phase,
+    v: &mut [f64],
+) -> u64 {
+    leapfrog_from_body(target, metric, eps, n, src, flip, dst, v)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn leapfrog_from_body<T: Target + ?Sized>(
+    target: &T,
+    metric: &Metric,
+    eps: f64,
+    n: usize,
+    src: &Phase,
+    flip: bool,
+    dst: &mut Phase,
+    v: &mut [f64],
+) -> u64 {
+    if n > 0
+        && src.ok()
+        && let Metric::Diag { minv, .. } = metric
+        && let unit = minv.iter().all(|&m| m == 1.0)
+        && let start = (&src.x[..], &src.p[..], &src.g[..])
+        && let Some(true) =
+            target.trajectory_separable(minv, unit, eps, n, start, flip, &mut dst.x, &mut dst.p)
+    {
+        dst.e = sanitize(target.energy_grad(&dst.x, &mut dst.g));
+        kick_last(eps, dst);
+        return n as u64;
+    }
+    // no kernel, or a trajectory that diverged: from the start, the checked way
+    dst.copy_from(src);
+    if flip {
+        dst.flip();
+    }
+    leapfrog_body(target, metric, eps, n, dst, v)
+}
+
 #[inline(always)]
 fn leapfrog_body<T: Target + ?Sized>(
     target: &T,
@@ -399,6 +475,70 @@ mod tests {
                 assert!((z.x[i] - z0.x[i]).abs() < 1e-12 && (z.p[i] - z0.p[i]).abs() < 1e-12);
             }
         }
+    }
+
+    /// The fused kernel of the diagonal Gaussian against copy + flip + the checked leapfrog, bit
+    /// for bit: unit and general diagonal metrics, odd and even step counts, both momentum
+    /// directions, and trajectories that diverge (redone the checked way: same state and count).
+    #[test]
+    fn leapfrog_from_matches_copy_and_leapfrog() {
+        use crate::hmc::target::DiagGaussian;
+        use rand::RngExt;
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        let mut diverged = 0;
+        for d in [1usize, 3, 7, 100] {
+            let c: Vec<f64> = (0..d)
+                .map(|i| 10f64.powf(-6.0 + 6.0 * i as f64 / d.max(2) as f64))
+                .collect();
+            let t = DiagGaussian { c: &c };
+            let minv: Vec<f64> = (0..d).map(|_| 0.5 + rng.random::<f64>()).collect();
+            for metric in [Metric::identity(d), Metric::diag(minv).unwrap()] {
+                // ε 2.5 is unstable on the stiffest coordinate (c = 1): large n overflows
+                for (eps, n) in [
+                    (0.3, 1),
+                    (0.3, 2),
+                    (0.7, 5),
+                    (1.0, 10),
+                    (2.5, 3),
+                    (2.5, 800),
+                ] {
+                    for flip in [false, true] {
+                        let x: Vec<f64> =
+                            (0..d).map(|i| rng.random::<f64>() / c[i].sqrt()).collect();
+                        let p: Vec<f64> = (0..d).map(|_| rng.random::<f64>() - 0.5).collect();
+                        let mut g = vec![0.0; d];
+                        let e = t.energy_grad(&x, &mut g);
+                        let src = Phase { x, p, g, e };
+                        let mut want = src.clone();
+                        if flip {
+                            want.flip();
+                        }
+                        let mut v = vec![0.0; d];
+                        let n_want = leapfrog(&t, &metric, eps, n, &mut want, &mut v);
+                        let mut got = Phase::zeros(d);
+                        let n_got =
+                            leapfrog_from(&t, &metric, eps, n, &src, flip, &mut got, &mut v);
+                        assert_eq!(n_got, n_want, "d {d} eps {eps} n {n}");
+                        assert_eq!(got.e.to_bits(), want.e.to_bits(), "d {d} eps {eps} n {n}");
+                        diverged += usize::from(!want.ok());
+                        if want.ok() {
+                            let bits = |z: &Phase| -> Vec<u64> {
+                                z.x.iter()
+                                    .chain(&z.p)
+                                    .chain(&z.g)
+                                    .map(|v| v.to_bits())
+                                    .collect()
+                            };
+                            assert_eq!(bits(&got), bits(&want), "d {d} eps {eps} n {n}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            diverged > 0,
+            "no trajectory diverged: the redo path went untested"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod sampler;
 pub mod target;
 mod warmup;
 
-pub use metric::{Metric, Phase, leapfrog};
+pub use metric::{Metric, Phase, leapfrog, leapfrog_from};
 pub use sampler::{Config, MOVE_REFRESH, Method, Output, Sampler};
 pub use target::{AsBatch, BatchTarget, Builtin, DiagGaussian, RoughWell, Target};
 pub use warmup::{WarmupPlan, windows};

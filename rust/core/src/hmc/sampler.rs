@@ -3,7 +3,8 @@
 
 use super::HmcError;
 use super::metric::{
-    Metric, Phase, hamiltonian, kick_drift, kick_last, leapfrog, non_finite, sanitize,
+    Metric, Phase, hamiltonian, kick_drift, kick_last, leapfrog, leapfrog_from, non_finite,
+    sanitize,
 };
 use super::rates::{
     LookAhead, ct_log_rates, ct_rates, hmc_accept, mjhmc_log_rates, mjhmc_rate_pair,
@@ -11,6 +12,7 @@ use super::rates::{
 };
 use super::target::{BatchTarget, Builtin, DiagGaussian, LANES, RoughWell, Target};
 use super::warmup::{Adapt, WarmupPlan};
+use crate::mem::BigVec;
 use crate::parallel::with_threads;
 use crate::rng::stream_seed;
 use rand::{RngExt, SeedableRng};
@@ -178,7 +180,12 @@ struct Chain {
     hs: Vec<f64>,
     have: [bool; 2],
     pending: [usize; 2],
+    // where each pending trajectory starts (see `Src`)
+    src: [Src; 2],
     n_pending: usize,
+    // this iteration leaves its trajectories' starts where they are (`Src`): the per-chain
+    // driver, whose `integrate` reads them from there
+    lazy: bool,
     bwd_pending: bool,
     // mjhmc: the rate pair (`mjhmc_rate_pair`) of the current state, while it holds
     rate_pair: Option<(f64, f64)>,
@@ -193,8 +200,19 @@ struct Chain {
     stat: f64,
     // the records, one row per record in one stream: `x` (d values), the holding time (jump
     // samplers), the acceptance statistic, the energy; split by `Sampler::output`
-    rec: Vec<f64>,
-    moves: Vec<u8>,
+    rec: BigVec<f64>,
+    moves: BigVec<u8>,
+}
+
+/// Where a pending trajectory starts: in its slot already (`Ready`), at the current state (its
+/// momentum negated when `flip`), or in another slot. Only the per-chain driver leaves starts
+/// outside their slots ([`leapfrog_from`] reads them there, sparing a copy); the other drivers
+/// get every start copied into its slot by [`Chain::request`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Src {
+    Ready,
+    Cur { flip: bool },
+    Slot(usize),
 }
 
 /// What the chain logic needs from the run.
@@ -217,7 +235,9 @@ impl Chain {
             hs: vec![f64::INFINITY; n_slots],
             have: [false; 2],
             pending: [0; 2],
+            src: [Src::Ready; 2],
             n_pending: 0,
+            lazy: false,
             bwd_pending: false,
             rate_pair: None,
             la: LookAhead::new(k),
@@ -229,8 +249,8 @@ impl Chain {
             warmup_grads: 0,
             iter: 0,
             stat: 0.0,
-            rec: Vec::new(),
-            moves: Vec::new(),
+            rec: BigVec::new(),
+            moves: BigVec::new(),
         }
     }
 
@@ -242,20 +262,27 @@ impl Chain {
     }
 
     fn request(&mut self, slot: usize, from_cur: bool, backward: bool) {
-        if from_cur {
-            let (cur, slots) = (&self.cur, &mut self.slots);
-            slots[slot].copy_from(cur);
+        if from_cur && self.lazy {
+            self.src[self.n_pending] = Src::Cur { flip: backward };
+        } else {
+            if from_cur {
+                let (cur, slots) = (&self.cur, &mut self.slots);
+                slots[slot].copy_from(cur);
+            }
+            if backward {
+                self.slots[slot].flip();
+            }
+            self.src[self.n_pending] = Src::Ready;
         }
-        if backward {
-            self.slots[slot].flip();
-            self.bwd_pending = true;
-        }
+        self.bwd_pending |= backward;
         self.pending[self.n_pending] = slot;
         self.n_pending += 1;
     }
 
-    /// Starts an iteration: sets the trajectories to integrate (possibly none).
-    fn begin(&mut self, cx: &Ctx) {
+    /// Starts an iteration: sets the trajectories to integrate (possibly none). `lazy`: leave
+    /// their starts where they are (see [`Src`]; only for [`Chain::integrate`]).
+    fn begin(&mut self, cx: &Ctx, lazy: bool) {
+        self.lazy = lazy;
         self.n_pending = 0;
         self.bwd_pending = false;
         match cx.cfg.method {
@@ -282,7 +309,18 @@ impl Chain {
     fn integrate<T: Target + ?Sized>(&mut self, t: &T, metric: &Metric, eps: f64, n: usize) {
         for i in 0..self.n_pending {
             let s = self.pending[i];
-            self.grads += leapfrog(t, metric, eps, n, &mut self.slots[s], &mut self.scratch);
+            let v = &mut self.scratch;
+            self.grads += match std::mem::replace(&mut self.src[i], Src::Ready) {
+                Src::Ready => leapfrog(t, metric, eps, n, &mut self.slots[s], v),
+                Src::Cur { flip } => {
+                    leapfrog_from(t, metric, eps, n, &self.cur, flip, &mut self.slots[s], v)
+                }
+                Src::Slot(j) => {
+                    // (a look-ahead trajectory continues the one before it: j < s)
+                    let (lo, hi) = self.slots.split_at_mut(s);
+                    leapfrog_from(t, metric, eps, n, &lo[j], false, &mut hi[0], v)
+                }
+            };
         }
     }
 
@@ -292,7 +330,7 @@ impl Chain {
             Some(t) => self.rec.extend_from_slice(&[t, self.stat, self.cur.e]),
             None => self.rec.extend_from_slice(&[self.stat, self.cur.e]),
         }
-        self.moves.push(mv);
+        self.moves.extend_from_slice(&[mv]);
     }
 
     fn finish_discrete(&mut self, cx: &Ctx, mv: u8, record: bool) {
@@ -343,10 +381,15 @@ impl Chain {
                     self.finish_discrete(cx, a as u8, record);
                     Ok(false)
                 } else if a < cx.cfg.look_ahead && ha.is_finite() {
-                    let (lo, hi) = self.slots.split_at_mut(a);
-                    hi[0].copy_from(&lo[a - 1]);
                     self.n_pending = 0;
-                    self.request(a, false, false);
+                    if self.lazy {
+                        self.request(a, false, false);
+                        self.src[0] = Src::Slot(a - 1);
+                    } else {
+                        let (lo, hi) = self.slots.split_at_mut(a);
+                        hi[0].copy_from(&lo[a - 1]);
+                        self.request(a, false, false);
+                    }
                     Ok(true)
                 } else {
                     self.cur.flip();
@@ -540,7 +583,7 @@ fn iterate_native<T: Target + ?Sized>(
     record: bool,
     chain: usize,
 ) -> Result<(), HmcError> {
-    ch.begin(cx);
+    ch.begin(cx, true);
     loop {
         ch.integrate(t, cx.metric, cx.cfg.step_size, cx.cfg.n_leapfrog);
         if !ch.resume(cx, record, chain)? {
@@ -637,7 +680,7 @@ fn iterate_group<T: Target + ?Sized>(
     w: &mut GroupWork,
 ) -> Result<(), HmcError> {
     for (a, ch) in w.active.iter_mut().zip(group.iter_mut()) {
-        ch.begin(cx);
+        ch.begin(cx, false);
         *a = true;
     }
     loop {
@@ -727,7 +770,7 @@ fn advance(
         } else if w.left[c] == 0 {
             return Ok(());
         } else {
-            ch.begin(cx);
+            ch.begin(cx, false);
             w.active[c] = true;
         }
         // the trajectories just requested (a diverged state is not integrated: as in
@@ -1189,7 +1232,6 @@ impl Sampler {
     /// # Errors
     /// [`HmcError::Invalid`] (`n_samples`) when the records do not fit in memory.
     pub fn reserve(&mut self, n_iter: usize) -> Result<(), HmcError> {
-        use crate::mem::reserve_huge;
         let d = self.dim;
         let per = n_iter / self.cfg.thin + 1;
         let jump = self.cfg.method.is_jump();
@@ -1202,8 +1244,10 @@ impl Sampler {
         };
         let row = d + 2 + usize::from(jump);
         for ch in &mut self.chains {
-            reserve_huge(&mut ch.rec, per.saturating_mul(row)).map_err(too_big)?;
-            reserve_huge(&mut ch.moves, per).map_err(too_big)?;
+            ch.rec
+                .try_reserve(per.saturating_mul(row))
+                .map_err(too_big)?;
+            ch.moves.try_reserve(per).map_err(too_big)?;
         }
         Ok(())
     }
@@ -1218,7 +1262,7 @@ impl Sampler {
         let n = self.chains.len();
         let mut active = vec![true; n];
         for ch in &mut self.chains {
-            ch.begin(&cx);
+            ch.begin(&cx, false);
         }
         loop {
             lockstep(
@@ -1378,7 +1422,7 @@ impl Sampler {
         o.accept.reserve_exact(total);
         o.energy.reserve_exact(total);
         for ch in &self.chains {
-            for r in ch.rec.chunks_exact(d + 2 + jump) {
+            for r in ch.rec.as_slice().chunks_exact(d + 2 + jump) {
                 o.x.extend_from_slice(&r[..d]);
                 if jump == 1 {
                     o.tau.push(r[d]);
@@ -1386,7 +1430,7 @@ impl Sampler {
                 o.accept.push(r[d + jump]);
                 o.energy.push(r[d + jump + 1]);
             }
-            o.moves.extend_from_slice(&ch.moves);
+            o.moves.extend_from_slice(ch.moves.as_slice());
             o.grads.push(ch.grads);
             o.warmup_grads.push(ch.warmup_grads);
         }

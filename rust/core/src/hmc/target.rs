@@ -36,6 +36,29 @@ pub trait Target: Send + Sync {
     ) -> Option<bool> {
         None
     }
+    /// A whole trajectory of `n ≥ 1` leapfrog steps with the diagonal metric `minv` (`unit`: every
+    /// entry is 1), for targets whose gradient is separable (coordinate `i` of `∇E` depends on
+    /// `x_i` alone): from the start `(x0, ±p0, g0)` (`p0` negated when `flip`) it writes into
+    /// `(x, p)` the state after the `n`-th kick-and-drift, before the final gradient, in exactly the
+    /// arithmetic of [`leapfrog`](super::metric::leapfrog) coordinate by coordinate, but without
+    /// its per-step finiteness checks (several steps per pass over the coordinates, the gradient
+    /// recomputed from `x` instead of stored). Returns whether every value of `x` and `p` is finite
+    /// at the end — a non-finite value never turns finite again in this recurrence, so `true`
+    /// means no step diverged — or `None` where the target has no such kernel (the default).
+    #[allow(clippy::too_many_arguments)]
+    fn trajectory_separable(
+        &self,
+        _minv: &[f64],
+        _unit: bool,
+        _eps: f64,
+        _n: usize,
+        _start: (&[f64], &[f64], &[f64]),
+        _flip: bool,
+        _x: &mut [f64],
+        _p: &mut [f64],
+    ) -> Option<bool> {
+        None
+    }
     /// Whether [`Target::grad_lanes`] is implemented (small built-in targets).
     fn has_lanes(&self) -> bool {
         false
@@ -587,6 +610,24 @@ impl Target for DiagGaussian<'_> {
         }
         Some(bad != 0)
     }
+    #[inline(always)]
+    fn trajectory_separable(
+        &self,
+        minv: &[f64],
+        unit: bool,
+        eps: f64,
+        n: usize,
+        start: (&[f64], &[f64], &[f64]),
+        flip: bool,
+        x: &mut [f64],
+        p: &mut [f64],
+    ) -> Option<bool> {
+        Some(if unit {
+            diag_gaussian_trajectory::<true>(self.c, minv, eps, n, start, flip, x, p)
+        } else {
+            diag_gaussian_trajectory::<false>(self.c, minv, eps, n, start, flip, x, p)
+        })
+    }
     fn has_lanes(&self) -> bool {
         true
     }
@@ -614,6 +655,74 @@ impl Target for DiagGaussian<'_> {
             }
         }
     }
+}
+
+/// One kick-and-drift of a coordinate: `p − κ g`, then `x + ε (m p)` (`m p = p` exactly when `UNIT`).
+#[inline(always)]
+fn kick_drift_1<const UNIT: bool>(
+    x: f64,
+    p: f64,
+    g: f64,
+    m: f64,
+    kappa: f64,
+    eps: f64,
+) -> (f64, f64) {
+    let p = p - kappa * g;
+    let v = if UNIT { p } else { m * p };
+    (x + eps * v, p)
+}
+
+/// [`Target::trajectory_separable`] of the diagonal Gaussian (`∇E_i = c_i x_i`): two leapfrog
+/// steps per pass over the coordinates, `x` and `p` read and written once per pass, the gradient
+/// recomputed from `x` (the same product `c_i x_i` that [`DiagGaussian::grad`] stores).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn diag_gaussian_trajectory<const UNIT: bool>(
+    c: &[f64],
+    minv: &[f64],
+    eps: f64,
+    n: usize,
+    (x0, p0, g0): (&[f64], &[f64], &[f64]),
+    flip: bool,
+    x: &mut [f64],
+    p: &mut [f64],
+) -> bool {
+    let d = c.len();
+    let (c, minv, x0, p0, g0) = (&c[..d], &minv[..d], &x0[..d], &p0[..d], &g0[..d]);
+    let (x, p) = (&mut x[..d], &mut p[..d]);
+    let half = 0.5 * eps;
+    // steps 0 and 1 (step 0 kicks by ε/2 with the cached gradient), from the start
+    let two = n >= 2;
+    for i in 0..d {
+        let p_i = if flip { -p0[i] } else { p0[i] };
+        let (mut xi, mut pi) = kick_drift_1::<UNIT>(x0[i], p_i, g0[i], minv[i], half, eps);
+        if two {
+            (xi, pi) = kick_drift_1::<UNIT>(xi, pi, c[i] * xi, minv[i], eps, eps);
+        }
+        x[i] = xi;
+        p[i] = pi;
+    }
+    // the rest, two steps per pass, then the odd one out
+    let mut k = if two { 2 } else { 1 };
+    while k + 1 < n {
+        for i in 0..d {
+            let (xi, pi) = kick_drift_1::<UNIT>(x[i], p[i], c[i] * x[i], minv[i], eps, eps);
+            let (xi, pi) = kick_drift_1::<UNIT>(xi, pi, c[i] * xi, minv[i], eps, eps);
+            x[i] = xi;
+            p[i] = pi;
+        }
+        k += 2;
+    }
+    if k < n {
+        for i in 0..d {
+            (x[i], p[i]) = kick_drift_1::<UNIT>(x[i], p[i], c[i] * x[i], minv[i], eps, eps);
+        }
+    }
+    let mut bad = 0u64;
+    for i in 0..d {
+        bad |= super::metric::non_finite(x[i]) | super::metric::non_finite(p[i]);
+    }
+    bad == 0
 }
 
 #[inline(always)]
