@@ -15,6 +15,8 @@ pub enum Metric {
         minv: Vec<f64>,
         /// `1/√minv_i`: the standard deviations of the momenta.
         sd: Vec<f64>,
+        /// Every entry of `minv` is 1 (the identity: kernels skip the product `M⁻¹ p`).
+        unit: bool,
     },
     /// Dense `M⁻¹` (`d × d`, row-major, symmetric positive definite).
     Dense {
@@ -33,6 +35,7 @@ impl Metric {
         Metric::Diag {
             minv: vec![1.0; d],
             sd: vec![1.0; d],
+            unit: true,
         }
     }
 
@@ -48,7 +51,8 @@ impl Metric {
             });
         }
         let sd = minv.iter().map(|t| 1.0 / t.sqrt()).collect();
-        Ok(Metric::Diag { minv, sd })
+        let unit = minv.iter().all(|&t| t == 1.0);
+        Ok(Metric::Diag { minv, sd, unit })
     }
 
     /// A dense metric.
@@ -377,8 +381,7 @@ fn leapfrog_from_body<T: Target + ?Sized>(
 ) -> u64 {
     if n > 0
         && src.ok()
-        && let Metric::Diag { minv, .. } = metric
-        && let unit = minv.iter().all(|&m| m == 1.0)
+        && let &Metric::Diag { ref minv, unit, .. } = metric
         && let start = (&src.x[..], &src.p[..], &src.g[..])
         && let Some(true) =
             target.trajectory_separable(minv, unit, eps, n, start, flip, &mut dst.x, &mut dst.p)

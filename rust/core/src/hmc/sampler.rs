@@ -584,6 +584,11 @@ fn iterate_native<T: Target + ?Sized>(
     chain: usize,
 ) -> Result<(), HmcError> {
     ch.begin(cx, true);
+    if record {
+        // the record row this iteration will write, fetched while the trajectories run
+        let row = ch.cur.x.len() + 2 + usize::from(cx.cfg.method.is_jump());
+        ch.rec.prefetch_append(row);
+    }
     loop {
         ch.integrate(t, cx.metric, cx.cfg.step_size, cx.cfg.n_leapfrog);
         if !ch.resume(cx, record, chain)? {
