@@ -37,11 +37,14 @@ pub fn with_capacity_huge<T>(n: usize) -> Vec<T> {
     v
 }
 
+/// Smallest [`BigVec`] kept in a mapping (its size rounded up to a whole huge page).
+const BIG_MIN_BYTES: usize = HUGE_PAGE / 8 * 7;
+
 /// Size of a transparent huge page on x86-64 and aarch64 Linux (the alignment of [`BigVec`] maps).
 const HUGE_PAGE: usize = 1 << 21;
 
 /// A growable buffer of plain values for large records written once, front to back (a sampler's
-/// trace). From [`HUGE_MIN_BYTES`] on (on Linux) it lives in its own anonymous mapping, aligned to
+/// trace). From [`BIG_MIN_BYTES`] on (on Linux) it lives in its own anonymous mapping, aligned to
 /// 2 MiB and advised for huge pages: one page fault per 2 MiB on first touch instead of one per
 /// 4 KiB, whatever the allocator's thresholds, and the memory goes back to the system when the
 /// buffer is dropped. Smaller buffers (and other platforms) are a plain `Vec`.
@@ -182,7 +185,7 @@ impl<T: Copy> BigVec<T> {
             .saturating_add(additional)
             .max(self.capacity().saturating_mul(2));
         let size = std::mem::size_of::<T>().max(1);
-        if cfg!(target_os = "linux") && want.saturating_mul(size) >= HUGE_MIN_BYTES {
+        if cfg!(target_os = "linux") && want.saturating_mul(size) >= BIG_MIN_BYTES {
             // the exact size if the doubling is what does not fit
             let m = Mapping::new(want).or_else(|| Mapping::new(len.saturating_add(additional)));
             if let Some(mut m) = m {
@@ -215,9 +218,10 @@ impl<T> Mapping<T> {
         let size = std::mem::size_of::<T>().max(1);
         let mut need = cap.checked_mul(size)?;
         // a partly used last huge page costs fewer faults than its 4 KiB pages: round up to
-        // whole huge pages where that adds at most 1/8 (the room is usable capacity)
+        // whole huge pages where that adds at most 1/7 (the room is usable capacity; a buffer of
+        // at least `BIG_MIN_BYTES` always fills one huge page)
         let whole = need.checked_next_multiple_of(HUGE_PAGE)?;
-        if whole - need <= need / 8 {
+        if whole - need <= need / 7 {
             need = whole;
         }
         let cap = need / size;
