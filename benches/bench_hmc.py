@@ -407,9 +407,12 @@ def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
     # for its rate to be the steady state, not call overheads; the rough well runs longer on both
     # sides (its iterations are cheap); the 100-D Gaussian's records are 0.8 GB at 10000. Every
     # rate is measured `reps` times on both sides (the reference in one process, one job after the
-    # other; ours in this one) and the median is compared, since both vary by 10-30 % between runs
-    # on this machine.
-    n_chains, reps = 100, (1 if args.quick else 3)
+    # other; ours in this one); both vary by 10-30 % between runs on this machine, ours on 2
+    # threads by up to 2x (runs where the VM's two vCPUs are slow: less CPU time per wall second
+    # and less work per CPU second), so the table gives the median and the best run on each side
+    # and the ratios of both (the best run is timeit's estimate: what the code does when nothing
+    # else interferes).
+    n_chains, reps = 100, (1 if args.quick else 5)
     n_ref = {"gaussian_aniso d=100, 1e6": 75 if args.quick else 250, "rough_well d=2": 250 if args.quick else 1000}
     n_ours = {"gaussian_aniso d=100, 1e6": 3000 if args.quick else 10_000, "rough_well d=2": 10_000 if args.quick else 50_000}
     eps, m, beta = 1.0, 10, 0.1
@@ -428,8 +431,8 @@ def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
     print(f"### P11a: gradient evaluations per second (ε {eps}, M {m}, β {beta}, {n_chains} chains; iterations: {runs}; "
           f"median [min, max] of {reps} runs each; same run)\n")  # fmt: skip
     print("| target | sampler | implementation | threads | seconds (median) | gradients | gradients / s: median "
-          "[min, max] | ours ÷ reference (medians) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+          "[min, max] | ours ÷ reference (medians) | ours ÷ reference (best runs) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     ratios = {}
 
     def cell(rates: list[float]) -> str:
@@ -439,7 +442,7 @@ def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
         target = make_target(TARGETS[tname])
         x0 = target.exact_sample(n_chains, seed=7)
         for meth, lib, _ in meths:
-            ref_rate = math.nan
+            ref_rate = ref_best = math.nan
             if peers.res:
                 rr, secs, g = [], [], 0.0
                 for rep in range(reps):
@@ -447,9 +450,9 @@ def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
                     g = float(r["grads"].sum())
                     rr.append(g / float(r["seconds"]))
                     secs.append(float(r["seconds"]))
-                ref_rate = float(np.median(rr))
+                ref_rate, ref_best = float(np.median(rr)), max(rr)
                 src = "rueberger/MJHMC `MarkovJumpHMC`" if lib == "mjhmc_ref" else "Sohl-Dickstein/LAHMC `LAHMC`"
-                print(f"| {tname} | {meth} | {src} (numpy) | 1 | {np.median(secs):.2f} | {g:.3g} | {cell(rr)} | 1 |")
+                print(f"| {tname} | {meth} | {src} (numpy) | 1 | {np.median(secs):.2f} | {g:.3g} | {cell(rr)} | 1 | 1 |")
             kw: dict[str, Any] = {"look_ahead": 4} if meth == "lahmc" else {}
             for th in (1, 2):
                 rates, secs = [], []
@@ -465,11 +468,20 @@ def p11a(args: argparse.Namespace, peers: Peers) -> dict[str, float]:
                     rates.append(g / tr.wall_time)
                     secs.append(tr.wall_time)
                     del tr
-                ratio = float(np.median(rates)) / ref_rate
+                ratio, best = float(np.median(rates)) / ref_rate, max(rates) / ref_best
                 ratios[f"{tname}|{meth}|{th}"] = ratio
-                print(f"| {tname} | {meth} | boltzkit | {th} | {np.median(secs):.3f} | {g:.3g} | {cell(rates)} | "
-                      f"{'' if math.isnan(ratio) else f'{ratio:.0f}'} |")  # fmt: skip
+                ratios[f"{tname}|{meth}|{th}|best"] = best
+                rq = "" if math.isnan(ratio) else f"{ratio:.0f}"
+                bq = "" if math.isnan(best) else f"{best:.0f}"
+                print(f"| {tname} | {meth} | boltzkit | {th} | {np.median(secs):.3f} | {g:.3g} | {cell(rates)} | {rq} | {bq} |")
     print()
+    if peers.res:
+        for how, suffix in (("medians", ""), ("best runs", "|best")):
+            rs = {t: ratios[f"{t}|mjhmc|2{suffix}"] for t in names}
+            verdict = "met" if min(rs.values()) >= 100 else "not met"
+            cells = ", ".join(f"{t} {r:.0f}x" for t, r in rs.items())
+            print(f"- mjhmc on 2 threads ÷ the reference MJHMC ({how}): {cells}; >= 100x on both: {verdict}")
+        print()
     return ratios
 
 
