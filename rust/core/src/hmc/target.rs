@@ -601,9 +601,8 @@ impl Target for DiagGaussian<'_> {
         );
         let mut bad = 0u64;
         for i in 0..d {
-            let pi = p[i] - kappa * g[i];
+            let (xi, pi) = kick_drift_1::<false>(x[i], p[i], g[i], minv[i], kappa, eps);
             bad |= super::metric::non_finite(pi);
-            let xi = x[i] + eps * (minv[i] * pi);
             p[i] = pi;
             x[i] = xi;
             g[i] = c[i] * xi;
