@@ -37,6 +37,40 @@ pub fn with_capacity_huge<T>(n: usize) -> Vec<T> {
     v
 }
 
+/// A vector of `n` copies of `value`, or the system's refusal as an error instead of an abort
+/// (every buffer whose size a user controls is allocated this way).
+///
+/// # Errors
+/// [`std::collections::TryReserveError`] when the allocation does not fit the address space or
+/// the machine.
+pub fn try_filled<T: Clone>(
+    n: usize,
+    value: T,
+) -> Result<Vec<T>, std::collections::TryReserveError> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n)?;
+    advise_huge(
+        v.as_ptr().cast(),
+        n.saturating_mul(std::mem::size_of::<T>()),
+    );
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// An empty vector with room for `n` items, or the system's refusal as an error.
+///
+/// # Errors
+/// [`std::collections::TryReserveError`] when the allocation does not fit.
+pub fn try_with_capacity<T>(n: usize) -> Result<Vec<T>, std::collections::TryReserveError> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n)?;
+    advise_huge(
+        v.as_ptr().cast(),
+        n.saturating_mul(std::mem::size_of::<T>()),
+    );
+    Ok(v)
+}
+
 /// Smallest [`BigVec`] kept in a mapping (its size rounded up to a whole huge page).
 const BIG_MIN_BYTES: usize = HUGE_PAGE / 8 * 7;
 
@@ -278,6 +312,16 @@ impl<T> Drop for Mapping<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn try_filled_allocates_or_errs() {
+        let v = super::try_filled(1000usize, 7u32).unwrap();
+        assert_eq!(v.len(), 1000);
+        assert!(v.iter().all(|&x| x == 7));
+        assert!(super::try_filled(usize::MAX / 4, 0u64).is_err());
+        assert!(super::try_with_capacity::<f64>(usize::MAX / 4).is_err());
+        assert_eq!(super::try_with_capacity::<f64>(10).unwrap().capacity(), 10);
+    }
 
     #[test]
     fn big_vec_grows_keeps_contents_and_maps_large_buffers() {
