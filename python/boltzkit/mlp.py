@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -43,7 +44,8 @@ from scipy import special
 
 from boltzkit import _core
 from boltzkit._threads import resolve_threads
-from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit._validate import I64_MAX, U64_MAX, as_bool, as_float, as_int, check_bytes, check_steps
+from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
 __all__ = [
     "ACTIVATIONS",
@@ -68,35 +70,34 @@ _C_ACT = {"identity": 0.0, "relu": 1.0, "heaviside": 1.0, "square": 1.0, "gelu":
 
 
 # --------------------------------------------------------------------------- helpers
-def _int(name: str, v: object, lo: int = 0, hi: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise InvalidTypeError(f"{name}: expected an int, got {type(v).__name__}")
-    i = int(v)
-    if i < lo or (hi is not None and i > hi):
-        raise InvalidArgumentError(f"{name}: must be in [{lo}, {hi if hi is not None else 'inf'}], got {i}")
-    return i
+def _int(name: str, v: object, lo: int = 0, hi: int = I64_MAX) -> int:
+    return as_int(name, v, lo, hi)
 
 
-def _float(name: str, v: object) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise InvalidTypeError(f"{name}: expected a number, got {type(v).__name__}")
-    f = float(v)
-    if not math.isfinite(f):
-        raise InvalidArgumentError(f"{name}: must be finite, got {f}")
-    return f
+def _float(name: str, v: object, lo: float | None = None, hi: float | None = None) -> float:
+    return as_float(name, v, lo, hi)
 
 
-def _array(name: str, x: object, ndim: int) -> F64:
-    if isinstance(x, (str, bytes)):
+def _method(name: str, v: object, choices: Sequence[str]) -> str:
+    if not isinstance(v, str) or v not in choices:
+        shown = repr(v) if isinstance(v, str) else type(v).__name__
+        raise InvalidArgumentError(f"{name}: expected one of {', '.join(choices)}, got {shown}")
+    return v
+
+
+def _array(name: str, x: object, ndim: int | tuple[int, ...]) -> F64:
+    if isinstance(x, (str, bytes)) or x is None or isinstance(x, dict):
         raise InvalidTypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
     try:
         a = np.asarray(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidTypeError(f"{name}: expected an array of numbers") from None
-    if a.dtype.kind not in "biuf":
+    if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
         raise InvalidTypeError(f"{name}: expected a real numeric array, got dtype {a.dtype}")
-    if a.ndim != ndim:
-        raise InvalidArgumentError(f"{name}: expected a {ndim}-D array, got shape {a.shape}")
+    ndims = (ndim,) if isinstance(ndim, int) else ndim
+    if a.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise InvalidArgumentError(f"{name}: expected a {want} array, got shape {a.shape}")
     a = np.ascontiguousarray(a, dtype=np.float64)
     if not np.all(np.isfinite(a)):
         raise InvalidArgumentError(f"{name}: must be finite (contains NaN or inf)")
@@ -133,6 +134,37 @@ def _dact_np(name: str, z: F64) -> F64:
     if name == "square":
         return 2.0 * z
     return np.ones_like(z)
+
+
+def _estimate_problem(r: dict[str, Any]) -> str | None:
+    """What is wrong with a raw core estimate (a negative or non-finite number), or None."""
+    for key in ("pre_mean", "post_mean", "pre_var", "post_var", "pre_cov", "pre_kappa3"):
+        for layer, a in enumerate(r[key]):
+            if not np.all(np.isfinite(a)):
+                return f"a non-finite value in {key} of layer {layer}"
+    for key in ("pre_var", "post_var"):
+        for layer, a in enumerate(r[key]):
+            lo = float(np.min(a)) if a.size else 0.0
+            if lo < 0.0:
+                return f"a negative variance ({lo:.3g}) in {key} of layer {layer}"
+    return None
+
+
+def _prob(p: Any) -> F64:
+    """Probabilities checked before they are returned: finite and in [0, 1]."""
+    a = np.asarray(p, dtype=np.float64)
+    if not np.all(np.isfinite(a)) or np.any(a < 0.0) or np.any(a > 1.0):
+        raise ComputationError(f"tail_probability: the estimate left [0, 1] or was not finite ({a})")
+    return a
+
+
+def _overflow(name: str, arrays: Sequence[F64]) -> None:
+    """A named error when a sampled statistic overflowed float64 (weights too large)."""
+    for a in arrays:
+        if not np.all(np.isfinite(a)):
+            raise InvalidArgumentError(
+                f"{name}: the values are too large: the forward pass overflowed float64 (non-finite sums); rescale the weights"
+            )
 
 
 # --------------------------------------------------------------------------- results
@@ -212,10 +244,24 @@ class TailProbability:
     raw: F64 | None = None
     hits: npt.NDArray[np.uint64] | None = None
     neurons: npt.NDArray[np.int64] | None = None
+    #: ``mc`` / ``is``: effective number of hits, the Kish ESS ``(Σ w 1{hit})² / Σ w² 1{hit}`` of the
+    #: importance weights of the samples above the threshold (the hit count for plain MC); the
+    #: relative standard error is about ``1/√ess``.
+    ess: F64 | None = None
+    #: False when the estimate cannot be trusted: ``is`` with fewer than 50 effective hits (weight
+    #: degeneracy: a few samples carry all the weight, the standard error is itself unreliable), or a
+    #: deterministic estimate that fell back to a lower order. A ``RuntimeWarning`` is issued too.
+    reliable: bool = True
 
     def log_error(self, truth: F64 | float) -> F64:
         """``|log P_est − log P_true|`` (the relative-error metric for rare events)."""
-        t = np.asarray(truth, dtype=np.float64)
+        t = _array("truth", np.atleast_1d(truth) if isinstance(truth, (numbers.Real, np.ndarray)) else truth, (1, 2))
+        if np.any(t < 0) or np.any(t > 1):
+            raise InvalidArgumentError("truth: probabilities must be between 0 and 1")
+        if t.shape != self.p.shape and t.size != 1:
+            raise InvalidArgumentError(f"truth: expected shape {self.p.shape} or a scalar, got {t.shape}")
+        if np.ndim(truth) == 0:
+            t = t.reshape(())
         with np.errstate(divide="ignore"):
             return np.asarray(np.abs(np.log(self.p) - np.log(t)))
 
@@ -275,6 +321,8 @@ class MLP:
         if biases is None:
             bs = [np.zeros(w.shape[0]) for w in ws]
         else:
+            if isinstance(biases, (str, bytes, np.ndarray)) or not isinstance(biases, Sequence):
+                raise InvalidTypeError(f"biases: expected a list of {depth} 1-D arrays or None, got {type(biases).__name__}")
             if len(biases) != depth:
                 raise InvalidArgumentError(f"biases: expected {depth} entries, got {len(biases)}")
             bs = [
@@ -284,12 +332,15 @@ class MLP:
         for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
             if b.shape[0] != w.shape[0]:
                 raise InvalidArgumentError(f"biases[{i}]: expected length {w.shape[0]}, got {b.shape[0]}")
+        if activations is not None and (isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence)):
+            raise InvalidTypeError(f"activations: expected a list of names, got {type(activations).__name__}")
         acts = ["relu"] * (depth - 1) if activations is None else list(activations)
         if len(acts) != depth - 1:
             raise InvalidArgumentError(f"activations: expected {depth - 1} names (the last layer is linear), got {len(acts)}")
         for a in acts:
             if not isinstance(a, str) or a not in ACTIVATIONS:
-                raise InvalidArgumentError(f"activations: unknown activation {a!r}; expected one of {', '.join(ACTIVATIONS)}")
+                shown = repr(a) if isinstance(a, str) else type(a).__name__
+                raise InvalidArgumentError(f"activations: unknown activation {shown}; expected one of {', '.join(ACTIVATIONS)}")
         n0 = ws[0].shape[1]
         mean = np.zeros(n0) if input_mean is None else _array("input_mean", input_mean, 1)
         if mean.shape[0] != n0:
@@ -297,8 +348,7 @@ class MLP:
         if input_cov is None:
             cov = np.ones(n0)
         else:
-            c = np.asarray(input_cov)
-            cov = _array("input_cov", c, c.ndim if c.ndim in (1, 2) else 1)
+            cov = _array("input_cov", input_cov, (1, 2))
             if cov.shape not in ((n0,), (n0, n0)):
                 raise InvalidArgumentError(f"input_cov: expected shape ({n0},) or ({n0}, {n0}), got {cov.shape}")
         self.weights: list[F64] = ws
@@ -344,11 +394,29 @@ class MLP:
             self.input_cov,
         )
 
+    def _check_estimate_size(self, method: str, order: int, keep_cov: bool) -> None:
+        w = self.widths
+        wmax = max(w)
+        if method == "cumulant3" and wmax > 256:
+            raise InvalidArgumentError(f"method: cumulant3 needs every width at most 256 (n^3 third cumulants), got width {wmax}")
+        if method == "mean_prop":
+            return
+        cubes = 3 * wmax**3 if method == "cumulant3" else 0
+        nbytes = 8 * (6 * wmax * wmax + cubes + (sum(n * n for n in w[1:]) if keep_cov else 0))
+        check_bytes("weights", nbytes, f"{method} on widths up to {wmax}")
+        steps = sum(2 * w[i + 1] * w[i] * (w[i + 1] + w[i]) + 100 * order * w[i + 1] ** 2 for i in range(self.depth))
+        if method == "cumulant3":
+            steps += sum(4 * w[i + 1] ** 4 for i in range(self.depth))
+        check_steps("weights", steps, f"{method} on widths {w}")
+
     # ---- exact forward pass (numpy)
     def forward(self, x: Any, layer: int = -1) -> F64:
         """Pre-activations of ``layer`` for inputs ``x`` of shape (n_samples, n_0) (numpy)."""
         h = _array("x", x, 2)
+        if h.shape[1] != self.widths[0]:
+            raise InvalidArgumentError(f"x: expected shape (n_samples, {self.widths[0]}), got {h.shape}")
         last = self._layer(layer)
+        check_bytes("x", 8 * h.shape[0] * 3 * max(self.widths), f"{h.shape[0]} rows of width {max(self.widths)}")
         for i in range(last + 1):
             z = h @ self.weights[i].T + self.biases[i]
             if i == last:
@@ -384,12 +452,42 @@ class MLP:
         InvalidArgumentError
             Unknown method, bad order, ``cumulant3`` above width 256.
         """
-        if method not in _METHODS:
-            raise InvalidArgumentError(f"method: expected one of {', '.join(_METHODS)}, got {method!r}")
+        method = _method("method", method, _METHODS)  # type: ignore[assignment]
         order = _int("mehler_order", mehler_order, 1, 40)
+        keep = as_bool("keep_cov", keep_cov)
+        nthreads = resolve_threads(threads)
+        self._check_estimate_size(method, order, keep)
         t0 = time.perf_counter()
-        r = _core.mlp_estimate(self._tuple(), method, order, bool(keep_cov), resolve_threads(threads))
-        diag = {"variance_clamps": int(r["clamps"]), "gh_nodes": 100, "seconds": time.perf_counter() - t0}
+        diag: dict[str, Any] = {"reliable": True, "fallback": None}
+        r = _core.mlp_estimate(self._tuple(), method, order, keep, nthreads)
+        bad = _estimate_problem(r)
+        if bad is not None:
+            # a negative or non-finite variance: fall back to the lower-order estimators in turn
+            chain = [("cov_prop", 2), ("cov_prop", 1), ("mean_prop", 1)]
+            if method == "mean_prop":
+                chain = []
+            elif method == "cov_prop":
+                chain = [c for c in chain if c[0] == "mean_prop" or c[1] < order]
+            for m2, o2 in chain:
+                r2 = _core.mlp_estimate(self._tuple(), m2, o2, keep, nthreads)
+                if _estimate_problem(r2) is None:
+                    diag["reliable"] = False
+                    diag["fallback"] = f"{m2}:{o2}" if m2 == "cov_prop" else m2
+                    diag["problem"] = bad
+                    warnings.warn(
+                        f"estimate: {method} (mehler_order={order}) gave {bad}; returning the {diag['fallback']} "
+                        "estimate instead (diagnostics['reliable'] is False)",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                    r = r2
+                    break
+            else:
+                raise ComputationError(
+                    f"estimate: {method} gave {bad}, and so did every lower-order estimator; the weights are "
+                    "probably too large for float64 moment propagation"
+                )
+        diag.update({"variance_clamps": int(r["clamps"]), "gh_nodes": 100, "seconds": time.perf_counter() - t0})
         return Estimate(
             method=method,
             means=list(r["pre_mean"]),
@@ -419,10 +517,12 @@ class MLP:
         InvalidArgumentError
             ``n_samples < 1``, a bad batch, an odd batch with ``antithetic``.
         """
-        n = _int("n_samples", n_samples, 1)
-        b = _int("batch", batch, 1, 1 << 20)
-        s = _int("seed", seed, 0, 2**64 - 1)
-        r = _core.mlp_monte_carlo(self._tuple(), n, b, s, bool(antithetic), resolve_threads(threads))
+        n, b, s = self._mc_args(n_samples, batch, seed, self.depth - 1)
+        anti = as_bool("antithetic", antithetic)
+        if anti and b % 2:
+            raise InvalidArgumentError(f"batch: must be even with antithetic=True, got {b}")
+        r = _core.mlp_monte_carlo(self._tuple(), n, b, s, anti, resolve_threads(threads))
+        _overflow("weights", [*r["pre_mean"], *r["pre_var"], *r["post_mean"], *r["post_var"]])
         return MonteCarlo(
             means=list(r["pre_mean"]),
             variances=list(r["pre_var"]),
@@ -431,8 +531,19 @@ class MLP:
             n_samples=n,
             flops=float(r["flops"]),
             flops_per_sample=float(r["flops_per_sample"]),
-            antithetic=bool(antithetic),
+            antithetic=anti,
         )
+
+    def _mc_args(self, n_samples: object, batch: object, seed: object, layer: int) -> tuple[int, int, int]:
+        n = _int("n_samples", n_samples, 1, U64_MAX)
+        b = _int("batch", batch, 1, 1 << 20)
+        s = _int("seed", seed, 0, U64_MAX)
+        w = self.widths
+        per = sum(2 * w[i + 1] * w[i] + 2 * w[i + 1] for i in range(layer + 1))
+        check_steps("n_samples", n * per, f"{n} samples through layers of widths {w[: layer + 2]}")
+        rows = min(b, n)
+        check_bytes("batch", 8 * rows * (3 * max(w) + w[0]) * 2, f"batches of {rows} rows of width {max(w)}")
+        return n, b, s
 
     # ---- rare events
     def design_point(self, layer: int, neuron: int, threshold: float, iters: int = 30) -> tuple[F64, int]:
@@ -442,13 +553,21 @@ class MLP:
         ``(ξ*, iterations)``.
         """
         layer = self._layer(layer)
+        neuron = _int("neuron", neuron, 0, self.widths[layer + 1] - 1)
+        threshold = _float("threshold", threshold)
+        iters = _int("iters", iters, 1, 10_000)
         f = self._factor()
         xi = np.zeros(self.widths[0])
         it = 0
         for _ in range(iters):
             it += 1
-            y, g = self._value_grad(xi, f, layer, neuron)
-            gg = float(g @ g)
+            with np.errstate(all="ignore"):
+                y, g = self._value_grad(xi, f, layer, neuron)
+                gg = float(g @ g)
+            if not (math.isfinite(gg) and math.isfinite(y)):
+                raise InvalidArgumentError(
+                    "weights: the values are too large: the gradient of the design point overflowed float64; rescale the weights"
+                )
             if gg == 0.0:
                 break
             new = ((threshold - y + g @ xi) / gg) * g
@@ -476,6 +595,13 @@ class MLP:
         Gaussian shift). Returns ``(a, flops)`` with the FLOPs of every forward pass used.
         """
         layer = self._layer(layer)
+        neuron = _int("neuron", neuron, 0, self.widths[layer + 1] - 1)
+        threshold = _float("threshold", threshold)
+        n_per_iter = _int("n_per_iter", n_per_iter, 10, 1 << 20)
+        rho = as_float("rho", rho, 0.0, 1.0, lo_open=True, hi_open=True)
+        seed = _int("seed", seed, 0, U64_MAX)
+        max_iter = _int("max_iter", max_iter, 0, 1000)
+        check_bytes("n_per_iter", 8 * n_per_iter * 3 * max(self.widths), f"{n_per_iter} rows of width {max(self.widths)}")
         a, iters = self.design_point(layer, neuron, threshold)
         flops = 3.0 * iters * self.flops_per_sample
         f = self._factor()
@@ -484,11 +610,16 @@ class MLP:
             xi = rng.standard_normal((n_per_iter, a.shape[0])) + a
             y = self.forward(self.input_mean + xi @ f.T, layer)[:, neuron]
             flops += n_per_iter * self.flops_per_sample
+            if not np.all(np.isfinite(y)):
+                raise InvalidArgumentError("weights: the values are too large: the forward pass overflowed float64; rescale the weights")
             level = min(float(threshold), float(np.quantile(y, 1 - rho)))
             sel = y >= level
             logw = -(xi[sel] @ a) + 0.5 * float(a @ a)
             w = np.exp(logw - logw.max())
-            a = np.asarray((w[:, None] * xi[sel]).sum(0) / w.sum())
+            new = np.asarray((w[:, None] * xi[sel]).sum(0) / w.sum())
+            if not np.all(np.isfinite(new)):
+                break
+            a = new
             if level >= threshold:
                 break
         return a, flops
@@ -542,46 +673,75 @@ class MLP:
         InvalidArgumentError
             NaN threshold, bad layer / neuron, ``is`` without a neuron, zero samples.
         """
+        method = _method("method", method, ("gauss", "edgeworth", "mc", "is"))  # type: ignore[assignment]
         layer = self._layer(layer)
-        if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and math.isnan(float(threshold)):
-            raise InvalidArgumentError("threshold: must be a finite number, got nan")
         t = _float("threshold", threshold)
         width = self.widths[layer + 1]
         idx = np.arange(width) if neuron is None else np.array([_int("neuron", neuron, 0, width - 1)])
         if method in ("gauss", "edgeworth"):
             sub = self._truncated(layer)
-            est = sub.estimate("cov_prop" if method == "gauss" else "cumulant3", threads=threads)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                est = sub.estimate("cov_prop" if method == "gauss" else "cumulant3", threads=threads)
+            for w in caught:
+                warnings.warn(w.message, w.category, stacklevel=2)
+            reliable = bool(est.diagnostics["reliable"])
             mu, var = est.means[layer][idx], est.variances[layer][idx]
             sd = np.sqrt(np.maximum(var, 1e-300))
-            u = (t - mu) / sd
-            q = special.ndtr(-u)
-            if method == "gauss":
-                return TailProbability(p=np.asarray(q), method=method, flops=est.flops, neurons=idx)
-            g1 = est.kappa3[layer][idx] / sd**3
-            pdf = np.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)
-            he2 = u * u - 1
-            he5 = u**5 - 10 * u**3 + 15 * u
-            raw = q + pdf * (g1 * he2 / 6 + g1 * g1 * he5 / 72)
-            return TailProbability(p=np.clip(raw, 0.0, 1.0), method=method, flops=est.flops, raw=np.asarray(raw), neurons=idx)
-        if method not in ("mc", "is"):
-            raise InvalidArgumentError(f"method: expected gauss, edgeworth, mc or is, got {method!r}")
-        n = _int("n_samples", n_samples, 1)
-        b = _int("batch", batch, 1, 1 << 20)
-        s = _int("seed", seed, 0, 2**64 - 1)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                u = (t - mu) / sd
+                q = special.ndtr(-u)
+                if method == "gauss" or not est.kappa3:
+                    return TailProbability(p=_prob(q), method=method, flops=est.flops, neurons=idx, reliable=reliable)
+                g1 = est.kappa3[layer][idx] / sd**3
+                pdf = np.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)
+                he2 = u * u - 1
+                he5 = u**5 - 10 * u**3 + 15 * u
+                raw = q + pdf * (g1 * he2 / 6 + g1 * g1 * he5 / 72)
+            raw = np.where(np.isfinite(raw), raw, q)
+            return TailProbability(
+                p=_prob(np.clip(raw, 0.0, 1.0)), method=method, flops=est.flops, raw=np.asarray(raw), neurons=idx, reliable=reliable
+            )
+        n, b, s = self._mc_args(n_samples, batch, seed, layer)
+        nthreads = resolve_threads(threads)
         shift = None
         extra = 0.0
         if method == "is":
             if neuron is None:
                 raise InvalidArgumentError("neuron: required for method='is' (the shift is per neuron)")
-            shift, extra = self.is_shift(layer, int(idx[0]), t, seed=s + 1)
-        r = _core.mlp_tail_mc(self._tuple(), layer, t, shift, n, b, s, resolve_threads(threads))
+            shift, extra = self.is_shift(layer, int(idx[0]), t, seed=(s + 1) % (U64_MAX + 1))
+        r = _core.mlp_tail_mc(self._tuple(), layer, t, shift, n, b, s, nthreads)
+        p = np.asarray(r["p"])[idx]
+        se = np.asarray(r["stderr"])[idx]
+        hits = np.asarray(r["hits"])[idx]
+        if not (np.all(np.isfinite(p)) and np.all(np.isfinite(se))):
+            raise ComputationError("tail_probability: the importance weights overflowed float64 (the shift is too large)")
+        if method == "mc":
+            ess = hits.astype(np.float64)
+            reliable = True
+        else:
+            # Kish ESS of the weights of the hits: (Σ w)² / Σ w² = N p² / (N se² + p²)
+            denom = n * se * se + p * p
+            ess = np.where(denom > 0, n * p * p / np.where(denom > 0, denom, 1.0), 0.0)
+            reliable = bool(np.all(ess >= 50))
+            if not reliable:
+                warnings.warn(
+                    f"tail_probability: importance sampling is degenerate (effective number of hits {float(ess.min()):.3g} "
+                    "< 50: a few samples carry all the weight); p and stderr are not reliable, use method='mc' "
+                    "or more samples",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            p = np.clip(p, 0.0, 1.0)
         return TailProbability(
-            p=np.asarray(r["p"])[idx],
+            p=_prob(p),
             method=method,
             flops=float(r["flops"]) + extra,
-            stderr=np.asarray(r["stderr"])[idx],
-            hits=np.asarray(r["hits"])[idx],
+            stderr=se,
+            hits=hits,
             neurons=idx,
+            ess=np.asarray(ess, dtype=np.float64),
+            reliable=reliable,
         )
 
     def _truncated(self, layer: int) -> MLP:
@@ -603,12 +763,18 @@ class MLP:
         means ``m`` and variances ``v`` of ``layer``) with respect to every weight and bias."""
         layer = self._layer(layer)
         w = self.widths[layer + 1]
-        cm = _array("c_mean", np.broadcast_to(np.asarray(c_mean, dtype=np.float64), (w,)), 1)
-        cv = np.zeros(w) if c_var is None else _array("c_var", np.broadcast_to(np.asarray(c_var, dtype=np.float64), (w,)), 1)
-        if method not in ("mean_prop", "cov_prop"):
-            raise InvalidArgumentError(f"method: expected mean_prop or cov_prop, got {method!r}")
+        cm = _coef("c_mean", c_mean, w)
+        cv = np.zeros(w) if c_var is None else _coef("c_var", c_var, w)
+        method = _method("method", method, ("mean_prop", "cov_prop"))  # type: ignore[assignment]
         order = _int("mehler_order", mehler_order, 1, 38)
-        v, dws, dbs = _core.mlp_gradient(self._tuple(), method, order, layer, cm, cv, resolve_threads(threads))
+        nthreads = resolve_threads(threads)
+        self._check_estimate_size(method, order, False)
+        check_bytes("weights", 8 * 4 * sum(n * n for n in self.widths), f"the reverse pass over widths {self.widths}")
+        v, dws, dbs = _core.mlp_gradient(self._tuple(), method, order, layer, cm, cv, nthreads)
+        if not math.isfinite(v) or not all(np.all(np.isfinite(a)) for a in [*dws, *dbs]):
+            raise InvalidArgumentError(
+                "weights: the values are too large: the gradient overflowed float64 (non-finite); rescale the weights"
+            )
         return Gradient(value=float(v), d_weights=list(dws), d_biases=list(dbs))
 
     def tail_gradient(
@@ -620,9 +786,15 @@ class MLP:
         t = _float("threshold", threshold)
         w = self.widths[layer + 1]
         i = _int("neuron", neuron, 0, w - 1)
-        est = self._truncated(layer).estimate("cov_prop" if method == "cov_prop" else "mean_prop")
+        method = _method("method", method, ("mean_prop", "cov_prop"))  # type: ignore[assignment]
+        est = self._truncated(layer).estimate(method)
         m, v = float(est.means[layer][i]), float(est.variances[layer][i])
-        sd = math.sqrt(max(v, 1e-300))
+        zeros = Gradient(value=0.0, d_weights=[np.zeros_like(a) for a in self.weights], d_biases=[np.zeros_like(a) for a in self.biases])
+        if v <= 1e-280 or abs(t - m) / math.sqrt(v) > 37.0:
+            # a degenerate (constant) neuron or a tail beyond float64: P is 0 or 1, flat in the weights
+            p0 = float(special.ndtr((m - t) / math.sqrt(v))) if v > 1e-280 else (1.0 if m > t else 0.0)
+            return Gradient(value=p0, d_weights=zeros.d_weights, d_biases=zeros.d_biases)
+        sd = math.sqrt(v)
         u = (t - m) / sd
         p = float(special.ndtr(-u))
         pdf = math.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)
@@ -632,6 +804,18 @@ class MLP:
         cv[i] = pdf * u / (2 * v)
         g = self.gradient(cm, cv, layer=layer, method=method)
         return Gradient(value=p, d_weights=g.d_weights, d_biases=g.d_biases)
+
+
+def _coef(name: str, c: object, w: int) -> F64:
+    """A coefficient vector: a number or an array of length ``w``."""
+    if isinstance(c, numbers.Real) and not isinstance(c, bool):
+        return np.full(w, _float(name, c))
+    a = _array(name, c, (0, 1))
+    if np.ndim(c) == 0:
+        return np.full(w, float(a.reshape(-1)[0]))
+    if a.shape != (w,):
+        raise InvalidArgumentError(f"{name}: expected a number or an array of length {w}, got shape {a.shape}")
+    return a
 
 
 # --------------------------------------------------------------------------- constructors
@@ -657,36 +841,47 @@ def random_mlp(
     ``init="critical"``: edge of chaos with ``q* = 1``: ``σ_w² = 1/E[φ'(Z)²]``, ``σ_b² = 1 − σ_w² E[φ(Z)²]``
     (``Z ~ N(0, 1)``; ReLU: 2, 0). ``init="manual"``: ``w_var`` and ``b_var`` as given.
     """
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2:
-        raise InvalidArgumentError("widths: expected a list of at least two positive ints")
+    if isinstance(widths, (str, bytes, np.ndarray)) or not isinstance(widths, Sequence):
+        raise InvalidTypeError(f"widths: expected a list of at least two positive ints, got {type(widths).__name__}")
+    if len(widths) < 2:
+        raise InvalidArgumentError(f"widths: expected a list of at least two positive ints, got {len(widths)} entries")
     ws = [_int(f"widths[{i}]", w, 1) for i, w in enumerate(widths)]
-    if act not in ACTIVATIONS:
-        raise InvalidArgumentError(f"act: unknown activation {act!r}; expected one of {', '.join(ACTIVATIONS)}")
-    s = _int("seed", seed, 0, 2**64 - 1)
-    bv = _float("b_var", b_var)
+    act = _method("act", act, ACTIVATIONS)
+    init = _method("init", init, ("he", "critical", "manual"))  # type: ignore[assignment]
+    s = _int("seed", seed, 0, U64_MAX)
+    bv = _float("b_var", b_var, 0.0)
     bm = _float("b_mean", b_mean)
-    if bv < 0:
-        raise InvalidArgumentError(f"b_var: must be >= 0, got {bv}")
-    x, gw = _gh()
     depth = len(ws) - 1
-    if init == "he":
-        e2 = float(gw @ _act_np(act, x + bm) ** 2)
-        wv = [1.0] + [1.0 / e2] * (depth - 1)
-    elif init == "critical":
-        d2 = float(gw @ _dact_np(act, x) ** 2) if act != "relu" else 0.5
-        sw = 1.0 / d2
-        e2 = float(gw @ _act_np(act, x) ** 2) if act != "relu" else 0.5
-        sb = 1.0 - sw * e2
-        if sb < -1e-9:
-            raise InvalidArgumentError(f"init: no critical point with q* = 1 for {act} (sigma_b^2 = {sb:.3g} < 0)")
-        wv = [1.0] + [sw] * (depth - 1)
-        bv = max(sb, 0.0)
-    elif init == "manual":
-        if w_var is None:
-            raise InvalidArgumentError("w_var: required with init='manual'")
-        wv = [_float("w_var", w_var)] * depth
-    else:
-        raise InvalidArgumentError(f"init: expected he, critical or manual, got {init!r}")
+    n_weights = sum(ws[i] * ws[i + 1] for i in range(depth))
+    # the drawn weights, numpy's temporary, the float64 copy the core makes: 3 copies of 8 bytes
+    check_bytes("widths", 24 * n_weights, f"{n_weights} weights")
+    check_steps("widths", 10 * n_weights, f"drawing {n_weights} weights")
+    x, gw = _gh()
+    with np.errstate(all="ignore"):
+        if init == "he":
+            e2 = float(gw @ _act_np(act, x + bm) ** 2)
+            if not (math.isfinite(e2) and e2 > 1e-300):
+                raise InvalidArgumentError(
+                    f"b_mean: init='he' needs 0 < E[act(Z)^2] < inf for Z ~ N(b_mean, 1), got {e2:.3g} for {act} at b_mean={bm}"
+                )
+            wv = [1.0] + [1.0 / e2] * (depth - 1)
+        elif init == "critical":
+            d2 = float(gw @ _dact_np(act, x) ** 2) if act != "relu" else 0.5
+            if not d2 > 0:
+                raise InvalidArgumentError(f"init: no critical point for {act} (E[act'(Z)^2] = 0)")
+            sw = 1.0 / d2
+            e2 = float(gw @ _act_np(act, x) ** 2) if act != "relu" else 0.5
+            sb = 1.0 - sw * e2
+            if sb < -1e-9:
+                raise InvalidArgumentError(f"init: no critical point with q* = 1 for {act} (sigma_b^2 = {sb:.3g} < 0)")
+            wv = [1.0] + [sw] * (depth - 1)
+            bv = max(sb, 0.0)
+        else:
+            if w_var is None:
+                raise InvalidArgumentError("w_var: required with init='manual'")
+            wv = [_float("w_var", w_var, 0.0)] * depth
+    if w_var is not None and init != "manual":
+        _float("w_var", w_var, 0.0)
     rng = np.random.default_rng(s)
     weights = [rng.standard_normal((ws[i + 1], ws[i])) * math.sqrt(wv[i] / ws[i]) for i in range(depth)]
     biases = [
@@ -700,19 +895,48 @@ def mean_field(
 ) -> F64:
     """Infinite-width (NNGP) recursion; returns an array (L, 2) of ``(q_l, k_l)``: the second moment
     of a layer-``l`` pre-activation, and its covariance under two independent inputs."""
-    depth = len(activations) + 1
-    bv = [float(b_var)] * depth if isinstance(b_var, (int, float)) else [float(b) for b in b_var]
-    out = _core.mlp_mean_field(list(activations), [float(w) for w in w_var], bv, _float("q_in", q_in))
-    return np.array(out, dtype=np.float64)
+    if isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence):
+        raise InvalidTypeError(f"activations: expected a list of names, got {type(activations).__name__}")
+    acts = [_method(f"activations[{i}]", a, ACTIVATIONS) for i, a in enumerate(activations)]
+    depth = len(acts) + 1
+    if isinstance(w_var, (str, bytes)) or not isinstance(w_var, Sequence):
+        raise InvalidTypeError(f"w_var: expected a list of {depth} numbers, got {type(w_var).__name__}")
+    if len(w_var) != depth:
+        raise InvalidArgumentError(f"w_var: expected {depth} values (one per linear layer), got {len(w_var)}")
+    wv = [_float(f"w_var[{i}]", w, 0.0) for i, w in enumerate(w_var)]
+    if isinstance(b_var, numbers.Real) and not isinstance(b_var, bool):
+        bv = [_float("b_var", b_var, 0.0)] * depth
+    else:
+        if isinstance(b_var, (str, bytes)) or not isinstance(b_var, Sequence):
+            raise InvalidTypeError(f"b_var: expected a number or a list of {depth} numbers, got {type(b_var).__name__}")
+        if len(b_var) != depth:
+            raise InvalidArgumentError(f"b_var: expected {depth} values (one per linear layer), got {len(b_var)}")
+        bv = [_float(f"b_var[{i}]", b, 0.0) for i, b in enumerate(b_var)]
+    q = _float("q_in", q_in, 0.0)
+    out = np.array(_core.mlp_mean_field(acts, wv, bv, q), dtype=np.float64)
+    if not np.all(np.isfinite(out)):
+        raise InvalidArgumentError("w_var: the recursion overflowed float64 (non-finite second moments); use smaller variances")
+    return out
 
 
 def gauss_moments(activation: str, m: Any, v: Any, kmax: int = 6) -> dict[str, F64]:
     """1-D Gaussian expectations for ``Z ~ N(m, v)`` (arrays): ``g`` (n, kmax+1) with
     ``g[:, k] = E φ^(k)(Z)``, ``e2 = E φ²``, ``var``, ``e3``, ``e4``, ``kappa3``, ``kappa4``."""
-    mm = _array("m", np.atleast_1d(np.asarray(m, dtype=np.float64)), 1)
-    vv = _array("v", np.atleast_1d(np.asarray(v, dtype=np.float64)), 1)
-    r = _core.mlp_gauss_moments(activation, mm, vv, _int("kmax", kmax, 0, 40))
-    return {k: np.asarray(val) for k, val in r.items()}
+    act = _method("activation", activation, ACTIVATIONS)
+    mm = _array("m", m, (0, 1)).reshape(-1)
+    vv = _array("v", v, (0, 1)).reshape(-1)
+    k = _int("kmax", kmax, 0, 40)
+    if mm.shape != vv.shape:
+        raise InvalidArgumentError(f"v: expected the length of m ({mm.shape[0]}), got {vv.shape[0]}")
+    if np.any(vv <= 0):
+        raise InvalidArgumentError("v: variances must be > 0")
+    check_bytes("m", 8 * mm.shape[0] * (k + 12), f"{mm.shape[0]} moments of order {k}")
+    check_steps("m", mm.shape[0] * 400 * (k + 4), f"{mm.shape[0]} quadratures")
+    r = _core.mlp_gauss_moments(act, mm, vv, k)
+    out = {key: np.asarray(val) for key, val in r.items()}
+    if not all(np.all(np.isfinite(a)) for a in out.values()):
+        raise InvalidArgumentError("m: the moments overflowed float64 (non-finite); use smaller means or variances")
+    return out
 
 
 # --------------------------------------------------------------------------- equal-FLOPs comparison
@@ -754,17 +978,33 @@ def compare_equal_flops(
     ``truth`` is a long Monte Carlo run (made with ``truth_samples`` if not given); the noise floor
     ``mean SE²`` is subtracted from each MSE and reported.
     """
+    if not isinstance(net, MLP):
+        raise InvalidTypeError(f"net: expected an MLP, got {type(net).__name__}")
+    if isinstance(methods, (str, bytes)) or not isinstance(methods, Sequence) or len(methods) == 0:
+        raise InvalidArgumentError("methods: expected a non-empty list of mean_prop, cov_prop, cov_prop:M or cumulant3")
+    for i, m in enumerate(methods):
+        ok = isinstance(m, str) and (
+            m in _METHODS or (m.startswith("cov_prop:") and m[9:].isdigit() and m[9:].isascii() and 1 <= int(m[9:]) <= 40)
+        )
+        if not ok:
+            raise InvalidArgumentError(f"methods: entry {i} must be mean_prop, cov_prop, cov_prop:M (M 1..40) or cumulant3, got {m!r}")
+    if truth is not None and not isinstance(truth, MonteCarlo):
+        raise InvalidTypeError(f"truth: expected a MonteCarlo result or None, got {type(truth).__name__}")
+    if truth is not None and [a.shape for a in truth.means] != [(w,) for w in net.widths[1:]]:
+        raise InvalidArgumentError("truth: a Monte Carlo result of another network (widths differ)")
     if truth is None:
         truth = net.monte_carlo(n_samples=truth_samples, seed=seed, threads=threads)
     ref = truth.means[-1]
     var = float(np.mean(truth.variances[-1]))
     floor = float(np.mean(truth.variances[-1] / truth.n_samples))
+    if not (var > 0 and math.isfinite(var)):
+        raise InvalidArgumentError(f"net: the output variance is {var:.3g}; MSE/Var and the speedup are undefined")
     rows = []
     for m in methods:
         name, _, order = m.partition(":")
         est = net.estimate(name, mehler_order=int(order) if order else 1, threads=threads)  # type: ignore[arg-type]
         mse_raw = float(np.mean((est.means[-1] - ref) ** 2))
-        mse = max(mse_raw - floor, floor / 10)
+        mse = max(mse_raw - floor, floor / 10, 1e-300)
         n_eq = est.flops / truth.flops_per_sample
         rows.append(
             {

@@ -238,6 +238,41 @@ fn tanh_poly(k: usize) -> &'static [f64] {
     &polys[k.min(polys.len() - 1)]
 }
 
+/// Input standard deviation above which tanh moments split off the step function.
+const TANH_SPLIT_SD: f64 = 64.0;
+/// Half-width of the window in `z` outside which `tanh z = ±1` in f64 (`1 − tanh 25 ≈ 4e-22`).
+const TANH_WINDOW: f64 = 25.0;
+
+/// Nodes `(z, w)` for `∫_{−25}^{25} f(z) N(z; m, s²) dz`: 10-point Gauss–Legendre on panels of
+/// width 1 (tanh's poles at `±iπ/2` are far from each panel), a fixed 500 nodes whatever `s`.
+fn tanh_window_rule(m: f64, s: f64) -> Vec<(f64, f64)> {
+    const X: [f64; 5] = [
+        0.148_874_338_981_631_2,
+        0.433_395_394_129_247_2,
+        0.679_409_568_299_024_4,
+        0.865_063_366_688_984_5,
+        0.973_906_528_517_171_7,
+    ];
+    const W: [f64; 5] = [
+        0.295_524_224_714_752_9,
+        0.269_266_719_309_996_3,
+        0.219_086_362_515_982,
+        0.149_451_349_150_580_6,
+        0.066_671_344_308_688_1,
+    ];
+    let panels = (2.0 * TANH_WINDOW) as i32;
+    let mut out = Vec::with_capacity(panels as usize * 10);
+    for p in 0..panels {
+        let c = -TANH_WINDOW + 0.5 + f64::from(p);
+        for (&x, &w) in X.iter().zip(&W) {
+            for z in [c - 0.5 * x, c + 0.5 * x] {
+                out.push((z, 0.5 * w * norm_pdf((z - m) / s) / s));
+            }
+        }
+    }
+    out
+}
+
 /// Gauss–Hermite rule for the standard normal: `E f(ξ) ≈ Σ w_i f(x_i)`, `Σ w_i = 1`.
 #[derive(Debug)]
 pub struct GaussHermite {
@@ -423,28 +458,42 @@ impl Moments {
                 // tanh has poles at ±iπ/2: Gauss–Hermite converges slowly once s is large, so use
                 // the trapezoid rule in ξ with a step a quarter of the poles' distance π/(2s)
                 // (error ~ exp(−8π)); erf and gelu are entire and use Gauss–Hermite.
-                let trap;
-                let gh = if act == Act::Tanh {
+                // nodes `(z, weight)`; for a wide tanh input the step part is exact (`step`)
+                let (nodes, step) = if act == Act::Tanh && s > TANH_SPLIT_SD {
+                    (tanh_window_rule(m, s), Some((norm_cdf(a), norm_cdf(-a))))
+                } else if act == Act::Tanh {
                     let h = (PI / (2.0 * s) / 4.0).min(0.1);
                     let half = (9.0 / h).ceil() as i64;
-                    let nodes: Vec<f64> = (-half..=half).map(|i| i as f64 * h).collect();
-                    let weights = nodes.iter().map(|x| h * norm_pdf(*x)).collect();
-                    trap = GaussHermite { nodes, weights };
-                    &trap
+                    let nodes: Vec<(f64, f64)> = (-half..=half)
+                        .map(|i| {
+                            let x = i as f64 * h;
+                            (m + s * x, h * norm_pdf(x))
+                        })
+                        .collect();
+                    (nodes, None)
                 } else {
-                    gauss_hermite()
+                    let gh = gauss_hermite();
+                    let nodes: Vec<(f64, f64)> = gh
+                        .nodes
+                        .iter()
+                        .zip(&gh.weights)
+                        .map(|(&x, &w)| (m + s * x, w))
+                        .collect();
+                    (nodes, None)
                 };
                 let kq = if act == Act::Erf { 3 } else { kmax };
                 let mut acc = vec![0.0; kq + 1];
                 let (mut e2, mut e2dm, mut e2dv, mut e2d3, mut e3, mut e4) =
                     (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
                 let mut e2d4 = 0.0;
-                for (&xi, &w) in gh.nodes.iter().zip(&gh.weights) {
-                    let z = m + s * xi;
+                for &(z, w) in &nodes {
                     let d0 = act.smooth_deriv(z, 0);
                     let d1 = act.smooth_deriv(z, 1);
                     let d2 = act.smooth_deriv(z, 2);
                     let d3 = act.smooth_deriv(z, 3);
+                    // with `step`, integrate the difference from the step function sign(z)
+                    let s0 = if step.is_some() { z.signum() } else { 0.0 };
+                    let s1 = if step.is_some() { 1.0 } else { 0.0 };
                     if act != Act::Erf {
                         for (k, a) in acc.iter_mut().enumerate() {
                             let dk = match k {
@@ -454,10 +503,10 @@ impl Moments {
                                 3 => d3,
                                 _ => act.smooth_deriv(z, k),
                             };
-                            *a += w * dk;
+                            *a += w * if k == 0 { dk - s0 } else { dk };
                         }
                     }
-                    e2 += w * d0 * d0;
+                    e2 += w * (d0 * d0 - s1);
                     e2dm += w * 2.0 * d0 * d1;
                     e2dv += w * (d1 * d1 + d0 * d2);
                     e2d3 += w * 2.0 * (3.0 * d1 * d2 + d0 * d3);
@@ -466,9 +515,16 @@ impl Moments {
                         e2d4 += w * 2.0 * (3.0 * d2 * d2 + 4.0 * d1 * d3 + d0 * d4);
                     }
                     if higher {
-                        e3 += w * d0 * d0 * d0;
-                        e4 += w * d0 * d0 * d0 * d0;
+                        e3 += w * (d0 * d0 * d0 - s0);
+                        e4 += w * (d0 * d0 * d0 * d0 - s1);
                     }
+                }
+                if let Some((p_pos, p_neg)) = step {
+                    // E sign(Z) and E sign(Z)² = 1 (derivative terms of the step vanish)
+                    acc[0] += p_pos - p_neg;
+                    e2 += p_pos + p_neg;
+                    e3 += p_pos - p_neg;
+                    e4 += p_pos + p_neg;
                 }
                 if act == Act::Erf {
                     let r = (1.0 + 2.0 * v).sqrt();
