@@ -185,7 +185,11 @@ class Estimate:
         Third cumulants of the pre-activations (``cumulant3`` only), else empty.
     flops_by_layer : list of float
     diagnostics : dict
-        ``variance_clamps`` (variances raised to 1e-10), ``gh_nodes``, ``seconds``.
+        ``variance_clamps`` (variances raised to 1e-10), ``gh_nodes``, ``seconds``; ``reliable``
+        (False when the method gave a negative or non-finite variance and the lower-order estimate
+        named in ``fallback`` — ``cov_prop:2``, ``cov_prop:1`` or ``mean_prop``, the first without
+        that problem — is returned instead, with a ``RuntimeWarning``; ``problem`` says what was
+        wrong).
     """
 
     method: str
@@ -483,10 +487,12 @@ class MLP:
                     r = r2
                     break
             else:
-                raise ComputationError(
-                    f"estimate: {method} gave {bad}, and so did every lower-order estimator; the weights are "
-                    "probably too large for float64 moment propagation"
-                )
+                if "non-finite" in bad:
+                    raise InvalidArgumentError(
+                        f"weights: the values are too large: {method} gave {bad} (float64 overflow), and so did every "
+                        "lower-order estimator; rescale the weights"
+                    )
+                raise ComputationError(f"estimate: {method} gave {bad}, and so did every lower-order estimator")
         diag.update({"variance_clamps": int(r["clamps"]), "gh_nodes": 100, "seconds": time.perf_counter() - t0})
         return Estimate(
             method=method,
@@ -662,16 +668,22 @@ class MLP:
         method : {"gauss", "edgeworth", "mc", "is"}
             ``gauss``: ``Q((t − μ)/σ)`` from ``cov_prop``; ``edgeworth``: with the skewness of
             ``cumulant3`` (``Q(u) + p(u) [g1 He2(u)/6 + g1² He5(u)/72]``, clipped to [0, 1]; raw kept);
-            ``mc``: plain Monte Carlo; ``is``: importance sampling with the input mean shifted by
-            :meth:`is_shift` (HL-RF design point refined by the cross-entropy method; its FLOPs are
-            included), one neuron (``neuron`` required).
+            ``mc``: plain Monte Carlo; ``is``: importance sampling from the defensive mixture
+            ``α N(0, I) + (1 − α) N(a, I)`` (one sample in 8 unshifted, weights at most ``1/α``) with
+            the shift ``a`` of :meth:`is_shift` (HL-RF design point refined by the cross-entropy
+            method; its FLOPs are included), one neuron (``neuron`` required). ``ess`` is the
+            effective number of hits; below 50 (weight degeneracy, e.g. a poor shift in high
+            dimension) the result has ``reliable=False`` and a ``RuntimeWarning`` is issued.
         neuron : int, optional
             Restrict to one neuron (required for ``is``).
 
         Raises
         ------
         InvalidArgumentError
-            NaN threshold, bad layer / neuron, ``is`` without a neuron, zero samples.
+            NaN threshold, bad layer / neuron, ``is`` without a neuron, zero samples, more samples
+            than one call may take.
+        ComputationError
+            A probability outside [0, 1] or not finite (never returned).
         """
         method = _method("method", method, ("gauss", "edgeworth", "mc", "is"))  # type: ignore[assignment]
         layer = self._layer(layer)

@@ -164,7 +164,7 @@ pub fn estimate(
         let wmax = net.widths.iter().copied().max().unwrap_or(0);
         if wmax > CUMULANT3_MAX_WIDTH {
             return Err(MlpError::TooLarge {
-                what: "cumulant3 width",
+                what: "method",
                 n: wmax as u64,
                 limit: CUMULANT3_MAX_WIDTH as u64,
             });

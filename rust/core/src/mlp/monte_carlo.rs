@@ -292,9 +292,16 @@ pub struct TailMc {
     pub flops: f64,
 }
 
+/// One sample in this many (global indices 0, k, 2k, …) of importance sampling is drawn from the
+/// unshifted input: the defensive mixture bounds every weight by `1/α ≈ 8`, so a poor shift (high
+/// dimension) costs efficiency instead of giving a confident wrong answer.
+pub const DEFENSIVE_EVERY: u64 = 8;
+
 /// Monte Carlo estimate of `P(z_{layer,i} > threshold)` for every neuron of a layer's
-/// pre-activations, plain (`shift = None`) or importance-sampled with the input `ξ` drawn from
-/// `N(shift, I)` in whitened coordinates (`x = mean + F ξ`) and weights `exp(−a·ξ + |a|²/2)`.
+/// pre-activations, plain (`shift = None`) or importance-sampled with the input `ξ` (whitened
+/// coordinates, `x = mean + F ξ`) drawn from the defensive mixture `α N(0, I) + (1 − α) N(a, I)`
+/// (deterministic mixture: every [`DEFENSIVE_EVERY`]-th sample unshifted, `α` their fraction) with
+/// weights `1 / (α + (1 − α) exp(a·ξ − |a|²/2))`.
 ///
 /// # Errors
 /// As [`monte_carlo`], plus a bad layer index, a non-finite threshold or shift.
@@ -335,6 +342,8 @@ pub fn tail_monte_carlo(
         }
     }
     let a2: f64 = shift.map_or(0.0, |a| a.iter().map(|v| v * v).sum());
+    // the fraction of unshifted samples (every DEFENSIVE_EVERY-th global index, from 0)
+    let alpha = n_samples.div_ceil(DEFENSIVE_EVERY) as f64 / n_samples as f64;
     let w = net.widths[layer + 1];
     let n_batches = n_samples.div_ceil(batch as u64);
     let (mut s1, mut s2, mut hits) = (vec![0.0; w], vec![0.0; w], vec![0u64; w]);
@@ -347,15 +356,21 @@ pub fn tail_monte_carlo(
             .map(|b| {
                 let rows = (n_samples - b * batch as u64).min(batch as u64) as usize;
                 let mut xi = draw(seed, b, rows, n0, false);
-                let mut lw = vec![0.0; rows];
+                // importance weights p/q of the defensive mixture q = α N(0, I) + (1 − α) N(a, I)
+                let mut wts = vec![1.0; rows];
                 if let Some(a) = shift {
-                    for (r, lwr) in xi.chunks_mut(n0).zip(lw.iter_mut()) {
+                    for (r, (row, wr)) in xi.chunks_mut(n0).zip(wts.iter_mut()).enumerate() {
+                        let g = b * batch as u64 + r as u64;
+                        let shifted = !g.is_multiple_of(DEFENSIVE_EVERY);
                         let mut dot = 0.0;
-                        for (v, ai) in r.iter_mut().zip(a) {
-                            *v += ai;
+                        for (v, ai) in row.iter_mut().zip(a) {
+                            if shifted {
+                                *v += ai;
+                            }
                             dot += ai * *v;
                         }
-                        *lwr = -dot + 0.5 * a2;
+                        // p/q = 1 / (α + (1 − α) exp(a·ξ − |a|²/2)), at most 1/α
+                        *wr = 1.0 / (alpha + (1.0 - alpha) * (dot - 0.5 * a2).exp());
                     }
                 }
                 let x = to_input(&xi, rows, input);
@@ -364,8 +379,7 @@ pub fn tail_monte_carlo(
                     if l != layer {
                         return;
                     }
-                    for (r, lwr) in pre.chunks(w).zip(&lw) {
-                        let wt = lwr.exp();
+                    for (r, &wt) in pre.chunks(w).zip(&wts) {
                         for j in 0..w {
                             if r[j] > threshold {
                                 p1[j] += wt;

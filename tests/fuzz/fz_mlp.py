@@ -1,0 +1,365 @@
+"""Fuzz entries of boltzkit.mlp: every public function, class and method with bad and extreme inputs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from boltzkit import mlp
+from fuzz._harness import Call, Entry
+from fuzz._strategies import EXTREME_FLOATS, HUGE_INTS, any_array, bad_scalars, floats_or_bad, sizes
+
+_ACTS = st.one_of(st.sampled_from(mlp.ACTIVATIONS), st.sampled_from(["softplus", "", "RELU"]), bad_scalars())
+_SCALES = st.sampled_from([1.0, 1.0, 1.0, 0.0, 1e-300, 1e-150, 1e100, 1e150, 1e300, 1e308])
+
+
+def _finite_arrays(xs: list[Any]) -> None:
+    for a in xs:
+        assert np.all(np.isfinite(a)), a
+
+
+def _check_estimate(e: object) -> None:
+    assert isinstance(e, mlp.Estimate)
+    _finite_arrays([*e.means, *e.variances, *e.act_means, *e.act_variances])
+    for v in [*e.variances, *e.act_variances]:
+        assert np.all(v >= 0), v
+    assert e.flops >= 0
+
+
+def _check_mc(r: object) -> None:
+    assert isinstance(r, mlp.MonteCarlo)
+    _finite_arrays([*r.means, *r.variances, *r.act_means, *r.act_variances])
+    assert all(np.all(v >= 0) for v in r.variances)
+
+
+def _check_tail(r: object) -> None:
+    assert isinstance(r, mlp.TailProbability)
+    assert np.all(np.isfinite(r.p)) and np.all((r.p >= 0) & (r.p <= 1)), r.p
+    if r.stderr is not None:
+        assert np.all(np.isfinite(r.stderr)) and np.all(r.stderr >= 0), r.stderr
+    if r.ess is not None:
+        assert np.all(r.ess >= 0)
+
+
+def _check_grad(g: object) -> None:
+    assert isinstance(g, mlp.Gradient)
+    assert math.isfinite(g.value)
+    _finite_arrays([*g.d_weights, *g.d_biases])
+
+
+@st.composite
+def _net_args(draw: st.DrawFn, bad: bool = True) -> dict[str, Any]:
+    """Constructor arguments of a small MLP (widths 1..5, depth 1..3), mostly valid."""
+    depth = draw(st.integers(1, 3))
+    widths = [draw(st.integers(1, 5)) for _ in range(depth + 1)]
+    scale = draw(_SCALES) if bad else 1.0
+    weights = [
+        draw(any_array((widths[i + 1], widths[i]), bad=bad and draw(st.integers(0, 3)) == 0)) * 1.0
+        if not bad
+        else draw(any_array((widths[i + 1], widths[i]), bad=draw(st.integers(0, 3)) == 0))
+        for i in range(depth)
+    ]
+    if scale != 1.0:
+        weights = [w * scale if isinstance(w, np.ndarray) and w.dtype.kind == "f" else w for w in weights]
+    acts: Any = [draw(st.sampled_from(["relu", "gelu", "erf", "tanh", "identity", "heaviside", "square"])) for _ in range(depth - 1)]
+    if bad and draw(st.integers(0, 9)) == 0:
+        acts = draw(st.one_of(st.lists(_ACTS, max_size=3), bad_scalars()))
+    args: dict[str, Any] = {"weights": weights, "activations": acts}
+    if bad and draw(st.integers(0, 4)) == 0:
+        args["biases"] = draw(
+            st.one_of(st.just([draw(any_array((w,))) for w in widths[1:]]), st.just([None] * depth), bad_scalars())
+        )
+    if bad and draw(st.integers(0, 5)) == 0:
+        args["input_mean"] = draw(any_array((widths[0],)))
+    if bad and draw(st.integers(0, 5)) == 0:
+        n0 = widths[0]
+        a = np.eye(n0) * draw(st.sampled_from([1.0, 0.0, -1.0, 1e300]))
+        args["input_cov"] = draw(st.one_of(st.just(a), any_array((n0,), 0.0, 2.0), bad_scalars()))
+    if bad and draw(st.integers(0, 19)) == 0:
+        args["weights"] = draw(st.one_of(st.just([]), bad_scalars(), st.just(np.ones((2, 2)))))
+    return args
+
+
+def _net(args: dict[str, Any]) -> mlp.MLP:
+    return mlp.MLP(**args)
+
+
+def _mk(desc: str, fn: Any, check: Any = None, timeout: float = 20.0) -> Call:
+    return Call(fn, desc, check, timeout)
+
+
+# ---- constructor
+@st.composite
+def _ctor(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+
+    def fn() -> object:
+        net = _net(args)
+        return (net.widths, net.depth, net.flops_per_sample)
+
+    def check(out: object) -> None:
+        assert isinstance(out, tuple) and math.isfinite(out[2])
+
+    return _mk(f"MLP(**{args!r})", fn, check)
+
+
+@st.composite
+def _estimate(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    method = draw(st.one_of(st.sampled_from(["mean_prop", "cov_prop", "cumulant3"]), _ACTS))
+    order = draw(st.one_of(st.integers(1, 8), sizes(1, 40)))
+    keep = draw(st.one_of(st.booleans(), st.booleans(), bad_scalars()))
+    threads = draw(st.one_of(st.none(), st.integers(1, 2), sizes(1, 4)))
+    return _mk(
+        f"MLP(**{args!r}).estimate({method!r}, mehler_order={order!r}, keep_cov={keep!r}, threads={threads!r})",
+        lambda: _net(args).estimate(method, mehler_order=order, keep_cov=keep, threads=threads),
+        _check_estimate,
+    )
+
+
+@st.composite
+def _monte_carlo(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    n = draw(st.one_of(st.integers(1, 3000), sizes(1, 3000)))
+    batch = draw(st.one_of(st.integers(1, 512), sizes(1, 512)))
+    seed = draw(st.one_of(st.integers(0, 2**64 - 1), sizes(0, 10)))
+    anti = draw(st.one_of(st.booleans(), bad_scalars()))
+    return _mk(
+        f"MLP(**{args!r}).monte_carlo({n!r}, batch={batch!r}, seed={seed!r}, antithetic={anti!r})",
+        lambda: _net(args).monte_carlo(n, batch=batch, seed=seed, antithetic=anti),
+        _check_mc,
+    )
+
+
+@st.composite
+def _tail(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    method = draw(st.one_of(st.sampled_from(["gauss", "edgeworth", "mc", "is"]), _ACTS))
+    thr = draw(floats_or_bad(-5.0, 5.0))
+    layer = draw(st.one_of(st.integers(-3, 2), sizes(0, 3)))
+    neuron = draw(st.one_of(st.none(), st.integers(0, 4), sizes(0, 4)))
+    n = draw(st.one_of(st.integers(1, 2000), sizes(1, 2000)))
+    batch = draw(st.one_of(st.integers(1, 256), sizes(1, 256)))
+    seed = draw(st.one_of(st.integers(0, 2**64 - 1), sizes(0, 10)))
+    return _mk(
+        f"MLP(**{args!r}).tail_probability(layer={layer!r}, threshold={thr!r}, method={method!r}, "
+        f"neuron={neuron!r}, n_samples={n!r}, batch={batch!r}, seed={seed!r})",
+        lambda: _net(args).tail_probability(
+            layer=layer, threshold=thr, method=method, neuron=neuron, n_samples=n, batch=batch, seed=seed
+        ),
+        _check_tail,
+    )
+
+
+@st.composite
+def _gradient(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    cm = draw(st.one_of(floats_or_bad(-2.0, 2.0), any_array((3,))))
+    cv = draw(st.one_of(st.none(), floats_or_bad(-2.0, 2.0), any_array((3,))))
+    layer = draw(st.one_of(st.integers(-3, 2), sizes(0, 3)))
+    method = draw(st.one_of(st.sampled_from(["mean_prop", "cov_prop"]), _ACTS))
+    order = draw(st.one_of(st.integers(1, 6), sizes(1, 40)))
+    return _mk(
+        f"MLP(**{args!r}).gradient({cm!r}, {cv!r}, layer={layer!r}, method={method!r}, mehler_order={order!r})",
+        lambda: _net(args).gradient(cm, cv, layer=layer, method=method, mehler_order=order),
+        _check_grad,
+    )
+
+
+@st.composite
+def _tail_gradient(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    thr = draw(floats_or_bad(-5.0, 5.0))
+    neuron = draw(st.one_of(st.integers(0, 4), sizes(0, 4)))
+    layer = draw(st.one_of(st.integers(-3, 2), sizes(0, 3)))
+    method = draw(st.one_of(st.sampled_from(["mean_prop", "cov_prop"]), _ACTS))
+
+    def check(g: object) -> None:
+        _check_grad(g)
+        assert isinstance(g, mlp.Gradient) and 0.0 <= g.value <= 1.0
+
+    return _mk(
+        f"MLP(**{args!r}).tail_gradient({thr!r}, neuron={neuron!r}, layer={layer!r}, method={method!r})",
+        lambda: _net(args).tail_gradient(thr, neuron=neuron, layer=layer, method=method),
+        check,
+    )
+
+
+@st.composite
+def _forward(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    rows = draw(st.integers(0, 20))
+    x = draw(st.one_of(any_array((rows, 3)), any_array((rows, 1)), any_array((rows, 5)), bad_scalars()))
+    layer = draw(st.one_of(st.integers(-3, 2), sizes(0, 3)))
+
+    def check(out: object) -> None:
+        assert isinstance(out, np.ndarray) and out.ndim == 2
+
+    return _mk(f"MLP(**{args!r}).forward({x!r}, layer={layer!r})", lambda: _net(args).forward(x, layer), check)
+
+
+@st.composite
+def _design_point(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    layer = draw(st.one_of(st.integers(-3, 2), sizes(0, 3)))
+    neuron = draw(st.one_of(st.integers(0, 5), sizes(0, 5)))
+    thr = draw(floats_or_bad(-5.0, 5.0))
+    iters = draw(st.one_of(st.integers(1, 30), sizes(1, 30)))
+
+    def check(out: object) -> None:
+        assert isinstance(out, tuple) and np.all(np.isfinite(out[0]))
+
+    return _mk(
+        f"MLP(**{args!r}).design_point({layer!r}, {neuron!r}, {thr!r}, iters={iters!r})",
+        lambda: _net(args).design_point(layer, neuron, thr, iters=iters),
+        check,
+    )
+
+
+@st.composite
+def _is_shift(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    layer = draw(st.one_of(st.integers(-3, 2), sizes(0, 3)))
+    neuron = draw(st.one_of(st.integers(0, 5), sizes(0, 5)))
+    thr = draw(floats_or_bad(-5.0, 5.0))
+    n = draw(st.one_of(st.integers(10, 500), sizes(10, 500)))
+    rho = draw(floats_or_bad(0.01, 0.5))
+    seed = draw(st.one_of(st.integers(0, 2**64 - 1), sizes(0, 5)))
+    it = draw(st.one_of(st.integers(0, 5), sizes(0, 5)))
+
+    def check(out: object) -> None:
+        assert isinstance(out, tuple) and np.all(np.isfinite(out[0])) and math.isfinite(out[1])
+
+    return _mk(
+        f"MLP(**{args!r}).is_shift({layer!r}, {neuron!r}, {thr!r}, n_per_iter={n!r}, rho={rho!r}, seed={seed!r}, max_iter={it!r})",
+        lambda: _net(args).is_shift(layer, neuron, thr, n_per_iter=n, rho=rho, seed=seed, max_iter=it),
+        check,
+    )
+
+
+@st.composite
+def _replace(draw: st.DrawFn) -> Call:
+    args = draw(_net_args(bad=False))
+    new = draw(_net_args())
+
+    def fn() -> object:
+        return _net(args).replace(weights=new["weights"], biases=new.get("biases")).widths
+
+    return _mk(f"MLP(**{args!r}).replace(weights={new['weights']!r}, biases={new.get('biases')!r})", fn)
+
+
+@st.composite
+def _random_mlp(draw: st.DrawFn) -> Call:
+    widths = draw(
+        st.one_of(
+            st.lists(st.integers(1, 8), min_size=2, max_size=4),
+            st.lists(st.one_of(st.integers(1, 8), st.sampled_from(HUGE_INTS)), min_size=0, max_size=4),
+            bad_scalars(),
+        )
+    )
+    act = draw(_ACTS)
+    init = draw(st.one_of(st.sampled_from(["he", "critical", "manual"]), _ACTS))
+    w_var = draw(st.one_of(st.none(), floats_or_bad(0.1, 4.0)))
+    b_var = draw(floats_or_bad(0.0, 2.0))
+    b_mean = draw(floats_or_bad(-2.0, 2.0))
+    seed = draw(st.one_of(st.integers(0, 2**64 - 1), sizes(0, 5)))
+
+    def check(out: object) -> None:
+        assert isinstance(out, mlp.MLP)
+        _finite_arrays([*out.weights, *out.biases])
+
+    return _mk(
+        f"random_mlp({widths!r}, act={act!r}, init={init!r}, w_var={w_var!r}, b_var={b_var!r}, b_mean={b_mean!r}, seed={seed!r})",
+        lambda: mlp.random_mlp(widths, act=act, init=init, w_var=w_var, b_var=b_var, b_mean=b_mean, seed=seed),
+        check,
+    )
+
+
+@st.composite
+def _mean_field(draw: st.DrawFn) -> Call:
+    depth = draw(st.integers(1, 4))
+    acts = draw(st.one_of(st.lists(st.sampled_from(mlp.ACTIVATIONS), min_size=depth - 1, max_size=depth - 1), st.lists(_ACTS), bad_scalars()))
+    w_var = draw(st.one_of(st.lists(floats_or_bad(0.0, 4.0), min_size=depth, max_size=depth), bad_scalars()))
+    b_var = draw(st.one_of(floats_or_bad(0.0, 1.0), st.lists(floats_or_bad(0.0, 1.0), min_size=depth, max_size=depth)))
+    q_in = draw(floats_or_bad(0.0, 3.0))
+
+    def check(out: object) -> None:
+        assert isinstance(out, np.ndarray) and np.all(np.isfinite(out)) and np.all(out[:, 0] >= 0)
+
+    return _mk(
+        f"mean_field({acts!r}, {w_var!r}, {b_var!r}, {q_in!r})", lambda: mlp.mean_field(acts, w_var, b_var, q_in), check
+    )
+
+
+@st.composite
+def _gauss_moments(draw: st.DrawFn) -> Call:
+    act = draw(_ACTS)
+    n = draw(st.integers(0, 5))
+    m = draw(st.one_of(any_array((n,), -5.0, 5.0), floats_or_bad(-5.0, 5.0), st.sampled_from(EXTREME_FLOATS)))
+    v = draw(st.one_of(any_array((n,), 0.01, 4.0), floats_or_bad(0.01, 4.0), st.sampled_from(EXTREME_FLOATS)))
+    kmax = draw(st.one_of(st.integers(0, 10), sizes(0, 40)))
+
+    def check(out: object) -> None:
+        assert isinstance(out, dict)
+        _finite_arrays(list(out.values()))
+
+    return _mk(f"gauss_moments({act!r}, {m!r}, {v!r}, kmax={kmax!r})", lambda: mlp.gauss_moments(act, m, v, kmax), check)
+
+
+@st.composite
+def _compare(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    methods = draw(
+        st.one_of(
+            st.lists(st.sampled_from(["mean_prop", "cov_prop", "cov_prop:2", "cumulant3"]), min_size=1, max_size=3),
+            st.lists(st.one_of(_ACTS, st.sampled_from(["cov_prop:0", "cov_prop:x", "cov_prop:99"])), max_size=2),
+            bad_scalars(),
+        )
+    )
+    ts = draw(st.one_of(st.integers(1000, 4000), sizes(1, 4000)))
+    seed = draw(st.one_of(st.integers(0, 2**64 - 1), sizes(0, 5)))
+
+    def check(out: object) -> None:
+        assert isinstance(out, mlp.Comparison)
+        for r in out.rows:
+            assert all(math.isfinite(r[k]) for k in ("mse", "mse_over_var", "flops", "speedup")), r
+        out.table()
+
+    return _mk(
+        f"compare_equal_flops(MLP(**{args!r}), {methods!r}, truth_samples={ts!r}, seed={seed!r})",
+        lambda: mlp.compare_equal_flops(_net(args), methods, truth_samples=ts, seed=seed),
+        check,
+    )
+
+
+@st.composite
+def _log_error(draw: st.DrawFn) -> Call:
+    truth = draw(st.one_of(floats_or_bad(0.0, 1.0), any_array((2,), 0.0, 1.0)))
+
+    def fn() -> object:
+        tp = mlp.TailProbability(p=np.array([0.25, 0.5]), method="gauss", flops=1.0)
+        return tp.log_error(truth)
+
+    return _mk(f"TailProbability(p=[0.25, 0.5]).log_error({truth!r})", fn)
+
+
+ENTRIES: list[Entry] = [
+    Entry("mlp.MLP", _ctor()),
+    Entry("mlp.MLP.estimate", _estimate()),
+    Entry("mlp.MLP.monte_carlo", _monte_carlo()),
+    Entry("mlp.MLP.tail_probability", _tail()),
+    Entry("mlp.MLP.gradient", _gradient()),
+    Entry("mlp.MLP.tail_gradient", _tail_gradient()),
+    Entry("mlp.MLP.forward", _forward()),
+    Entry("mlp.MLP.design_point", _design_point()),
+    Entry("mlp.MLP.is_shift", _is_shift()),
+    Entry("mlp.MLP.replace", _replace()),
+    Entry("mlp.random_mlp", _random_mlp()),
+    Entry("mlp.mean_field", _mean_field()),
+    Entry("mlp.gauss_moments", _gauss_moments()),
+    Entry("mlp.compare_equal_flops", _compare()),
+    Entry("mlp.TailProbability.log_error", _log_error()),
+]
