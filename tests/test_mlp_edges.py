@@ -120,7 +120,7 @@ def test_importance_sampling_flags_weight_degeneracy_or_holds() -> None:
     y = _numpy_mc(net, 2**15, 5)[:, 0]
     truth = float(np.mean(y > 3.0))
     p = float(r.p[0])
-    assert r.ess is not None
+    assert r.ess is not None and r.stderr is not None
     assert 0.0 <= p <= 1.0
     if r.reliable:
         assert abs(p - truth) < 5 * float(r.stderr[0]) + 5 * math.sqrt(truth / 2**15), (p, truth)
@@ -135,6 +135,7 @@ def test_importance_sampling_agrees_with_plain_mc(width: int) -> None:
     t = float(np.quantile(y, 1 - 5e-3))  # P ~ 5e-3
     truth = float(np.mean(y > t))
     r = net.tail_probability(threshold=t, method="is", neuron=0, n_samples=2**14, seed=3)
+    assert r.stderr is not None
     se_truth = math.sqrt(truth * (1 - truth) / 2**16)
     assert abs(float(r.p[0]) - truth) < 5 * (float(r.stderr[0]) + se_truth)
 
@@ -142,7 +143,7 @@ def test_importance_sampling_agrees_with_plain_mc(width: int) -> None:
 def test_tail_probabilities_are_probabilities_for_huge_weights() -> None:
     net = mlp.MLP([np.full((2, 2), 1e150), np.full((1, 2), 1.0)], activations=["relu"])
     for method in ("gauss", "mc"):
-        r = net.tail_probability(threshold=1.0, method=method, n_samples=2000)  # type: ignore[arg-type]
+        r = net.tail_probability(threshold=1.0, method=method, n_samples=2000)
         assert np.all((r.p >= 0) & (r.p <= 1)) and np.all(np.isfinite(r.p))
     # y = 2e150 relu(x1 + x2) > 1 iff x1 + x2 > 0: P = 1/2
     r = net.tail_probability(threshold=1.0, method="mc", n_samples=20_000)
@@ -210,7 +211,7 @@ def test_gauss_moments_names_its_argument() -> None:
         (lambda n: mlp.compare_equal_flops(n, methods=["cov_prop:x"]), "methods", InvalidArgumentError),
         (lambda n: mlp.mean_field(["relu"], [2.0]), "w_var", InvalidArgumentError),
         (lambda n: mlp.MLP([np.ones((2, 2), dtype=complex)]), "weights[0]", InvalidTypeError),
-        (lambda n: mlp.MLP([np.ones((2, 2))], biases=3), "biases", InvalidTypeError),
+        (lambda n: mlp.MLP([np.ones((2, 2))], biases=3), "biases", InvalidTypeError),  # type: ignore[arg-type]
         (lambda n: mlp.MLP([np.ones((2, 2)), np.ones((1, 2))], activations="relu"), "activations", InvalidTypeError),
     ],
 )

@@ -617,7 +617,9 @@ class MLP:
             y = self.forward(self.input_mean + xi @ f.T, layer)[:, neuron]
             flops += n_per_iter * self.flops_per_sample
             if not np.all(np.isfinite(y)):
-                raise InvalidArgumentError("weights: the values are too large: the forward pass overflowed float64; rescale the weights")
+                raise InvalidArgumentError(
+                    "weights: the values are too large: the forward pass overflowed float64; rescale the weights"
+                )
             level = min(float(threshold), float(np.quantile(y, 1 - rho)))
             sel = y >= level
             logw = -(xi[sel] @ a) + 0.5 * float(a @ a)
@@ -712,7 +714,12 @@ class MLP:
                 raw = q + pdf * (g1 * he2 / 6 + g1 * g1 * he5 / 72)
             raw = np.where(np.isfinite(raw), raw, q)
             return TailProbability(
-                p=_prob(np.clip(raw, 0.0, 1.0)), method=method, flops=est.flops, raw=np.asarray(raw), neurons=idx, reliable=reliable
+                p=_prob(np.clip(raw, 0.0, 1.0)),
+                method=method,
+                flops=est.flops,
+                raw=np.asarray(raw),
+                neurons=idx,
+                reliable=reliable,
             )
         n, b, s = self._mc_args(n_samples, batch, seed, layer)
         nthreads = resolve_threads(threads)
@@ -801,7 +808,9 @@ class MLP:
         method = _method("method", method, ("mean_prop", "cov_prop"))  # type: ignore[assignment]
         est = self._truncated(layer).estimate(method)
         m, v = float(est.means[layer][i]), float(est.variances[layer][i])
-        zeros = Gradient(value=0.0, d_weights=[np.zeros_like(a) for a in self.weights], d_biases=[np.zeros_like(a) for a in self.biases])
+        zeros = Gradient(
+            value=0.0, d_weights=[np.zeros_like(a) for a in self.weights], d_biases=[np.zeros_like(a) for a in self.biases]
+        )
         if v <= 1e-280 or abs(t - m) / math.sqrt(v) > 37.0:
             # a degenerate (constant) neuron or a tail beyond float64: P is 0 or 1, flat in the weights
             p0 = float(special.ndtr((m - t) / math.sqrt(v))) if v > 1e-280 else (1.0 if m > t else 0.0)
@@ -823,7 +832,7 @@ def _coef(name: str, c: object, w: int) -> F64:
     if isinstance(c, numbers.Real) and not isinstance(c, bool):
         return np.full(w, _float(name, c))
     a = _array(name, c, (0, 1))
-    if np.ndim(c) == 0:
+    if np.ndim(c) == 0:  # type: ignore[arg-type]
         return np.full(w, float(a.reshape(-1)[0]))
     if a.shape != (w,):
         raise InvalidArgumentError(f"{name}: expected a number or an array of length {w}, got shape {a.shape}")
@@ -999,7 +1008,9 @@ def compare_equal_flops(
             m in _METHODS or (m.startswith("cov_prop:") and m[9:].isdigit() and m[9:].isascii() and 1 <= int(m[9:]) <= 40)
         )
         if not ok:
-            raise InvalidArgumentError(f"methods: entry {i} must be mean_prop, cov_prop, cov_prop:M (M 1..40) or cumulant3, got {m!r}")
+            raise InvalidArgumentError(
+                f"methods: entry {i} must be mean_prop, cov_prop, cov_prop:M (M 1..40) or cumulant3, got {m!r}"
+            )
     if truth is not None and not isinstance(truth, MonteCarlo):
         raise InvalidTypeError(f"truth: expected a MonteCarlo result or None, got {type(truth).__name__}")
     if truth is not None and [a.shape for a in truth.means] != [(w,) for w in net.widths[1:]]:

@@ -70,7 +70,9 @@ def _net_args(draw: st.DrawFn, bad: bool = True) -> dict[str, Any]:
     if scale != 1.0:
         with np.errstate(all="ignore"):
             weights = [w * scale if isinstance(w, np.ndarray) and w.dtype.kind == "f" else w for w in weights]
-    acts: Any = [draw(st.sampled_from(["relu", "gelu", "erf", "tanh", "identity", "heaviside", "square"])) for _ in range(depth - 1)]
+    acts: Any = [
+        draw(st.sampled_from(["relu", "gelu", "erf", "tanh", "identity", "heaviside", "square"])) for _ in range(depth - 1)
+    ]
     if bad and _rare(draw, 10):
         acts = draw(st.one_of(st.lists(_ACTS, max_size=3), bad_scalars()))
     args: dict[str, Any] = {"weights": weights, "activations": acts}
@@ -242,7 +244,8 @@ def _is_shift(draw: st.DrawFn) -> Call:
         assert isinstance(out, tuple) and np.all(np.isfinite(out[0])) and math.isfinite(out[1])
 
     return _mk(
-        f"MLP(**{args!r}).is_shift({layer!r}, {neuron!r}, {thr!r}, n_per_iter={n!r}, rho={rho!r}, seed={seed!r}, max_iter={it!r})",
+        f"MLP(**{args!r}).is_shift({layer!r}, {neuron!r}, {thr!r}, n_per_iter={n!r}, rho={rho!r}, "
+        f"seed={seed!r}, max_iter={it!r})",
         lambda: _net(args).is_shift(layer, neuron, thr, n_per_iter=n, rho=rho, seed=seed, max_iter=it),
         check,
     )
@@ -302,9 +305,7 @@ def _mean_field(draw: st.DrawFn) -> Call:
     def check(out: object) -> None:
         assert isinstance(out, np.ndarray) and np.all(np.isfinite(out)) and np.all(out[:, 0] >= 0)
 
-    return _mk(
-        f"mean_field({acts!r}, {w_var!r}, {b_var!r}, {q_in!r})", lambda: mlp.mean_field(acts, w_var, b_var, q_in), check
-    )
+    return _mk(f"mean_field({acts!r}, {w_var!r}, {b_var!r}, {q_in!r})", lambda: mlp.mean_field(acts, w_var, b_var, q_in), check)
 
 
 @st.composite
@@ -330,7 +331,10 @@ def _compare(draw: st.DrawFn) -> Call:
     methods = draw(
         _mostly(
             st.lists(st.sampled_from(["mean_prop", "cov_prop", "cov_prop:2", "cumulant3"]), min_size=1, max_size=3),
-            st.one_of(st.lists(st.one_of(_ACTS, st.sampled_from(["cov_prop:0", "cov_prop:x", "cov_prop:99"])), max_size=2), bad_scalars()),
+            st.one_of(
+                st.lists(st.one_of(_ACTS, st.sampled_from(["cov_prop:0", "cov_prop:x", "cov_prop:99"])), max_size=2),
+                bad_scalars(),
+            ),
         )
     )
     ts = draw(_mostly(st.integers(1000, 4000), sizes(1, 4000)))
