@@ -160,3 +160,62 @@ fn cov_prop_gradient_matches_finite_differences() {
         );
     }
 }
+
+#[test]
+fn tanh_of_huge_weights_is_the_sign_without_panic() {
+    // z_i = s x_i with s up to 1e150: tanh(z_i) → sign(x_i), two independent coins, so the output
+    // tanh(z1) + tanh(z2) has mean 0 and variance 2 E tanh² = 2 (1 − E sech²) = 2 (1 − 2 pdf(0)/s)
+    // up to O(1/s³)
+    for s in [1e3, 1e100, 1e150] {
+        let shapes = [(2, 2), (1, 2)];
+        let weights = vec![vec![s, 0.0, 0.0, s], vec![1.0, 1.0]];
+        let biases = vec![vec![0.0; 2], vec![0.0]];
+        let n = Net::new(&shapes, weights, biases, &["tanh".to_string()]).unwrap();
+        let e = estimate(
+            &n,
+            &Input::standard(2),
+            &opts(Method::CovProp),
+            Cancel(None),
+        )
+        .unwrap();
+        let out = &e.layers[1];
+        assert!(out.pre_mean[0].abs() < 1e-9, "{s}: {}", out.pre_mean[0]);
+        let want = 2.0 * (1.0 - 2.0 * norm_pdf(0.0) / s);
+        assert!(
+            (out.pre_var[0] - want).abs() < 1e-7,
+            "{s}: {}",
+            out.pre_var[0]
+        );
+    }
+}
+
+#[test]
+fn tanh_moments_of_wide_inputs_match_the_step_limit() {
+    use boltzkit_core::mlp::{Act, Moments};
+    // for s >> 1: E tanh Z = 1 − 2Φ(−m/s) + O(1/s²), E tanh' Z = 2 pdf(m/s)/s + O(1/s³)
+    for (m, s) in [
+        (0.0, 100.0),
+        (30.0, 1e3),
+        (-5e3, 2e3),
+        (1e5, 1e6),
+        (3e149, 1e150),
+    ] {
+        let mo = Moments::compute(Act::Tanh, m, s * s, 3, true);
+        let want0 = 1.0 - 2.0 * norm_cdf(-m / s);
+        let want1 = 2.0 * norm_pdf(m / s) / s;
+        assert!(
+            (mo.g[0] - want0).abs() < 5.0 / (s * s) + 1e-14,
+            "{m} {s}: {}",
+            mo.g[0]
+        );
+        assert!(
+            (mo.g[1] - want1).abs() <= 1e-3 * want1 + 1e-300,
+            "{m} {s}: {}",
+            mo.g[1]
+        );
+        assert!(
+            (mo.e2 - (1.0 - want1)).abs() < 1e-3 * want1 + 1e-12,
+            "{m} {s}"
+        );
+    }
+}
