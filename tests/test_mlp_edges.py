@@ -231,3 +231,11 @@ def test_constant_output_comparison_is_named() -> None:
 def test_probability_check_refuses_out_of_range() -> None:
     with pytest.raises(ComputationError):
         mlp._prob(np.array([1.0015]))
+
+
+def test_importance_sampling_is_bit_identical_across_threads() -> None:
+    net = mlp.random_mlp([8, 8, 1], act="tanh", seed=4)
+    runs = [net.tail_probability(threshold=2.0, method="is", neuron=0, n_samples=5000, batch=256, threads=t) for t in (1, 2, 4)]
+    for r in runs[1:]:
+        assert np.array_equal(r.p, runs[0].p) and r.stderr is not None and runs[0].stderr is not None
+        assert np.array_equal(r.stderr, runs[0].stderr)
