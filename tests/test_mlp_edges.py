@@ -209,6 +209,9 @@ def test_gauss_moments_names_its_argument() -> None:
         (lambda n: n.forward(np.ones((2, 4)), layer=2**64), "layer", InvalidArgumentError),
         (lambda n: n.is_shift(0, 0, 1.0, rho=2.0), "rho", InvalidArgumentError),
         (lambda n: mlp.compare_equal_flops(n, methods=["cov_prop:x"]), "methods", InvalidArgumentError),
+        (lambda n: mlp.compare_equal_flops(n, truth_samples=2**62), "truth_samples", InvalidArgumentError),
+        (lambda n: mlp.compare_equal_flops(n, truth_samples=1.5), "truth_samples", InvalidTypeError),  # type: ignore[arg-type]
+        (lambda n: mlp.plot_mse_vs_flops([1]), "comparisons", InvalidTypeError),  # type: ignore[list-item]
         (lambda n: mlp.mean_field(["relu"], [2.0]), "w_var", InvalidArgumentError),
         (lambda n: mlp.MLP([np.ones((2, 2), dtype=complex)]), "weights[0]", InvalidTypeError),
         (lambda n: mlp.MLP([np.ones((2, 2))], biases=3), "biases", InvalidTypeError),  # type: ignore[arg-type]

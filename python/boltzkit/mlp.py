@@ -1015,8 +1015,14 @@ def compare_equal_flops(
         raise InvalidTypeError(f"truth: expected a MonteCarlo result or None, got {type(truth).__name__}")
     if truth is not None and [a.shape for a in truth.means] != [(w,) for w in net.widths[1:]]:
         raise InvalidArgumentError("truth: a Monte Carlo result of another network (widths differ)")
+    ts = _int("truth_samples", truth_samples, 2, U64_MAX)
+    sd = _int("seed", seed, 0, U64_MAX)
+    resolve_threads(threads)
     if truth is None:
-        truth = net.monte_carlo(n_samples=truth_samples, seed=seed, threads=threads)
+        w = net.widths
+        per = sum(2 * w[i + 1] * w[i] + 2 * w[i + 1] for i in range(net.depth))
+        check_steps("truth_samples", ts * per, f"{ts} samples through widths {w}")
+        truth = net.monte_carlo(n_samples=ts, seed=sd, threads=threads)
     ref = truth.means[-1]
     var = float(np.mean(truth.variances[-1]))
     floor = float(np.mean(truth.variances[-1] / truth.n_samples))
@@ -1047,6 +1053,13 @@ def compare_equal_flops(
 def plot_mse_vs_flops(comparisons: Sequence[Comparison], ax: Any = None) -> Any:
     """Plot MSE/Var against FLOPs: Monte Carlo as the line ``flops_per_sample / F``, each estimator as
     points (one per comparison). Returns the matplotlib Figure."""
+    if isinstance(comparisons, Comparison) or not isinstance(comparisons, Sequence):
+        raise InvalidTypeError(f"comparisons: expected a list of Comparison results, got {type(comparisons).__name__}")
+    for i, c in enumerate(comparisons):
+        if not isinstance(c, Comparison):
+            raise InvalidTypeError(f"comparisons: entry {i} is a {type(c).__name__}, not a Comparison")
+        if not c.rows:
+            raise InvalidArgumentError(f"comparisons: entry {i} has no rows")
     import matplotlib
 
     matplotlib.use("Agg", force=False)

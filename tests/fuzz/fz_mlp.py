@@ -364,6 +364,30 @@ def _log_error(draw: st.DrawFn) -> Call:
     return _mk(f"TailProbability(p=[0.25, 0.5]).log_error({truth!r})", fn)
 
 
+@st.composite
+def _plot(draw: st.DrawFn) -> Call:
+    kind = draw(st.integers(0, 3))
+    bad = draw(bad_scalars())
+
+    def fn() -> object:
+        if kind == 0:
+            net = mlp.random_mlp([3, 3, 1], seed=0)
+            comps: Any = [mlp.compare_equal_flops(net, truth_samples=2000)]
+        elif kind == 1:
+            comps = [mlp.Comparison(rows=[], var=1.0, flops_per_sample=1.0, noise_floor=0.0)]
+        elif kind == 2:
+            comps = [bad]
+        else:
+            comps = bad
+        fig = mlp.plot_mse_vs_flops(comps)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        return True
+
+    return _mk(f"plot_mse_vs_flops(kind={kind}, bad={bad!r})", fn, timeout=60.0)
+
+
 ENTRIES: list[Entry] = [
     Entry("mlp.MLP", _ctor()),
     Entry("mlp.MLP.estimate", _estimate()),
@@ -380,4 +404,5 @@ ENTRIES: list[Entry] = [
     Entry("mlp.gauss_moments", _gauss_moments()),
     Entry("mlp.compare_equal_flops", _compare()),
     Entry("mlp.TailProbability.log_error", _log_error()),
+    Entry("mlp.plot_mse_vs_flops", _plot()),
 ]
