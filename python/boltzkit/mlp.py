@@ -150,6 +150,16 @@ def _estimate_problem(r: dict[str, Any]) -> str | None:
     return None
 
 
+def _cap_shift(a: F64) -> F64:
+    """An importance-sampling shift of norm at most 40 (beyond, every shifted sample has weight below
+    e^-800 and the defensive mixture's unshifted samples carry the estimate anyway)."""
+    with np.errstate(all="ignore"):
+        norm = float(np.linalg.norm(a))
+    if not math.isfinite(norm):
+        return np.zeros_like(a)
+    return a * (40.0 / norm) if norm > 40.0 else a
+
+
 def _prob(p: Any) -> F64:
     """Probabilities checked before they are returned: finite and in [0, 1]."""
     a = np.asarray(p, dtype=np.float64)
@@ -576,7 +586,13 @@ class MLP:
                 )
             if gg == 0.0:
                 break
-            new = ((threshold - y + g @ xi) / gg) * g
+            with np.errstate(all="ignore"):
+                new = ((threshold - y + g @ xi) / gg) * g
+            if not np.all(np.isfinite(new)):
+                raise InvalidArgumentError(
+                    f"threshold: the design point for threshold {threshold:g} overflowed float64 (the threshold is "
+                    "unreachable or too far in the tail)"
+                )
             if np.linalg.norm(new - xi) < 1e-10 * (1 + np.linalg.norm(xi)):
                 xi = new
                 break
@@ -608,7 +624,13 @@ class MLP:
         seed = _int("seed", seed, 0, U64_MAX)
         max_iter = _int("max_iter", max_iter, 0, 1000)
         check_bytes("n_per_iter", 8 * n_per_iter * 3 * max(self.widths), f"{n_per_iter} rows of width {max(self.widths)}")
-        a, iters = self.design_point(layer, neuron, threshold)
+        try:
+            a, iters = self.design_point(layer, neuron, threshold)
+        except InvalidArgumentError as e:
+            if not str(e).startswith("threshold: "):
+                raise
+            a, iters = np.zeros(self.widths[0]), 30
+        a = _cap_shift(a)
         flops = 3.0 * iters * self.flops_per_sample
         f = self._factor()
         rng = np.random.default_rng(seed)
@@ -627,7 +649,7 @@ class MLP:
             new = np.asarray((w[:, None] * xi[sel]).sum(0) / w.sum())
             if not np.all(np.isfinite(new)):
                 break
-            a = new
+            a = _cap_shift(new)
             if level >= threshold:
                 break
         return a, flops
