@@ -242,3 +242,13 @@ def test_importance_sampling_is_bit_identical_across_threads() -> None:
     for r in runs[1:]:
         assert np.array_equal(r.p, runs[0].p) and r.stderr is not None and runs[0].stderr is not None
         assert np.array_equal(r.stderr, runs[0].stderr)
+
+
+def test_unreachable_threshold_gives_a_probability_not_an_overflow() -> None:
+    # tanh outputs are bounded by sum |W2| (= 3 here): P(y > 1e300) = 0 and P(y > -1e300) = 1 exactly
+    net = mlp.MLP([np.eye(3), np.ones((1, 3))], activations=["tanh"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hi = net.tail_probability(threshold=1e300, method="is", neuron=0, n_samples=2000)
+        lo = net.tail_probability(threshold=-1e300, method="is", neuron=0, n_samples=2000)
+    assert float(hi.p[0]) == 0.0 and float(lo.p[0]) == 1.0

@@ -5,12 +5,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import matplotlib
 import numpy as np
 from hypothesis import strategies as st
 
 from boltzkit import mlp
 from fuzz._harness import Call, Entry
 from fuzz._strategies import EXTREME_FLOATS, HUGE_INTS, any_array, bad_scalars, floats_or_bad, sizes
+
+matplotlib.use("Agg")  # imported once in the parent, so each forked child need not
+import matplotlib.pyplot as plt
 
 _ACTS = st.one_of(st.sampled_from(mlp.ACTIVATIONS), st.sampled_from(["softplus", "", "RELU"]), bad_scalars())
 _SCALES = st.sampled_from([1.0, 1.0, 1.0, 0.0, 1e-300, 1e-150, 1e100, 1e150, 1e300, 1e308])
@@ -380,8 +384,6 @@ def _plot(draw: st.DrawFn) -> Call:
         else:
             comps = bad
         fig = mlp.plot_mse_vs_flops(comps)
-        import matplotlib.pyplot as plt
-
         plt.close(fig)
         return True
 
