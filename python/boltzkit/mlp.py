@@ -268,7 +268,8 @@ class TailProbability:
     reliable: bool = True
 
     def log_error(self, truth: F64 | float) -> F64:
-        """``|log P_est − log P_true|`` (the relative-error metric for rare events)."""
+        """``|log P_est − log P_true|`` (the relative-error metric for rare events); ``inf`` where
+        exactly one of the two is 0, ``nan`` where both are."""
         t = _array("truth", np.atleast_1d(truth) if isinstance(truth, (numbers.Real, np.ndarray)) else truth, (1, 2))
         if np.any(t < 0) or np.any(t > 1):
             raise InvalidArgumentError("truth: probabilities must be between 0 and 1")
@@ -845,7 +846,9 @@ class MLP:
         cv = np.zeros(w)
         cm[i] = pdf / sd
         cv[i] = pdf * u / (2 * v)
-        g = self.gradient(cm, cv, layer=layer, method=method)
+        # the gradient of the estimator that gave m and v (mean_prop when cov_prop fell back)
+        gm = "mean_prop" if est.diagnostics.get("fallback") == "mean_prop" else method
+        g = self.gradient(cm, cv, layer=layer, method=gm)
         return Gradient(value=p, d_weights=g.d_weights, d_biases=g.d_biases)
 
 
