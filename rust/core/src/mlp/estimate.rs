@@ -170,6 +170,29 @@ pub fn estimate(
             });
         }
     }
+    let (sq, wmax) = super::square_sizes(net);
+    let need = match opts.method {
+        Method::MeanProp => net
+            .widths
+            .windows(2)
+            .map(|w| w[0].checked_mul(w[1]))
+            .try_fold(0usize, |a, x| x.map(|x| a.max(x)))
+            .and_then(|x| x.checked_mul(2)),
+        Method::CovProp | Method::Cumulant3 => {
+            let base = wmax.checked_mul(wmax).and_then(|x| x.checked_mul(6));
+            let cubes = if opts.method == Method::Cumulant3 {
+                wmax.checked_pow(3).and_then(|x| x.checked_mul(3))
+            } else {
+                Some(0)
+            };
+            let kept = if opts.keep_cov { sq } else { Some(0) };
+            base.zip(cubes)
+                .and_then(|(a, b)| a.checked_add(b))
+                .zip(kept)
+                .and_then(|(a, b)| a.checked_add(b))
+        }
+    };
+    super::reserve_probe("weights", need, "the estimate's covariance buffers")?;
     match opts.method {
         Method::MeanProp => mean_prop(net, input, cancel),
         Method::CovProp | Method::Cumulant3 => cov_prop(net, input, opts, cancel),

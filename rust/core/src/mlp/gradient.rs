@@ -95,6 +95,17 @@ pub fn gradient(
             format!("must be in 1..={}", MAX_ORDER - 2),
         ));
     }
+    let (sq, wmax) = super::square_sizes(net);
+    let need = wmax
+        .checked_mul(wmax)
+        .and_then(|x| x.checked_mul(8))
+        .zip(sq.and_then(|x| x.checked_mul(3)))
+        .and_then(|(a, b)| a.checked_add(b));
+    super::reserve_probe(
+        "weights",
+        need,
+        "the gradient's forward and reverse buffers",
+    )?;
     let cov = method == Method::CovProp;
     let order = if cov { mehler_order } else { 1 };
     // ---------- forward, keeping what the backward pass needs ----------

@@ -69,6 +69,39 @@ impl MlpError {
     }
 }
 
+/// Refuses work whose buffers (`count` f64 values in all, `None` when the count overflowed) cannot
+/// be allocated: checked arithmetic, then one reservation of that size (released at once) before
+/// any work starts, so a huge request is an error naming `arg`, never an abort mid-run.
+pub(crate) fn reserve_probe(
+    arg: &'static str,
+    count: Option<usize>,
+    what: &str,
+) -> Result<(), MlpError> {
+    let Some(bytes) = count.and_then(|n| n.checked_mul(8)) else {
+        return Err(MlpError::invalid(
+            arg,
+            format!("{what} would need more memory than the address space holds"),
+        ));
+    };
+    crate::mem::try_with_capacity::<u8>(bytes)
+        .map(drop)
+        .map_err(|_| {
+            MlpError::invalid(
+                arg,
+                format!("{what} would need {bytes} bytes of memory, more than can be allocated"),
+            )
+        })
+}
+
+/// `Σ_l n_l²` and the largest width (checked).
+pub(crate) fn square_sizes(net: &Net) -> (Option<usize>, usize) {
+    let wmax = net.widths.iter().copied().max().unwrap_or(0);
+    let sum = net.widths[1..]
+        .iter()
+        .try_fold(0usize, |a, &n| a.checked_add(n.checked_mul(n)?));
+    (sum, wmax)
+}
+
 /// A cancellation flag polled between layers / batches; `None` never cancels.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cancel<'a>(pub Option<&'a AtomicBool>);
@@ -338,5 +371,21 @@ impl Input {
     /// Dimension.
     pub fn dim(&self) -> usize {
         self.mean.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_probe_refuses_overflow_and_impossible_sizes_by_name() {
+        for count in [None, Some(usize::MAX / 8), Some(1usize << 60)] {
+            match reserve_probe("weights", count, "buffers") {
+                Err(MlpError::InvalidArgument { arg, .. }) => assert_eq!(arg, "weights"),
+                other => panic!("{count:?}: {other:?}"),
+            }
+        }
+        assert!(reserve_probe("weights", Some(1 << 20), "buffers").is_ok());
     }
 }

@@ -198,7 +198,16 @@ fn check_mc(net: &Net, input: &Input, n_samples: u64, batch: usize) -> Result<()
             format!("must be in 1..=1048576, got {batch}"),
         ));
     }
-    Ok(())
+    // GROUP batches in flight, each with its input and two layers of activations
+    let rows = usize::try_from(n_samples).unwrap_or(usize::MAX).min(batch);
+    let wsum = net
+        .widths
+        .iter()
+        .try_fold(0usize, |a, &n| a.checked_add(n.checked_mul(2)?));
+    let need = wsum
+        .and_then(|w| w.checked_mul(rows))
+        .and_then(|x| x.checked_mul(GROUP));
+    super::reserve_probe("batch", need, "the Monte Carlo batches in flight")
 }
 
 /// Plain (or antithetic) Monte Carlo estimate of every neuron's mean and variance.
