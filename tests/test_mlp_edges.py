@@ -252,3 +252,10 @@ def test_unreachable_threshold_gives_a_probability_not_an_overflow() -> None:
         hi = net.tail_probability(threshold=1e300, method="is", neuron=0, n_samples=2000)
         lo = net.tail_probability(threshold=-1e300, method="is", neuron=0, n_samples=2000)
     assert float(hi.p[0]) == 0.0 and float(lo.p[0]) == 1.0
+
+
+@pytest.mark.parametrize("kmax", [0, 1, 2, 5])
+def test_gauss_moments_has_kmax_plus_one_orders(kmax: int) -> None:
+    r = mlp.gauss_moments("identity", [0.5, -1.0], [2.0, 3.0], kmax=kmax)
+    assert r["g"].shape == (2, kmax + 1)
+    assert r["g"][:, 0] == pytest.approx([0.5, -1.0])  # E Z = m

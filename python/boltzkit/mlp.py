@@ -980,6 +980,7 @@ def gauss_moments(activation: str, m: Any, v: Any, kmax: int = 6) -> dict[str, F
     check_steps("m", mm.shape[0] * 400 * (k + 4), f"{mm.shape[0]} quadratures")
     r = _core.mlp_gauss_moments(act, mm, vv, k)
     out = {key: np.asarray(val) for key, val in r.items()}
+    out["g"] = np.ascontiguousarray(out["g"][:, : k + 1])  # the core computes at least 3 orders
     if not all(np.all(np.isfinite(a)) for a in out.values()):
         raise InvalidArgumentError("m: the moments overflowed float64 (non-finite); use smaller means or variances")
     return out
