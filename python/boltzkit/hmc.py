@@ -184,8 +184,6 @@ class BuiltinTarget:
         if a.ndim not in (1, 2) or a.shape[-1] != d:
             raise InvalidArgumentError(f"x: expected shape (n, {d}) or ({d},), got {a.shape}")
         a2 = np.ascontiguousarray(a.reshape(1, -1) if single else a)
-        if not np.isfinite(a2).all():
-            raise InvalidArgumentError("x: every value must be finite")
         check_bytes("x", 8.0 * a2.shape[0] * (d + 1), f"energies and gradients of {a2.shape[0]} points in dimension {d}")
         e, g = self._native.energy_grad(a2, resolve_threads(threads))
         return (e[0], g[0]) if single else (e, g)
