@@ -67,7 +67,7 @@ def test_logistic_job_loads_data(tmp_path: Path) -> None:
         ('target = { name = "funnel" }\nmethods = ["nuts"]\nstep_size = 1.0\n', r"methods\[0\]"),
         ('target = { name = "funnel" }\n', "step_size is required"),
         ('target = { name = "funnel" }\nstep_size = -1.0\n', "step_size: must be > 0"),
-        ('target = { name = "funnel" }\nstep_size = 1.0\nmethods = ["mjhmc"]\nbeta = 1.0\n', "beta: must be in"),
+        ('target = { name = "funnel" }\nstep_size = 1.0\nmethods = ["mjhmc"]\nbeta = 1.0\n', "beta: must be "),
         ('target = { name = "funnel" }\nstep_size = 1.0\n[params.overrides.hmc]\nstep_size = 1.0\n', "'hmc' is not one of"),
         ('target = { name = "logistic", x_file = "nope.npy", y_file = "nope.npy" }\nstep_size = 1.0\n', "cannot load"),
     ],
