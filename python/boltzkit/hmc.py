@@ -132,6 +132,9 @@ def _array(name: str, v: object, ndim: int) -> F64:
         raise InvalidArgumentError(f"{name}: must not be empty")
     if not np.all(np.isfinite(a)):
         raise InvalidArgumentError(f"{name}: every value must be finite")
+    if np.abs(a).max() > 1e100:
+        # beyond this, squares and products in the energies overflow: refuse rather than return inf/NaN
+        raise InvalidArgumentError(f"{name}: every value must be between -1e100 and 1e100, got {a.flat[np.argmax(np.abs(a))]:.3g}")
     return a
 
 
@@ -139,8 +142,9 @@ def refresh_rate_from_beta(beta: float) -> float:
     """The full-refresh rate ``λ = −ln(1 − β)/2`` of a jump sampler that matches the discrete
     samplers' partial refresh ``β`` (one unit of jump time ≈ one discrete step); ``β < 1``."""
     b = _float("beta", beta)
-    if not 0 < b < 1:
-        raise InvalidArgumentError(f"beta: must be > 0 and < 1 for a jump sampler (λ = −ln(1 − β)/2), got {b}")
+    # below 1e-300 the rate −ln(1 − β)/2 ≈ β/2 underflows towards 0 (no refresh at all)
+    if not 1e-300 <= b < 1:
+        raise InvalidArgumentError(f"beta: must be >= 1e-300 and < 1 for a jump sampler (λ = −ln(1 − β)/2), got {b}")
     return -math.log1p(-b) / 2
 
 
@@ -496,7 +500,7 @@ class Funnel(BuiltinTarget):
     def __post_init__(self) -> None:
         object.__setattr__(self, "dim", _dim(self.dim, 2))
         # e^{σ²/2} (the variance of the wide coordinates) must stay a float
-        object.__setattr__(self, "sigma", _positive("sigma", self.sigma, 25.0))
+        object.__setattr__(self, "sigma", as_float("sigma", self.sigma, 1e-100, 25.0))
 
     @cached_property
     def _native(self) -> Any:
@@ -759,8 +763,8 @@ class Trace:
             raise ComputationError(f"on_grid: the mean holding time is {step}; give dt")
         c, _n, d = self.records.shape
         t_min = float(self.total_time.min()) if c else 0.0
-        n_grid = math.floor(t_min / step) if math.isfinite(t_min) else 0
-        check_bytes("dt", 8.0 * c * n_grid * d, f"a grid of {n_grid} points for {c} chains in dimension {d}")
+        n_grid = t_min / step if math.isfinite(t_min) else 0.0  # may be +inf for a subnormal dt
+        check_bytes("dt", 8.0 * c * n_grid * d, f"a grid of {n_grid:.3g} points for {c} chains in dimension {d}")
         return np.asarray(_core.hmc_grid(self.records, self.tau, step))
 
     @cached_property
@@ -1149,7 +1153,7 @@ def sample(
     ta = as_float("target_accept", target_accept, 0.0, 1.0, lo_open=True, hi_open=True)
     if jump:
         if beta is not None and refresh_rate is not None:
-            raise InvalidArgumentError("beta, refresh_rate: give one of them, not both")
+            raise InvalidArgumentError("refresh_rate: give beta or refresh_rate, not both")
         if refresh_rate is not None:
             lam = as_float("refresh_rate", refresh_rate, 0.0, 1e100)
         else:
@@ -1164,7 +1168,7 @@ def sample(
     builtin: BuiltinTarget | None = None
     if logdensity is not None:
         if target is not None:
-            raise InvalidArgumentError("target, logdensity: give one of them, not both")
+            raise InvalidArgumentError("logdensity: give target or logdensity, not both")
         if not callable(logdensity):
             raise InvalidTypeError(f"logdensity: expected a callable, got {type(logdensity).__name__}")
         fn: Callable[..., Any] = logdensity

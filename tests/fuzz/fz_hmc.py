@@ -165,9 +165,9 @@ def _sample_builtin(draw: st.DrawFn) -> Call:
     return Call(fn, f"sample(Funnel(3), method={method!r}, {kw!r})", _trace_check(nc, d))
 
 
-def _callback(kind: str) -> Callable[[np.ndarray[Any, Any]], Any]:
+def _callback(kind: str, sign: float = 1.0) -> Callable[[np.ndarray[Any, Any]], Any]:
     def good(x: np.ndarray[Any, Any]) -> Any:
-        return 0.5 * (x**2).sum(axis=1), x.copy()
+        return sign * 0.5 * (x**2).sum(axis=1), sign * x
 
     def fn(x: np.ndarray[Any, Any]) -> Any:
         e, g = good(x)
@@ -208,21 +208,15 @@ _KINDS = ["good", "good", "lists", "shape", "nan", "inf_grad", "raise", "scalar"
 
 def _sample_callable() -> st.SearchStrategy[Call]:
     def build(kind: str, method: str, as_log: bool, dim: Any, x0: Any) -> Call:
-        cb = _callback(kind)
+        cb = _callback(kind, -1.0 if as_log else 1.0)
 
         def fn() -> object:
             if as_log:
-
-                def ld(x: np.ndarray[Any, Any]) -> Any:
-                    out = cb(x)
-                    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], np.ndarray):
-                        return -out[0], -np.asarray(out[1])
-                    return out
-
-                return hmc.sample(logdensity=ld, method=method, n_samples=10, n_chains=2, step_size=0.3, n_leapfrog=3, dim=dim, x0=x0, progress=False)
+                return hmc.sample(logdensity=cb, method=method, n_samples=10, n_chains=2, step_size=0.3, n_leapfrog=3, dim=dim, x0=x0, progress=False)
             return hmc.sample(cb, method=method, n_samples=10, n_chains=2, step_size=0.3, n_leapfrog=3, dim=dim, x0=x0, progress=False)
 
-        return Call(fn, f"sample(callback={kind}, method={method}, logdensity={as_log}, dim={dim!r}, x0={x0!r})", _trace_check(2, 2))
+        d = int(np.shape(x0)[-1]) if x0 is not None else (int(dim) if isinstance(dim, (int, np.integer)) else 0)
+        return Call(fn, f"sample(callback={kind}, method={method}, logdensity={as_log}, dim={dim!r}, x0={x0!r})", _trace_check(2, d))
 
     return st.builds(
         build,

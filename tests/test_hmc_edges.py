@@ -1,0 +1,215 @@
+"""Issue 14 ("trust at the edges") for boltzkit.hmc: sizes checked before work, no abort or panic,
+named errors for every bad argument, bounded rejection loops, results checked."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import numpy as np
+import pytest
+
+from boltzkit import ComputationError, InvalidArgumentError, InvalidTypeError, hmc
+
+NAMED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*: ")
+
+
+@pytest.fixture(scope="module")
+def ct_trace() -> hmc.Trace:
+    return hmc.sample(hmc.Funnel(5), method="ct_hmc", n_samples=43, n_chains=2, step_size=0.4, seed=1, progress=False)
+
+
+@pytest.mark.parametrize("dt", [1e-9, 1e-100, 5e-324])
+def test_on_grid_with_a_tiny_dt_is_refused_naming_dt(ct_trace: hmc.Trace, dt: float) -> None:
+    # before: 1e-9 aborted the interpreter (a 772 GB allocation), 1e-100 a capacity-overflow panic
+    with pytest.raises(InvalidArgumentError, match=r"^dt: .*(memory|fit)"):
+        ct_trace.on_grid(dt)
+
+
+def test_on_grid_reads_the_trajectory_at_the_midpoints() -> None:
+    # independent truth: a hand-written piecewise-constant trajectory read at (j + 1/2) dt
+    tr = hmc.Trace(
+        method="ct_hmc",
+        records=np.array([[[1.0], [2.0], [3.0]]]),
+        tau=np.array([[0.5, 1.0, 0.7]]),
+        moves=np.zeros((1, 3), np.uint8),
+        accept=np.ones((1, 3)),
+        energy=np.zeros((1, 3)),
+        n_grad=np.zeros(1, np.int64),
+        n_grad_warmup=np.zeros(1, np.int64),
+        step_size=0.1,
+        n_leapfrog=1,
+        beta=None,
+        refresh_rate=0.1,
+        look_ahead=1,
+        inverse_mass_matrix=np.ones(1),
+        seed=0,
+        wall_time=0.0,
+    )
+    # T = 2.2, dt = 0.5: 4 points at 0.25, 0.75, 1.25, 1.75 -> states 1, 2, 3, 3
+    np.testing.assert_array_equal(tr.on_grid(0.5)[0, :, 0], [1.0, 2.0, 2.0, 3.0])
+
+
+def test_memory_check_uses_the_address_space_limit() -> None:
+    # before: n_chains=10**6 under a 4 GiB RLIMIT_AS aborted ("memory allocation of 75 bytes failed")
+    code = textwrap.dedent(
+        """
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+        from boltzkit import hmc, InvalidArgumentError
+        try:
+            hmc.sample(hmc.Funnel(5), method="ct_hmc", n_samples=43, n_chains=10**6, step_size=0.4, progress=False)
+        except InvalidArgumentError as e:
+            print("REFUSED", e)
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("REFUSED n_"), r.stdout
+    assert "memory" in r.stdout
+
+
+def test_rough_well_with_a_degenerate_period_is_refused() -> None:
+    # before: RoughWell(dim=1, b=5e-324).exact_sample(1) never returned (cos(inf) = NaN rejects all)
+    with pytest.raises(InvalidArgumentError, match=r"^b: "):
+        hmc.RoughWell(dim=1, b=5e-324)
+    with pytest.raises(InvalidArgumentError, match=r"^b: "):
+        hmc.RoughWell(dim=1, a=1e20, b=1.0)
+    with pytest.raises(InvalidArgumentError, match=r"^a: "):
+        hmc.RoughWell(dim=1, a=1e308)
+
+
+def test_rough_well_exact_draws_match_the_marginal() -> None:
+    # independent truth: the density ∝ exp(-x²/(2a²) - cos(2πx/b)) integrated by quadrature
+    t = hmc.RoughWell(dim=1, a=2.0, b=1.5)
+    x = t.exact_sample(20000, seed=3)[:, 0]
+    grid = np.linspace(-20, 20, 400001)
+    w = np.exp(-(grid**2) / 8 - np.cos(2 * np.pi * grid / 1.5))
+    var = float((grid**2 * w).sum() / w.sum())
+    assert abs(float(x.var()) - var) < 5 * var * math.sqrt(2 / x.size) * 2
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "exc"),
+    [
+        (lambda: hmc.ess(np.ones((2, 10)), square=1), "square", InvalidTypeError),
+        (lambda: hmc.ess(np.ones((2, 10)), split="no"), "split", InvalidTypeError),
+        (lambda: hmc.autocorrelation(np.ones((3, 0))), "x", InvalidArgumentError),
+        (lambda: hmc.autocorrelation(np.ones((2, 10)), max_lag=2**64), "max_lag", InvalidArgumentError),
+        (lambda: hmc.autocorrelation(np.ones((2, 10)), square=1), "square", InvalidTypeError),
+        (lambda: hmc.ess(np.ones((2, 3))), "x", InvalidArgumentError),
+        (lambda: hmc.ess(np.array([[1.0, np.nan, 2.0, 3.0, 4.0]])), "x", InvalidArgumentError),
+        (lambda: hmc.ess(np.ones((2, 10), complex)), "x", InvalidTypeError),
+        (lambda: hmc.ess("abc"), "x", InvalidTypeError),
+        (lambda: hmc.sample(hmc.Funnel(3), warmup=2**64, step_size=0.1), "warmup", InvalidArgumentError),
+        (lambda: hmc.sample(hmc.Funnel(3), seed=-1, step_size=0.1), "seed", InvalidArgumentError),
+        (lambda: hmc.sample(hmc.Funnel(3), cache=1, step_size=0.1), "cache", InvalidTypeError),
+        (lambda: hmc.sample(hmc.Funnel(3), n_samples=10**12, n_chains=1000, step_size=0.1), "n_", InvalidArgumentError),
+        (lambda: hmc.sample(hmc.Funnel(3), n_samples=10**9, n_leapfrog=10**5, step_size=0.1), "n_samples", InvalidArgumentError),
+        (lambda: hmc.sample(hmc.Funnel(3), method=3, step_size=0.1), "method", InvalidTypeError),
+        (lambda: hmc.GaussianAniso(dim=2**63), "dim", InvalidArgumentError),
+        (lambda: hmc.Funnel(3, sigma=1e308), "sigma", InvalidArgumentError),
+        (lambda: hmc.Funnel(3).exact_sample(-1), "n", InvalidArgumentError),
+        (lambda: hmc.Funnel(3).exact_sample(2**62), "n", InvalidArgumentError),
+        (lambda: hmc.Funnel(3).exact_sample(2, seed=2**64), "seed", InvalidArgumentError),
+        (lambda: hmc.Funnel(3).energy_grad(np.ones((2, 3), complex)), "x", InvalidTypeError),
+        (lambda: hmc.ProductOfT(dim=2, b=[1e300, 0.0]), "b", InvalidArgumentError),
+        (lambda: hmc.ProductOfT(dim=2, sparse=1), "sparse", InvalidTypeError),
+        (lambda: hmc.refresh_rate_from_beta(5e-324), "beta", InvalidArgumentError),
+    ],
+)
+def test_bad_arguments_raise_named_errors(call: Any, name: str, exc: type[Exception]) -> None:
+    with pytest.raises(exc) as info:
+        call()
+    assert str(info.value).startswith(name), str(info.value)
+    assert NAMED.match(str(info.value)), str(info.value)
+    assert "None" not in str(info.value) and "inf]" not in str(info.value)
+
+
+def test_trace_methods_name_their_arguments(ct_trace: hmc.Trace) -> None:
+    with pytest.raises(InvalidTypeError, match=r"^dt: "):
+        ct_trace.on_grid("1")
+    with pytest.raises(InvalidArgumentError, match=r"^quantity: "):
+        ct_trace.autocorrelation(quantity="y")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError, match=r"^level: "):
+        ct_trace.grads_to_autocorr(level=None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"^max_lag: "):
+        ct_trace.autocorrelation(max_lag=-1)
+
+
+def test_ess_is_scale_free_at_extreme_scales() -> None:
+    # ESS does not depend on the units: 1e300 (squares would overflow) and 1e-300 give the same
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 200))
+    ref = hmc.ess(x)
+    for s in (2.0**900, 2.0**-900):
+        np.testing.assert_allclose(hmc.ess(x * s), ref, rtol=1e-12)
+        np.testing.assert_allclose(hmc.ess(x * s, square=True), hmc.ess(x, square=True), rtol=1e-12)
+    # white noise: ESS close to the number of draws (independent truth)
+    assert 250 < float(ref[0]) < 600
+
+
+@pytest.mark.parametrize(
+    ("kind", "exc"),
+    [("lists", None), ("shape", InvalidArgumentError), ("nan", InvalidArgumentError), ("scalar", InvalidArgumentError), ("object", InvalidArgumentError)],
+)
+def test_misbehaving_callbacks_give_named_errors(kind: str, exc: type[Exception] | None) -> None:
+    def f(x: Any) -> Any:
+        e, g = 0.5 * (x**2).sum(axis=1), x
+        return {
+            "lists": (e.tolist(), g.tolist()),
+            "shape": (e[:-1], g),
+            "nan": (e * np.nan, g),
+            "scalar": 1.0,
+            "object": (np.array([object()] * len(e)), g),
+        }[kind]
+
+    def run() -> hmc.Trace:
+        return hmc.sample(f, method="hmc", n_samples=5, n_chains=2, step_size=0.2, dim=2, progress=False)
+
+    if exc is None:
+        tr = run()
+        assert np.isfinite(tr.records).all()
+    else:
+        with pytest.raises(exc, match=r"^target: "):
+            run()
+
+
+def test_callback_exception_is_reraised_unchanged() -> None:
+    class Boom(Exception):
+        pass
+
+    def f(x: Any) -> Any:
+        raise Boom("mine")
+
+    with pytest.raises(Boom, match="^mine$"):
+        hmc.sample(f, method="mjhmc", n_samples=5, n_chains=2, step_size=0.2, dim=2, progress=False)
+
+
+def test_the_fuzz_entries_cover_every_public_name() -> None:
+    from fuzz.fz_hmc import ENTRIES
+
+    names = " ".join(e.name for e in ENTRIES)
+    for public in ("GaussianAniso", "GaussianDense", "RoughWell", "ProductOfT", "Bimodal", "Funnel", "LogisticRegression"):
+        assert public in names
+    for fn in ("sample", "ess", "autocorrelation", "refresh_rate_from_beta", "Trace", "energy_grad", "exact_sample"):
+        assert fn in names
+
+
+def test_stuck_chain_is_a_computation_error_or_result() -> None:
+    # an energy that is +inf everywhere but the start: every trajectory diverges
+    def f(x: Any) -> Any:
+        far = np.abs(x).max(axis=1) > 1e-12
+        e = np.where(far, np.inf, 0.0)
+        return e, np.zeros_like(x)
+
+    try:
+        tr = hmc.sample(f, method="mjhmc", n_samples=5, n_chains=1, step_size=0.5, refresh_rate=0.0, x0=np.zeros(2), progress=False)
+    except ComputationError as e:
+        assert str(e).startswith("step_size: ")
+    else:
+        assert np.isfinite(tr.records).all()
