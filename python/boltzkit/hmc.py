@@ -134,7 +134,9 @@ def _array(name: str, v: object, ndim: int) -> F64:
         raise InvalidArgumentError(f"{name}: every value must be finite")
     if np.abs(a).max() > 1e100:
         # beyond this, squares and products in the energies overflow: refuse rather than return inf/NaN
-        raise InvalidArgumentError(f"{name}: every value must be between -1e100 and 1e100, got {a.flat[np.argmax(np.abs(a))]:.3g}")
+        raise InvalidArgumentError(
+            f"{name}: every value must be between -1e100 and 1e100, got {a.flat[np.argmax(np.abs(a))]:.3g}"
+        )
     return a
 
 
@@ -324,7 +326,9 @@ class RoughWell(BuiltinTarget):
         # ripples finer than the float spacing of the well are noise (cos of a huge argument),
         # and the energy and the rejection sampler stop meaning anything
         if a / b > 1e9:
-            raise InvalidArgumentError(f"b: must be at least a / 1e9 = {a / 1e9:.3g} (ripples finer than that are numerical noise), got {b}")
+            raise InvalidArgumentError(
+                f"b: must be at least a / 1e9 = {a / 1e9:.3g} (ripples finer than that are numerical noise), got {b}"
+            )
         object.__setattr__(self, "a", a)
         object.__setattr__(self, "b", b)
 
@@ -571,9 +575,7 @@ def _as3(name: str, x: npt.ArrayLike, min_draws: int = 1) -> F64:
         raise InvalidArgumentError(f"{name}: expected shape (chain, draw) or (chain, draw, dim), got {a.shape}")
     c, n, d = a.shape
     if c < 1 or d < 1 or n < min_draws:
-        raise InvalidArgumentError(
-            f"{name}: needs at least 1 chain, {min_draws} draws and 1 coordinate, got shape {a.shape}"
-        )
+        raise InvalidArgumentError(f"{name}: needs at least 1 chain, {min_draws} draws and 1 coordinate, got shape {a.shape}")
     if not np.isfinite(a).all():
         raise InvalidArgumentError(f"{name}: every value must be finite")
     # the FFTs pad every chain to twice its length (complex): about 8 copies of the input
@@ -963,10 +965,11 @@ def _starts(x0: object, target: BuiltinTarget | None, d: int | None, n_chains: i
         rng = np.random.default_rng([seed, 0x1A17])
         return rng.uniform(-2.0, 2.0, (n_chains, d))
     a = np.array(_real_array("x0", x0))
+    given = a.shape
     if a.ndim == 1:
         a = np.tile(a, (n_chains, 1))
     if a.ndim != 2 or a.shape[0] != n_chains or a.size == 0:
-        raise InvalidArgumentError(f"x0: expected shape ({n_chains}, dim) or (dim,), got {np.shape(x0)}")
+        raise InvalidArgumentError(f"x0: expected shape ({n_chains}, dim) or (dim,), got {given}")
     if d is not None and a.shape[1] != d:
         raise InvalidArgumentError(f"x0: expected {d} columns (the target's dimension), got {a.shape[1]}")
     if not np.all(np.isfinite(a)):
@@ -1190,7 +1193,11 @@ def sample(
     # a time bound before any work: gradients per chain (lahmc: up to look_ahead trajectories
     # per iteration) times chains
     per_iter = n_leapfrog * (look_ahead if method == "lahmc" else 1)
-    check_steps("n_samples", n_chains * (n_samples * thin + warmup) * per_iter, f"{n_chains} chains x ({n_samples} x {thin} + {warmup} warm-up) iterations x {per_iter} gradients")
+    check_steps(
+        "n_samples",
+        n_chains * (n_samples * thin + warmup) * per_iter,
+        f"{n_chains} chains x ({n_samples} x {thin} + {warmup} warm-up) iterations x {per_iter} gradients",
+    )
     core_target: Any = builtin._native if builtin is not None else _wrap_callback(fn, sign, d)
     minv: F64 | None = None
     if inverse_mass_matrix is not None:

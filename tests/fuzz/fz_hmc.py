@@ -49,7 +49,14 @@ def _ctor(name: str) -> st.SearchStrategy[Call]:
     def build(d: Any, p: Any) -> Call:
         return Call(lambda: make(d, p), f"{name}({d!r}, {p!r})", _target_is_valid)
 
-    return st.builds(build, sizes(1, 6), floats_or_bad(-3.0, 8.0) if name != "ProductOfT" else sizes(0, 5))
+    good_d = st.integers(2, 6)
+    good_p = st.integers(0, 5) if name == "ProductOfT" else st.floats(0.5, 8.0)
+    bad_p = sizes(0, 5) if name == "ProductOfT" else floats_or_bad(-3.0, 8.0)
+    return st.one_of(
+        st.builds(build, good_d, good_p),
+        st.builds(build, sizes(1, 6), good_p),
+        st.builds(build, good_d, bad_p),
+    )
 
 
 def _dense_ctor() -> st.SearchStrategy[Call]:
@@ -60,7 +67,8 @@ def _dense_ctor() -> st.SearchStrategy[Call]:
         return Call(fn, f"GaussianDense({a!r})", _target_is_valid)
 
     spd = np.array([[2.0, 0.5], [0.5, 1.0]])
-    return st.one_of(st.just(spd), any_array((2, 2), 0.1, 2.0)).map(build)
+    sym = st.floats(-0.9, 0.9).map(lambda r: np.array([[1.0, r], [r, 1.0]]))
+    return st.one_of(st.just(spd), sym, sym, any_array((2, 2), 0.1, 2.0)).map(build)
 
 
 def _pot_arrays() -> st.SearchStrategy[Call]:
@@ -72,9 +80,17 @@ def _pot_arrays() -> st.SearchStrategy[Call]:
 
 def _logistic() -> st.SearchStrategy[Call]:
     def build(x: Any, y: Any, s: Any) -> Call:
-        return Call(lambda: hmc.LogisticRegression(x=x, y=y, prior_scale=s), f"LogisticRegression({x!r}, {y!r}, {s!r})", _target_is_valid)
+        return Call(
+            lambda: hmc.LogisticRegression(x=x, y=y, prior_scale=s), f"LogisticRegression({x!r}, {y!r}, {s!r})", _target_is_valid
+        )
 
-    return st.builds(build, any_array((6, 2)), any_array((6,), 0.0, 1.0), floats_or_bad(0.1, 10.0))
+    labels = st.lists(st.integers(0, 1), min_size=6, max_size=6).map(lambda v: np.array(v, dtype=float))
+    good_x = st.integers(0, 2**32 - 1).map(lambda sd: np.random.default_rng(sd).standard_normal((6, 2)))
+    return st.one_of(
+        st.builds(build, good_x, labels, st.floats(0.1, 10.0)),
+        st.builds(build, any_array((6, 2)), labels, st.floats(0.1, 10.0)),
+        st.builds(build, good_x, st.one_of(labels, any_array((6,), 0.0, 1.0)), floats_or_bad(0.1, 10.0)),
+    )
 
 
 def _energy_grad() -> st.SearchStrategy[Call]:
@@ -92,14 +108,15 @@ def _energy_grad() -> st.SearchStrategy[Call]:
 
 def _exact_sample() -> st.SearchStrategy[Call]:
     def build(name: str, n: Any, seed: Any) -> Call:
-        t = {
+        makers: dict[str, Callable[[], hmc.BuiltinTarget]] = {
             "gauss": lambda: hmc.GaussianAniso(dim=2, log10_cond=2),
             "rough": lambda: hmc.RoughWell(dim=2),
             "bimodal": lambda: hmc.Bimodal(dim=2),
             "funnel": lambda: hmc.Funnel(dim=3),
             "pot": lambda: hmc.ProductOfT(dim=3),
             "dense": lambda: hmc.GaussianDense(precision=np.eye(2)),
-        }[name]
+        }
+        t = makers[name]
 
         def fn() -> object:
             tgt = t()
@@ -112,7 +129,12 @@ def _exact_sample() -> st.SearchStrategy[Call]:
 
         return Call(fn, f"{name}.exact_sample({n!r}, seed={seed!r})", check)
 
-    return st.builds(build, st.sampled_from(["gauss", "rough", "bimodal", "funnel", "pot", "dense"]), sizes(0, 50), st.one_of(sizes(0, 9), st.just(0)))
+    return st.builds(
+        build,
+        st.sampled_from(["gauss", "rough", "bimodal", "funnel", "pot", "dense"]),
+        sizes(0, 50),
+        st.one_of(sizes(0, 9), st.just(0)),
+    )
 
 
 def _trace_check(n_chains: int, dim: int) -> Callable[[object], None]:
@@ -133,14 +155,29 @@ def _trace_check(n_chains: int, dim: int) -> Callable[[object], None]:
 
 @st.composite
 def _sample_builtin(draw: st.DrawFn) -> Call:
-    method = draw(st.one_of(st.sampled_from(hmc.METHODS), st.sampled_from(["nuts", None, 3])))
+    # a valid call, then (half of the time) one argument replaced by a bad or extreme value
+    method: Any = draw(st.sampled_from(hmc.METHODS))
     kw: dict[str, Any] = {
-        "n_samples": draw(st.one_of(st.integers(1, 30), sizes(1, 30))),
-        "n_chains": draw(st.one_of(st.integers(1, 3), sizes(1, 3))),
-        "step_size": draw(st.one_of(st.floats(0.05, 1.0), floats_or_bad(0.05, 1.0), st.none())),
-        "n_leapfrog": draw(st.one_of(st.integers(1, 5), sizes(1, 5))),
-        "seed": draw(st.one_of(st.integers(0, 9), st.sampled_from(HUGE_INTS))),
+        "n_samples": draw(st.integers(1, 30)),
+        "n_chains": draw(st.integers(1, 3)),
+        "step_size": draw(st.floats(0.05, 1.0)),
+        "n_leapfrog": draw(st.integers(1, 5)),
+        "seed": draw(st.integers(0, 9)),
     }
+    bad: dict[str, st.SearchStrategy[Any]] = {
+        "method": st.sampled_from(["nuts", None, 3]),
+        "n_samples": sizes(1, 30),
+        "n_chains": sizes(1, 3),
+        "step_size": st.one_of(floats_or_bad(0.05, 1.0), st.none()),
+        "n_leapfrog": sizes(1, 5),
+        "seed": st.sampled_from(HUGE_INTS),
+    }
+    if draw(st.booleans()):
+        k = draw(st.sampled_from(sorted(bad)))
+        if k == "method":
+            method = draw(bad[k])
+        else:
+            kw[k] = draw(bad[k])
     for k, strat in (
         ("beta", floats_or_bad(0.01, 0.99)),
         ("refresh_rate", floats_or_bad(0.0, 2.0)),
@@ -154,8 +191,10 @@ def _sample_builtin(draw: st.DrawFn) -> Call:
         ("x0", st.one_of(st.just("exact"), st.just("nope"), any_array((3,)), any_array((2, 3)))),
         ("inverse_mass_matrix", st.one_of(any_array((3,), 0.1, 2.0), any_array((3, 3)))),
     ):
-        if draw(st.integers(0, 3)) == 0:
+        if draw(st.integers(0, 7)) == 0:
             kw[k] = draw(strat)
+        elif k == "refresh_rate" and method in ("ct_hmc", "mjhmc") and draw(st.booleans()):
+            kw[k] = draw(st.floats(0.0, 1.0))
     d = 3
 
     def fn() -> object:
@@ -203,28 +242,61 @@ def _callback(kind: str, sign: float = 1.0) -> Callable[[np.ndarray[Any, Any]], 
     return fn
 
 
-_KINDS = ["good", "good", "lists", "shape", "nan", "inf_grad", "raise", "scalar", "triple", "none", "complex", "object", "sleep", "huge", "transposed"]
+_KINDS = [
+    "good",
+    "good",
+    "good",
+    "good",
+    "good",
+    "lists",
+    "shape",
+    "nan",
+    "inf_grad",
+    "raise",
+    "scalar",
+    "triple",
+    "none",
+    "complex",
+    "object",
+    "sleep",
+    "huge",
+    "transposed",
+]
 
 
 def _sample_callable() -> st.SearchStrategy[Call]:
-    def build(kind: str, method: str, as_log: bool, dim: Any, x0: Any) -> Call:
+    def build(kind: str, method: Any, as_log: bool, dim: Any, x0: Any) -> Call:
         cb = _callback(kind, -1.0 if as_log else 1.0)
 
         def fn() -> object:
             if as_log:
-                return hmc.sample(logdensity=cb, method=method, n_samples=10, n_chains=2, step_size=0.3, n_leapfrog=3, dim=dim, x0=x0, progress=False)
-            return hmc.sample(cb, method=method, n_samples=10, n_chains=2, step_size=0.3, n_leapfrog=3, dim=dim, x0=x0, progress=False)
+                return hmc.sample(
+                    logdensity=cb,
+                    method=method,
+                    n_samples=10,
+                    n_chains=2,
+                    step_size=0.3,
+                    n_leapfrog=3,
+                    dim=dim,
+                    x0=x0,
+                    progress=False,
+                )
+            return hmc.sample(
+                cb, method=method, n_samples=10, n_chains=2, step_size=0.3, n_leapfrog=3, dim=dim, x0=x0, progress=False
+            )
 
         d = int(np.shape(x0)[-1]) if np.ndim(x0) >= 1 else (int(dim) if isinstance(dim, (int, np.integer)) else 0)
-        return Call(fn, f"sample(callback={kind}, method={method}, logdensity={as_log}, dim={dim!r}, x0={x0!r})", _trace_check(2, d))
+        return Call(
+            fn, f"sample(callback={kind}, method={method}, logdensity={as_log}, dim={dim!r}, x0={x0!r})", _trace_check(2, d)
+        )
 
     return st.builds(
         build,
         st.sampled_from(_KINDS),
         st.sampled_from(hmc.METHODS),
         st.booleans(),
-        st.one_of(st.just(2), sizes(1, 3)),
-        st.one_of(st.none(), st.just(None), any_array((2,))),
+        st.one_of(st.just(2), st.just(2), st.just(2), sizes(1, 3)),
+        st.one_of(st.none(), st.none(), st.none(), any_array((2,))),
     )
 
 
@@ -283,7 +355,9 @@ def _trace_methods() -> st.SearchStrategy[Call]:
         st.none(),
         bad_scalars(),
     )
-    which = st.sampled_from(["on_grid", "ess", "autocorrelation", "mean_autocorrelation", "grads_to_autocorr", "summary", "mean", "var"])
+    which = st.sampled_from(
+        ["on_grid", "ess", "autocorrelation", "mean_autocorrelation", "grads_to_autocorr", "summary", "mean", "var"]
+    )
     return st.builds(build, st.booleans(), which, args)
 
 
@@ -304,10 +378,23 @@ def _diag(fname: str) -> st.SearchStrategy[Call]:
 
         return Call(fn, f"{fname}({x!r}, square={flag!r}, {extra!r}, threads={threads!r})", check)
 
-    arrays = st.one_of(any_array((2, 12)), any_array((2, 12, 2)), any_array((3, 0)), any_array((2, 12), -1e300, 1e300))
-    flags = st.one_of(st.booleans(), st.booleans(), bad_scalars(), st.sampled_from([0, 1]))
-    extra = st.one_of(st.booleans(), bad_scalars()) if fname == "ess" else st.one_of(st.none(), sizes(0, 20))
-    return st.builds(build, arrays, flags, extra, st.one_of(st.none(), sizes(1, 4)))
+    good = st.integers(0, 2**32 - 1).map(lambda sd: np.random.default_rng(sd).standard_normal((2, 12, 2)))
+    arrays = st.one_of(
+        good, good, any_array((2, 12)), any_array((2, 12, 2)), any_array((3, 0)), any_array((2, 12), -1e300, 1e300)
+    )
+    flags = st.one_of(st.booleans(), st.booleans(), st.booleans(), bad_scalars(), st.sampled_from([0, 1]))
+    extra = (
+        st.one_of(st.booleans(), st.booleans(), bad_scalars())
+        if fname == "ess"
+        else st.one_of(st.none(), st.integers(0, 20), sizes(0, 20))
+    )
+    threads = st.one_of(st.none(), st.none(), st.integers(1, 4), sizes(1, 4))
+    # one bad argument at a time, mostly: a valid array with bad flags, or bad arrays with valid flags
+    return st.one_of(
+        st.builds(build, good, st.booleans(), extra, threads),
+        st.builds(build, arrays, st.booleans(), st.booleans() if fname == "ess" else st.none(), st.none()),
+        st.builds(build, good, flags, extra, threads),
+    )
 
 
 def _beta() -> st.SearchStrategy[Call]:

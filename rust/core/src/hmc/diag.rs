@@ -255,7 +255,11 @@ pub fn grid(
     if !(dt > 0.0 && dt.is_finite()) {
         return Err(invalid(format!("must be finite and > 0, got {dt}")));
     }
-    if n_chains == 0 || n_jumps == 0 || x.len() < n_chains * n_jumps * dim || tau.len() < n_chains * n_jumps {
+    if n_chains == 0
+        || n_jumps == 0
+        || x.len() < n_chains * n_jumps * dim
+        || tau.len() < n_chains * n_jumps
+    {
         return Ok((Vec::new(), 0));
     }
     let totals: Vec<f64> = (0..n_chains)
@@ -273,7 +277,7 @@ pub fn grid(
         ))
     };
     // `as usize` saturates; the checked products catch what does not fit the address space
-    if !(ratio < 2f64.powi(62)) {
+    if ratio.is_nan() || ratio >= 2f64.powi(62) {
         return Err(too_many());
     }
     let n_grid = ratio as usize;

@@ -1061,7 +1061,10 @@ impl Sampler {
                 n_chains.saturating_mul(per_chain)
             ),
         };
-        drop(crate::mem::try_with_capacity::<u8>(n_chains.saturating_mul(per_chain)).map_err(too_big)?);
+        drop(
+            crate::mem::try_with_capacity::<u8>(n_chains.saturating_mul(per_chain))
+                .map_err(too_big)?,
+        );
         let mut chains = crate::mem::try_with_capacity(n_chains).map_err(too_big)?;
         chains.extend(
             (0..n_chains)
@@ -1464,7 +1467,9 @@ impl Sampler {
         o.accept.try_reserve_exact(total).map_err(too_big)?;
         o.energy.try_reserve_exact(total).map_err(too_big)?;
         o.grads.try_reserve_exact(n_chains).map_err(too_big)?;
-        o.warmup_grads.try_reserve_exact(n_chains).map_err(too_big)?;
+        o.warmup_grads
+            .try_reserve_exact(n_chains)
+            .map_err(too_big)?;
         for ch in &self.chains {
             for r in ch.rec.as_slice().chunks_exact(d + 2 + jump) {
                 o.x.extend_from_slice(&r[..d]);
