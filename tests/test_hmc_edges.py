@@ -221,3 +221,27 @@ def test_stuck_chain_is_a_computation_error_or_result() -> None:
         assert str(e).startswith("step_size: ")
     else:
         assert np.isfinite(tr.records).all()
+
+
+def test_warmup_that_adapts_nothing_warns() -> None:
+    with pytest.warns(UserWarning, match=r"^warmup: "):
+        hmc.sample(
+            hmc.Funnel(3),
+            method="hmc",
+            n_samples=3,
+            n_chains=1,
+            step_size=0.1,
+            warmup=3,
+            adapt_step_size=False,
+            adapt_metric=False,
+            progress=False,
+        )
+
+
+def test_autocorrelation_of_an_alternating_chain_is_minus_one() -> None:
+    # independent truth: x_t = (-1)^t has mean 0 over all chains; the biased lag-k autocovariance
+    # is (-1)^k (n - k) / n
+    n = 10
+    x = np.array([[(-1.0) ** t for t in range(n)]])
+    rho = hmc.autocorrelation(x, 3)[0]
+    np.testing.assert_allclose(rho, [1.0, -(n - 1) / n, (n - 2) / n, -(n - 3) / n], atol=1e-12)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -646,7 +647,11 @@ def autocorrelation(x: npt.ArrayLike, max_lag: int | None = None, *, square: boo
     n = a.shape[1]
     lag = n - 1 if lag_arg is None else min(lag_arg, n - 1)
     a = _rescaled(a)
-    return np.asarray(_core.hmc_autocorr(a, lag, sq, nt), dtype=np.float64)
+    out = np.asarray(_core.hmc_autocorr(a, lag, sq, nt), dtype=np.float64)
+    fin = out[~np.isnan(out)]
+    if np.any(np.abs(fin) > 1 + 1e-9):
+        raise ComputationError("autocorrelation: an estimate fell outside [-1, 1]")
+    return out
 
 
 def _first_crossing(curve: F64, level: float) -> float:
@@ -1028,6 +1033,20 @@ def _check_record_memory(n_chains: int, n_samples: int, d: int, jump: bool, look
     )
 
 
+def _check_output(out: dict[str, Any], jump: bool) -> None:
+    """The invariants of a run's records: finite states, energies below +inf, acceptance
+    statistics in [0, 1], positive finite holding times."""
+    if not np.isfinite(out["x"]).all():
+        raise ComputationError("sample: a recorded state is not finite (the target's gradient overflowed); lower step_size")
+    acc = out["accept"]
+    if np.any((acc < 0) | (acc > 1)):
+        raise ComputationError("sample: an acceptance statistic fell outside [0, 1]")
+    if jump:
+        tau = out["tau"]
+        if not (np.isfinite(tau).all() and (tau >= 0).all()):
+            raise ComputationError("sample: a holding time is negative or not finite")
+
+
 def sample(
     target: BuiltinTarget | EnergyGrad | None = None,
     *,
@@ -1212,12 +1231,19 @@ def sample(
     )
     run.init()
     t_warm = 0.0
+    if warmup > 0 and not adapt_step_size and not adapt_metric:
+        warnings.warn(
+            f"warmup: {warmup} warm-up iterations adapt nothing (adapt_step_size and adapt_metric are False); "
+            "they only move the chains towards the typical set",
+            stacklevel=2,
+        )
     if warmup > 0:
         run.start_warmup(warmup, adapt_step_size, adapt_metric, ta)
         t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), f"{method} warm-up", progress)
     run.reserve(n_samples * thin)
     wall = _run_chunks(run, n_samples * thin, lambda k: run.run(k, threads), method, progress)
     out = run.output()
+    _check_output(out, jump)
     return Trace(
         method=method,
         records=out["x"],
