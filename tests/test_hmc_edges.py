@@ -245,3 +245,15 @@ def test_autocorrelation_of_an_alternating_chain_is_minus_one() -> None:
     x = np.array([[(-1.0) ** t for t in range(n)]])
     rho = hmc.autocorrelation(x, 3)[0]
     np.testing.assert_allclose(rho, [1.0, -(n - 1) / n, (n - 2) / n, -(n - 3) / n], atol=1e-12)
+
+
+def test_a_trace_built_by_hand_is_validated(ct_trace: hmc.Trace) -> None:
+    import dataclasses
+
+    with pytest.raises(InvalidTypeError, match=r"^records: "):
+        dataclasses.replace(ct_trace, records=ct_trace.records.astype(complex))
+    with pytest.raises(InvalidArgumentError, match=r"^tau: "):
+        dataclasses.replace(ct_trace, tau=ct_trace.tau[:, :-1] if ct_trace.tau is not None else None)
+    # an int array is converted, not passed to the native code as is
+    tr = dataclasses.replace(ct_trace, records=np.rint(ct_trace.records).astype(np.int64))
+    assert tr.on_grid(0.5).dtype == np.float64

@@ -718,6 +718,21 @@ class Trace:
     wall_time: float
     warmup_time: float = 0.0
 
+    def __post_init__(self) -> None:
+        rec = _real_array("records", self.records)
+        if rec.ndim != 3:
+            raise InvalidArgumentError(f"records: expected shape (chain, n, dim), got {rec.shape}")
+        if not np.isfinite(rec).all():
+            raise InvalidArgumentError("records: every value must be finite")
+        object.__setattr__(self, "records", rec)
+        if self.tau is not None:
+            tau = _real_array("tau", self.tau)
+            if tau.shape != rec.shape[:2]:
+                raise InvalidArgumentError(f"tau: expected shape {rec.shape[:2]} (chain, n of records), got {tau.shape}")
+            if not (np.isfinite(tau).all() and (tau >= 0).all()):
+                raise InvalidArgumentError("tau: every holding time must be finite and >= 0")
+            object.__setattr__(self, "tau", tau)
+
     @property
     def n_chains(self) -> int:
         """Number of chains."""
@@ -795,13 +810,21 @@ class Trace:
     def mean(self) -> F64:
         """Time-weighted mean per coordinate over all chains, shape (dim,)."""
         x, w = self.weighted()
-        return np.asarray(np.einsum("cnd,cn->d", x, w) / w.sum(), dtype=np.float64)
+        total = w.sum()
+        if not total > 0:
+            raise ComputationError("mean: the trace has no weight (no records or zero holding times)")
+        # normalised weights first: no overflow for huge states
+        return np.asarray(np.einsum("cnd,cn->d", x, w / total), dtype=np.float64)
 
     def var(self) -> F64:
         """Time-weighted variance per coordinate over all chains, shape (dim,)."""
         x, w = self.weighted()
         m = self.mean()
-        return np.asarray(np.einsum("cnd,cn->d", (x - m) ** 2, w) / w.sum(), dtype=np.float64)
+        with np.errstate(over="ignore"):
+            v = np.asarray(np.einsum("cnd,cn->d", (x - m) ** 2, w / w.sum()), dtype=np.float64)
+        if not np.isfinite(v).all():
+            raise ComputationError("var: the variance overflows a float (states of magnitude near 1e154 or more)")
+        return v
 
     @property
     def move_fractions(self) -> dict[str, float]:

@@ -361,6 +361,39 @@ def _trace_methods() -> st.SearchStrategy[Call]:
     return st.builds(build, st.booleans(), which, args)
 
 
+def _trace_by_hand() -> st.SearchStrategy[Call]:
+    def build(records: Any, tau: Any, which: str) -> Call:
+        def fn() -> object:
+            tr = hmc.Trace(
+                method="mjhmc",
+                records=records,
+                tau=tau,
+                moves=np.zeros((2, 6), np.uint8),
+                accept=np.ones((2, 6)),
+                energy=np.zeros((2, 6)),
+                n_grad=np.ones(2, np.int64),
+                n_grad_warmup=np.zeros(2, np.int64),
+                step_size=0.1,
+                n_leapfrog=1,
+                beta=None,
+                refresh_rate=0.1,
+                look_ahead=1,
+                inverse_mass_matrix=np.ones(2),
+                seed=0,
+                wall_time=0.0,
+            )
+            return tr.on_grid(0.5) if which == "on_grid" else tr.mean()
+
+        def check(out: object) -> None:
+            _finite_array(out)
+
+        return Call(fn, f"Trace(records={records!r}, tau={tau!r}).{which}()", check)
+
+    return st.builds(
+        build, any_array((2, 6, 2)), st.one_of(any_array((2, 6), 0.1, 1.0), st.none()), st.sampled_from(["on_grid", "mean"])
+    )
+
+
 def _diag(fname: str) -> st.SearchStrategy[Call]:
     def build(x: Any, flag: Any, extra: Any, threads: Any) -> Call:
         def fn() -> object:
@@ -417,6 +450,7 @@ ENTRIES: list[Entry] = [
     Entry("hmc.sample", _sample_builtin()),
     Entry("hmc.sample.callable", _sample_callable()),
     Entry("hmc.Trace", _trace_methods()),
+    Entry("hmc.Trace.__init__", _trace_by_hand()),
     Entry("hmc.ess", _diag("ess")),
     Entry("hmc.autocorrelation", _diag("autocorrelation")),
     Entry("hmc.refresh_rate_from_beta", _beta()),
