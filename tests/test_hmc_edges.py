@@ -257,3 +257,10 @@ def test_a_trace_built_by_hand_is_validated(ct_trace: hmc.Trace) -> None:
     # an int array is converted, not passed to the native code as is
     tr = dataclasses.replace(ct_trace, records=np.rint(ct_trace.records).astype(np.int64))
     assert tr.on_grid(0.5).dtype == np.float64
+
+
+def test_trace_ess_of_too_few_draws_is_nan_with_a_warning() -> None:
+    tr = hmc.sample(hmc.Funnel(3), method="hmc", n_samples=3, n_chains=2, step_size=0.1, progress=False)
+    with pytest.warns(UserWarning, match=r"^ess: "):
+        out = tr.ess()
+    assert out.shape == (3,) and np.isnan(out).all()

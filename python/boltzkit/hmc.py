@@ -846,10 +846,20 @@ class Trace:
         return {first: frac(1), "F": frac(0), "R": frac(_MOVE_R)}
 
     def ess(self, quantity: Literal["x", "x2"] = "x") -> F64:
-        """ESS of the mean of ``x_i`` (or ``x_i²``) for every coordinate, from :attr:`draws`."""
+        """ESS of the mean of ``x_i`` (or ``x_i²``) for every coordinate, from :attr:`draws`.
+
+        NaN (with a warning) when there are fewer than 4 draws per chain: no estimate then.
+        """
         if not isinstance(quantity, str) or quantity not in ("x", "x2"):
             raise InvalidArgumentError(f"quantity: expected 'x' or 'x2', got {quantity!r}")
-        return ess(self.draws, square=quantity == "x2")
+        draws = self.draws
+        if draws.shape[1] < 4:
+            warnings.warn(
+                f"ess: {draws.shape[1]} draws per chain are too few for an ESS estimate (at least 4); returning NaN",
+                stacklevel=2,
+            )
+            return np.full(self.dim, np.nan)
+        return ess(draws, square=quantity == "x2")
 
     @staticmethod
     def _quantity(quantity: object) -> bool:

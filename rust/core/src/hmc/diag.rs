@@ -383,4 +383,15 @@ mod tests {
         assert_eq!(n, 7);
         assert_eq!(g, vec![0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
     }
+
+    #[test]
+    fn grid_with_a_tiny_dt_is_an_error_not_an_abort() {
+        let (x, tau) = (vec![1.0, 2.0, 3.0], vec![0.5, 1.0, 0.7]);
+        for dt in [1e-13, 1e-100, 5e-324] {
+            let e = grid(&x, &tau, 1, 3, 1, dt).unwrap_err();
+            assert!(e.to_string().starts_with("dt: "), "{e}");
+        }
+        assert!(grid(&x, &tau, 1, 3, 1, f64::NAN).is_err());
+        assert!(grid(&x, &tau, 1, 3, 1, -1.0).is_err());
+    }
 }
