@@ -264,3 +264,26 @@ def test_trace_ess_of_too_few_draws_is_nan_with_a_warning() -> None:
     with pytest.warns(UserWarning, match=r"^ess: "):
         out = tr.ess()
     assert out.shape == (3,) and np.isnan(out).all()
+
+
+def test_ctrl_c_interrupts_a_sleeping_callback() -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    def slow(x: Any) -> Any:
+        time.sleep(0.2)
+        return 0.5 * (x**2).sum(axis=1), x
+
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            hmc.sample(slow, method="mjhmc", n_samples=1000, n_chains=2, step_size=0.1, dim=2, progress=False)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, old)
+    assert time.perf_counter() - t0 < 2.0

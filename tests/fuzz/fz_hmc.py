@@ -132,8 +132,8 @@ def _exact_sample() -> st.SearchStrategy[Call]:
     return st.builds(
         build,
         st.sampled_from(["gauss", "rough", "bimodal", "funnel", "pot", "dense"]),
-        sizes(0, 50),
-        st.one_of(sizes(0, 9), st.just(0)),
+        st.one_of(st.integers(0, 50), st.integers(0, 50), sizes(0, 50)),
+        st.one_of(st.integers(0, 9), st.integers(0, 9), sizes(0, 9)),
     )
 
 
