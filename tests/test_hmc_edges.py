@@ -287,3 +287,9 @@ def test_ctrl_c_interrupts_a_sleeping_callback() -> None:
         timer.cancel()
         signal.signal(signal.SIGINT, old)
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_on_grid_longer_than_the_run_warns(ct_trace: hmc.Trace) -> None:
+    with pytest.warns(UserWarning, match=r"^dt: "):
+        g = ct_trace.on_grid(1e300)
+    assert g.shape == (2, 0, 5)

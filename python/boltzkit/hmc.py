@@ -787,6 +787,11 @@ class Trace:
         t_min = float(self.total_time.min()) if c else 0.0
         n_grid = t_min / step if math.isfinite(t_min) else 0.0  # may be +inf for a subnormal dt
         check_bytes("dt", 8.0 * c * n_grid * d, f"a grid of {n_grid:.3g} points for {c} chains in dimension {d}")
+        if c and n_grid < 1:
+            warnings.warn(
+                f"dt: {step:.6g} is longer than the shortest chain's simulated time {t_min:.6g}; the grid is empty",
+                stacklevel=2,
+            )
         return np.asarray(_core.hmc_grid(self.records, self.tau, step))
 
     @cached_property
