@@ -293,3 +293,14 @@ def test_on_grid_longer_than_the_run_warns(ct_trace: hmc.Trace) -> None:
     with pytest.warns(UserWarning, match=r"^dt: "):
         g = ct_trace.on_grid(1e300)
     assert g.shape == (2, 0, 5)
+
+
+def test_product_of_t_with_a_singular_filter_has_no_exact_draws() -> None:
+    t = hmc.ProductOfT(dim=2, w=[[1.0, 1.0], [1.0, 1.0]])
+    assert not t.has_exact_sample
+    with pytest.raises(ComputationError, match="invertible"):
+        t.exact_sample(3)
+    with pytest.raises(InvalidArgumentError, match=r"^x0: "):
+        hmc.sample(t, method="hmc", n_samples=3, n_chains=1, step_size=0.1, x0="exact", progress=False)
+    with pytest.raises(NotImplementedError):
+        hmc.LogisticRegression(x=np.ones((3, 1)), y=np.array([0.0, 1.0, 1.0])).exact_sample(2)

@@ -64,6 +64,7 @@ __all__ = [
     "GaussianAniso",
     "GaussianDense",
     "LogisticRegression",
+    "NoExactSamplerError",
     "ProductOfT",
     "RoughWell",
     "Trace",
@@ -141,6 +142,10 @@ def _array(name: str, v: object, ndim: int) -> F64:
     return a
 
 
+class NoExactSamplerError(ComputationError, NotImplementedError):
+    """A target without exact draws (a :class:`ComputationError` and a ``NotImplementedError``)."""
+
+
 def refresh_rate_from_beta(beta: float) -> float:
     """The full-refresh rate ``λ = −ln(1 − β)/2`` of a jump sampler that matches the discrete
     samplers' partial refresh ``β`` (one unit of jump time ≈ one discrete step); ``β < 1``."""
@@ -211,7 +216,7 @@ class BuiltinTarget:
             For targets without an exact sampler (logistic regression, a product of t experts
             with a non-square filter matrix).
         """
-        raise NotImplementedError(f"{self.name} has no exact sampler")
+        raise NoExactSamplerError(f"{self.name} has no exact sampler")
 
     @property
     def has_exact_sample(self) -> bool:
@@ -427,11 +432,17 @@ class ProductOfT(BuiltinTarget):
         """For a square invertible ``W``: ``x = W⁻¹(u − b)``, ``u_j ~ t(ν_j)``."""
         assert self.w is not None and self.nu is not None and self.b is not None
         if self.w.shape[0] != self.w.shape[1]:
-            raise NotImplementedError("ProductOfT: exact draws need a square filter matrix")
+            raise NoExactSamplerError("ProductOfT: exact draws need a square filter matrix")
         n, seed = self._exact_args(n, seed)
         rng = np.random.default_rng(seed)
         u = rng.standard_t(self.nu, size=(n, self.nu.size))
-        return np.ascontiguousarray(np.linalg.solve(self.w, (u - self.b).T).T)
+        try:
+            x = np.linalg.solve(self.w, (u - self.b).T).T
+        except np.linalg.LinAlgError:
+            raise NoExactSamplerError("ProductOfT: exact draws need an invertible filter matrix") from None
+        if not np.isfinite(x).all():
+            raise ComputationError("ProductOfT: exact draws overflowed (a nearly singular filter matrix)")
+        return np.ascontiguousarray(x)
 
     def variance(self) -> F64 | None:
         """``ν/(ν−2)`` (∞ for ν ≤ 2) when ``W = I`` and ``b = 0``."""

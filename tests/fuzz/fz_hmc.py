@@ -78,6 +78,20 @@ def _pot_arrays() -> st.SearchStrategy[Call]:
     return st.builds(build, any_array((3, 2)), any_array((3,)), any_array((3,), 0.5, 6.0))
 
 
+def _pot_exact() -> st.SearchStrategy[Call]:
+    def build(w: Any, n: Any) -> Call:
+        def fn() -> object:
+            return hmc.ProductOfT(dim=2, w=w).exact_sample(n)
+
+        def check(out: object) -> None:
+            _finite_array(out, (int(n), 2))
+
+        return Call(fn, f"ProductOfT(w={w!r}).exact_sample({n!r})", check)
+
+    singular = st.floats(-3, 3).map(lambda v: np.array([[v, v], [v, v]]))
+    return st.builds(build, st.one_of(singular, any_array((2, 2))), st.one_of(st.integers(0, 20), sizes(0, 20)))
+
+
 def _logistic() -> st.SearchStrategy[Call]:
     def build(x: Any, y: Any, s: Any) -> Call:
         return Call(
@@ -444,6 +458,7 @@ ENTRIES: list[Entry] = [
     *(Entry(f"hmc.{name}", _ctor(name)) for name in _TARGETS),
     Entry("hmc.GaussianDense", _dense_ctor()),
     Entry("hmc.ProductOfT.arrays", _pot_arrays()),
+    Entry("hmc.ProductOfT.exact_sample", _pot_exact()),
     Entry("hmc.LogisticRegression", _logistic()),
     Entry("hmc.BuiltinTarget.energy_grad", _energy_grad()),
     Entry("hmc.BuiltinTarget.exact_sample", _exact_sample()),
