@@ -1271,13 +1271,40 @@ impl Sampler {
             ),
         };
         let row = d + 2 + usize::from(jump);
-        for ch in &mut self.chains {
-            ch.rec
-                .try_reserve(per.saturating_mul(row))
-                .map_err(too_big)?;
-            ch.moves.try_reserve(per).map_err(too_big)?;
+        // all of it probed at once first, so that a request that does not fit fails here and
+        // leaves the process its memory (not with most chains' records reserved)
+        let total = per
+            .saturating_mul(row.saturating_mul(8).saturating_add(1))
+            .saturating_mul(n_chains);
+        let room = |ch: &Chain| {
+            ch.rec.capacity() - ch.rec.len() >= per.saturating_mul(row)
+                && ch.moves.capacity() - ch.moves.len() >= per
+        };
+        if self.chains.iter().all(room) {
+            return Ok(());
         }
-        Ok(())
+        drop(crate::mem::try_with_capacity::<u8>(total).map_err(too_big)?);
+        let mut res = Ok(());
+        for ch in &mut self.chains {
+            let r = ch
+                .rec
+                .try_reserve(per.saturating_mul(row))
+                .and_then(|()| ch.moves.try_reserve(per));
+            if let Err(e) = r {
+                res = Err(too_big(e));
+                break;
+            }
+        }
+        if res.is_err() {
+            // give back what was reserved for chains that have recorded nothing yet
+            for ch in &mut self.chains {
+                if ch.moves.is_empty() {
+                    ch.rec = BigVec::new();
+                    ch.moves = BigVec::new();
+                }
+            }
+        }
+        res
     }
 
     fn iterate_batched(&mut self, t: &mut dyn BatchTarget, record: bool) -> Result<(), HmcError> {
