@@ -304,3 +304,29 @@ def test_product_of_t_with_a_singular_filter_has_no_exact_draws() -> None:
         hmc.sample(t, method="hmc", n_samples=3, n_chains=1, step_size=0.1, x0="exact", progress=False)
     with pytest.raises(NotImplementedError):
         hmc.LogisticRegression(x=np.ones((3, 1)), y=np.array([0.0, 1.0, 1.0])).exact_sample(2)
+
+
+def test_native_run_out_of_address_space_is_an_error_not_an_abort() -> None:
+    # the Rust side alone (past the Python pre-check): the chains' state fits, their records do
+    # not; before, a partial reservation left no memory and the next small allocation aborted
+    code = textwrap.dedent(
+        """
+        import resource
+        import numpy as np
+        from boltzkit import _core, hmc
+        t = hmc.Funnel(5)._native
+        x0 = np.zeros((2 * 10**5, 5))
+        used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+        lim = used + 700 * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+        r = _core.HmcRun(t, "ct_hmc", x0, 0.4, 10, 0.5, 0.05, 1, True, 1, None, 0)
+        r.init()
+        try:
+            r.reserve(10**4)
+        except ValueError as e:
+            print("REFUSED", e)
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("REFUSED n_samples: "), r.stdout
