@@ -1254,10 +1254,10 @@ def sample(
         raise InvalidTypeError(f"target: expected a built-in target or a callable, got {type(target).__name__}")
     d_known = builtin.ndim if builtin is not None else (None if dim is None else _dim(dim))
     if d_known is not None:
-        _check_record_memory(n_chains, n_samples * thin, d_known, jump, look_ahead)
+        _check_record_memory(n_chains, n_samples + 1, d_known, jump, look_ahead)
     starts = _starts(x0, builtin, d_known, n_chains, seed)
     d = starts.shape[1]
-    _check_record_memory(n_chains, n_samples * thin, d, jump, look_ahead)
+    _check_record_memory(n_chains, n_samples + 1, d, jump, look_ahead)
     # a time bound before any work: gradients per chain (lahmc: up to look_ahead trajectories
     # per iteration) times chains
     per_iter = n_leapfrog * (look_ahead if method == "lahmc" else 1)
