@@ -37,9 +37,8 @@ Examples
 from __future__ import annotations
 
 import math
-import numbers
-import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -51,7 +50,8 @@ import numpy.typing as npt
 from boltzkit import _core
 from boltzkit._progress import want_progress
 from boltzkit._threads import resolve_threads
-from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, check_bytes, check_steps
+from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -64,6 +64,7 @@ __all__ = [
     "GaussianAniso",
     "GaussianDense",
     "LogisticRegression",
+    "NoExactSamplerError",
     "ProductOfT",
     "RoughWell",
     "Trace",
@@ -80,6 +81,9 @@ JUMP_METHODS = ("ct_hmc", "mjhmc")
 _MOVE_R = int(_core.HMC_MOVE_REFRESH)
 
 F64 = npt.NDArray[np.float64]
+# The largest dimension of a built-in target: far beyond any use, small enough that every size
+# computed from it stays an exact int and a float.
+_MAX_DIM = 2**40
 EnergyGrad = Callable[[F64], tuple[Any, Any]]
 
 
@@ -88,48 +92,67 @@ EnergyGrad = Callable[[F64], tuple[Any, Any]]
 
 
 def _int(name: str, v: object, lo: int, hi: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise InvalidTypeError(f"{name}: expected an int, got {type(v).__name__}")
-    n = int(v)
-    if n < lo or (hi is not None and n > hi):
-        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise InvalidArgumentError(f"{name}: must be {rng}, got {n}")
-    return n
+    return as_int(name, v, lo, I64_MAX if hi is None else hi)
 
 
 def _float(name: str, v: object) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise InvalidTypeError(f"{name}: expected a number, got {type(v).__name__}")
-    return float(v)
+    return as_float(name, v)
 
 
-def _positive(name: str, v: object) -> float:
-    x = _float(name, v)
-    if not (math.isfinite(x) and x > 0):
-        raise InvalidArgumentError(f"{name}: must be finite and > 0, got {x}")
-    return x
+def _positive(name: str, v: object, hi: float | None = None) -> float:
+    return as_float(name, v, 0.0, hi, lo_open=True)
+
+
+def _dim(v: object, lo: int = 1) -> int:
+    """A target's dimension: an int that a handful of float64 vectors of that length fit."""
+    d = as_int("dim", v, lo, _MAX_DIM)
+    check_bytes("dim", 64.0 * d, f"a target of dimension {d}")
+    return d
+
+
+def _real_array(name: str, v: object) -> npt.NDArray[Any]:
+    """``v`` as a float64 array (real numbers only: bool, complex, object and str refused)."""
+    if isinstance(v, (str, bytes, dict, set)) or v is None:
+        raise InvalidTypeError(f"{name}: expected an array of numbers, got {type(v).__name__}")
+    try:
+        raw = np.asarray(v)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidTypeError(f"{name}: expected an array of numbers") from None
+    if raw.dtype.kind not in "iuf":
+        raise InvalidTypeError(f"{name}: expected an array of real numbers, got dtype {raw.dtype}")
+    try:
+        return np.ascontiguousarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # pragma: no cover - numeric dtypes convert
+        raise InvalidTypeError(f"{name}: expected an array of numbers") from None
 
 
 def _array(name: str, v: object, ndim: int) -> F64:
-    try:
-        a = np.ascontiguousarray(v, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidTypeError(f"{name}: expected an array of numbers") from None
+    a = _real_array(name, v)
     if a.ndim != ndim:
         raise InvalidArgumentError(f"{name}: expected a {ndim}-D array, got shape {a.shape}")
     if a.size == 0:
         raise InvalidArgumentError(f"{name}: must not be empty")
     if not np.all(np.isfinite(a)):
         raise InvalidArgumentError(f"{name}: every value must be finite")
+    if np.abs(a).max() > 1e100:
+        # beyond this, squares and products in the energies overflow: refuse rather than return inf/NaN
+        raise InvalidArgumentError(
+            f"{name}: every value must be between -1e100 and 1e100, got {a.flat[np.argmax(np.abs(a))]:.3g}"
+        )
     return a
+
+
+class NoExactSamplerError(ComputationError, NotImplementedError):
+    """A target without exact draws (a :class:`ComputationError` and a ``NotImplementedError``)."""
 
 
 def refresh_rate_from_beta(beta: float) -> float:
     """The full-refresh rate ``λ = −ln(1 − β)/2`` of a jump sampler that matches the discrete
     samplers' partial refresh ``β`` (one unit of jump time ≈ one discrete step); ``β < 1``."""
     b = _float("beta", beta)
-    if not 0 < b < 1:
-        raise InvalidArgumentError(f"beta: must be in (0, 1) for a jump sampler (λ = −ln(1 − β)/2), got {b}")
+    # below 1e-300 the rate −ln(1 − β)/2 ≈ β/2 underflows towards 0 (no refresh at all)
+    if not 1e-300 <= b < 1:
+        raise InvalidArgumentError(f"beta: must be >= 1e-300 and < 1 for a jump sampler (λ = −ln(1 − β)/2), got {b}")
     return -math.log1p(-b) / 2
 
 
@@ -167,14 +190,22 @@ class BuiltinTarget:
         energy : ndarray of shape (n,) (a scalar array for a single point)
         grad : ndarray of shape (n, dim) (``(dim,)`` for a single point)
         """
-        a = np.asarray(x, dtype=np.float64)
+        a = _real_array("x", x)
         single = a.ndim == 1
-        a2 = np.ascontiguousarray(a.reshape(1, -1) if single else a)
         d = self.ndim
-        if a2.ndim != 2 or a2.shape[1] != d:
+        if a.ndim not in (1, 2) or a.shape[-1] != d:
             raise InvalidArgumentError(f"x: expected shape (n, {d}) or ({d},), got {a.shape}")
+        a2 = np.ascontiguousarray(a.reshape(1, -1) if single else a)
+        check_bytes("x", 8.0 * a2.shape[0] * (d + 1), f"energies and gradients of {a2.shape[0]} points in dimension {d}")
         e, g = self._native.energy_grad(a2, resolve_threads(threads))
         return (e[0], g[0]) if single else (e, g)
+
+    def _exact_args(self, n: object, seed: object) -> tuple[int, int]:
+        """``n`` and ``seed`` of :meth:`exact_sample`, validated (sizes against memory)."""
+        k = as_int("n", n, 0)
+        sd = as_seed(seed)
+        check_bytes("n", 24.0 * k * self.ndim, f"{k} exact draws in dimension {self.ndim}")
+        return k, sd
 
     def exact_sample(self, n: int, seed: int = 0) -> F64:
         """``n`` independent exact draws from the target, shape (n, dim).
@@ -185,7 +216,7 @@ class BuiltinTarget:
             For targets without an exact sampler (logistic regression, a product of t experts
             with a non-square filter matrix).
         """
-        raise NotImplementedError(f"{self.name} has no exact sampler")
+        raise NoExactSamplerError(f"{self.name} has no exact sampler")
 
     @property
     def has_exact_sample(self) -> bool:
@@ -218,10 +249,8 @@ class GaussianAniso(BuiltinTarget):
     log10_cond: float = 6.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dim", _int("dim", self.dim, 1))
-        object.__setattr__(self, "log10_cond", _float("log10_cond", self.log10_cond))
-        if not math.isfinite(self.log10_cond) or abs(self.log10_cond) > 300:
-            raise InvalidArgumentError(f"log10_cond: must be finite and |s| <= 300, got {self.log10_cond}")
+        object.__setattr__(self, "dim", _dim(self.dim, 1))
+        object.__setattr__(self, "log10_cond", as_float("log10_cond", self.log10_cond, -300.0, 300.0))
 
     @property
     def precisions(self) -> F64:
@@ -237,6 +266,7 @@ class GaussianAniso(BuiltinTarget):
 
     def exact_sample(self, n: int, seed: int = 0) -> F64:
         """Exact draws ``x_i ~ N(0, 1/c_i)``."""
+        n, seed = self._exact_args(n, seed)
         rng = np.random.default_rng(seed)
         return np.asarray(rng.standard_normal((n, self.dim)) / np.sqrt(self.precisions), dtype=np.float64)
 
@@ -266,6 +296,7 @@ class GaussianDense(BuiltinTarget):
 
     def exact_sample(self, n: int, seed: int = 0) -> F64:
         """``x = L⁻ᵀ z`` with ``J = L Lᵀ``, ``z ~ N(0, I)``."""
+        n, seed = self._exact_args(n, seed)
         rng = np.random.default_rng(seed)
         chol = np.linalg.cholesky(self.precision)
         z = rng.standard_normal((self.ndim, n))
@@ -295,9 +326,17 @@ class RoughWell(BuiltinTarget):
     b: float = 4.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dim", _int("dim", self.dim, 1))
-        object.__setattr__(self, "a", _positive("a", self.a))
-        object.__setattr__(self, "b", _positive("b", self.b))
+        object.__setattr__(self, "dim", _dim(self.dim, 1))
+        a = as_float("a", self.a, 1e-100, 1e100)
+        b = as_float("b", self.b, 1e-100, 1e100)
+        # ripples finer than the float spacing of the well are noise (cos of a huge argument),
+        # and the energy and the rejection sampler stop meaning anything
+        if a / b > 1e9:
+            raise InvalidArgumentError(
+                f"b: must be at least a / 1e9 = {a / 1e9:.3g} (ripples finer than that are numerical noise), got {b}"
+            )
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
 
     @cached_property
     def _native(self) -> Any:
@@ -306,16 +345,23 @@ class RoughWell(BuiltinTarget):
     def exact_sample(self, n: int, seed: int = 0) -> F64:
         """Rejection sampling per coordinate: propose ``N(0, a²)``, accept with
         ``exp(−cos(2πx/b) − 1) ≤ 1`` (exact)."""
+        n, seed = self._exact_args(n, seed)
         rng = np.random.default_rng(seed)
         out = np.empty(n * self.dim)
         filled = 0
-        while filled < out.size:
+        # the acceptance probability is at least e^-2 per proposal, so 200 rounds of twice the
+        # missing number of proposals never run out in practice; bounded all the same
+        for _ in range(200):
+            if filled >= out.size:
+                break
             m = 2 * (out.size - filled) + 16
             x = self.a * rng.standard_normal(m)
             keep = x[rng.random(m) < np.exp(-np.cos(2 * np.pi * x / self.b) - 1.0)]
             k = min(keep.size, out.size - filled)
             out[filled : filled + k] = keep[:k]
             filled += k
+        if filled < out.size:
+            raise ComputationError("RoughWell.exact_sample: the rejection sampler accepted too few proposals")
         return out.reshape(n, self.dim)
 
 
@@ -350,9 +396,12 @@ class ProductOfT(BuiltinTarget):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        d = _int("dim", self.dim, 1)
+        d = _dim(self.dim, 1)
         object.__setattr__(self, "dim", d)
-        rng = np.random.default_rng(_int("seed", self.seed, 0))
+        object.__setattr__(self, "sparse", as_bool("sparse", self.sparse))
+        if self.w is None:
+            check_bytes("dim", 16.0 * d * d, f"a {d} x {d} filter matrix")
+        rng = np.random.default_rng(as_seed(self.seed))
         nu, w, b = self.nu, self.w, self.b
         if w is None:
             wm = np.eye(d)
@@ -383,10 +432,17 @@ class ProductOfT(BuiltinTarget):
         """For a square invertible ``W``: ``x = W⁻¹(u − b)``, ``u_j ~ t(ν_j)``."""
         assert self.w is not None and self.nu is not None and self.b is not None
         if self.w.shape[0] != self.w.shape[1]:
-            raise NotImplementedError("ProductOfT: exact draws need a square filter matrix")
+            raise NoExactSamplerError("ProductOfT: exact draws need a square filter matrix")
+        n, seed = self._exact_args(n, seed)
         rng = np.random.default_rng(seed)
         u = rng.standard_t(self.nu, size=(n, self.nu.size))
-        return np.ascontiguousarray(np.linalg.solve(self.w, (u - self.b).T).T)
+        try:
+            x = np.linalg.solve(self.w, (u - self.b).T).T
+        except np.linalg.LinAlgError:
+            raise NoExactSamplerError("ProductOfT: exact draws need an invertible filter matrix") from None
+        if not np.isfinite(x).all():
+            raise ComputationError("ProductOfT: exact draws overflowed (a nearly singular filter matrix)")
+        return np.ascontiguousarray(x)
 
     def variance(self) -> F64 | None:
         """``ν/(ν−2)`` (∞ for ν ≤ 2) when ``W = I`` and ``b = 0``."""
@@ -414,10 +470,8 @@ class Bimodal(BuiltinTarget):
     sep: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dim", _int("dim", self.dim, 1))
-        s = _float("sep", self.sep)
-        if not math.isfinite(s):
-            raise InvalidArgumentError(f"sep: must be finite, got {s}")
+        object.__setattr__(self, "dim", _dim(self.dim, 1))
+        s = as_float("sep", self.sep, -1e100, 1e100)
         object.__setattr__(self, "sep", s)
 
     @property
@@ -433,6 +487,7 @@ class Bimodal(BuiltinTarget):
 
     def exact_sample(self, n: int, seed: int = 0) -> F64:
         """A fair coin picks the mode, then ``N(±m, I/2)``."""
+        n, seed = self._exact_args(n, seed)
         rng = np.random.default_rng(seed)
         sign = np.where(rng.random(n) < 0.5, 1.0, -1.0)
         return np.asarray(sign[:, None] * self.mode + rng.standard_normal((n, self.dim)) / np.sqrt(2), dtype=np.float64)
@@ -459,8 +514,9 @@ class Funnel(BuiltinTarget):
     sigma: float = 3.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dim", _int("dim", self.dim, 2))
-        object.__setattr__(self, "sigma", _positive("sigma", self.sigma))
+        object.__setattr__(self, "dim", _dim(self.dim, 2))
+        # e^{σ²/2} (the variance of the wide coordinates) must stay a float
+        object.__setattr__(self, "sigma", as_float("sigma", self.sigma, 1e-100, 25.0))
 
     @cached_property
     def _native(self) -> Any:
@@ -468,6 +524,7 @@ class Funnel(BuiltinTarget):
 
     def exact_sample(self, n: int, seed: int = 0) -> F64:
         """``x₀ ~ N(0, σ²)``, then ``x_i ~ N(0, e^{x₀})``."""
+        n, seed = self._exact_args(n, seed)
         rng = np.random.default_rng(seed)
         x0 = self.sigma * rng.standard_normal(n)
         rest = rng.standard_normal((n, self.dim - 1)) * np.exp(x0 / 2)[:, None]
@@ -505,7 +562,7 @@ class LogisticRegression(BuiltinTarget):
             raise InvalidArgumentError(f"y: expected {x.shape[0]} labels (rows of x), got {y.shape[0]}")
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
-        object.__setattr__(self, "prior_scale", _positive("prior_scale", self.prior_scale))
+        object.__setattr__(self, "prior_scale", _positive("prior_scale", self.prior_scale, 1e100))
         _ = self._native
 
     @cached_property
@@ -522,13 +579,29 @@ class LogisticRegression(BuiltinTarget):
 # diagnostics
 
 
-def _as3(name: str, x: npt.ArrayLike) -> F64:
-    a = np.asarray(x, dtype=np.float64)
+def _as3(name: str, x: npt.ArrayLike, min_draws: int = 1) -> F64:
+    a = _real_array(name, x)
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3:
         raise InvalidArgumentError(f"{name}: expected shape (chain, draw) or (chain, draw, dim), got {a.shape}")
+    c, n, d = a.shape
+    if c < 1 or d < 1 or n < min_draws:
+        raise InvalidArgumentError(f"{name}: needs at least 1 chain, {min_draws} draws and 1 coordinate, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise InvalidArgumentError(f"{name}: every value must be finite")
+    # the FFTs pad every chain to twice its length (complex): about 8 copies of the input
+    check_bytes(name, 8.0 * 8 * a.size, f"the FFTs of {c} chains x {n} draws x {d} coordinates")
     return np.ascontiguousarray(a)
+
+
+def _rescaled(a: F64) -> F64:
+    """``a`` times a power of two (exact) when its values are so large or small that squares and
+    fourth powers would overflow or underflow; ESS and autocorrelations do not depend on it."""
+    spread = float(np.max(np.abs(a)))
+    if spread > 1e60 or 0 < spread < 1e-60:
+        return np.ascontiguousarray(np.ldexp(a, -math.frexp(spread)[1]))
+    return a
 
 
 def ess(x: npt.ArrayLike, *, square: bool = False, split: bool = True, threads: int | None = None) -> F64:
@@ -550,8 +623,14 @@ def ess(x: npt.ArrayLike, *, square: bool = False, split: bool = True, threads: 
     -------
     ndarray of shape (dim,) (``(1,)`` for 2-D input)
     """
-    a = _as3("x", x)
-    return np.asarray(_core.hmc_ess(a, square, split, resolve_threads(threads)))
+    sq, sp = as_bool("square", square), as_bool("split", split)
+    nt = resolve_threads(threads)
+    a = _rescaled(_as3("x", x, 4))
+    out = np.asarray(_core.hmc_ess(a, sq, sp, nt), dtype=np.float64)
+    bad = ~(np.isfinite(out) & (out >= 0)) & ~np.isnan(out)
+    if bad.any():
+        raise ComputationError(f"ess: estimate out of range ({out[bad][0]}) for coordinate {int(np.nonzero(bad)[0][0])}")
+    return out
 
 
 def autocorrelation(x: npt.ArrayLike, max_lag: int | None = None, *, square: bool = False, threads: int | None = None) -> F64:
@@ -572,10 +651,18 @@ def autocorrelation(x: npt.ArrayLike, max_lag: int | None = None, *, square: boo
     -------
     ndarray of shape (dim, max_lag + 1)
     """
+    sq = as_bool("square", square)
+    lag_arg = None if max_lag is None else _int("max_lag", max_lag, 0)
+    nt = resolve_threads(threads)
     a = _as3("x", x)
     n = a.shape[1]
-    lag = n - 1 if max_lag is None else _int("max_lag", max_lag, 0)
-    return np.asarray(_core.hmc_autocorr(a, min(lag, max(n - 1, 0)), square, resolve_threads(threads)))
+    lag = n - 1 if lag_arg is None else min(lag_arg, n - 1)
+    a = _rescaled(a)
+    out = np.asarray(_core.hmc_autocorr(a, lag, sq, nt), dtype=np.float64)
+    fin = out[~np.isnan(out)]
+    if np.any(np.abs(fin) > 1 + 1e-9):
+        raise ComputationError("autocorrelation: an estimate fell outside [-1, 1]")
+    return out
 
 
 def _first_crossing(curve: F64, level: float) -> float:
@@ -642,6 +729,21 @@ class Trace:
     wall_time: float
     warmup_time: float = 0.0
 
+    def __post_init__(self) -> None:
+        rec = _real_array("records", self.records)
+        if rec.ndim != 3:
+            raise InvalidArgumentError(f"records: expected shape (chain, n, dim), got {rec.shape}")
+        if not np.isfinite(rec).all():
+            raise InvalidArgumentError("records: every value must be finite")
+        object.__setattr__(self, "records", rec)
+        if self.tau is not None:
+            tau = _real_array("tau", self.tau)
+            if tau.shape != rec.shape[:2]:
+                raise InvalidArgumentError(f"tau: expected shape {rec.shape[:2]} (chain, n of records), got {tau.shape}")
+            if not (np.isfinite(tau).all() and (tau >= 0).all()):
+                raise InvalidArgumentError("tau: every holding time must be finite and >= 0")
+            object.__setattr__(self, "tau", tau)
+
     @property
     def n_chains(self) -> int:
         """Number of chains."""
@@ -690,6 +792,17 @@ class Trace:
                 raise InvalidArgumentError("dt: only jump samplers have a time grid")
             return self.records
         step = self.mean_holding_time if dt is None else _positive("dt", dt)
+        if not (math.isfinite(step) and step > 0):
+            raise ComputationError(f"on_grid: the mean holding time is {step}; give dt")
+        c, _n, d = self.records.shape
+        t_min = float(self.total_time.min()) if c else 0.0
+        n_grid = t_min / step if math.isfinite(t_min) else 0.0  # may be +inf for a subnormal dt
+        check_bytes("dt", 8.0 * c * n_grid * d, f"a grid of {n_grid:.3g} points for {c} chains in dimension {d}")
+        if c and n_grid < 1:
+            warnings.warn(
+                f"dt: {step:.6g} is longer than the shortest chain's simulated time {t_min:.6g}; the grid is empty",
+                stacklevel=2,
+            )
         return np.asarray(_core.hmc_grid(self.records, self.tau, step))
 
     @cached_property
@@ -713,13 +826,21 @@ class Trace:
     def mean(self) -> F64:
         """Time-weighted mean per coordinate over all chains, shape (dim,)."""
         x, w = self.weighted()
-        return np.asarray(np.einsum("cnd,cn->d", x, w) / w.sum(), dtype=np.float64)
+        total = w.sum()
+        if not total > 0:
+            raise ComputationError("mean: the trace has no weight (no records or zero holding times)")
+        # normalised weights first: no overflow for huge states
+        return np.asarray(np.einsum("cnd,cn->d", x, w / total), dtype=np.float64)
 
     def var(self) -> F64:
         """Time-weighted variance per coordinate over all chains, shape (dim,)."""
         x, w = self.weighted()
         m = self.mean()
-        return np.asarray(np.einsum("cnd,cn->d", (x - m) ** 2, w) / w.sum(), dtype=np.float64)
+        with np.errstate(over="ignore"):
+            v = np.asarray(np.einsum("cnd,cn->d", (x - m) ** 2, w / w.sum()), dtype=np.float64)
+        if not np.isfinite(v).all():
+            raise ComputationError("var: the variance overflows a float (states of magnitude near 1e154 or more)")
+        return v
 
     @property
     def move_fractions(self) -> dict[str, float]:
@@ -741,10 +862,26 @@ class Trace:
         return {first: frac(1), "F": frac(0), "R": frac(_MOVE_R)}
 
     def ess(self, quantity: Literal["x", "x2"] = "x") -> F64:
-        """ESS of the mean of ``x_i`` (or ``x_i²``) for every coordinate, from :attr:`draws`."""
-        if quantity not in ("x", "x2"):
+        """ESS of the mean of ``x_i`` (or ``x_i²``) for every coordinate, from :attr:`draws`.
+
+        NaN (with a warning) when there are fewer than 4 draws per chain: no estimate then.
+        """
+        if not isinstance(quantity, str) or quantity not in ("x", "x2"):
             raise InvalidArgumentError(f"quantity: expected 'x' or 'x2', got {quantity!r}")
-        return ess(self.draws, square=quantity == "x2")
+        draws = self.draws
+        if draws.shape[1] < 4:
+            warnings.warn(
+                f"ess: {draws.shape[1]} draws per chain are too few for an ESS estimate (at least 4); returning NaN",
+                stacklevel=2,
+            )
+            return np.full(self.dim, np.nan)
+        return ess(draws, square=quantity == "x2")
+
+    @staticmethod
+    def _quantity(quantity: object) -> bool:
+        if not isinstance(quantity, str) or quantity not in ("x", "x2"):
+            raise InvalidArgumentError(f"quantity: expected 'x' or 'x2', got {quantity!r}")
+        return quantity == "x2"
 
     def ess_per_grad(self, quantity: Literal["x", "x2"] = "x") -> F64:
         """ESS per gradient evaluation for every coordinate (all chains' gradients)."""
@@ -753,14 +890,15 @@ class Trace:
 
     def autocorrelation(self, max_lag: int | None = None, quantity: Literal["x", "x2"] = "x") -> F64:
         """Autocorrelation of :attr:`draws` per coordinate, shape (dim, lags)."""
-        return autocorrelation(self.draws, max_lag, square=quantity == "x2")
+        return autocorrelation(self.draws, max_lag, square=self._quantity(quantity))
 
     def mean_autocorrelation(self, max_lag: int | None = None, quantity: Literal["x", "x2"] = "x") -> F64:
         """Autocorrelation of the whole vector, shape (lags,): the coordinates' autocovariances
         summed, then divided by their sum at lag 0 (``Σ_i cov_i(k) / Σ_i var_i``; the papers'
         measure, dominated by the widest coordinates)."""
+        sq = self._quantity(quantity)
         rho = self.autocorrelation(max_lag, quantity)
-        y = self.draws**2 if quantity == "x2" else self.draws
+        y = self.draws**2 if sq else self.draws
         var = y.reshape(-1, self.dim).var(axis=0)
         if not np.any(var > 0):
             return np.asarray(rho.mean(axis=0), dtype=np.float64)
@@ -769,7 +907,8 @@ class Trace:
     def grads_to_autocorr(self, level: float = 0.5, quantity: Literal["x", "x2"] = "x") -> float:
         """Gradient evaluations (per chain) until :meth:`mean_autocorrelation` first falls below
         ``level`` (the papers' measure; linear interpolation between lags). NaN if it never does."""
-        return _first_crossing(self.mean_autocorrelation(quantity=quantity), level) * self.grads_per_draw
+        lv = as_float("level", level, -1.0, 1.0)
+        return _first_crossing(self.mean_autocorrelation(quantity=quantity), lv) * self.grads_per_draw
 
     def summary(self) -> dict[str, float]:
         """Headline numbers: ESS per gradient of ``x`` and ``x²`` (worst coordinate and mean),
@@ -879,14 +1018,12 @@ def _starts(x0: object, target: BuiltinTarget | None, d: int | None, n_chains: i
             raise InvalidArgumentError("x0: give x0 (or dim=) for a callable target")
         rng = np.random.default_rng([seed, 0x1A17])
         return rng.uniform(-2.0, 2.0, (n_chains, d))
-    try:
-        a = np.array(x0, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidTypeError("x0: expected an array of numbers") from None
+    a = np.array(_real_array("x0", x0))
+    given = a.shape
     if a.ndim == 1:
         a = np.tile(a, (n_chains, 1))
     if a.ndim != 2 or a.shape[0] != n_chains or a.size == 0:
-        raise InvalidArgumentError(f"x0: expected shape ({n_chains}, dim) or (dim,), got {np.asarray(x0).shape}")
+        raise InvalidArgumentError(f"x0: expected shape ({n_chains}, dim) or (dim,), got {given}")
     if d is not None and a.shape[1] != d:
         raise InvalidArgumentError(f"x0: expected {d} columns (the target's dimension), got {a.shape[1]}")
     if not np.all(np.isfinite(a)):
@@ -921,25 +1058,42 @@ def _run_chunks(run: Any, total: int, step: Callable[[int], None], desc: str, pr
     return time.perf_counter() - t0
 
 
-def _physical_memory() -> int | None:
-    """Bytes of physical memory, or None where the platform does not say."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _check_record_memory(n_chains: int, n_samples: int, d: int, jump: bool) -> None:
-    """Refuse a run whose records (held in Rust, then copied to numpy) cannot fit in memory."""
+def _record_bytes(n_chains: int, n_samples: int, d: int, jump: bool, look_ahead: int) -> tuple[int, int]:
+    """Bytes a run needs: the per-chain state (positions, momenta, gradients of the current
+    point and of every cached or look-ahead trajectory, scratch, bookkeeping, the starts and
+    their numpy copies) and the records (held in Rust, copied out, then the numpy arrays and, for
+    the jump samplers, the grid of :attr:`Trace.draws`)."""
+    slots = max(look_ahead, 2) + 2
+    state = n_chains * (8 * (slots * (3 * d + 8) + 4 * d + 2 * look_ahead + 64) + 1024)
     per_record = 8 * (d + 2 + (1 if jump else 0)) + 1
-    need = 2 * n_chains * n_samples * per_record
-    mem = _physical_memory()
-    if mem is not None and need > mem:
-        raise InvalidArgumentError(
-            f"n_samples: {n_chains} chains x {n_samples} records of dimension {d} need about "
-            f"{need / 2**30:.1f} GiB (Rust buffers + numpy arrays), more than this machine's {mem / 2**30:.1f} GiB; "
-            "run fewer samples or chains, or in several calls"
-        )
+    copies = 3 if jump else 2
+    return state, copies * n_chains * n_samples * per_record
+
+
+def _check_record_memory(n_chains: int, n_samples: int, d: int, jump: bool, look_ahead: int = 1) -> None:
+    """Refuse a run whose state and records cannot fit in the memory this process may use
+    (physical memory, RLIMIT_AS and the cgroup limit: :func:`boltzkit._validate.memory_limit`)."""
+    state, records = _record_bytes(n_chains, n_samples, d, jump, look_ahead)
+    check_bytes("n_chains", state, f"the state of {n_chains} chains in dimension {d}")
+    check_bytes(
+        "n_samples",
+        state + records,
+        f"{n_chains} chains x {n_samples} records of dimension {d} (Rust buffers, copies and numpy arrays)",
+    )
+
+
+def _check_output(out: dict[str, Any], jump: bool) -> None:
+    """The invariants of a run's records: finite states, energies below +inf, acceptance
+    statistics in [0, 1], positive finite holding times."""
+    if not np.isfinite(out["x"]).all():
+        raise ComputationError("sample: a recorded state is not finite (the target's gradient overflowed); lower step_size")
+    acc = out["accept"]
+    if np.any((acc < 0) | (acc > 1)):
+        raise ComputationError("sample: an acceptance statistic fell outside [0, 1]")
+    if jump:
+        tau = out["tau"]
+        if not (np.isfinite(tau).all() and (tau >= 0).all()):
+            raise ComputationError("sample: a holding time is negative or not finite")
 
 
 def sample(
@@ -1041,6 +1195,8 @@ def sample(
         Whatever a user callable raises, unchanged. ``KeyboardInterrupt`` stops the run within
         about a second and returns nothing.
     """
+    if not isinstance(method, str):
+        raise InvalidTypeError(f"method: expected one of {', '.join(METHODS)}, got {type(method).__name__}")
     if method not in METHODS:
         raise InvalidArgumentError(f"method: expected one of {', '.join(METHODS)}; got {method!r}")
     jump = method in JUMP_METHODS
@@ -1050,8 +1206,13 @@ def sample(
     look_ahead = _int("look_ahead", look_ahead, 1, 64)
     warmup = _int("warmup", warmup, 0)
     thin = _int("thin", thin, 1)
-    seed = _int("seed", seed, 0, 2**64 - 1)
+    seed = as_seed(seed)
     threads = resolve_threads(threads)
+    adapt_step_size = as_bool("adapt_step_size", adapt_step_size)
+    adapt_metric = as_bool("adapt_metric", adapt_metric)
+    cache = as_bool("cache", cache)
+    if progress is not None:
+        progress = as_bool("progress", progress)
     if jump and thin != 1:
         raise InvalidArgumentError(f"thin: jump samplers record every jump (use Trace.on_grid(dt)); got {thin}")
     if step_size is None:
@@ -1060,33 +1221,25 @@ def sample(
         eps = 0.1
     else:
         eps = _positive("step_size", step_size)
-    if not isinstance(adapt_step_size, bool) or not isinstance(adapt_metric, bool) or not isinstance(cache, bool):
-        raise InvalidTypeError("adapt_step_size, adapt_metric, cache: expected True or False")
-    ta = _float("target_accept", target_accept)
-    if not 0 < ta < 1:
-        raise InvalidArgumentError(f"target_accept: must be in (0, 1), got {ta}")
+    ta = as_float("target_accept", target_accept, 0.0, 1.0, lo_open=True, hi_open=True)
     if jump:
         if beta is not None and refresh_rate is not None:
-            raise InvalidArgumentError("beta, refresh_rate: give one of them, not both")
+            raise InvalidArgumentError("refresh_rate: give beta or refresh_rate, not both")
         if refresh_rate is not None:
-            lam = _float("refresh_rate", refresh_rate)
-            if not (math.isfinite(lam) and lam >= 0):
-                raise InvalidArgumentError(f"refresh_rate: must be finite and >= 0, got {lam}")
+            lam = as_float("refresh_rate", refresh_rate, 0.0, 1e100)
         else:
             lam = refresh_rate_from_beta(0.1 if beta is None else beta)
         b = 0.1 if beta is None else _float("beta", beta)
     else:
         if refresh_rate is not None:
             raise InvalidArgumentError(f"refresh_rate: only for the jump samplers (ct_hmc, mjhmc); use beta with {method}")
-        b = 0.1 if beta is None else _float("beta", beta)
-        if not 0 < b <= 1:
-            raise InvalidArgumentError(f"beta: must be in (0, 1], got {b}")
+        b = 0.1 if beta is None else as_float("beta", beta, 0.0, 1.0, lo_open=True)
         lam = 0.0
     # the target
     builtin: BuiltinTarget | None = None
     if logdensity is not None:
         if target is not None:
-            raise InvalidArgumentError("target, logdensity: give one of them, not both")
+            raise InvalidArgumentError("logdensity: give target or logdensity, not both")
         if not callable(logdensity):
             raise InvalidTypeError(f"logdensity: expected a callable, got {type(logdensity).__name__}")
         fn: Callable[..., Any] = logdensity
@@ -1099,15 +1252,25 @@ def sample(
         raise InvalidArgumentError("target: give a target (built-in or callable) or logdensity=")
     else:
         raise InvalidTypeError(f"target: expected a built-in target or a callable, got {type(target).__name__}")
-    d_known = builtin.ndim if builtin is not None else (None if dim is None else _int("dim", dim, 1))
+    d_known = builtin.ndim if builtin is not None else (None if dim is None else _dim(dim))
+    if d_known is not None:
+        _check_record_memory(n_chains, n_samples + 1, d_known, jump, look_ahead)
     starts = _starts(x0, builtin, d_known, n_chains, seed)
     d = starts.shape[1]
-    _check_record_memory(n_chains, n_samples, d, jump)
+    _check_record_memory(n_chains, n_samples + 1, d, jump, look_ahead)
+    # a time bound before any work: gradients per chain (lahmc: up to look_ahead trajectories
+    # per iteration) times chains
+    per_iter = n_leapfrog * (look_ahead if method == "lahmc" else 1)
+    check_steps(
+        "n_samples",
+        n_chains * (n_samples * thin + warmup) * per_iter,
+        f"{n_chains} chains x ({n_samples} x {thin} + {warmup} warm-up) iterations x {per_iter} gradients",
+    )
     core_target: Any = builtin._native if builtin is not None else _wrap_callback(fn, sign, d)
     minv: F64 | None = None
     if inverse_mass_matrix is not None:
-        minv = np.asarray(inverse_mass_matrix, dtype=np.float64)
-        if minv.ndim not in (1, 2):
+        minv = _real_array("inverse_mass_matrix", inverse_mass_matrix)
+        if minv.ndim not in (1, 2) or minv.shape not in ((d,), (d, d)):
             raise InvalidArgumentError(f"inverse_mass_matrix: expected shape ({d},) or ({d}, {d}), got {minv.shape}")
         if not np.all(np.isfinite(minv)):
             raise InvalidArgumentError("inverse_mass_matrix: every value must be finite")
@@ -1117,12 +1280,19 @@ def sample(
     )
     run.init()
     t_warm = 0.0
+    if warmup > 0 and not adapt_step_size and not adapt_metric:
+        warnings.warn(
+            f"warmup: {warmup} warm-up iterations adapt nothing (adapt_step_size and adapt_metric are False); "
+            "they only move the chains towards the typical set",
+            stacklevel=2,
+        )
     if warmup > 0:
         run.start_warmup(warmup, adapt_step_size, adapt_metric, ta)
         t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), f"{method} warm-up", progress)
     run.reserve(n_samples * thin)
     wall = _run_chunks(run, n_samples * thin, lambda k: run.run(k, threads), method, progress)
     out = run.output()
+    _check_output(out, jump)
     return Trace(
         method=method,
         records=out["x"],

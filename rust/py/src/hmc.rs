@@ -405,7 +405,10 @@ impl HmcRun {
     /// The records: x `(chains, n, dim)`, tau / moves / accept / energy `(chains, n)`,
     /// grads / warmup_grads `(chains,)`.
     fn output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let o = self.sampler.output();
+        let o = self
+            .sampler
+            .try_output()
+            .map_err(|e| hmc_to_pyerr(e, None))?;
         let (c, n, d) = (o.n_chains, o.n_records, o.dim);
         let shape_err =
             |e: numpy::ndarray::ShapeError| InvalidArgumentError::new_err(e.to_string());
@@ -508,13 +511,10 @@ pub fn hmc_grid<'py>(
             tau.shape()
         )));
     }
-    if !(dt.is_finite() && dt > 0.0) {
-        return Err(InvalidArgumentError::new_err(format!(
-            "dt: must be finite and > 0, got {dt}"
-        )));
-    }
     let (xs, ts) = (x.as_slice()?, tau.as_slice()?);
-    let (g, m) = py.detach(|| diag::grid(xs, ts, c, n, d, dt));
+    let (g, m) = py
+        .detach(|| diag::grid(xs, ts, c, n, d, dt))
+        .map_err(|e| hmc_to_pyerr(e, None))?;
     let a = Array3::from_shape_vec((c, m, d), g)
         .map_err(|e| InvalidArgumentError::new_err(e.to_string()))?;
     Ok(a.into_pyarray(py))

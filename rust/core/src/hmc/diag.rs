@@ -239,6 +239,10 @@ pub fn autocorrelation_multi(
 /// `tau`: their holding times) at the times `(j + ½) dt`, `j = 0 … n_grid − 1`, with
 /// `n_grid = min over chains of ⌊T_chain / dt⌋` (so the result is rectangular:
 /// `n_chains × n_grid × dim`). Returns the samples and `n_grid`.
+///
+/// # Errors
+/// [`super::HmcError::Invalid`] naming `dt` when the grid's size overflows or its buffer cannot
+/// be allocated (a `dt` far below the holding times), or `dt` is not finite and positive.
 pub fn grid(
     x: &[f64],
     tau: &[f64],
@@ -246,16 +250,43 @@ pub fn grid(
     n_jumps: usize,
     dim: usize,
     dt: f64,
-) -> (Vec<f64>, usize) {
+) -> Result<(Vec<f64>, usize), super::HmcError> {
+    let invalid = |msg: String| super::HmcError::Invalid { arg: "dt", msg };
+    if !(dt > 0.0 && dt.is_finite()) {
+        return Err(invalid(format!("must be finite and > 0, got {dt}")));
+    }
+    if n_chains == 0
+        || n_jumps == 0
+        || x.len() < n_chains * n_jumps * dim
+        || tau.len() < n_chains * n_jumps
+    {
+        return Ok((Vec::new(), 0));
+    }
     let totals: Vec<f64> = (0..n_chains)
         .map(|c| crate::numeric::neumaier_sum(&tau[c * n_jumps..(c + 1) * n_jumps]))
         .collect();
     let t_min = totals.iter().copied().fold(f64::INFINITY, f64::min);
-    if !(dt > 0.0 && dt.is_finite()) || n_chains == 0 || !t_min.is_finite() {
-        return (Vec::new(), 0);
+    if !t_min.is_finite() || t_min <= 0.0 {
+        return Ok((Vec::new(), 0));
     }
-    let n_grid = (t_min / dt).floor() as usize;
-    let mut out = vec![0.0; n_chains * n_grid * dim];
+    let ratio = (t_min / dt).floor();
+    let too_many = || {
+        invalid(format!(
+            "a grid of {ratio:.3e} points per chain ({n_chains} chains, dimension {dim}) does not \
+             fit in memory; use a larger dt (the shortest chain lasts {t_min:.6e})"
+        ))
+    };
+    // `as usize` saturates; the checked products catch what does not fit the address space
+    if ratio.is_nan() || ratio >= 2f64.powi(62) {
+        return Err(too_many());
+    }
+    let n_grid = ratio as usize;
+    let total = n_chains
+        .checked_mul(n_grid)
+        .and_then(|v| v.checked_mul(dim))
+        .filter(|v| v.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
+        .ok_or_else(too_many)?;
+    let mut out = crate::mem::try_filled(total, 0.0).map_err(|_| too_many())?;
     out.par_chunks_mut((n_grid * dim).max(1))
         .enumerate()
         .for_each(|(c, o)| {
@@ -274,7 +305,7 @@ pub fn grid(
                 o[j * dim..(j + 1) * dim].copy_from_slice(src);
             }
         });
-    (out, n_grid)
+    Ok((out, n_grid))
 }
 
 #[cfg(test)]
@@ -348,8 +379,19 @@ mod tests {
         // one chain: states 0, 1, 2 held 1.0, 0.5, 2.0
         let x = [0.0, 1.0, 2.0];
         let tau = [1.0, 0.5, 2.0];
-        let (g, n) = grid(&x, &tau, 1, 3, 1, 0.5);
+        let (g, n) = grid(&x, &tau, 1, 3, 1, 0.5).unwrap();
         assert_eq!(n, 7);
         assert_eq!(g, vec![0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn grid_with_a_tiny_dt_is_an_error_not_an_abort() {
+        let (x, tau) = (vec![1.0, 2.0, 3.0], vec![0.5, 1.0, 0.7]);
+        for dt in [1e-13, 1e-100, 5e-324] {
+            let e = grid(&x, &tau, 1, 3, 1, dt).unwrap_err();
+            assert!(e.to_string().starts_with("dt: "), "{e}");
+        }
+        assert!(grid(&x, &tau, 1, 3, 1, f64::NAN).is_err());
+        assert!(grid(&x, &tau, 1, 3, 1, -1.0).is_err());
     }
 }

@@ -1044,9 +1044,32 @@ impl Sampler {
         }
         let k = cfg.k();
         let n_slots = k.max(2);
-        let chains = (0..n_chains)
-            .map(|c| Chain::new(d, n_slots, k, seed, c as u64, &x0[c * d..(c + 1) * d]))
-            .collect();
+        // Every chain's state (its phase points, caches, look-ahead slots and bookkeeping) is
+        // probed as one allocation first, so a run that does not fit the address space is an
+        // error here, not an abort in one of the many small allocations below.
+        let per_chain = (n_slots + 2)
+            .saturating_mul(3 * d + 8)
+            .saturating_add(d)
+            .saturating_add(2 * k + 64)
+            .saturating_mul(std::mem::size_of::<f64>())
+            .saturating_add(std::mem::size_of::<Chain>());
+        let too_big = |_| HmcError::Invalid {
+            arg: "n_chains",
+            msg: format!(
+                "{n_chains} chains in dimension {d} need about {} bytes of state, more than \
+                 this process may allocate",
+                n_chains.saturating_mul(per_chain)
+            ),
+        };
+        drop(
+            crate::mem::try_with_capacity::<u8>(n_chains.saturating_mul(per_chain))
+                .map_err(too_big)?,
+        );
+        let mut chains = crate::mem::try_with_capacity(n_chains).map_err(too_big)?;
+        chains.extend(
+            (0..n_chains)
+                .map(|c| Chain::new(d, n_slots, k, seed, c as u64, &x0[c * d..(c + 1) * d])),
+        );
         Ok(Sampler {
             cfg,
             metric,
@@ -1248,13 +1271,40 @@ impl Sampler {
             ),
         };
         let row = d + 2 + usize::from(jump);
-        for ch in &mut self.chains {
-            ch.rec
-                .try_reserve(per.saturating_mul(row))
-                .map_err(too_big)?;
-            ch.moves.try_reserve(per).map_err(too_big)?;
+        // all of it probed at once first, so that a request that does not fit fails here and
+        // leaves the process its memory (not with most chains' records reserved)
+        let total = per
+            .saturating_mul(row.saturating_mul(8).saturating_add(1))
+            .saturating_mul(n_chains);
+        let room = |ch: &Chain| {
+            ch.rec.capacity() - ch.rec.len() >= per.saturating_mul(row)
+                && ch.moves.capacity() - ch.moves.len() >= per
+        };
+        if self.chains.iter().all(room) {
+            return Ok(());
         }
-        Ok(())
+        drop(crate::mem::try_with_capacity::<u8>(total).map_err(too_big)?);
+        let mut res = Ok(());
+        for ch in &mut self.chains {
+            let r = ch
+                .rec
+                .try_reserve(per.saturating_mul(row))
+                .and_then(|()| ch.moves.try_reserve(per));
+            if let Err(e) = r {
+                res = Err(too_big(e));
+                break;
+            }
+        }
+        if res.is_err() {
+            // give back what was reserved for chains that have recorded nothing yet
+            for ch in &mut self.chains {
+                if ch.moves.is_empty() {
+                    ch.rec = BigVec::new();
+                    ch.moves = BigVec::new();
+                }
+            }
+        }
+        res
     }
 
     fn iterate_batched(&mut self, t: &mut dyn BatchTarget, record: bool) -> Result<(), HmcError> {
@@ -1410,6 +1460,15 @@ impl Sampler {
 
     /// Copies the records out (chain order).
     pub fn output(&self) -> Output {
+        self.try_output()
+            .unwrap_or_else(|e| panic!("Sampler::output: {e}"))
+    }
+
+    /// As [`Sampler::output`], with an allocation failure as an error.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] (`n_samples`) when the copies of the records do not fit in memory.
+    pub fn try_output(&self) -> Result<Output, HmcError> {
         let n_chains = self.chains.len();
         let n_records = self.chains.first().map_or(0, |c| c.moves.len());
         let mut o = Output {
@@ -1420,12 +1479,24 @@ impl Sampler {
         };
         let d = self.dim;
         let jump = usize::from(self.cfg.method.is_jump());
-        let total = n_chains * n_records;
-        o.x.reserve_exact(total * d);
-        o.tau.reserve_exact(total * jump);
-        o.moves.reserve_exact(total);
-        o.accept.reserve_exact(total);
-        o.energy.reserve_exact(total);
+        let too_big = |_| HmcError::Invalid {
+            arg: "n_samples",
+            msg: format!(
+                "the copies of {n_records} records of {n_chains} chains in dimension {d} do not \
+                 fit in memory"
+            ),
+        };
+        let total = n_chains.saturating_mul(n_records);
+        o.x.try_reserve_exact(total.saturating_mul(d))
+            .map_err(too_big)?;
+        o.tau.try_reserve_exact(total * jump).map_err(too_big)?;
+        o.moves.try_reserve_exact(total).map_err(too_big)?;
+        o.accept.try_reserve_exact(total).map_err(too_big)?;
+        o.energy.try_reserve_exact(total).map_err(too_big)?;
+        o.grads.try_reserve_exact(n_chains).map_err(too_big)?;
+        o.warmup_grads
+            .try_reserve_exact(n_chains)
+            .map_err(too_big)?;
         for ch in &self.chains {
             for r in ch.rec.as_slice().chunks_exact(d + 2 + jump) {
                 o.x.extend_from_slice(&r[..d]);
@@ -1439,7 +1510,7 @@ impl Sampler {
             o.grads.push(ch.grads);
             o.warmup_grads.push(ch.warmup_grads);
         }
-        o
+        Ok(o)
     }
 
     /// Current positions, `n_chains × dim`.
