@@ -13,7 +13,7 @@ import numpy.typing as npt
 from boltzkit import _core
 from boltzkit._threads import resolve_threads
 from boltzkit._validate import as_bool, as_float, check_bytes, check_steps
-from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 from boltzkit.spin._model import ENUMERATE_MAX_N, SpinModel, _posint, _seed
 
 __all__ = ["FitResult", "coupling_rmse", "fit_exact_ml", "fit_mpf", "fit_pseudolikelihood", "mpf_objective"]
@@ -123,6 +123,11 @@ def mpf_objective(
     if s.shape[1] != model.n:
         raise InvalidArgumentError(f"data: expected {model.n} columns, got {s.shape[1]}")
     v, gj, gh = _core.spin_fit_objective(s, model.J, model.h, objective, resolve_threads(threads))
+    if not (math.isfinite(float(v)) and np.all(np.isfinite(gj)) and np.all(np.isfinite(gh))):
+        raise ComputationError(
+            f"{objective}: the objective overflows at this model (exp of energy differences up to "
+            f"{2 * float(np.abs(model.J).sum(axis=1).max() + np.abs(model.h).max()):.3g}); rescale the couplings"
+        )
     return float(v), gj, gh
 
 

@@ -318,6 +318,10 @@ class TemperingResult:
         """``P(q)`` at ``betas[k]``: densities and bin edges (default: one bin per q value)."""
         if self.overlaps.shape[1] == 0:
             raise InvalidArgumentError("n_sets: overlaps need n_sets >= 2")
+        r = len(self.betas)
+        k = as_int("k", k, -r, r - 1)
+        if bins is not None:
+            bins = as_int("bins", bins, 1, 10**6)
         q = self.overlaps[:, :, k].ravel()
         edges = (np.arange(self.n + 2) * 2 - self.n - 1) / self.n if bins is None else np.linspace(-1, 1, bins + 1)
         hist, e = np.histogram(q, bins=edges, density=True)
@@ -1354,18 +1358,22 @@ class SpinModel:
         in either order; repeated pairs add up), or arrays (``J`` an upper-triangular or
         symmetric-half matrix: entry ``(i, j)`` and ``(j, i)`` both count as ``i<j`` terms).
         """
+        offset = as_float("offset", offset, -MAX_COUPLING, MAX_COUPLING)
         if isinstance(h, Mapping) or isinstance(J, Mapping):
-            keys = set(h.keys()) if isinstance(h, Mapping) else set()
+            keys: set[int] = set()
+            if isinstance(h, Mapping):
+                keys |= {_label("h", k) for k in h}
             if isinstance(J, Mapping):
-                for a, b in J:
-                    keys |= {a, b}
-            if not all(isinstance(k, numbers.Integral) and k >= 0 for k in keys):
-                raise InvalidArgumentError("h: dict labels must be integers 0..n-1 (relabel first)")
-            size = n if n is not None else (max(keys) + 1 if keys else 0)
+                for pair in J:
+                    keys |= set(_pair("J", pair))
+            size = (max(keys) + 1 if keys else 0) if n is None else _posint("n", n, 0)
+            if keys and max(keys) >= size:
+                raise InvalidArgumentError(f"n: must be larger than every label, got n = {size} and label {max(keys)}")
+            check_bytes("J", 16.0 * size * size, f"a model of {size} spins (largest label {size - 1})")
             hv = np.zeros(size)
             if isinstance(h, Mapping):
                 for k, v in h.items():
-                    hv[int(k)] += float(v)
+                    hv[int(k)] += as_float(f"h[{k}]", v, -MAX_COUPLING, MAX_COUPLING)
             else:
                 hv = _finite_array("h", h, 1)
             jm = np.zeros((size, size))
@@ -1373,7 +1381,7 @@ class SpinModel:
                 for (a, b), v in J.items():
                     if a == b:
                         raise InvalidArgumentError(f"J: self-coupling ({a}, {a}) is not an Ising term")
-                    jm[a, b] += float(v)
+                    jm[a, b] += as_float(f"J[{a}, {b}]", v, -MAX_COUPLING, MAX_COUPLING)
             else:
                 jm = _finite_array("J", J, 2)
         else:
@@ -1384,7 +1392,7 @@ class SpinModel:
         if np.any(np.diag(jm) != 0):
             raise InvalidArgumentError("J: the diagonal must be zero")
         sym = jm + jm.T
-        return cls(-sym, -hv, offset=float(offset))
+        return cls(-sym, -hv, offset=offset)
 
     @classmethod
     def from_bqm(cls, bqm: Any) -> SpinModel:
@@ -1402,11 +1410,13 @@ class SpinModel:
 
         ``Q`` may be any square matrix (both triangles count) or a dimod-style dict.
         """
+        offset = as_float("offset", offset, -MAX_COUPLING, MAX_COUPLING)
         if isinstance(Q, Mapping):
-            size = max((max(a, b) for a, b in Q), default=-1) + 1
+            size = max((max(_pair("Q", p)) for p in Q), default=-1) + 1
+            check_bytes("Q", 16.0 * size * size, f"a model of {size} spins (largest label {size - 1})")
             qm = np.zeros((size, size))
             for (r, c), v in Q.items():
-                qm[r, c] += float(v)
+                qm[r, c] += as_float(f"Q[{r}, {c}]", v, -MAX_COUPLING, MAX_COUPLING)
         else:
             qm = _finite_array("Q", Q, 2)
         if qm.ndim != 2 or qm.shape[0] != qm.shape[1]:
@@ -1423,6 +1433,18 @@ class SpinModel:
     def from_mpf_form(cls, W: npt.ArrayLike, offset: float = 0.0) -> SpinModel:
         """From ``E = xᵀ W x + offset`` (``W`` symmetric, biases on the diagonal), ``s = 2x − 1``."""
         return cls.from_qubo(W, offset)
+
+
+def _label(name: str, k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or int(k) < 0:
+        raise InvalidArgumentError(f"{name}: dict labels must be integers 0..n-1 (relabel first), got {k!r}")
+    return int(k)
+
+
+def _pair(name: str, p: object) -> tuple[int, int]:
+    if not isinstance(p, tuple) or len(p) != 2:
+        raise InvalidArgumentError(f"{name}: dict keys must be pairs (i, j) of labels, got {p!r}")
+    return _label(name, p[0]), _label(name, p[1])
 
 
 def _top_eigvec(model: SpinModel) -> F64:
