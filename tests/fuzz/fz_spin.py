@@ -90,6 +90,12 @@ def _check_tap(r: object) -> None:
     assert np.all((r.q >= 0) & (r.q <= 1)), "q outside [0, 1]"
 
 
+def _check_descend(r: object) -> None:
+    assert isinstance(r, sp.DescendResult)
+    _finite(r)
+    _spins_ok(r.states, "states")
+
+
 def _check_float(x: object) -> None:
     assert isinstance(x, float) and math.isfinite(x), x
 
@@ -130,9 +136,9 @@ _SPIN_DTYPES = [np.int8, np.int64, np.float64, np.float32, np.bool_, np.complex1
 
 
 @st.composite
-def spin_arrays(draw: st.DrawFn, n: int, k: int | None = None) -> Any:
+def spin_arrays(draw: st.DrawFn, n: int, k: int | None = None, valid: bool = False) -> Any:
     rows = draw(st.integers(1, 3)) if k is None else k
-    kind = draw(st.integers(0, 7))
+    kind = 0 if valid else draw(st.integers(0, 7))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     a = rng.choice(np.array([-1, 1]), size=(rows, n))
     if kind == 1:
@@ -150,6 +156,17 @@ def spin_arrays(draw: st.DrawFn, n: int, k: int | None = None) -> Any:
     return a
 
 
+def _sym(seed: int) -> Any:
+    a = np.random.default_rng(seed).normal(size=(3, 3))
+    a = np.triu(a, 1)
+    return a + a.T
+
+
+def _layers(seed: int) -> list[Any]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(3, 2)), rng.normal(size=(2, 3))]
+
+
 def _mk(name: str, fn: Callable[[], object], desc: str, check: Callable[[object], None] | None) -> Call:
     return Call(fn, f"{name}({desc})", check)
 
@@ -160,6 +177,7 @@ def _method_entry(
     call: Callable[[sp.SpinModel, dict[str, Any]], object],
     check: Callable[[object], None] | None,
     mods: st.SearchStrategy[Any] = models,
+    valid: st.SearchStrategy[dict[str, Any]] | None = None,
 ) -> Entry:
     def build(t: tuple[Any, dict[str, Any]]) -> Call:
         spec, kw = t
@@ -169,13 +187,23 @@ def _method_entry(
 
         return _mk(name, fn, f"model={spec}, {kw!r}", check)
 
+    if valid is not None:
+        strat = st.one_of(valid, strat)
     return Entry(name, st.tuples(mods, strat).map(build))
 
 
-def _func_entry(name: str, f: Callable[..., object], strat: st.SearchStrategy[dict[str, Any]], check: Any) -> Entry:
+def _func_entry(
+    name: str,
+    f: Callable[..., object],
+    strat: st.SearchStrategy[dict[str, Any]],
+    check: Any,
+    valid: st.SearchStrategy[dict[str, Any]] | None = None,
+) -> Entry:
     def build(kw: dict[str, Any]) -> Call:
         return _mk(name, lambda: f(**kw), repr(kw), check)
 
+    if valid is not None:
+        strat = st.one_of(valid, strat)
     return Entry(name, strat.map(build))
 
 
@@ -193,6 +221,19 @@ temps = st.one_of(st.floats(0.1, 3.0), floats_or_bad(0.1, 3.0), any_array((3,), 
 seeds = st.one_of(st.integers(0, 2**64 - 1), st.sampled_from([-1, 2**64, 1.5, True, None, "1"]))
 threads = st.one_of(st.none(), st.just(1), st.just(2), sizes(1, 4))
 bools = st.one_of(st.booleans(), st.booleans(), st.sampled_from([0, 1, None, "yes", np.bool_(True)]))
+
+
+def _tempering_methods(r: sp.TemperingResult, kw: dict[str, Any]) -> object:
+    nb = kw["n_batches"]
+    return (
+        r.mean_energy(nb),
+        r.mean_abs_m(nb),
+        r.mean_m2(nb),
+        r.heat_capacity(),
+        r.binder(),
+        r.q2(),
+        r.overlap_histogram(kw["k"], kw["bins"]),
+    )
 
 
 def _kw(**kw: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
@@ -231,6 +272,13 @@ ENTRIES: list[Entry] = [
             dtype=st.sampled_from([np.float64, np.float32, np.int8, "float64", None, "bogus"]),
         ),
         _check_model,
+        valid=_kw(
+            J=st.integers(0, 99).map(_sym),
+            h=st.one_of(st.none(), st.just([0.1, -0.2, 0.3])),
+            offset=st.floats(-5, 5),
+            diagonal=st.just("reject"),
+            dtype=st.sampled_from([np.float64, np.float32]),
+        ),
     ),
     _func_entry(
         "spin.SpinModel.from_layers",
@@ -245,10 +293,17 @@ ENTRIES: list[Entry] = [
             scale=floats_or_bad(-2, 2),
         ),
         _check_model,
+        valid=_kw(
+            weights=st.integers(0, 99).map(_layers),
+            biases=st.none(),
+            include_input=st.booleans(),
+            use_biases=st.booleans(),
+            scale=st.floats(-2, 2),
+        ),
     ),
     _func_entry(
         "spin.SpinModel.from_qubo",
-        lambda Q, offset: sp.SpinModel.from_qubo(Q, offset),
+        sp.SpinModel.from_qubo,
         _kw(
             Q=st.one_of(
                 any_array((3, 3)), st.just({(0, 1): 1.0, (1, 1): -2.0}), st.just({(0, -1): 1.0}), st.just({("a", 0): 1.0})
@@ -259,13 +314,13 @@ ENTRIES: list[Entry] = [
     ),
     _func_entry(
         "spin.SpinModel.from_mpf_form",
-        lambda W, offset: sp.SpinModel.from_mpf_form(W, offset),
+        sp.SpinModel.from_mpf_form,
         _kw(W=any_array((3, 3)), offset=floats_or_bad(-3, 3)),
         _check_model,
     ),
     _func_entry(
         "spin.SpinModel.from_ising",
-        lambda h, J, offset: sp.SpinModel.from_ising(h, J, offset),
+        sp.SpinModel.from_ising,
         _kw(
             h=st.one_of(any_array((3,)), st.just({0: 1.0, 2: -1.0}), st.just({-1: 1.0}), st.just({"a": 1.0})),
             J=st.one_of(any_array((3, 3)), st.just({(0, 1): 1.0}), st.just({(1, 1): 1.0}), st.just({(0, 2**40): 1.0})),
@@ -287,14 +342,13 @@ ENTRIES: list[Entry] = [
     ),
     _method_entry(
         "spin.SpinModel.local_fields",
-        _kw(states=st.integers(1, 6).flatmap(lambda n: spin_arrays(n))),
+        _kw(states=st.integers(1, 6).flatmap(spin_arrays)),
         lambda m, kw: m.local_fields(kw["states"]),
         _check_finite,
         mods=st.tuples(st.just(0), st.integers(2, 6), st.integers(0, 5), _scales),
+        valid=_kw(states=st.integers(1, 6).flatmap(lambda n: spin_arrays(n, valid=True))),
     ),
-    _method_entry(
-        "spin.SpinModel.default_beta_range", _kw(), lambda m, kw: m.default_beta_range(), lambda r: (_finite(r), None)[1]
-    ),
+    _method_entry("spin.SpinModel.default_beta_range", _kw(), lambda m, kw: m.default_beta_range(), _check_finite),
     _method_entry(
         "spin.SpinModel.anneal",
         _kw(
@@ -315,6 +369,20 @@ ENTRIES: list[Entry] = [
         ),
         lambda m, kw: m.anneal(**kw),
         _check_anneal,
+        valid=_kw(
+            num_reads=st.integers(1, 4),
+            num_sweeps=st.integers(1, 50),
+            beta_range=st.one_of(st.none(), st.just((0.1, 3.0)), st.just((3.0, 0.1))),
+            schedule=st.sampled_from(["geometric", "linear"]),
+            num_sweeps_per_beta=st.integers(1, 3),
+            proposal=st.sampled_from(["metropolis", "heat_bath"]),
+            order=st.sampled_from(["sequential", "random"]),
+            kernel=st.just("single"),
+            polish=st.booleans(),
+            trace=st.booleans(),
+            seed=st.integers(0, 2**64 - 1),
+            threads=st.sampled_from([None, 1, 2]),
+        ),
     ),
     _method_entry(
         "spin.SpinModel.anneal.initial_states",
@@ -326,10 +394,11 @@ ENTRIES: list[Entry] = [
     ),
     _method_entry(
         "spin.SpinModel.descend",
-        _kw(states=st.integers(2, 6).flatmap(lambda n: spin_arrays(n)), threads=threads),
+        _kw(states=st.integers(2, 6).flatmap(spin_arrays), threads=threads),
         lambda m, kw: m.descend(kw["states"], threads=kw["threads"]),
-        lambda r: (_finite(r), _spins_ok(r.states, "states"))[1],  # type: ignore[attr-defined]
+        _check_descend,
         mods=st.tuples(st.just(0), st.integers(2, 6), st.integers(0, 5), _scales),
+        valid=_kw(states=st.integers(2, 6).flatmap(lambda n: spin_arrays(n, valid=True)), threads=st.sampled_from([None, 1, 2])),
     ),
     _method_entry(
         "spin.SpinModel.tempering",
@@ -346,21 +415,22 @@ ENTRIES: list[Entry] = [
         ),
         lambda m, kw: m.tempering(**kw),
         _check_tempering,
+        valid=_kw(
+            betas=st.lists(st.floats(0.05, 2.0), min_size=1, max_size=4).map(sorted),
+            num_sweeps=st.integers(1, 30),
+            burn_in=st.one_of(st.none(), st.integers(0, 10)),
+            thin=st.integers(1, 3),
+            n_sets=st.integers(1, 4),
+            proposal=st.sampled_from(["metropolis", "heat_bath"]),
+            record_states=st.booleans(),
+            seed=st.integers(0, 9),
+            threads=st.sampled_from([None, 1, 2]),
+        ),
     ),
     _method_entry(
         "spin.TemperingResult.methods",
         _kw(n_batches=sizes(2, 5), k=st.integers(-3, 3), bins=st.one_of(st.none(), sizes(1, 5))),
-        lambda m, kw: (
-            lambda r: (
-                r.mean_energy(kw["n_batches"]),
-                r.mean_abs_m(kw["n_batches"]),
-                r.mean_m2(kw["n_batches"]),
-                r.heat_capacity(),
-                r.binder(),
-                r.q2(),
-                r.overlap_histogram(kw["k"], kw["bins"]),
-            )
-        )(m.tempering([0.5, 1.0], 40, seed=1)),
+        lambda m, kw: _tempering_methods(m.tempering([0.5, 1.0], 40, seed=1), kw),
         _check_finite,
     ),
     _method_entry(
@@ -374,6 +444,13 @@ ENTRIES: list[Entry] = [
         ),
         lambda m, kw: m.enumerate_exact(**kw),
         _check_enum,
+        valid=_kw(
+            betas=st.lists(st.floats(0.0, 3.0), min_size=1, max_size=3),
+            n_lowest=st.integers(1, 5),
+            correlations=st.booleans(),
+            overlap_distribution=st.booleans(),
+            threads=st.sampled_from([None, 1, 2]),
+        ),
     ),
     _method_entry(
         "spin.SpinModel.tap",
@@ -391,6 +468,18 @@ ENTRIES: list[Entry] = [
         ),
         lambda m, kw: m.tap(warn=False, **kw),
         _check_tap,
+        valid=_kw(
+            T=st.one_of(st.floats(0.2, 3.0), st.lists(st.floats(0.2, 3.0), min_size=1, max_size=3)),
+            damping=st.floats(0.1, 1.0),
+            onsager=st.booleans(),
+            init=st.sampled_from(["random", "eigen", "zeros"]),
+            n_starts=st.integers(1, 3),
+            noise=st.floats(0, 0.1),
+            tol=st.floats(1e-10, 1e-3),
+            max_iter=st.integers(1, 200),
+            seed=st.integers(0, 9),
+            solver=st.sampled_from(["iterate", "newton"]),
+        ),
     ),
     _method_entry(
         "spin.SpinModel.tap_free_energy",
@@ -405,7 +494,7 @@ ENTRIES: list[Entry] = [
     _method_entry("spin.SpinModel.to_csr", _kw(), lambda m, kw: m.to_csr().toarray(), _check_finite),
     _func_entry(
         "spin.sk",
-        lambda **kw: sp.sk(**kw),
+        sp.sk,
         _kw(
             n=sizes(2, 8),
             seed=seeds,
@@ -415,20 +504,33 @@ ENTRIES: list[Entry] = [
             dtype=st.sampled_from([np.float64, np.float32, np.int32]),
         ),
         _check_model,
+        valid=_kw(
+            n=st.integers(2, 8),
+            seed=st.integers(0, 9),
+            J0=st.floats(-2, 2),
+            h_std=st.floats(0, 1),
+            couplings=st.sampled_from(["gaussian", "pm1"]),
+            dtype=st.sampled_from([np.float64, np.float32]),
+        ),
     ),
     _func_entry(
         "spin.layered_sk",
-        lambda **kw: sp.layered_sk(**kw),
+        sp.layered_sk,
         _kw(
             widths=st.one_of(st.lists(sizes(1, 5), min_size=1, max_size=4), bad_scalars()),
             variances=st.one_of(st.none(), floats_or_bad(0, 2), st.lists(floats_or_bad(0, 2), max_size=3)),
             seed=seeds,
         ),
         _check_model,
+        valid=_kw(
+            widths=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+            variances=st.one_of(st.none(), st.floats(0, 2)),
+            seed=st.integers(0, 9),
+        ),
     ),
     _func_entry(
         "spin.lattice_2d",
-        lambda **kw: sp.lattice_2d(**kw),
+        sp.lattice_2d,
         _kw(
             L=sizes(3, 6),
             kind=st.sampled_from(["ferro", "pm_j", "gaussian", "x"]),
@@ -437,38 +539,57 @@ ENTRIES: list[Entry] = [
             seed=seeds,
         ),
         _check_model,
+        valid=_kw(
+            L=st.integers(3, 6),
+            kind=st.sampled_from(["ferro", "pm_j", "gaussian"]),
+            J=st.floats(-2, 2),
+            h=st.floats(-1, 1),
+            seed=st.integers(0, 9),
+        ),
     ),
     _func_entry(
         "spin.curie_weiss",
-        lambda **kw: sp.curie_weiss(**kw),
+        sp.curie_weiss,
         _kw(n=sizes(2, 8), J0=floats_or_bad(-2, 2), h=floats_or_bad(-1, 1)),
         _check_model,
+        valid=_kw(n=st.integers(2, 8), J0=st.floats(-2, 2), h=st.floats(-1, 1)),
     ),
     _func_entry(
         "spin.chain",
-        lambda **kw: sp.chain(**kw),
+        sp.chain,
         _kw(n=sizes(2, 8), J=floats_or_bad(-2, 2), h=floats_or_bad(-1, 1), periodic=bools),
         _check_model,
+        valid=_kw(n=st.integers(3, 8), J=st.floats(-2, 2), h=st.floats(-1, 1), periodic=st.booleans()),
     ),
     _func_entry(
         "spin.beta_schedule",
-        lambda **kw: sp.beta_schedule(**kw),
+        sp.beta_schedule,
         _kw(
             beta_range=st.one_of(st.tuples(floats_or_bad(0, 5), floats_or_bad(0, 5)), bad_scalars(), st.just((1.0, 2.0, 3.0))),
             num_betas=sizes(1, 20),
             schedule=st.sampled_from(["geometric", "linear", "x", None]),
         ),
-        lambda r: (_finite(r), None)[1],
+        _check_finite,
+        valid=_kw(
+            beta_range=st.tuples(st.floats(0.01, 5), st.floats(0.01, 5)),
+            num_betas=st.integers(1, 20),
+            schedule=st.sampled_from(["geometric", "linear"]),
+        ),
     ),
     _func_entry(
         "spin.batch_means",
-        lambda **kw: sp.batch_means(**kw),
+        sp.batch_means,
         _kw(
             x=st.one_of(any_array((40,)), any_array((40, 2)), st.sampled_from(EXTREME_FLOATS)),
             n_batches=sizes(2, 10),
             axis=st.one_of(st.integers(-3, 3), bad_scalars()),
         ),
         _check_finite,
+        valid=_kw(
+            x=st.integers(0, 99).map(lambda k: np.random.default_rng(k).normal(size=(40, 2))),
+            n_batches=st.integers(2, 10),
+            axis=st.just(0),
+        ),
     ),
     _func_entry(
         "spin.fit_mpf",
@@ -483,6 +604,15 @@ ENTRIES: list[Entry] = [
             seed=seeds,
         ),
         _check_model,
+        valid=_kw(
+            data=st.integers(2, 4).flatmap(lambda n: spin_arrays(n, 6, valid=True)),
+            spins=st.just("pm1"),
+            all_flip=st.just(False),
+            l2=st.floats(0, 1),
+            maxiter=st.integers(1, 20),
+            gtol=st.floats(1e-8, 1e-3),
+            seed=st.integers(0, 9),
+        ),
     ),
     _func_entry(
         "spin.fit_pseudolikelihood",
@@ -494,6 +624,12 @@ ENTRIES: list[Entry] = [
             gtol=floats_or_bad(1e-8, 1e-3),
         ),
         _check_model,
+        valid=_kw(
+            data=st.integers(2, 4).flatmap(lambda n: spin_arrays(n, 6, valid=True)),
+            l2=st.floats(0, 1),
+            maxiter=st.integers(1, 20),
+            gtol=st.floats(1e-8, 1e-3),
+        ),
     ),
     _func_entry(
         "spin.fit_exact_ml",
@@ -505,6 +641,12 @@ ENTRIES: list[Entry] = [
             gtol=floats_or_bad(1e-8, 1e-3),
         ),
         _check_model,
+        valid=_kw(
+            data=st.integers(2, 4).flatmap(lambda n: spin_arrays(n, 6, valid=True)),
+            l2=st.floats(0.01, 1),
+            maxiter=st.integers(1, 20),
+            gtol=st.floats(1e-8, 1e-3),
+        ),
     ),
     _method_entry(
         "spin.mpf_objective",
@@ -521,18 +663,20 @@ ENTRIES: list[Entry] = [
     ),
     _func_entry(
         "spin.phase.tc_layered_theory",
-        lambda **kw: phase.tc_layered_theory(**kw),
+        phase.tc_layered_theory,
         _kw(
             widths=st.one_of(st.lists(sizes(1, 5), min_size=1, max_size=4), bad_scalars()),
             variances=st.one_of(floats_or_bad(0, 2), st.lists(floats_or_bad(0, 2), max_size=3)),
         ),
         _check_nonneg_float,
+        valid=_kw(widths=st.lists(st.integers(1, 5), min_size=2, max_size=4), variances=st.floats(0, 2)),
     ),
     _method_entry(
         "spin.phase.tc_glass",
         _kw(tol=floats_or_bad(1e-12, 1e-3), max_iter=sizes(1, 1000)),
         lambda m, kw: phase.tc_glass(m, **kw),
         _check_nonneg_float,
+        valid=_kw(tol=st.floats(1e-12, 1e-3), max_iter=st.integers(1, 1000)),
     ),
     _method_entry(
         "spin.phase.t_hidden_formula", _kw(), lambda m, kw: phase.t_hidden_formula(m), lambda r: _finite(r, allow_nan=True)
@@ -542,6 +686,7 @@ ENTRIES: list[Entry] = [
         _kw(T=floats_or_bad(0.1, 3), mm=st.one_of(st.floats(-0.9, 0.9), st.sampled_from([1.0, np.nan]))),
         lambda m, kw: phase.tap_hessian(m, np.full(m.n, kw["mm"]), kw["T"]),
         _check_finite,
+        valid=_kw(T=st.floats(0.1, 3), mm=st.floats(-0.9, 0.9)),
     ),
     _method_entry(
         "spin.phase.tap_hessian_scan",
@@ -557,7 +702,7 @@ ENTRIES: list[Entry] = [
     ),
     _func_entry(
         "spin.phase.hidden_order",
-        lambda **kw: phase.hidden_order(**kw),
+        phase.hidden_order,
         _kw(m=any_array((4,)), v=any_array((4,))),
         _check_nonneg_float,
     ),
@@ -569,6 +714,11 @@ ENTRIES: list[Entry] = [
             y=any_array((6,), 0.1, 10.0),
             window=st.one_of(st.none(), st.tuples(floats_or_bad(0, 10), floats_or_bad(0, 10)), bad_scalars()),
         ),
-        lambda r: _finite(r),
+        _check_finite,
+        valid=_kw(
+            t=st.just(np.arange(1.0, 7.0)),
+            y=st.integers(0, 99).map(lambda k: np.random.default_rng(k).uniform(0.5, 2.0, 6)),
+            window=st.one_of(st.none(), st.just((1.0, 6.0)), st.just((6.0, 1.0))),
+        ),
     ),
 ]
