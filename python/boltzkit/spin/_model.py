@@ -945,7 +945,8 @@ class SpinModel:
             betas = _betas("schedule", schedule)
             nb, name = len(betas), "schedule"
         steps = nr * nb * spb * self.n
-        check_steps(name if nb * spb > nr else "num_reads", steps, f"{nr} reads x {nb * spb} sweeps x {self.n} spins")
+        biggest = max((nr, "num_reads"), (nb, name), (spb, "num_sweeps_per_beta"))[1]
+        check_steps(biggest, steps, f"{nr} reads x {nb * spb} sweeps x {self.n} spins")
         check_bytes(
             "num_reads", 8.0 * nb + nr * self.n * 4.0 + (8.0 * nr * nb if do_trace else 0.0),
             f"{nr} reads of {self.n} spins" + (f" with a trace of {nb} energies each" if do_trace else ""),
