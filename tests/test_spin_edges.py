@@ -103,30 +103,30 @@ def test_tap_paramagnet_of_tiny_couplings_closed_form() -> None:
         (lambda: sp.batch_means(np.ones(40), axis=3), InvalidArgumentError, r"^axis: "),
         (lambda: sp.batch_means(np.ones(40), n_batches=0), InvalidArgumentError, r"^n_batches: "),
         (lambda: sp.sk(4).anneal(True), InvalidTypeError, r"^num_reads: "),
-        (lambda: sp.sk(4).anneal(2, trace=1), InvalidTypeError, r"^trace: "),
+        (lambda: sp.sk(4).anneal(2, trace=1), InvalidTypeError, r"^trace: "),  # type: ignore[arg-type]
         (lambda: sp.sk(4).anneal(2, seed=-1), InvalidArgumentError, r"^seed: "),
         (lambda: sp.sk(4).anneal(2, seed=2**64), InvalidArgumentError, r"^seed: "),
-        (lambda: sp.sk(4).anneal(2, proposal="x"), InvalidArgumentError, r"^proposal: "),
-        (lambda: sp.sk(4).tempering([1.0], 10, record_states=1), InvalidTypeError, r"^record_states: "),
+        (lambda: sp.sk(4).anneal(2, proposal="x"), InvalidArgumentError, r"^proposal: "),  # type: ignore[arg-type]
+        (lambda: sp.sk(4).tempering([1.0], 10, record_states=1), InvalidTypeError, r"^record_states: "),  # type: ignore[arg-type]
         (lambda: sp.sk(4).tempering([1.0], 10, n_sets=2**40), InvalidArgumentError, r"^n_sets: "),
-        (lambda: sp.sk(4).tap(1.0, onsager=1), InvalidTypeError, r"^onsager: "),
+        (lambda: sp.sk(4).tap(1.0, onsager=1), InvalidTypeError, r"^onsager: "),  # type: ignore[arg-type]
         (lambda: sp.sk(4).tap(1.0, damping=2.0), InvalidArgumentError, r"^damping: "),
         (lambda: sp.sk(4).tap_free_energy(np.zeros(4), float("nan")), InvalidArgumentError, r"^T: "),
-        (lambda: sp.sk(4).enumerate_exact(correlations=1), InvalidTypeError, r"^correlations: "),
+        (lambda: sp.sk(4).enumerate_exact(correlations=1), InvalidTypeError, r"^correlations: "),  # type: ignore[arg-type]
         (lambda: sp.sk(4).enumerate_exact("hot"), InvalidTypeError, r"^betas: "),
         (lambda: sp.SpinModel(np.zeros((2, 2), dtype=complex)), InvalidTypeError, r"^J: "),
         (lambda: sp.SpinModel([[0.0, np.nan], [np.nan, 0.0]]), InvalidArgumentError, r"^J: "),
         (lambda: sp.SpinModel([[0.0, 1.0], [2.0, 0.0]]), InvalidArgumentError, r"^J: must be symmetric"),
-        (lambda: sp.SpinModel(np.zeros((2, 2)), offset="1"), InvalidTypeError, r"^offset: "),
-        (lambda: sp.SpinModel.from_ising({"a": 1.0}, {}), InvalidArgumentError, r"^h: "),
-        (lambda: sp.SpinModel.from_qubo(np.eye(2), offset=1j), InvalidTypeError, r"^offset: "),
+        (lambda: sp.SpinModel(np.zeros((2, 2)), offset="1"), InvalidTypeError, r"^offset: "),  # type: ignore[arg-type]
+        (lambda: sp.SpinModel.from_ising({"a": 1.0}, {}), InvalidArgumentError, r"^h: "),  # type: ignore[dict-item]
+        (lambda: sp.SpinModel.from_qubo(np.eye(2), offset=1j), InvalidTypeError, r"^offset: "),  # type: ignore[arg-type]
         (lambda: sp.sk(4, J0=float("inf")), InvalidArgumentError, r"^J0: "),
-        (lambda: sp.chain(5, periodic=1), InvalidTypeError, r"^periodic: "),
+        (lambda: sp.chain(5, periodic=1), InvalidTypeError, r"^periodic: "),  # type: ignore[arg-type]
         (lambda: sp.layered_sk([3, 3], variances=-1.0), InvalidArgumentError, r"^variances: "),
         (lambda: phase.tc_layered_theory([3, True], 1.0), InvalidTypeError, r"^widths\[1\]: "),
         (lambda: phase.bond_spectrum(sp.sk(4), k=0), InvalidArgumentError, r"^k: "),
         (lambda: sp.fit_mpf(np.ones((4, 3)), maxiter=2**64), InvalidArgumentError, r"^maxiter: "),
-        (lambda: sp.fit_mpf(np.ones((4, 3)), all_flip=1), InvalidTypeError, r"^all_flip: "),
+        (lambda: sp.fit_mpf(np.ones((4, 3)), all_flip=1), InvalidTypeError, r"^all_flip: "),  # type: ignore[arg-type]
     ],
 )
 def test_named_errors(call: Any, exc: type[Exception], pattern: str) -> None:
