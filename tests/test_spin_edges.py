@@ -175,3 +175,23 @@ def test_reversed_fit_window_is_swapped_with_a_warning() -> None:
         f = phase.fit_power_law(t, y, window=(8.0, 2.0))
     assert f.exponent == pytest.approx(1.5, rel=1e-12)
     assert f.prefactor == pytest.approx(3.0, rel=1e-12)
+
+
+def test_enumeration_refuses_betas_beyond_the_coupling_scale() -> None:
+    # β·J = 1e200 used to give heat_capacity = nan; now refused up front, and 2 spins at β·J = 1e100
+    # stay exact: C = β² Var E = 0 in the ground states' limit, ln Z = βJ + ln 2
+    m = _two(1.0)
+    with pytest.raises(InvalidArgumentError, match=r"^betas: "):
+        m.enumerate_exact([1e200])
+    r = m.enumerate_exact([1e100])
+    assert r.ln_z[0] == pytest.approx(1e100 + math.log(2), rel=1e-12)
+    assert np.isfinite(r.heat_capacity).all()
+
+
+def test_binder_is_nan_only_where_m_is_always_zero() -> None:
+    # an antiferromagnetic pair at low T: m = 0 in (almost) every measurement; binder nan or finite, never a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = _two(-1.0).tempering([5.0, 10.0], 50, seed=0).binder()
+    assert b.shape == (2,)
+    assert np.all(np.isnan(b) | np.isfinite(b))

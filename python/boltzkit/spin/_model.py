@@ -304,9 +304,11 @@ class TemperingResult:
         return np.asarray(self.betas**2 * e.var(axis=0), dtype=np.float64)
 
     def binder(self) -> F64:
-        """Binder cumulant ``1 − ⟨m⁴⟩ / (3⟨m²⟩²)`` per β."""
+        """Binder cumulant ``1 − ⟨m⁴⟩ / (3⟨m²⟩²)`` per β (``nan`` where every measured ``m`` is 0)."""
         m = self.magnetizations.reshape(-1, len(self.betas))
-        return np.asarray(1 - (m**4).mean(0) / (3 * (m**2).mean(0) ** 2), dtype=np.float64)
+        m2, m4 = (m**2).mean(0), (m**4).mean(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.where(m2 > 0, 1 - m4 / (3 * m2**2), np.nan), dtype=np.float64)
 
     def q2(self) -> F64:
         """``⟨q²⟩`` per β from the two-replica overlaps."""
@@ -1070,6 +1072,9 @@ class SpinModel:
             self._spec(), b, nsets, ns, bi, th_, proposal, rec, sd, resolve_threads(threads),
         )  # fmt: skip
         dt = time.perf_counter() - t0
+        for key in ("energies", "magnetizations", "overlaps", "swap_acceptance"):
+            if not np.all(np.isfinite(r[key])):
+                raise ComputationError(f"tempering: the {key} are not finite")
         return TemperingResult(
             betas=b,
             energies=r["energies"] + self.offset,
@@ -1126,12 +1131,21 @@ class SpinModel:
                 f"overlap_distribution: P(q) is limited to n <= {_PQ_MAX_N} spins, got a model of {self.n}"
             )
         nb = int(b.size)
+        scale = self._coupling_scale()
+        if scale > 0 and float(b.max()) * scale > 1e150:
+            raise InvalidArgumentError(
+                f"betas: every β must be at most {1e150 / scale:g} for couplings of scale {scale:g} "
+                f"(β·E must stay representable), got {float(b.max()):g}"
+            )
         check_steps("betas", (2**self.n) * nb * (self.n if corr else 1), f"enumerating 2^{self.n} states at {nb} betas")
         check_bytes("betas", 8.0 * nb * (self.n + 8 + (self.n * self.n if corr else 0) + (self.n + 1 if pq else 0)),
                     f"the results at {nb} betas")  # fmt: skip
         t0 = time.perf_counter()
         r = _core.spin_enumerate(self._spec(), b, nl, corr, pq, resolve_threads(threads))
         dt = time.perf_counter() - t0
+        for key in ("ln_z", "mean_energy", "heat_capacity", "mean_s", "corr", "mean_q2", "pq", "lowest_energies"):
+            if not np.all(np.isfinite(r[key])):
+                raise ComputationError(f"enumerate_exact: {key} is not finite at these betas; use smaller betas")
         return Enumeration(
             betas=b,
             ln_z=r["ln_z"] - b * self.offset,
