@@ -195,3 +195,27 @@ def test_binder_is_nan_only_where_m_is_always_zero() -> None:
         b = _two(-1.0).tempering([5.0, 10.0], 50, seed=0).binder()
     assert b.shape == (2,)
     assert np.all(np.isnan(b) | np.isfinite(b))
+
+
+def test_tap_hessian_scan_is_scale_free() -> None:
+    # A(T) = diag(1 + d/T²) − J/T is homogeneous of degree 0 in (J, T): at couplings of 1e-170
+    # (J² used to underflow to 0) the critical temperatures scale exactly with J
+    m = sp.sk(20, seed=3)
+    t = np.linspace(0.5, 2.0, 12)
+    ref = phase.tap_hessian_scan(m, t)
+    tiny = phase.tap_hessian_scan(sp.SpinModel(m.J * 1e-170), t * 1e-170)
+    assert tiny.T_glass == pytest.approx(ref.T_glass * 1e-170, rel=1e-6)
+    np.testing.assert_allclose(tiny.lambda_min, ref.lambda_min, rtol=1e-9, atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match=r"^T: "):
+        phase.tap_hessian_scan(m, [1e300])
+
+
+def test_load_npz_errors_name_path(tmp_path: Any) -> None:
+    with pytest.raises(InvalidTypeError, match=r"^path: "):
+        sp.nn.load_npz(1 + 2j)  # type: ignore[arg-type]
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(InvalidArgumentError, match=r"^path: "):
+        sp.nn.load_npz(empty)
+    with pytest.raises(InvalidArgumentError, match=r"^test_fraction: "):
+        sp.nn.load_npz(empty, test_fraction=1.0)

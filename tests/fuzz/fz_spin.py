@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from boltzkit import spin as sp
-from boltzkit.spin import phase
+from boltzkit.spin import nn, phase
 from fuzz._harness import Call, Entry
 from fuzz._strategies import EXTREME_FLOATS, any_array, bad_scalars, floats_or_bad, sizes
 
@@ -238,6 +238,35 @@ def _tempering_methods(r: sp.TemperingResult, kw: dict[str, Any]) -> object:
 
 def _kw(**kw: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(kw)
+
+
+def _data(seed: int) -> tuple[Any, Any, Any, Any]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(12, 4))
+    y = rng.integers(0, 3, 12)
+    return x[:8], y[:8], x[8:], y[8:]
+
+
+def _train(kw: dict[str, Any]) -> object:
+    xtr, ytr, xte, yte = _data(kw["seed"])
+    for key in ("x_train", "y_train"):
+        if key in kw:
+            xtr, ytr = (kw[key], ytr) if key == "x_train" else (xtr, kw[key])
+    cfg = nn.TrainConfig(hidden=(3,), steps=kw["steps"], batch_size=4, n_snapshots=2, seed=kw["seed"])
+    return nn.train_mlp(xtr, ytr, xte, yte, cfg, progress=False)
+
+
+def _analyse(kw: dict[str, Any]) -> object:
+    xtr, ytr, xte, yte = _data(0)
+    tr = nn.train_mlp(xtr, ytr, xte, yte, nn.TrainConfig(hidden=(3,), steps=3, batch_size=4, n_snapshots=2), progress=False)
+    return nn.analyse_training(tr, progress=False, **kw)
+
+
+def _check_training(r: object) -> None:
+    assert isinstance(r, nn.Training)
+    for sn in r.snapshots:
+        _finite(sn.weights, "weights")
+        assert 0 <= sn.train_accuracy <= 1 and 0 <= sn.test_accuracy <= 1
 
 
 # ------------------------------------------------------------------ entries
@@ -720,5 +749,56 @@ ENTRIES: list[Entry] = [
             y=st.integers(0, 99).map(lambda k: np.random.default_rng(k).uniform(0.5, 2.0, 6)),
             window=st.one_of(st.none(), st.just((1.0, 6.0)), st.just((6.0, 1.0))),
         ),
+    ),
+    _func_entry(
+        "spin.nn.TrainConfig",
+        nn.TrainConfig,
+        _kw(
+            hidden=st.one_of(st.tuples(sizes(1, 8)), st.just(()), bad_scalars()),
+            activation=st.sampled_from(["tanh", "relu", "sign", "x", None]),
+            steps=sizes(1, 10),
+            batch_size=sizes(1, 10),
+            lr=floats_or_bad(1e-4, 1e-1),
+            n_snapshots=sizes(2, 5),
+            init_scale=floats_or_bad(0.1, 2),
+            seed=seeds,
+        ),
+        lambda r: None,
+        valid=_kw(
+            hidden=st.tuples(st.integers(1, 8)), activation=st.sampled_from(["tanh", "relu", "sign"]), steps=st.integers(1, 10)
+        ),
+    ),
+    _func_entry(
+        "spin.nn.train_mlp",
+        lambda **kw: _train(kw),
+        _kw(
+            seed=st.integers(0, 9),
+            steps=st.integers(1, 5),
+            x_train=st.one_of(any_array((8, 4)), any_array((8, 4))),
+            y_train=st.one_of(st.just(np.arange(8) % 3), st.just(np.full(8, -1)), st.just(np.ones(8)), st.just(np.arange(5))),
+        ),
+        _check_training,
+        valid=_kw(seed=st.integers(0, 9), steps=st.integers(1, 5)),
+    ),
+    _func_entry(
+        "spin.nn.analyse_training",
+        lambda **kw: _analyse(kw),
+        _kw(
+            T_grid=st.one_of(st.none(), any_array((4,), 0.2, 3.0)),
+            T_frac=floats_or_bad(0.3, 1.0),
+            include_input=bools,
+            fit_window=st.one_of(st.none(), st.tuples(floats_or_bad(0, 5), floats_or_bad(0, 5))),
+        ),
+        lambda r: _finite(r, allow_nan=True),
+    ),
+    _func_entry(
+        "spin.nn.load_npz",
+        nn.load_npz,
+        _kw(
+            path=st.one_of(st.just("/nonexistent.npz"), st.just("/dev/null"), bad_scalars()),
+            seed=seeds,
+            test_fraction=floats_or_bad(0.1, 0.9),
+        ),
+        _check_finite,
     ),
 ]

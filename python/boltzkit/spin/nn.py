@@ -24,9 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from boltzkit._progress import track
-from boltzkit._validate import as_float, check_bytes, check_steps
+from boltzkit._validate import as_bool, as_float, check_bytes, check_steps
 from boltzkit.errors import InvalidArgumentError, InvalidTypeError
-from boltzkit.spin._model import SpinModel, _finite_array, _posint, _seed
+from boltzkit.spin._model import SpinModel, _finite_array, _posint, _seed, _temps
 from boltzkit.spin.phase import (
     PowerLawFit,
     bond_spectrum,
@@ -84,11 +84,17 @@ def load_npz(
     Keras' ``mnist.npz``), or ``x`` and ``y`` (then split here). Images are flattened and scaled
     to [0, 1] by their maximum.
     """
+    if not isinstance(path, (str, Path)):
+        raise InvalidTypeError(f"path: expected a str or pathlib.Path, got {type(path).__name__}")
+    test_fraction = as_float("test_fraction", test_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+    seed = _seed(seed)
     p = Path(path)
     try:
         z = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InvalidArgumentError(f"dataset: cannot load {str(p)!r}: {e}") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise InvalidArgumentError(f"path: cannot load {str(p)!r}: {e}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise InvalidArgumentError(f"path: {str(p)!r} is a single .npy array, not an .npz archive")
     with z:
         keys = set(z.files)
         if {"x_train", "y_train"} <= keys:
@@ -102,8 +108,14 @@ def load_npz(
         elif {"x", "y"} <= keys:
             x, y = z["x"], z["y"]
         else:
-            raise InvalidArgumentError(f"dataset: {str(p)!r} needs arrays x_train, y_train (or x, y); has {sorted(keys)}")
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+            raise InvalidArgumentError(f"path: {str(p)!r} needs arrays x_train, y_train (or x, y); has {sorted(keys)}")
+    try:
+        x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        y = np.asarray(y)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(f"path: {str(p)!r} holds arrays that are not numeric images: {e}") from None
+    if x.size == 0 or not np.all(np.isfinite(x)) or y.dtype.kind not in "iu":
+        raise InvalidArgumentError(f"path: {str(p)!r} needs finite images and integer labels")
     return _split(x / max(float(x.max()), 1e-12), np.asarray(y, dtype=np.int64), seed, test_fraction)
 
 
@@ -111,8 +123,9 @@ def _split(
     x: F64, y: npt.NDArray[np.int64], seed: int, frac: float
 ) -> tuple[F64, npt.NDArray[np.int64], F64, npt.NDArray[np.int64]]:
     if len(x) != len(y) or len(x) < 4:
-        raise InvalidArgumentError("dataset: need at least 4 images with one label each")
-    idx = np.random.default_rng(seed).permutation(len(x))
+        raise InvalidArgumentError("path: need at least 4 images with one label each")
+    frac = as_float("test_fraction", frac, 0.0, 1.0, lo_open=True, hi_open=True)
+    idx = np.random.default_rng(_seed(seed)).permutation(len(x))
     k = max(1, round(len(x) * frac))
     te, tr = idx[:k], idx[k:]
     return x[tr], y[tr], x[te], y[te]
@@ -396,13 +409,24 @@ def analyse_training(
     -------
     PhaseTrajectory
     """
+    if not isinstance(tr, Training):
+        raise InvalidTypeError(f"tr: expected a Training from train_mlp, got {type(tr).__name__}")
+    T_frac = as_float("T_frac", T_frac, 0.0, 10.0, lo_open=True)
+    include_input = as_bool("include_input", include_input)
     snaps = tr.snapshots
     if not snaps:
         raise InvalidArgumentError("tr: the training has no snapshots")
+    if not include_input and len(tr.widths) < 3:
+        raise InvalidArgumentError("include_input: dropping the input of a one-layer network leaves no couplings")
     v0 = [float(np.var(w)) for w in snaps[0].weights]
     widths = tr.widths if include_input else tr.widths[1:]
     tc0 = tc_layered_theory(tr.widths, v0) if include_input else tc_layered_theory(widths, v0[1:])
-    grid = np.geomspace(0.2 * tc0, 8 * tc0, 48) if T_grid is None else np.asarray(T_grid, dtype=np.float64)
+    if T_grid is None:
+        if not tc0 > 0:
+            raise InvalidArgumentError("T_grid: the initial weights are all zero; pass a temperature grid")
+        grid = np.geomspace(0.2 * tc0, 8 * tc0, 48)
+    else:
+        grid = _temps("T_grid", T_grid)
     edge0: float | None = None
     rows: list[list[float]] = []
     spectra: list[F64] = []

@@ -131,13 +131,26 @@ def tap_hessian(model: SpinModel | npt.ArrayLike, m: npt.ArrayLike, T: float) ->
     mv = _finite_array("m", m, 1)
     if mv.shape != (mod.n,) or np.any(np.abs(mv) >= 1):
         raise InvalidArgumentError(f"m: expected shape ({mod.n},) with |m_i| < 1")
-    beta = 1.0 / float(_temps("T", T)[0])
+    beta = 1.0 / float(_check_t_scale(mod, _temps("T", T))[0])
+    check_bytes("model", 32.0 * mod.n * mod.n, f"the dense Hessian of {mod.n} spins")
     j = mod.J
     j2 = j**2
     u = 1 - mv**2
     hm = -beta * j - 2 * beta**2 * j2 * np.outer(mv, mv)
     hm[np.diag_indices(mod.n)] = 1 / u + beta**2 * (j2 @ u)
     return np.asarray(hm, dtype=np.float64)
+
+
+def _check_t_scale(mod: SpinModel, t: F64) -> F64:
+    """Temperatures within 1e±100 of the coupling scale (β²J² and T² stay finite)."""
+    scale = mod._coupling_scale() or 1.0
+    r = t / scale
+    if not np.all((r >= 1e-100) & (r <= 1e100)):
+        raise InvalidArgumentError(
+            f"T: every temperature must be between {1e-100 * scale:g} and {1e100 * scale:g} for couplings of scale "
+            f"{scale:g}, got {float(t.min()):g} … {float(t.max()):g}"
+        )
+    return t
 
 
 def t_hidden_formula(model: SpinModel | npt.ArrayLike) -> float:
@@ -256,11 +269,21 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> Hess
 
     mod = _as_model(model)
     ts = np.sort(_temps("T", T))
+    _check_t_scale(mod, ts)
     check_steps("T", ts.size * mod.n**3, f"{ts.size} eigenproblems of size {mod.n}", limit=10**13)
     check_bytes("model", 32.0 * mod.n * mod.n, f"dense Hessians of {mod.n} spins")
     dense = mod.n <= 4000
-    j = mod.J if dense else mod.to_csr()
-    d = _row_sq(mod)
+    # Scale-aware: A(T) is homogeneous of degree 0 in (J, T); far from unit scale, work on
+    # (J, T)/sc (sc a power of two) so that T², J² and d/T² stay finite, and scale T back.
+    sc = mod._coupling_scale(fields=False) or 1.0
+    if 2.0**-20 <= sc <= 2.0**20:
+        sc = 1.0
+    j = mod.J / sc if dense else mod.to_csr() / sc
+    d = _row_sq(mod) / sc / sc if sc != 1.0 else _row_sq(mod)
+    if sc != 1.0:
+        d = np.asarray((j**2).sum(axis=1) if dense else j.multiply(j).sum(axis=1), dtype=np.float64).ravel()
+    t_user = ts
+    ts = ts / sc
     lam = np.empty(ts.size)
     for k, t in enumerate(ts):
         lam[k] = _lambda_min(j, d, float(t), dense)[0]
@@ -287,8 +310,9 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> Hess
         vec = _lambda_min(j, d, t_hidden, dense)[1]
     elif neg.size:
         t_hidden = float(ts[-1])  # still unstable at the top of the grid: a lower bound
+    t_glass, t_hidden = t_glass * sc, t_hidden * sc
     t_c = max(t_glass, t_hidden) if math.isfinite(t_hidden) else t_glass
-    return HessianScan(ts, lam, t_glass, t_hidden, vec, t_c, t_hidden_formula(mod))
+    return HessianScan(t_user, lam, t_glass, t_hidden, vec, t_c, t_hidden_formula(mod))
 
 
 @dataclass(frozen=True)
