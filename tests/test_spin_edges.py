@@ -219,3 +219,14 @@ def test_load_npz_errors_name_path(tmp_path: Any) -> None:
         sp.nn.load_npz(empty)
     with pytest.raises(InvalidArgumentError, match=r"^test_fraction: "):
         sp.nn.load_npz(empty, test_fraction=1.0)
+
+
+def test_sparse_tempering_ladder_warns() -> None:
+    # Curie-Weiss n = 40, J0 = 1: between β = 0.05 and β = 5 the energies differ by ~n/2, so a swap
+    # is accepted with probability about exp(-5 · 20) ≈ 0: the run cannot mix and says so
+    m = sp.curie_weiss(40, J0=1.0)
+    with pytest.warns(RuntimeWarning, match=r"^tempering: swaps between betas\[0\]"):
+        m.tempering([0.05, 5.0], 200, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.tempering(np.linspace(0.8, 1.2, 4), 200, seed=0)

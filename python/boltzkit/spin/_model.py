@@ -1043,6 +1043,18 @@ class SpinModel:
         Returns
         -------
         TemperingResult
+
+        Warns
+        -----
+        RuntimeWarning
+            When some neighbour pair of the ladder exchanged in under 0.5 % of at least 50 attempts
+            (the ladder is too sparse there: the replicas do not mix, so the measurements at the cold
+            end are not equilibrium averages).
+
+        Raises
+        ------
+        InvalidArgumentError
+            An unsorted ladder (swaps between non-neighbouring temperatures are rarely accepted).
         """
         b = _betas("betas", betas)
         if b.size > 1:
@@ -1075,6 +1087,15 @@ class SpinModel:
         for key in ("energies", "magnetizations", "overlaps", "swap_acceptance"):
             if not np.all(np.isfinite(r[key])):
                 raise ComputationError(f"tempering: the {key} are not finite")
+        acc = np.asarray(r["swap_acceptance"])
+        if acc.size and (ns + bi) * nsets >= 100 and float(acc.min()) < 0.005:
+            k = int(np.argmin(acc))
+            warnings.warn(
+                f"tempering: swaps between betas[{k}] = {b[k]:g} and betas[{k + 1}] = {b[k + 1]:g} were accepted "
+                f"{float(acc[k]):.2%} of the time; the ladder is too sparse there (add betas between them)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return TemperingResult(
             betas=b,
             energies=r["energies"] + self.offset,

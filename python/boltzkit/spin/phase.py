@@ -278,8 +278,8 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> Hess
     sc = mod._coupling_scale(fields=False) or 1.0
     if 2.0**-20 <= sc <= 2.0**20:
         sc = 1.0
-    j = mod.J / sc if dense else mod.to_csr() / sc
-    d = _row_sq(mod) / sc / sc if sc != 1.0 else _row_sq(mod)
+    j: Any = mod.J / sc if dense else mod.to_csr() / sc
+    d = _row_sq(mod)
     if sc != 1.0:
         d = np.asarray((j**2).sum(axis=1) if dense else j.multiply(j).sum(axis=1), dtype=np.float64).ravel()
     t_user = ts
