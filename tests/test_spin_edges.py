@@ -230,3 +230,14 @@ def test_sparse_tempering_ladder_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m.tempering(np.linspace(0.8, 1.2, 4), 200, seed=0)
+
+
+def test_phase_functions_name_model_for_bad_matrices_and_helpers_validate() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^model: J: "):
+        phase.tc_glass([[0.0, 1.0], [2.0, 0.0]])
+    with pytest.raises(InvalidTypeError, match=r"^truth: "):
+        sp.coupling_rmse(sp.sk(3), "x")  # type: ignore[arg-type]
+    assert sp.coupling_rmse(sp.SpinModel([[0.0]]), sp.SpinModel([[0.0]])) == 0.0
+    r = _two(1.0).tap([2.0, 1.5], init="zeros", warn=False)
+    with pytest.raises(InvalidArgumentError, match=r"^k: "):
+        r.best(5)

@@ -308,7 +308,12 @@ def fit_exact_ml(
 
 def coupling_rmse(model: SpinModel, truth: SpinModel) -> float:
     """Root-mean-square difference of the couplings ``J_ij`` (``i < j``) of two models."""
+    for name, m in (("model", model), ("truth", truth)):
+        if not isinstance(m, SpinModel):
+            raise InvalidTypeError(f"{name}: expected a SpinModel, got {type(m).__name__}")
     if model.n != truth.n:
         raise InvalidArgumentError(f"truth: expected n = {model.n}, got {truth.n}")
+    if model.n < 2:
+        return 0.0
     iu = np.triu_indices(model.n, 1)
     return float(np.sqrt(np.mean((model.J[iu] - truth.J[iu]) ** 2)))

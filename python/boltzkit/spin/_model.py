@@ -455,6 +455,8 @@ class TapResult:
 
     def best(self, k: int = -1) -> F64:
         """The converged solution of lowest free energy at temperature index ``k`` (shape (n,))."""
+        nt = len(self.temperatures)
+        k = as_int("k", k, -nt, nt - 1)
         f = np.where(self.converged[:, k], self.free_energy[:, k], np.inf)
         if not np.isfinite(f).any():
             raise InvalidArgumentError("k: no start converged at this temperature")

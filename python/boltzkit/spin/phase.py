@@ -44,7 +44,12 @@ F64 = npt.NDArray[np.float64]
 
 
 def _as_model(model: SpinModel | npt.ArrayLike) -> SpinModel:
-    return model if isinstance(model, SpinModel) else SpinModel(model)
+    if isinstance(model, SpinModel):
+        return model
+    try:
+        return SpinModel(model)
+    except (InvalidArgumentError, InvalidTypeError) as e:
+        raise type(e)(f"model: {e}") from None
 
 
 def tc_layered_theory(widths: Sequence[int], variances: float | Sequence[float]) -> float:
