@@ -8,12 +8,19 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.linalg
+import scipy.optimize
+import scipy.sparse.linalg
+import scipy.stats
 from hypothesis import strategies as st
 
 from boltzkit import spin as sp
 from boltzkit.spin import nn, phase
 from fuzz._harness import Call, Entry
 from fuzz._strategies import EXTREME_FLOATS, any_array, bad_scalars, floats_or_bad, sizes
+
+# imported here so that every forked child inherits them instead of importing them again
+_PRELOADED = (scipy.linalg, scipy.optimize, scipy.sparse.linalg, scipy.stats)
 
 # ------------------------------------------------------------------ checks
 
@@ -262,6 +269,11 @@ def _analyse(kw: dict[str, Any]) -> object:
     return nn.analyse_training(tr, progress=False, **kw)
 
 
+def _matching(data: Any, m: sp.SpinModel) -> Any:
+    """``data`` as drawn, or (None) four random ±1 states of the model's size."""
+    return np.where(np.random.default_rng(m.n).random((4, m.n)) < 0.5, -1, 1) if data is None else data
+
+
 def _check_training(r: object) -> None:
     assert isinstance(r, nn.Training)
     for sn in r.snapshots:
@@ -356,6 +368,7 @@ ENTRIES: list[Entry] = [
             offset=floats_or_bad(-3, 3),
         ),
         _check_model,
+        valid=_kw(h=st.just([0.5, -0.5, 0.0]), J=st.just({(0, 1): 1.0, (2, 1): -0.5}), offset=st.floats(-3, 3)),
     ),
     _method_entry(
         "spin.SpinModel.energy",
@@ -680,9 +693,10 @@ ENTRIES: list[Entry] = [
     _method_entry(
         "spin.mpf_objective",
         _kw(data=st.integers(2, 6).flatmap(lambda n: spin_arrays(n, 4)), objective=st.sampled_from(["mpf", "pl", "x"])),
-        lambda m, kw: sp.mpf_objective(kw["data"], m, objective=kw["objective"]),
+        lambda m, kw: sp.mpf_objective(_matching(kw["data"], m), m, objective=kw["objective"]),
         _check_finite,
         mods=st.tuples(st.just(0), st.integers(2, 6), st.integers(0, 5), _scales),
+        valid=_kw(data=st.none(), objective=st.sampled_from(["mpf", "pl"])),
     ),
     _method_entry(
         "spin.coupling_rmse",
@@ -790,6 +804,7 @@ ENTRIES: list[Entry] = [
             fit_window=st.one_of(st.none(), st.tuples(floats_or_bad(0, 5), floats_or_bad(0, 5))),
         ),
         lambda r: _finite(r, allow_nan=True),
+        valid=_kw(T_grid=st.none(), T_frac=st.floats(0.3, 1.0), include_input=st.booleans(), fit_window=st.none()),
     ),
     _func_entry(
         "spin.nn.load_npz",
