@@ -241,3 +241,11 @@ def test_phase_functions_name_model_for_bad_matrices_and_helpers_validate() -> N
     r = _two(1.0).tap([2.0, 1.5], init="zeros", warn=False)
     with pytest.raises(InvalidArgumentError, match=r"^k: "):
         r.best(5)
+
+
+def test_beta_schedule_reversed_range_warns_and_runs_hot_to_cold() -> None:
+    with pytest.warns(UserWarning, match=r"^beta_range: "):
+        b = sp.beta_schedule((4.0, 0.5), 4)
+    np.testing.assert_allclose(b, [0.5, 1.0, 2.0, 4.0])
+    with pytest.raises(InvalidArgumentError, match=r"^schedule: "):
+        sp.beta_schedule((0.5, 4.0), 4, "cubic")  # type: ignore[arg-type]

@@ -980,6 +980,8 @@ class SpinModel:
             states, _, _ = _core.spin_descend(self._spec(), states, th)
         exact = _core.spin_energies(self._spec(), states, th) + self.offset
         final_e = _core.spin_energies(self._spec(), r["final_states"], th) + self.offset
+        if not (np.all(np.isfinite(exact)) and np.all(np.isfinite(final_e)) and np.all(np.isfinite(r["trace"]))):
+            raise ComputationError("anneal: the energies are not finite")
         return AnnealResult(
             states=states,
             energies=exact,
