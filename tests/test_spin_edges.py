@@ -249,3 +249,13 @@ def test_beta_schedule_reversed_range_warns_and_runs_hot_to_cold() -> None:
     np.testing.assert_allclose(b, [0.5, 1.0, 2.0, 4.0])
     with pytest.raises(InvalidArgumentError, match=r"^schedule: "):
         sp.beta_schedule((0.5, 4.0), 4, "cubic")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("a", [1e50, 1e-50])
+def test_float32_storage_out_of_range_falls_back_to_float64(a: float) -> None:
+    # two spins coupled ferromagnetically: the ground energy is -a (float32 made it inf or 0)
+    with pytest.warns(UserWarning, match=r"^dtype: "):
+        m = sp.SpinModel([[0.0, a], [a, 0.0]], dtype=np.float32)
+    assert m.dtype == np.float64
+    r = m.anneal(2, 50, seed=0)
+    assert r.best_energy == pytest.approx(-a, rel=1e-12)

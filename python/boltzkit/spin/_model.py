@@ -569,6 +569,16 @@ class SpinModel:
             self.n = int(a.shape[0])
         if self.n == 0:
             raise InvalidArgumentError("J: the model has no spins")
+        if self.dtype == np.float32 and self._dense is not None:
+            nz = np.abs(self._dense[self._dense != 0])
+            if nz.size and (float(nz.max()) > 1e30 or float(nz.min()) < 1e-30):
+                warnings.warn(
+                    f"dtype: couplings from {float(nz.min()):g} to {float(nz.max()):g} do not fit float32 "
+                    "(overflow or underflow); storing them as float64 instead",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self.dtype = np.dtype(np.float64)
         self.h = self._fields(h)
 
     def _fields(self, h: npt.ArrayLike | None) -> F64:
