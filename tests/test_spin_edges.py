@@ -259,3 +259,10 @@ def test_float32_storage_out_of_range_falls_back_to_float64(a: float) -> None:
     assert m.dtype == np.float64
     r = m.anneal(2, 50, seed=0)
     assert r.best_energy == pytest.approx(-a, rel=1e-12)
+
+
+def test_hidden_order_of_huge_vectors_closed_form() -> None:
+    # parallel vectors overlap 1, orthogonal 0, at any scale (|m|² used to overflow to inf -> nan)
+    v = np.array([3.0, -4.0, 0.0, 1.0])
+    assert phase.hidden_order(v * 1e300, v * 1e-300) == pytest.approx(1.0, rel=1e-15)
+    assert phase.hidden_order(np.array([1e300, 0.0]), np.array([0.0, 1e300])) == 0.0

@@ -388,10 +388,13 @@ def hidden_order(m: npt.ArrayLike, v: npt.ArrayLike) -> float:
     vv = _finite_array("v", v, 1)
     if mv.shape != vv.shape:
         raise InvalidArgumentError(f"v: expected shape {mv.shape} to match m, got {vv.shape}")
-    nm, nv = float(np.linalg.norm(mv)), float(np.linalg.norm(vv))
-    if nm == 0 or nv == 0:
+    # scale-free: divide each vector by its largest entry first (no overflow of |m|² from 1e155 up)
+    am, av = float(np.abs(mv).max()) if mv.size else 0.0, float(np.abs(vv).max()) if vv.size else 0.0
+    if am == 0 or av == 0:
         return 0.0
-    return abs(float(mv @ vv)) / (nm * nv)
+    mv, vv = mv / am, vv / av
+    nm, nv = float(np.linalg.norm(mv)), float(np.linalg.norm(vv))
+    return min(1.0, abs(float(mv @ vv)) / (nm * nv))
 
 
 @dataclass(frozen=True)
