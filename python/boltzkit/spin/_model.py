@@ -1181,6 +1181,17 @@ class SpinModel:
         for key in ("ln_z", "mean_energy", "heat_capacity", "mean_s", "corr", "mean_q2", "pq", "lowest_energies"):
             if not np.all(np.isfinite(r[key])):
                 raise ComputationError(f"enumerate_exact: {key} is not finite at these betas; use smaller betas")
+        tiny = 1e-9
+        sane = (
+            (r["pq"].size == 0 or bool(np.all(np.abs(r["pq"].sum(axis=1) - 1) <= tiny)))
+            and bool(np.all(r["heat_capacity"] >= -tiny * (1 + r["mean_energy"] ** 2 * b**2)))
+            and all(bool(np.all((r[k] >= -tiny) & (r[k] <= 1 + tiny))) for k in ("mean_abs_m", "mean_m2", "mean_m4", "mean_q"))
+        )
+        if not sane:
+            raise ComputationError(
+                f"enumerate_exact: at β·|J| up to {float(b.max()) * scale:.3g} the Boltzmann weights lose precision "
+                "(probabilities do not sum to 1); use smaller betas"
+            )
         return Enumeration(
             betas=b,
             ln_z=r["ln_z"] - b * self.offset,
