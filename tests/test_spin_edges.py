@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from boltzkit import spin as sp
-from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 from boltzkit.spin import phase
 
 
@@ -266,3 +266,15 @@ def test_hidden_order_of_huge_vectors_closed_form() -> None:
     v = np.array([3.0, -4.0, 0.0, 1.0])
     assert phase.hidden_order(v * 1e300, v * 1e-300) == pytest.approx(1.0, rel=1e-15)
     assert phase.hidden_order(np.array([1e300, 0.0]), np.array([0.0, 1e300])) == 0.0
+
+
+def test_enumeration_never_returns_probabilities_that_do_not_sum_to_one() -> None:
+    # ±J lattice at β·|J| ≈ 3e99: the weights of degenerate ground states lose all precision
+    base = sp.lattice_2d(3, kind="pm_j", seed=2)
+    m = sp.SpinModel(base.to_csr() * 1e99, base.h * 1e99)
+    try:
+        r = m.enumerate_exact([2.9], overlap_distribution=True)
+    except ComputationError as e:
+        assert str(e).startswith("enumerate_exact: ")
+    else:
+        np.testing.assert_allclose(r.pq.sum(axis=1), 1.0, atol=1e-9)
