@@ -67,7 +67,11 @@ def _no_panic(fn: Any) -> None:
         (lambda: M.tempering([]), InvalidArgumentError, "betas"),
         (lambda: M.tempering([1.0, -0.5]), InvalidArgumentError, "betas"),
         (lambda: M.tempering([1.0], thin=0), InvalidArgumentError, "thin"),
-        (lambda: M.tempering([1.0], 10**7, record_states=True, n_sets=200), InvalidArgumentError, "recorded states"),
+        (
+            lambda: M.tempering([1.0], 10**7, record_states=True, n_sets=200),
+            InvalidArgumentError,
+            "^(record_states|num_sweeps): ",
+        ),
         (lambda: M.tap(0.0), InvalidArgumentError, "T"),
         (lambda: M.tap(-1.0), InvalidArgumentError, "T"),
         (lambda: M.tap([]), InvalidArgumentError, "T"),
@@ -161,7 +165,8 @@ def test_the_binding_checks_what_python_would() -> None:
 def test_random_inputs_never_panic(n: int, vals: list[float], spins: list[int], beta: float) -> None:
     a = np.resize(np.array([*vals, 0.0]), (n, n))
     _no_panic(lambda: SpinModel(a))
-    m = SpinModel(np.triu(np.nan_to_num(a), 1) + np.triu(np.nan_to_num(a), 1).T)
+    c = np.clip(np.nan_to_num(a), -1e100, 1e100)  # larger magnitudes are refused (energies² must stay finite)
+    m = SpinModel(np.triu(c, 1) + np.triu(c, 1).T)
     st_ = np.resize(np.array([*spins, 1]), (2, n))
     _no_panic(lambda: m.energy(st_))
     _no_panic(lambda: m.anneal(2, schedule=[beta, 1.0]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -13,7 +12,8 @@ import numpy.typing as npt
 
 from boltzkit import _core
 from boltzkit._threads import resolve_threads
-from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit._validate import as_bool, as_float, check_bytes, check_steps
+from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 from boltzkit.spin._model import ENUMERATE_MAX_N, SpinModel, _posint, _seed
 
 __all__ = ["FitResult", "coupling_rmse", "fit_exact_ml", "fit_mpf", "fit_pseudolikelihood", "mpf_objective"]
@@ -74,9 +74,14 @@ def _data(data: npt.ArrayLike, spins: str) -> npt.NDArray[np.int8]:
 
 
 def _l2(l2: float) -> float:
-    if not (isinstance(l2, numbers.Real) and math.isfinite(l2) and l2 >= 0):
-        raise InvalidArgumentError(f"l2: must be finite and >= 0, got {l2!r}")
-    return float(l2)
+    return as_float("l2", l2, 0.0, 1e100)
+
+
+def _check_fit_size(s: npt.NDArray[np.int8], maxiter: object) -> None:
+    k, n = s.shape
+    mi = _posint("maxiter", maxiter, 1, 10**7)
+    check_bytes("data", 64.0 * n * n + 16.0 * k * n, f"a fit of {n} spins")
+    check_steps("maxiter", 20 * mi * k * n * n, f"{mi} L-BFGS iterations on {k} samples of {n} spins")
 
 
 def _init(n: int, init: SpinModel | None, seed: int) -> tuple[F64, F64]:
@@ -110,9 +115,19 @@ def mpf_objective(
     grad_h : ndarray of shape (n,)
     """
     s = _data(data, "pm1")
+    _check_fit_size(s, 1)
+    if not isinstance(model, SpinModel):
+        raise InvalidTypeError(f"model: expected a SpinModel, got {type(model).__name__}")
+    if objective not in ("mpf", "pl"):
+        raise InvalidArgumentError(f"objective: expected 'mpf' or 'pl', got {objective!r}")
     if s.shape[1] != model.n:
         raise InvalidArgumentError(f"data: expected {model.n} columns, got {s.shape[1]}")
     v, gj, gh = _core.spin_fit_objective(s, model.J, model.h, objective, resolve_threads(threads))
+    if not (math.isfinite(float(v)) and np.all(np.isfinite(gj)) and np.all(np.isfinite(gh))):
+        raise ComputationError(
+            f"{objective}: the objective overflows at this model (exp of energy differences up to "
+            f"{2 * float(np.abs(model.J).sum(axis=1).max() + np.abs(model.h).max()):.3g}); rescale the couplings"
+        )
     return float(v), gj, gh
 
 
@@ -159,8 +174,10 @@ def fit_mpf(
     FitResult
     """
     lam = _l2(l2)
+    all_flip = as_bool("all_flip", all_flip)
     s = _data(data, spins)
     n = s.shape[1]
+    _check_fit_size(s, maxiter)
     th = resolve_threads(threads)
     j0, h0 = _init(n, init, seed)
     t0 = time.perf_counter()
@@ -177,7 +194,7 @@ def fit_mpf(
             g = np.concatenate([gj[iu] + 2 * lam * j[iu], gh])
             return v + lam * float((j[iu] ** 2).sum()), g
 
-        r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter), float(gtol))
+        r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0))
         jf = np.zeros((n, n))
         jf[iu] = r.x[: iu[0].size]
         model = SpinModel(jf + jf.T, r.x[iu[0].size :])
@@ -191,11 +208,11 @@ def fit_mpf(
             w = np.zeros((n, n))
             w[iu0] = x
             w = w + np.triu(w, 1).T
-            v, gw = _core.spin_fit_objective01(s, w, bool(all_flip), th)
+            v, gw = _core.spin_fit_objective01(s, w, all_flip, th)
             g = gw[iu0] + 2 * lam * np.where(off, x, 0.0)
             return v + lam * float((x[off] ** 2).sum()), g
 
-        r = _minimise(fun, w0[iu0], _posint("maxiter", maxiter), float(gtol))
+        r = _minimise(fun, w0[iu0], _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0))
         w = np.zeros((n, n))
         w[iu0] = r.x
         w = w + np.triu(w, 1).T
@@ -223,6 +240,7 @@ def fit_pseudolikelihood(
     """
     lam = _l2(l2)
     s = _data(data, "pm1")
+    _check_fit_size(s, maxiter)
     n = s.shape[1]
     th = resolve_threads(threads)
     j0, h0 = _init(n, init, seed)
@@ -236,7 +254,7 @@ def fit_pseudolikelihood(
         v, gj, gh = _core.spin_fit_objective(s, j, np.ascontiguousarray(x[iu[0].size :]), "pl", th)
         return v + lam * float((j[iu] ** 2).sum()), np.concatenate([gj[iu] + 2 * lam * j[iu], gh])
 
-    r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter), float(gtol))
+    r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0))
     jf = np.zeros((n, n))
     jf[iu] = r.x[: iu[0].size]
     return FitResult(SpinModel(jf + jf.T, r.x[iu[0].size :]), float(r.fun), int(r.nit), int(r.nfev), bool(r.success),
@@ -258,7 +276,9 @@ def fit_exact_ml(
     is ``⟨s_i s_j⟩_model − ⟨s_i s_j⟩_data`` (and the same for ``h``).
     """
     lam = _l2(l2)
-    s = _data(data, "pm1").astype(np.float64)
+    s = _data(data, "pm1")
+    _check_fit_size(s, maxiter)
+    s = s.astype(np.float64)
     b, n = s.shape
     if n > min(20, ENUMERATE_MAX_N):
         raise InvalidArgumentError(f"data: exact ML needs n <= 20 spins, got {n}")
@@ -279,7 +299,7 @@ def fit_exact_ml(
         gh = e.mean_s[0] - md
         return val + lam * float((j[iu] ** 2).sum()), np.concatenate([gj + 2 * lam * j[iu], gh])
 
-    r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter), float(gtol))
+    r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0))
     jf = np.zeros((n, n))
     jf[iu] = r.x[: iu[0].size]
     return FitResult(SpinModel(jf + jf.T, r.x[iu[0].size :]), float(r.fun), int(r.nit), int(r.nfev), bool(r.success),
@@ -288,7 +308,12 @@ def fit_exact_ml(
 
 def coupling_rmse(model: SpinModel, truth: SpinModel) -> float:
     """Root-mean-square difference of the couplings ``J_ij`` (``i < j``) of two models."""
+    for name, m in (("model", model), ("truth", truth)):
+        if not isinstance(m, SpinModel):
+            raise InvalidTypeError(f"{name}: expected a SpinModel, got {type(m).__name__}")
     if model.n != truth.n:
         raise InvalidArgumentError(f"truth: expected n = {model.n}, got {truth.n}")
+    if model.n < 2:
+        return 0.0
     iu = np.triu_indices(model.n, 1)
     return float(np.sqrt(np.mean((model.J[iu] - truth.J[iu]) ** 2)))

@@ -8,8 +8,9 @@ from typing import Literal
 
 import numpy as np
 
-from boltzkit.errors import InvalidArgumentError
-from boltzkit.spin._model import SpinModel, _posint, _seed
+from boltzkit._validate import as_bool, as_float, check_bytes
+from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit.spin._model import MAX_COUPLING, SpinModel, _posint, _seed
 
 __all__ = ["chain", "curie_weiss", "lattice_2d", "layered_sk", "sk"]
 
@@ -46,6 +47,9 @@ def sk(
         Dense; ``T_c = 1`` for ``J0 < 1``, ``h = 0``.
     """
     n = _posint("n", n, 2)
+    check_bytes("n", 48.0 * n * n, f"an SK model of {n} spins ({n} x {n} couplings)")
+    J0 = as_float("J0", J0, -MAX_COUPLING, MAX_COUPLING)
+    h_std = as_float("h_std", h_std, 0.0, MAX_COUPLING / 100)
     rng = np.random.default_rng(_seed(seed))
     if couplings == "gaussian":
         z = rng.standard_normal((n, n))
@@ -84,19 +88,24 @@ def layered_sk(
         Layered storage; the spin-glass temperature is
         :func:`boltzkit.spin.phase.tc_layered_theory` ``(widths, variances)``.
     """
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, (Sequence, np.ndarray)):
+        raise InvalidTypeError(f"widths: expected a list of ints, got {type(widths).__name__}")
     ws = [_posint(f"widths[{k}]", w) for k, w in enumerate(widths)]
     if len(ws) < 2:
         raise InvalidArgumentError("widths: need at least two layers")
+    n_w = sum(ws[k] * ws[k + 1] for k in range(len(ws) - 1))
+    check_bytes("widths", 24.0 * n_w, f"{n_w} weights")
+    vmax = MAX_COUPLING**2 / 1e4
     if variances is None:
         v = [1.0 / np.sqrt(ws[k] * ws[k + 1]) for k in range(len(ws) - 1)]
-    elif isinstance(variances, numbers.Real):
-        v = [float(variances)] * (len(ws) - 1)
+    elif isinstance(variances, numbers.Real) and not isinstance(variances, bool):
+        v = [as_float("variances", variances, 0.0, vmax)] * (len(ws) - 1)
     else:
-        v = [float(x) for x in variances]  # type: ignore[union-attr]
+        if isinstance(variances, (str, bytes)) or not isinstance(variances, (Sequence, np.ndarray)):
+            raise InvalidTypeError(f"variances: expected a float or a list of floats, got {type(variances).__name__}")
+        v = [as_float("variances", x, 0.0, vmax) for x in variances]
         if len(v) != len(ws) - 1:
             raise InvalidArgumentError(f"variances: expected {len(ws) - 1} values, got {len(v)}")
-    if any(not (x >= 0 and np.isfinite(x)) for x in v):
-        raise InvalidArgumentError("variances: must be finite and >= 0")
     rng = np.random.default_rng(_seed(seed))
     weights = [np.sqrt(v[k]) * rng.standard_normal((ws[k + 1], ws[k])) for k in range(len(ws) - 1)]
     return SpinModel.from_layers(weights)
@@ -135,6 +144,9 @@ def lattice_2d(
     import scipy.sparse as sps
 
     L = _posint("L", L, 3)
+    check_bytes("L", 200.0 * L * L, f"a {L} x {L} lattice")
+    J = as_float("J", J, -MAX_COUPLING, MAX_COUPLING)
+    h = as_float("h", h, -MAX_COUPLING, MAX_COUPLING)
     rng = np.random.default_rng(_seed(seed))
     idx = np.arange(L * L).reshape(L, L)
     rows = np.concatenate([idx.ravel(), idx.ravel()])
@@ -155,6 +167,9 @@ def lattice_2d(
 def curie_weiss(n: int, *, J0: float = 1.0, h: float = 0.0) -> SpinModel:
     """Fully connected ferromagnet ``J_ij = J0/n`` with uniform field ``h`` (dense)."""
     n = _posint("n", n, 2)
+    check_bytes("n", 24.0 * n * n, f"a Curie-Weiss model of {n} spins ({n} x {n} couplings)")
+    J0 = as_float("J0", J0, -MAX_COUPLING, MAX_COUPLING)
+    h = as_float("h", h, -MAX_COUPLING, MAX_COUPLING)
     j = np.full((n, n), float(J0) / n)
     np.fill_diagonal(j, 0.0)
     return SpinModel(j, np.full(n, float(h)))
@@ -162,7 +177,11 @@ def curie_weiss(n: int, *, J0: float = 1.0, h: float = 0.0) -> SpinModel:
 
 def chain(n: int, *, J: float = 1.0, h: float = 0.0, periodic: bool = True) -> SpinModel:
     """1-D Ising chain (ring when ``periodic``) with uniform coupling ``J`` and field ``h``."""
+    periodic = as_bool("periodic", periodic)
     n = _posint("n", n, 3 if periodic else 2)
+    check_bytes("n", 24.0 * n * n, f"a chain of {n} spins (dense {n} x {n} couplings)")
+    J = as_float("J", J, -MAX_COUPLING, MAX_COUPLING)
+    h = as_float("h", h, -MAX_COUPLING, MAX_COUPLING)
     j = np.zeros((n, n))
     i = np.arange(n - 1)
     j[i, i + 1] = J

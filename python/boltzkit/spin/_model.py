@@ -15,7 +15,8 @@ import numpy.typing as npt
 
 from boltzkit import _core
 from boltzkit._threads import resolve_threads
-from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, check_bytes, check_steps
+from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
 __all__ = [
     "ENUMERATE_MAX_N",
@@ -37,31 +38,36 @@ _PQ_MAX_N = 22
 
 
 def _seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise InvalidTypeError(f"seed: expected an int, got {type(seed).__name__}")
-    s = int(seed)
-    if not 0 <= s < 2**64:
-        raise InvalidArgumentError(f"seed: must be in [0, 2**64), got {s}")
-    return s
+    return as_seed(seed)
 
 
-def _posint(name: str, v: object, lo: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise InvalidTypeError(f"{name}: expected an int, got {type(v).__name__}")
-    if int(v) < lo:
-        raise InvalidArgumentError(f"{name}: must be >= {lo}, got {v}")
-    return int(v)
+def _posint(name: str, v: object, lo: int = 1, hi: int = I64_MAX) -> int:
+    return as_int(name, v, lo, hi)
 
 
-def _finite_array(name: str, x: object, ndim: int | None = None) -> F64:
+#: Largest magnitude of a coupling, field or offset: energies, their squares and ``β·E`` stay finite.
+MAX_COUPLING = 1e100
+
+
+def _finite_array(name: str, x: object, ndim: int | None = None, limit: float | None = None) -> F64:
+    if x is None or isinstance(x, (str, bytes, Mapping)):
+        raise InvalidTypeError(f"{name}: expected an array of real numbers, got {type(x).__name__}")
     try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidTypeError(f"{name}: expected an array of numbers") from None
+        raw = np.asarray(x)
+        if raw.dtype.kind in "cUSaMm":
+            raise InvalidTypeError(f"{name}: expected an array of real numbers, got dtype {raw.dtype}")
+        a = raw.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidTypeError(f"{name}: expected an array of real numbers") from None
     if ndim is not None and a.ndim != ndim:
         raise InvalidArgumentError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
     if not np.all(np.isfinite(a)):
         raise InvalidArgumentError(f"{name}: every value must be finite")
+    if limit is not None and a.size and float(np.abs(a).max()) > limit:
+        raise InvalidArgumentError(
+            f"{name}: every value must be between -{limit:g} and {limit:g} (energies and their squares must stay "
+            f"finite), got {float(np.abs(a).max()):g}"
+        )
     return np.ascontiguousarray(a)
 
 
@@ -119,11 +125,10 @@ def beta_schedule(beta_range: tuple[float, float], num_betas: int, schedule: Lit
     ndarray of shape (num_betas,), float64
     """
     n = _posint("num_betas", num_betas)
-    if len(beta_range) != 2:
-        raise InvalidArgumentError(f"beta_range: expected (hot, cold), got {beta_range!r}")
-    b0, b1 = (float(v) for v in beta_range)
-    if not (math.isfinite(b0) and math.isfinite(b1)) or b0 < 0 or b1 < 0:
-        raise InvalidArgumentError(f"beta_range: must be finite and >= 0, got {beta_range!r}")
+    if not isinstance(schedule, str) or schedule not in ("geometric", "linear"):
+        raise InvalidArgumentError(f"schedule: expected 'geometric', 'linear' or an array of betas, got {schedule!r}")
+    b0, b1 = _beta_range(beta_range, stacklevel=3)
+    check_bytes("num_betas", 8.0 * n, f"a schedule of {n} betas")
     if n == 1:
         return np.array([b1])
     if schedule == "geometric":
@@ -135,6 +140,25 @@ def beta_schedule(beta_range: tuple[float, float], num_betas: int, schedule: Lit
     raise InvalidArgumentError(f"schedule: expected 'geometric', 'linear' or an array of betas, got {schedule!r}")
 
 
+def _beta_range(beta_range: object, stacklevel: int = 2) -> tuple[float, float]:
+    """``(hot, cold)`` as finite floats >= 0; a reversed pair is swapped with a warning."""
+    if isinstance(beta_range, (str, bytes, Mapping)) or not isinstance(beta_range, (Sequence, np.ndarray)):
+        raise InvalidTypeError(f"beta_range: expected a pair (hot, cold) of floats, got {type(beta_range).__name__}")
+    if len(beta_range) != 2:
+        raise InvalidArgumentError(f"beta_range: expected a pair (hot, cold), got {len(beta_range)} values")
+    b0 = as_float("beta_range", beta_range[0], 0.0)
+    b1 = as_float("beta_range", beta_range[1], 0.0)
+    if b0 > b1:
+        warnings.warn(
+            f"beta_range: ({b0:g}, {b1:g}) is (cold, hot); annealing runs from hot (small β) to cold (large β), "
+            f"so it was swapped to ({b1:g}, {b0:g})",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+        b0, b1 = b1, b0
+    return b0, b1
+
+
 def batch_means(x: npt.ArrayLike, n_batches: int = 20, axis: int = 0) -> tuple[F64, F64]:
     """Mean and its standard error from ``n_batches`` batch means along ``axis``.
 
@@ -143,7 +167,13 @@ def batch_means(x: npt.ArrayLike, n_batches: int = 20, axis: int = 0) -> tuple[F
     mean, stderr : ndarray
         Arrays of the shape of ``x`` without ``axis``.
     """
-    a = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)
+    nb = _posint("n_batches", n_batches, 2)
+    a = _finite_array("x", x)
+    if np.ndim(x) == 0:
+        raise InvalidArgumentError("x: expected an array of samples with at least one axis, got a scalar")
+    ax = as_int("axis", axis, -a.ndim, a.ndim - 1)
+    a = np.moveaxis(a, ax, 0)
+    n_batches = nb
     k = a.shape[0] // n_batches
     if k < 1:
         raise InvalidArgumentError(f"x: need at least n_batches = {n_batches} samples, got {a.shape[0]}")
@@ -274,9 +304,11 @@ class TemperingResult:
         return np.asarray(self.betas**2 * e.var(axis=0), dtype=np.float64)
 
     def binder(self) -> F64:
-        """Binder cumulant ``1 − ⟨m⁴⟩ / (3⟨m²⟩²)`` per β."""
+        """Binder cumulant ``1 − ⟨m⁴⟩ / (3⟨m²⟩²)`` per β (``nan`` where every measured ``m`` is 0)."""
         m = self.magnetizations.reshape(-1, len(self.betas))
-        return np.asarray(1 - (m**4).mean(0) / (3 * (m**2).mean(0) ** 2), dtype=np.float64)
+        m2, m4 = (m**2).mean(0), (m**4).mean(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.where(m2 > 0, 1 - m4 / (3 * m2**2), np.nan), dtype=np.float64)
 
     def q2(self) -> F64:
         """``⟨q²⟩`` per β from the two-replica overlaps."""
@@ -288,6 +320,10 @@ class TemperingResult:
         """``P(q)`` at ``betas[k]``: densities and bin edges (default: one bin per q value)."""
         if self.overlaps.shape[1] == 0:
             raise InvalidArgumentError("n_sets: overlaps need n_sets >= 2")
+        r = len(self.betas)
+        k = as_int("k", k, -r, r - 1)
+        if bins is not None:
+            bins = as_int("bins", bins, 1, 10**6)
         q = self.overlaps[:, :, k].ravel()
         edges = (np.arange(self.n + 2) * 2 - self.n - 1) / self.n if bins is None else np.linspace(-1, 1, bins + 1)
         hist, e = np.histogram(q, bins=edges, density=True)
@@ -419,6 +455,8 @@ class TapResult:
 
     def best(self, k: int = -1) -> F64:
         """The converged solution of lowest free energy at temperature index ``k`` (shape (n,))."""
+        nt = len(self.temperatures)
+        k = as_int("k", k, -nt, nt - 1)
         f = np.where(self.converged[:, k], self.free_energy[:, k], np.inf)
         if not np.isfinite(f).any():
             raise InvalidArgumentError("k: no start converged at this temperature")
@@ -473,9 +511,11 @@ class SpinModel:
 
         if diagonal not in ("reject", "drop"):
             raise InvalidArgumentError(f"diagonal: expected 'reject' or 'drop', got {diagonal!r}")
-        if not (isinstance(offset, numbers.Real) and math.isfinite(offset)):
-            raise InvalidArgumentError(f"offset: must be a finite number, got {offset!r}")
-        dt = np.dtype(dtype)
+        offset = as_float("offset", offset, -MAX_COUPLING, MAX_COUPLING)
+        try:
+            dt = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise InvalidTypeError(f"dtype: expected float64 or float32, got {dtype!r}") from None
         if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
             raise InvalidTypeError(f"dtype: expected float64 or float32, got {dt}")
         self.offset = float(offset)
@@ -485,11 +525,13 @@ class SpinModel:
         self._csr: Any = None
         self._j32: npt.NDArray[np.float32] | None = None
         if sps.issparse(J):
-            m = sps.csr_array(J, dtype=np.float64)
+            jdt = np.dtype(getattr(J, "dtype", np.float64))
+            if jdt.kind not in "biuf":
+                raise InvalidTypeError(f"J: expected a sparse matrix of real numbers, got dtype {jdt}")
+            m = sps.csr_array(J, dtype=np.float64)  # type: ignore[call-overload]
             if m.ndim != 2 or m.shape[0] != m.shape[1]:
                 raise InvalidArgumentError(f"J: expected a square matrix, got shape {m.shape}")
-            if not np.all(np.isfinite(m.data)):
-                raise InvalidArgumentError("J: every value must be finite")
+            _finite_array("J", m.data, limit=MAX_COUPLING)
             d = m.diagonal()
             if np.any(d != 0):
                 if diagonal == "reject":
@@ -507,7 +549,7 @@ class SpinModel:
             self._csr = m
             self.n = int(m.shape[0])
         else:
-            a = _finite_array("J", J)
+            a = _finite_array("J", J, limit=MAX_COUPLING)
             if a.ndim != 2 or a.shape[0] != a.shape[1]:
                 raise InvalidArgumentError(f"J: expected a square (n, n) matrix, got shape {a.shape}")
             if a.shape[0] == 0:
@@ -527,12 +569,22 @@ class SpinModel:
             self.n = int(a.shape[0])
         if self.n == 0:
             raise InvalidArgumentError("J: the model has no spins")
+        if self.dtype == np.float32 and self._dense is not None:
+            nz = np.abs(self._dense[self._dense != 0])
+            if nz.size and (float(nz.max()) > 1e30 or float(nz.min()) < 1e-30):
+                warnings.warn(
+                    f"dtype: couplings from {float(nz.min()):g} to {float(nz.max()):g} do not fit float32 "
+                    "(overflow or underflow); storing them as float64 instead",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self.dtype = np.dtype(np.float64)
         self.h = self._fields(h)
 
     def _fields(self, h: npt.ArrayLike | None) -> F64:
         if h is None:
             return np.zeros(self.n)
-        hv = _finite_array("h", h)
+        hv = _finite_array("h", h, limit=MAX_COUPLING)
         if hv.shape != (self.n,):
             raise InvalidArgumentError(f"h: expected shape ({self.n},) to match J, got {hv.shape}")
         return hv
@@ -578,11 +630,20 @@ class SpinModel:
         SpinModel
             Stored by layers (whole-layer kernel available); ``J`` builds the dense matrix.
         """
-        if not (isinstance(scale, numbers.Real) and math.isfinite(scale)):
-            raise InvalidArgumentError(f"scale: must be a finite number, got {scale!r}")
-        if isinstance(weights, np.ndarray) or len(weights) == 0:
+        scale = as_float("scale", scale)
+        include_input = as_bool("include_input", include_input)
+        use_biases = as_bool("use_biases", use_biases)
+        if isinstance(weights, (np.ndarray, str, bytes, Mapping)) or not isinstance(weights, Sequence):
+            raise InvalidTypeError(f"weights: expected a list of 2-d weight matrices, got {type(weights).__name__}")
+        if len(weights) == 0:
             raise InvalidArgumentError("weights: expected a non-empty list of 2-d weight matrices")
-        ws = [_finite_array(f"weights[{k}]", w, 2) * float(scale) for k, w in enumerate(weights)]
+        if biases is not None and (isinstance(biases, (np.ndarray, str, bytes, Mapping)) or not isinstance(biases, Sequence)):
+            raise InvalidTypeError(f"biases: expected a list of 1-d bias vectors, got {type(biases).__name__}")
+        ws = []
+        for k, w in enumerate(weights):
+            wk = _finite_array(f"weights[{k}]", w, 2)
+            with np.errstate(over="ignore"):
+                ws.append(_finite_array("scale", wk * scale, limit=MAX_COUPLING))
         for k in range(1, len(ws)):
             if ws[k].shape[1] != ws[k - 1].shape[0]:
                 raise InvalidArgumentError(
@@ -597,17 +658,18 @@ class SpinModel:
             if len(biases) != len(ws):
                 raise InvalidArgumentError(f"biases: expected {len(ws)} vectors, got {len(biases)}")
             for k, b in enumerate(biases):
-                bv = _finite_array(f"biases[{k}]", b, 1)
+                bv = _finite_array(f"biases[{k}]", b, 1, limit=MAX_COUPLING)
                 if bv.shape != (widths[k + 1],):
                     raise InvalidArgumentError(f"biases[{k}]: expected shape ({widths[k + 1]},), got {bv.shape}")
                 if use_biases:
                     hs[k + 1] = hs[k + 1] + float(scale) * bv
         if not include_input:
             if input_pattern is not None:
-                x = _finite_array("input_pattern", input_pattern, 1)
+                x = _finite_array("input_pattern", input_pattern, 1, limit=MAX_COUPLING)
                 if x.shape != (widths[0],):
                     raise InvalidArgumentError(f"input_pattern: expected shape ({widths[0]},), got {x.shape}")
-                hs[1] = hs[1] + ws[0] @ x
+                with np.errstate(over="ignore", invalid="ignore"):
+                    hs[1] = _finite_array("input_pattern", hs[1] + ws[0] @ x, limit=MAX_COUPLING)
             ws, widths, hs = ws[1:], widths[1:], hs[1:]
             if not ws:
                 raise InvalidArgumentError("include_input: dropping the input of a one-layer network leaves no couplings")
@@ -756,21 +818,61 @@ class SpinModel:
         self._default_br = self._compute_default_beta_range()
         return self._default_br
 
+    def _coupling_scale(self, fields: bool = True) -> float:
+        """``max(max|J_ij|, max|h_i|)``: every T and 1/β of the model is proportional to it."""
+        if self._layers is not None:
+            js = [float(np.abs(w).max()) if w.size else 0.0 for w in self._layers[0]]
+        elif self._csr is not None:
+            js = [float(np.abs(self._csr.data).max()) if self._csr.nnz else 0.0]
+        else:
+            js = [float(np.abs(self.J).max())]
+        s = max([*js, float(np.abs(self.h).max()) if self.h.size and fields else 0.0])
+        # A power of two, so dividing by it is exact (results bit-identical to the unscaled ones).
+        return math.ldexp(1.0, math.frexp(s)[1]) if s > 0 else 0.0
+
+    def _scaled_spec(self, scale: float) -> tuple[Any, ...]:
+        """The core's model spec with couplings and fields divided by ``scale``."""
+        spec = self._spec()
+        if spec[0] == "layered":
+            return ("layered", spec[1], [np.ascontiguousarray(w / scale) for w in spec[2]], spec[3] / scale)
+        if spec[0] == "csr":
+            return ("csr", spec[1], spec[2], np.ascontiguousarray(spec[3] / scale), spec[4] / scale)
+        return ("dense", np.ascontiguousarray(spec[1] / scale), spec[2] / scale)
+
+    def _nnz(self) -> int:
+        """Stored couplings (the work of one pass over J)."""
+        if self._layers is not None:
+            return max(1, 2 * sum(int(w.size) for w in self._layers[0]))
+        if self._csr is not None:
+            return max(1, int(self._csr.nnz))
+        return self.n * self.n
+
     def _compute_default_beta_range(self) -> tuple[float, float]:
+        # Scale-aware: the rule is homogeneous of degree -1 in (J, h), so it runs on (J, h)/scale
+        # (no overflow of J**2 from 1e155 up, no underflow for tiny couplings) and divides back.
+        scale = self._coupling_scale()
+        if scale <= 0:
+            return (0.1, 10.0)
         if self.storage != "dense":
-            m = self.to_csr()
+            m = self.to_csr() / scale
             sq = np.asarray(m.multiply(m).sum(axis=1)).ravel()
         else:
-            sq = (self.J**2).sum(axis=1)
-        sigma = float(np.median(np.sqrt(sq + self.h**2)))
-        top = max(self._top_eigenvalue(), 0.0) + float(np.max(np.abs(self.h)))
+            sq = ((self.J / scale) ** 2).sum(axis=1)
+        hs = self.h / scale
+        sigma = float(np.median(np.sqrt(sq + hs**2)))
+        top = max(self._top_eigenvalue() / scale, 0.0) + float(np.max(np.abs(hs)))
         if top <= 0 or sigma <= 0:
-            return (0.1, 10.0)
+            return (0.1 / scale, 10.0 / scale)
 
         def r3(x: float) -> float:
             return float(f"{x:.3g}")
 
-        return (r3(1.0 / (2.0 * top)), r3(math.log(1e4) / sigma))
+        hot, cold = r3(1.0 / (2.0 * top) / scale), r3(math.log(1e4) / sigma / scale)
+        if not (math.isfinite(hot) and math.isfinite(cold) and hot > 0 and cold > 0):
+            raise InvalidArgumentError(
+                f"beta_range: no default for couplings of scale {scale:g} (β would be {hot:g} … {cold:g}); pass beta_range"
+            )
+        return (hot, cold)
 
     def _top_eigenvalue(self) -> float:
         """Largest eigenvalue of ``J`` (dense LAPACK for small n, Lanczos with a fixed start above)."""
@@ -841,12 +943,33 @@ class SpinModel:
         """
         nr = _posint("num_reads", num_reads)
         spb = _posint("num_sweeps_per_beta", num_sweeps_per_beta)
+        do_polish = as_bool("polish", polish)
+        do_trace = as_bool("trace", trace)
+        if kernel not in ("single", "layered"):
+            raise InvalidArgumentError(f"kernel: expected 'single' or 'layered', got {kernel!r}")
+        if kernel == "single" and proposal not in ("metropolis", "heat_bath"):
+            raise InvalidArgumentError(f"proposal: expected 'metropolis' or 'heat_bath', got {proposal!r}")
+        if kernel == "single" and order not in ("sequential", "random"):
+            raise InvalidArgumentError(f"order: expected 'sequential' or 'random', got {order!r}")
         if isinstance(schedule, str):
             ns = _posint("num_sweeps", num_sweeps)
-            br = self.default_beta_range() if beta_range is None else beta_range
-            betas = beta_schedule(br, max(1, ns // spb), schedule)  # type: ignore[arg-type]
+            nb = max(1, ns // spb)
+            name = "num_sweeps"
         else:
             betas = _betas("schedule", schedule)
+            nb, name = len(betas), "schedule"
+        steps = nr * nb * spb * self.n
+        biggest = max((nr, "num_reads"), (nb, name), (spb, "num_sweeps_per_beta"))[1]
+        check_steps(biggest, steps, f"{nr} reads x {nb * spb} sweeps x {self.n} spins")
+        check_bytes(
+            "num_reads", 8.0 * nb + nr * self.n * 4.0 + (8.0 * nr * nb if do_trace else 0.0),
+            f"{nr} reads of {self.n} spins" + (f" with a trace of {nb} energies each" if do_trace else ""),
+        )  # fmt: skip
+        if isinstance(schedule, str):
+            br = self.default_beta_range() if beta_range is None else _beta_range(beta_range, stacklevel=2)
+            betas = beta_schedule(br, nb, schedule)  # type: ignore[arg-type]
+        elif beta_range is not None:
+            raise InvalidArgumentError("beta_range: not used with an explicit schedule array; pass one or the other")
         init = None if initial_states is None else _states("initial_states", initial_states, self.n)
         if init is not None and init.shape[0] != nr:
             raise InvalidArgumentError(f"initial_states: expected {nr} states (one per read), got {init.shape[0]}")
@@ -856,19 +979,19 @@ class SpinModel:
         if kernel == "layered":
             if self._layers is None:
                 raise InvalidArgumentError("kernel: 'layered' needs a model built with SpinModel.from_layers")
-            r = _core.spin_anneal_layered(self._spec(), betas, spb, nr, init, sd, bool(trace), th)
+            r = _core.spin_anneal_layered(self._spec(), betas, spb, nr, init, sd, do_trace, th)
             r["accepted"] = np.zeros(nr, dtype=np.uint64)
             r["attempts"] = 0
-        elif kernel == "single":
-            r = _core.spin_anneal(self._spec(True), betas, spb, nr, proposal, order, init, sd, bool(trace), th)
         else:
-            raise InvalidArgumentError(f"kernel: expected 'single' or 'layered', got {kernel!r}")
+            r = _core.spin_anneal(self._spec(True), betas, spb, nr, proposal, order, init, sd, do_trace, th)
         dt = time.perf_counter() - t0
         states = r["best_states"]
-        if polish:
+        if do_polish:
             states, _, _ = _core.spin_descend(self._spec(), states, th)
         exact = _core.spin_energies(self._spec(), states, th) + self.offset
         final_e = _core.spin_energies(self._spec(), r["final_states"], th) + self.offset
+        if not (np.all(np.isfinite(exact)) and np.all(np.isfinite(final_e)) and np.all(np.isfinite(r["trace"]))):
+            raise ComputationError("anneal: the energies are not finite")
         return AnnealResult(
             states=states,
             energies=exact,
@@ -934,16 +1057,59 @@ class SpinModel:
         Returns
         -------
         TemperingResult
+
+        Warns
+        -----
+        RuntimeWarning
+            When some neighbour pair of the ladder exchanged in under 0.5 % of at least 50 attempts
+            (the ladder is too sparse there: the replicas do not mix, so the measurements at the cold
+            end are not equilibrium averages).
+
+        Raises
+        ------
+        InvalidArgumentError
+            An unsorted ladder (swaps between non-neighbouring temperatures are rarely accepted).
         """
         b = _betas("betas", betas)
+        if b.size > 1:
+            d = np.diff(b)
+            if not (np.all(d >= 0) or np.all(d <= 0)):
+                raise InvalidArgumentError(
+                    "betas: the ladder must be sorted (increasing or decreasing); swaps between neighbours of an "
+                    "unsorted ladder are rarely accepted. Pass np.sort(betas)"
+                )
         ns = _posint("num_sweeps", num_sweeps)
         bi = ns // 10 if burn_in is None else _posint("burn_in", burn_in, 0)
+        th_ = _posint("thin", thin)
+        nsets = _posint("n_sets", n_sets, 1, 1024)
+        rec = as_bool("record_states", record_states)
+        if proposal not in ("metropolis", "heat_bath"):
+            raise InvalidArgumentError(f"proposal: expected 'metropolis' or 'heat_bath', got {proposal!r}")
+        sd = _seed(seed)
+        slots = nsets * b.size
+        what = f"{slots} replicas ({nsets} ladders x {b.size} betas) of {self.n} spins"
+        check_steps("burn_in" if bi > ns else "num_sweeps", (bi + ns) * slots * self.n, f"{bi + ns} rounds of {what}")
+        n_meas = ns // th_
+        if rec:
+            check_bytes("record_states", float(n_meas) * slots * self.n, f"{n_meas} recorded states of {what}")
+        check_bytes("num_sweeps", 24.0 * n_meas * slots, f"{n_meas} measurements of {what}")
         t0 = time.perf_counter()
         r = _core.spin_tempering(
-            self._spec(), b, _posint("n_sets", n_sets), ns, bi, _posint("thin", thin), proposal, bool(record_states),
-            _seed(seed), resolve_threads(threads),
+            self._spec(), b, nsets, ns, bi, th_, proposal, rec, sd, resolve_threads(threads),
         )  # fmt: skip
         dt = time.perf_counter() - t0
+        for key in ("energies", "magnetizations", "overlaps", "swap_acceptance"):
+            if not np.all(np.isfinite(r[key])):
+                raise ComputationError(f"tempering: the {key} are not finite")
+        acc = np.asarray(r["swap_acceptance"])
+        if acc.size and (ns + bi) * nsets >= 100 and float(acc.min()) < 0.005:
+            k = int(np.argmin(acc))
+            warnings.warn(
+                f"tempering: swaps between betas[{k}] = {b[k]:g} and betas[{k + 1}] = {b[k + 1]:g} were accepted "
+                f"{float(acc[k]):.2%} of the time; the ladder is too sparse there (add betas between them)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return TemperingResult(
             betas=b,
             energies=r["energies"] + self.offset,
@@ -991,13 +1157,41 @@ class SpinModel:
         """
         if self.n > ENUMERATE_MAX_N:
             raise InvalidArgumentError(f"n: exact enumeration is limited to n <= {ENUMERATE_MAX_N} spins, got {self.n}")
-        b = _betas("betas", np.atleast_1d(np.asarray(betas, dtype=np.float64)))
+        b = _betas("betas", np.atleast_1d(_finite_array("betas", betas)))
+        nl = _posint("n_lowest", n_lowest, 1, 1 << 16)
+        corr = as_bool("correlations", correlations)
+        pq = as_bool("overlap_distribution", overlap_distribution)
+        if pq and self.n > _PQ_MAX_N:
+            raise InvalidArgumentError(
+                f"overlap_distribution: P(q) is limited to n <= {_PQ_MAX_N} spins, got a model of {self.n}"
+            )
+        nb = int(b.size)
+        scale = self._coupling_scale()
+        if scale > 0 and float(b.max()) * scale > 1e150:
+            raise InvalidArgumentError(
+                f"betas: every β must be at most {1e150 / scale:g} for couplings of scale {scale:g} "
+                f"(β·E must stay representable), got {float(b.max()):g}"
+            )
+        check_steps("betas", (2**self.n) * nb * (self.n if corr else 1), f"enumerating 2^{self.n} states at {nb} betas")
+        check_bytes("betas", 8.0 * nb * (self.n + 8 + (self.n * self.n if corr else 0) + (self.n + 1 if pq else 0)),
+                    f"the results at {nb} betas")  # fmt: skip
         t0 = time.perf_counter()
-        r = _core.spin_enumerate(
-            self._spec(), b, _posint("n_lowest", n_lowest), bool(correlations), bool(overlap_distribution),
-            resolve_threads(threads),
-        )  # fmt: skip
+        r = _core.spin_enumerate(self._spec(), b, nl, corr, pq, resolve_threads(threads))
         dt = time.perf_counter() - t0
+        for key in ("ln_z", "mean_energy", "heat_capacity", "mean_s", "corr", "mean_q2", "pq", "lowest_energies"):
+            if not np.all(np.isfinite(r[key])):
+                raise ComputationError(f"enumerate_exact: {key} is not finite at these betas; use smaller betas")
+        tiny = 1e-9
+        sane = (
+            (r["pq"].size == 0 or bool(np.all(np.abs(r["pq"].sum(axis=1) - 1) <= tiny)))
+            and bool(np.all(r["heat_capacity"] >= -tiny * (1 + r["mean_energy"] ** 2 * b**2)))
+            and all(bool(np.all((r[k] >= -tiny) & (r[k] <= 1 + tiny))) for k in ("mean_abs_m", "mean_m2", "mean_m4", "mean_q"))
+        )
+        if not sane:
+            raise ComputationError(
+                f"enumerate_exact: at β·|J| up to {float(b.max()) * scale:.3g} the Boltzmann weights lose precision "
+                "(probabilities do not sum to 1); use smaller betas"
+            )
         return Enumeration(
             betas=b,
             ln_z=r["ln_z"] - b * self.offset,
@@ -1083,9 +1277,19 @@ class SpinModel:
         ns = _posint("n_starts", n_starts)
         if solver not in ("iterate", "newton"):
             raise InvalidArgumentError(f"solver: expected 'iterate' or 'newton', got {solver!r}")
-        if not (isinstance(damping, numbers.Real) and 0 < damping <= 1):
-            raise InvalidArgumentError(f"damping: must be in (0, 1], got {damping!r}")
+        damping = as_float("damping", damping, 0.0, 1.0, lo_open=True)
+        noise = as_float("noise", noise, 0.0, 1.0)
+        tol = as_float("tol", tol, 0.0, lo_open=True)
+        mi = _posint("max_iter", max_iter)
+        ons = as_bool("onsager", onsager)
+        warn = as_bool("warn", warn)
         rng = np.random.default_rng(_seed(seed))
+        if not isinstance(init, str):
+            ns = int(np.shape(init)[0]) if np.ndim(init) == 2 else 1
+        nt = int(t.size)
+        work = self._nnz() * (self.n if solver == "newton" else 1)
+        check_steps("max_iter", mi * ns * nt * work, f"{mi} iterations x {ns} starts x {nt} temperatures")
+        check_bytes("n_starts", 8.0 * ns * (nt + 1) * self.n, f"{ns} starts x {nt} temperatures x {self.n} spins")
         if isinstance(init, str):
             if init == "zeros":
                 m0 = np.zeros((ns, self.n))
@@ -1106,9 +1310,18 @@ class SpinModel:
                 raise InvalidArgumentError(f"init: expected shape (n_starts, {self.n}), got {m0.shape}")
             if np.any(np.abs(m0) > 1):
                 raise InvalidArgumentError("init: magnetisations must be in [-1, 1]")
+        # Scale-aware: TAP is homogeneous in (J, h, T); solve on (J, h, T)/scale (a power of two, so
+        # the iterates are bit-identical) and multiply the free energy back.
+        scale = self._coupling_scale() or 1.0
+        ts = t / scale
+        if not np.all((ts > 1e-150) & (ts < 1e150)):
+            raise InvalidArgumentError(
+                f"T: every temperature must be between {1e-150 * scale:g} and {1e150 * scale:g} for couplings of "
+                f"scale {scale:g}, got {float(t.min()):g} … {float(t.max()):g}"
+            )
+        spec = self._spec() if scale == 1.0 else self._scaled_spec(scale)
         r = _core.spin_tap(
-            self._spec(), t, float(damping), float(tol), _posint("max_iter", max_iter), bool(onsager),
-            np.ascontiguousarray(m0), resolve_threads(threads), solver == "newton",
+            spec, ts, damping, tol, mi, ons, np.ascontiguousarray(m0), resolve_threads(threads), solver == "newton",
         )  # fmt: skip
         res = TapResult(
             temperatures=t,
@@ -1116,10 +1329,13 @@ class SpinModel:
             iterations=r["iterations"],
             converged=r["converged"],
             residual=r["residual"],
-            free_energy=r["free_energy"] + self.offset,
+            free_energy=r["free_energy"] * scale + self.offset,
             q=r["q"],
-            onsager=bool(onsager),
+            onsager=ons,
         )
+        for name in ("m", "residual", "free_energy", "q"):
+            if not np.all(np.isfinite(getattr(res, name))):
+                raise ComputationError(f"TAP: the solution has non-finite {name}; the iteration broke down")
         if warn and not res.converged.all():
             bad = int((~res.converged).sum())
             warnings.warn(
@@ -1133,7 +1349,20 @@ class SpinModel:
     def tap_free_energy(self, m: npt.ArrayLike, T: float, *, onsager: bool = True) -> float:
         """TAP free energy ``F(m)`` at temperature ``T`` (offset included)."""
         mv = _finite_array("m", m, 1)
-        return float(_core.spin_tap_free_energy(self._spec(), mv, float(T), bool(onsager))) + self.offset
+        if mv.shape != (self.n,) or np.any(np.abs(mv) > 1):
+            raise InvalidArgumentError(f"m: expected {self.n} magnetisations in [-1, 1], got shape {mv.shape}")
+        t = as_float("T", T, 0.0, lo_open=True)
+        ons = as_bool("onsager", onsager)
+        scale = self._coupling_scale() or 1.0
+        if not 1e-150 < t / scale < 1e150:
+            raise InvalidArgumentError(
+                f"T: must be between {1e-150 * scale:g} and {1e150 * scale:g} for couplings of scale {scale:g}, got {t:g}"
+            )
+        spec = self._spec() if scale == 1.0 else self._scaled_spec(scale)
+        f = float(_core.spin_tap_free_energy(spec, mv, t / scale, ons)) * scale + self.offset
+        if not math.isfinite(f):
+            raise ComputationError(f"TAP: the free energy is not finite ({f})")
+        return f
 
     # ----------------------------------------------------------------- conversions
     def to_ising_dicts(self) -> tuple[dict[int, float], dict[tuple[int, int], float], float]:
@@ -1190,18 +1419,22 @@ class SpinModel:
         in either order; repeated pairs add up), or arrays (``J`` an upper-triangular or
         symmetric-half matrix: entry ``(i, j)`` and ``(j, i)`` both count as ``i<j`` terms).
         """
+        offset = as_float("offset", offset, -MAX_COUPLING, MAX_COUPLING)
         if isinstance(h, Mapping) or isinstance(J, Mapping):
-            keys = set(h.keys()) if isinstance(h, Mapping) else set()
+            keys: set[int] = set()
+            if isinstance(h, Mapping):
+                keys |= {_label("h", k) for k in h}
             if isinstance(J, Mapping):
-                for a, b in J:
-                    keys |= {a, b}
-            if not all(isinstance(k, numbers.Integral) and k >= 0 for k in keys):
-                raise InvalidArgumentError("h: dict labels must be integers 0..n-1 (relabel first)")
-            size = n if n is not None else (max(keys) + 1 if keys else 0)
+                for pair in J:
+                    keys |= set(_pair("J", pair))
+            size = (max(keys) + 1 if keys else 0) if n is None else _posint("n", n, 0)
+            if keys and max(keys) >= size:
+                raise InvalidArgumentError(f"n: must be larger than every label, got n = {size} and label {max(keys)}")
+            check_bytes("J", 16.0 * size * size, f"a model of {size} spins (largest label {size - 1})")
             hv = np.zeros(size)
             if isinstance(h, Mapping):
                 for k, v in h.items():
-                    hv[int(k)] += float(v)
+                    hv[int(k)] += as_float(f"h[{k}]", v, -MAX_COUPLING, MAX_COUPLING)
             else:
                 hv = _finite_array("h", h, 1)
             jm = np.zeros((size, size))
@@ -1209,7 +1442,7 @@ class SpinModel:
                 for (a, b), v in J.items():
                     if a == b:
                         raise InvalidArgumentError(f"J: self-coupling ({a}, {a}) is not an Ising term")
-                    jm[a, b] += float(v)
+                    jm[a, b] += as_float(f"J[{a}, {b}]", v, -MAX_COUPLING, MAX_COUPLING)
             else:
                 jm = _finite_array("J", J, 2)
         else:
@@ -1220,7 +1453,7 @@ class SpinModel:
         if np.any(np.diag(jm) != 0):
             raise InvalidArgumentError("J: the diagonal must be zero")
         sym = jm + jm.T
-        return cls(-sym, -hv, offset=float(offset))
+        return cls(-sym, -hv, offset=offset)
 
     @classmethod
     def from_bqm(cls, bqm: Any) -> SpinModel:
@@ -1238,11 +1471,13 @@ class SpinModel:
 
         ``Q`` may be any square matrix (both triangles count) or a dimod-style dict.
         """
+        offset = as_float("offset", offset, -MAX_COUPLING, MAX_COUPLING)
         if isinstance(Q, Mapping):
-            size = max((max(a, b) for a, b in Q), default=-1) + 1
+            size = max((max(_pair("Q", p)) for p in Q), default=-1) + 1
+            check_bytes("Q", 16.0 * size * size, f"a model of {size} spins (largest label {size - 1})")
             qm = np.zeros((size, size))
             for (r, c), v in Q.items():
-                qm[r, c] += float(v)
+                qm[r, c] += as_float(f"Q[{r}, {c}]", v, -MAX_COUPLING, MAX_COUPLING)
         else:
             qm = _finite_array("Q", Q, 2)
         if qm.ndim != 2 or qm.shape[0] != qm.shape[1]:
@@ -1259,6 +1494,18 @@ class SpinModel:
     def from_mpf_form(cls, W: npt.ArrayLike, offset: float = 0.0) -> SpinModel:
         """From ``E = xᵀ W x + offset`` (``W`` symmetric, biases on the diagonal), ``s = 2x − 1``."""
         return cls.from_qubo(W, offset)
+
+
+def _label(name: str, k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or int(k) < 0:
+        raise InvalidArgumentError(f"{name}: dict labels must be integers 0..n-1 (relabel first), got {k!r}")
+    return int(k)
+
+
+def _pair(name: str, p: object) -> tuple[int, int]:
+    if not isinstance(p, tuple) or len(p) != 2:
+        raise InvalidArgumentError(f"{name}: dict keys must be pairs (i, j) of labels, got {p!r}")
+    return _label(name, p[0]), _label(name, p[1])
 
 
 def _top_eigvec(model: SpinModel) -> F64:

@@ -24,8 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from boltzkit._progress import track
-from boltzkit.errors import InvalidArgumentError
-from boltzkit.spin._model import SpinModel, _posint, _seed
+from boltzkit._validate import as_bool, as_float, check_bytes, check_steps
+from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit.spin._model import SpinModel, _finite_array, _posint, _seed, _temps
 from boltzkit.spin.phase import (
     PowerLawFit,
     bond_spectrum,
@@ -83,11 +84,17 @@ def load_npz(
     Keras' ``mnist.npz``), or ``x`` and ``y`` (then split here). Images are flattened and scaled
     to [0, 1] by their maximum.
     """
+    if not isinstance(path, (str, Path)):
+        raise InvalidTypeError(f"path: expected a str or pathlib.Path, got {type(path).__name__}")
+    test_fraction = as_float("test_fraction", test_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+    seed = _seed(seed)
     p = Path(path)
     try:
         z = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InvalidArgumentError(f"dataset: cannot load {str(p)!r}: {e}") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise InvalidArgumentError(f"path: cannot load {str(p)!r}: {e}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise InvalidArgumentError(f"path: {str(p)!r} is a single .npy array, not an .npz archive")
     with z:
         keys = set(z.files)
         if {"x_train", "y_train"} <= keys:
@@ -101,8 +108,14 @@ def load_npz(
         elif {"x", "y"} <= keys:
             x, y = z["x"], z["y"]
         else:
-            raise InvalidArgumentError(f"dataset: {str(p)!r} needs arrays x_train, y_train (or x, y); has {sorted(keys)}")
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+            raise InvalidArgumentError(f"path: {str(p)!r} needs arrays x_train, y_train (or x, y); has {sorted(keys)}")
+    try:
+        x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        y = np.asarray(y)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(f"path: {str(p)!r} holds arrays that are not numeric images: {e}") from None
+    if x.size == 0 or not np.all(np.isfinite(x)) or y.dtype.kind not in "iu":
+        raise InvalidArgumentError(f"path: {str(p)!r} needs finite images and integer labels")
     return _split(x / max(float(x.max()), 1e-12), np.asarray(y, dtype=np.int64), seed, test_fraction)
 
 
@@ -110,8 +123,9 @@ def _split(
     x: F64, y: npt.NDArray[np.int64], seed: int, frac: float
 ) -> tuple[F64, npt.NDArray[np.int64], F64, npt.NDArray[np.int64]]:
     if len(x) != len(y) or len(x) < 4:
-        raise InvalidArgumentError("dataset: need at least 4 images with one label each")
-    idx = np.random.default_rng(seed).permutation(len(x))
+        raise InvalidArgumentError("path: need at least 4 images with one label each")
+    frac = as_float("test_fraction", frac, 0.0, 1.0, lo_open=True, hi_open=True)
+    idx = np.random.default_rng(_seed(seed)).permutation(len(x))
     k = max(1, round(len(x) * frac))
     te, tr = idx[:k], idx[k:]
     return x[tr], y[tr], x[te], y[te]
@@ -149,17 +163,19 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            raise InvalidArgumentError(f"hidden: expected positive widths, got {self.hidden!r}")
-        if self.activation not in ("tanh", "relu", "sign"):
+        if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, (Sequence, np.ndarray)):
+            raise InvalidTypeError(f"hidden: expected a tuple of positive widths, got {type(self.hidden).__name__}")
+        if len(self.hidden) == 0:
+            raise InvalidArgumentError("hidden: expected at least one positive width, got none")
+        for k, h in enumerate(self.hidden):
+            _posint(f"hidden[{k}]", h, 1, 1 << 20)
+        if not isinstance(self.activation, str) or self.activation not in ("tanh", "relu", "sign"):
             raise InvalidArgumentError(f"activation: expected 'tanh', 'relu' or 'sign', got {self.activation!r}")
         _posint("steps", self.steps)
-        _posint("batch_size", self.batch_size)
-        _posint("n_snapshots", self.n_snapshots, 2)
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise InvalidArgumentError(f"lr: must be finite and > 0, got {self.lr}")
-        if not (math.isfinite(self.init_scale) and self.init_scale > 0):
-            raise InvalidArgumentError(f"init_scale: must be finite and > 0, got {self.init_scale}")
+        _posint("batch_size", self.batch_size, 1, 1 << 24)
+        _posint("n_snapshots", self.n_snapshots, 2, 10_000)
+        as_float("lr", self.lr, 0.0, 1e6, lo_open=True)
+        as_float("init_scale", self.init_scale, 0.0, 1e6, lo_open=True)
         _seed(self.seed)
 
 
@@ -208,6 +224,17 @@ def _accuracy(ws: list[F64], bs: list[F64], x: F64, y: npt.NDArray[np.int64], ki
     return float(np.mean(np.argmax(logits, axis=1) == y)), float(-lp[np.arange(len(y)), y].mean())
 
 
+def _labels(name: str, y: object, k: int) -> npt.NDArray[np.int64]:
+    a = np.asarray(y)
+    if a.dtype.kind not in "iu":
+        raise InvalidTypeError(f"{name}: expected integer class labels, got dtype {a.dtype}")
+    if a.shape != (k,):
+        raise InvalidArgumentError(f"{name}: expected shape ({k},), one label per image, got {a.shape}")
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= 1 << 16):
+        raise InvalidArgumentError(f"{name}: labels must be between 0 and 65535, got {int(a.min())} … {int(a.max())}")
+    return a.astype(np.int64)
+
+
 def train_mlp(
     x_train: F64,
     y_train: npt.NDArray[np.int64],
@@ -232,7 +259,25 @@ def train_mlp(
     Training
     """
     config = TrainConfig() if config is None else config
-    n_cls = int(max(y_train.max(), y_test.max())) + 1
+    if not isinstance(config, TrainConfig):
+        raise InvalidTypeError(f"config: expected a TrainConfig, got {type(config).__name__}")
+    x_train = _finite_array("x_train", x_train, 2)
+    x_test = _finite_array("x_test", x_test, 2)
+    y_train = _labels("y_train", y_train, x_train.shape[0])
+    y_test = _labels("y_test", y_test, x_test.shape[0])
+    if x_train.shape[0] == 0 or x_train.shape[1] == 0:
+        raise InvalidArgumentError(f"x_train: expected at least one image with one pixel, got shape {x_train.shape}")
+    if x_test.shape[1] != x_train.shape[1]:
+        raise InvalidArgumentError(f"x_test: expected {x_train.shape[1]} columns like x_train, got shape {x_test.shape}")
+    n_cls = int(max(y_train.max(), y_test.max() if y_test.size else 0)) + 1
+    w_all = [int(x_train.shape[1]), *[int(h) for h in config.hidden], n_cls]
+    n_par = sum(w_all[k] * w_all[k + 1] + w_all[k + 1] for k in range(len(w_all) - 1))
+    check_bytes("config", 8.0 * n_par * (config.n_snapshots + 4), f"{config.n_snapshots} snapshots of {n_par} parameters")
+    check_steps(
+        "config",
+        config.steps * config.batch_size * n_par * 6,
+        f"{config.steps} steps x {config.batch_size} images x {n_par} parameters",
+    )
     widths = [int(x_train.shape[1]), *[int(h) for h in config.hidden], n_cls]
     rng = np.random.default_rng(config.seed)
     ws = [
@@ -364,13 +409,24 @@ def analyse_training(
     -------
     PhaseTrajectory
     """
+    if not isinstance(tr, Training):
+        raise InvalidTypeError(f"tr: expected a Training from train_mlp, got {type(tr).__name__}")
+    T_frac = as_float("T_frac", T_frac, 0.0, 10.0, lo_open=True)
+    include_input = as_bool("include_input", include_input)
     snaps = tr.snapshots
     if not snaps:
         raise InvalidArgumentError("tr: the training has no snapshots")
+    if not include_input and len(tr.widths) < 3:
+        raise InvalidArgumentError("include_input: dropping the input of a one-layer network leaves no couplings")
     v0 = [float(np.var(w)) for w in snaps[0].weights]
     widths = tr.widths if include_input else tr.widths[1:]
     tc0 = tc_layered_theory(tr.widths, v0) if include_input else tc_layered_theory(widths, v0[1:])
-    grid = np.geomspace(0.2 * tc0, 8 * tc0, 48) if T_grid is None else np.asarray(T_grid, dtype=np.float64)
+    if T_grid is None:
+        if not tc0 > 0:
+            raise InvalidArgumentError("T_grid: the initial weights are all zero; pass a temperature grid")
+        grid = np.geomspace(0.2 * tc0, 8 * tc0, 48)
+    else:
+        grid = _temps("T_grid", T_grid)
     edge0: float | None = None
     rows: list[list[float]] = []
     spectra: list[F64] = []

@@ -12,6 +12,7 @@ Spin-glass temperature of a layered SK model (spec §4): ``T_c² = λ_max(M)`` f
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,8 @@ import numpy.typing as npt
 
 from boltzkit import _core
 from boltzkit._threads import resolve_threads
-from boltzkit.errors import InvalidArgumentError
+from boltzkit._validate import as_float, as_int, check_bytes, check_steps
+from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 from boltzkit.spin._model import SpinModel, _finite_array, _temps
 
 __all__ = [
@@ -42,7 +44,12 @@ F64 = npt.NDArray[np.float64]
 
 
 def _as_model(model: SpinModel | npt.ArrayLike) -> SpinModel:
-    return model if isinstance(model, SpinModel) else SpinModel(model)
+    if isinstance(model, SpinModel):
+        return model
+    try:
+        return SpinModel(model)
+    except (InvalidArgumentError, InvalidTypeError) as e:
+        raise type(e)(f"model: {e}") from None
 
 
 def tc_layered_theory(widths: Sequence[int], variances: float | Sequence[float]) -> float:
@@ -65,15 +72,33 @@ def tc_layered_theory(widths: Sequence[int], variances: float | Sequence[float])
     """
     from scipy.linalg import eigvalsh_tridiagonal
 
-    w = [int(x) for x in widths]
-    if len(w) < 2 or min(w) < 1:
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, (Sequence, np.ndarray)):
+        raise InvalidTypeError(f"widths: expected a list of ints, got {type(widths).__name__}")
+    w = [as_int(f"widths[{k}]", x, 1) for k, x in enumerate(widths)]
+    if len(w) < 2:
         raise InvalidArgumentError(f"widths: need at least two positive widths, got {list(widths)}")
-    v = [float(variances)] * (len(w) - 1) if np.isscalar(variances) else [float(x) for x in variances]  # type: ignore[arg-type, union-attr]
-    if len(v) != len(w) - 1 or any(not (math.isfinite(x) and x >= 0) for x in v):
-        raise InvalidArgumentError(f"variances: expected {len(w) - 1} finite values >= 0")
+    if len(w) > 1_000_000:
+        raise InvalidArgumentError(f"widths: must have at most 1000000 layers, got {len(w)}")
+    vmax = 1e100
+    if isinstance(variances, (str, bytes)) or not (np.isscalar(variances) or isinstance(variances, (Sequence, np.ndarray))):
+        raise InvalidTypeError(f"variances: expected a float or a list of floats, got {type(variances).__name__}")
+    if np.isscalar(variances):
+        v = [as_float("variances", variances, 0.0, vmax)] * (len(w) - 1)
+    else:
+        v = [as_float("variances", x, 0.0, vmax) for x in variances]  # type: ignore[union-attr]
+    if len(v) != len(w) - 1:
+        raise InvalidArgumentError(f"variances: expected {len(w) - 1} finite values >= 0, got {len(v)}")
     off = np.array([math.sqrt(w[k] * w[k + 1]) * v[k] for k in range(len(v))])
-    lam = float(eigvalsh_tridiagonal(np.zeros(len(w)), off)[-1])
-    return math.sqrt(max(lam, 0.0))
+    scale = float(off.max()) if off.size else 0.0
+    if not (math.isfinite(scale) and scale > 0):
+        return 0.0 if scale == 0 else _raise_nonfinite("tc_layered_theory")
+    lam = float(eigvalsh_tridiagonal(np.zeros(len(w)), off / scale)[-1])
+    tc = math.sqrt(max(lam, 0.0) * scale)
+    return tc if math.isfinite(tc) else _raise_nonfinite("tc_layered_theory")
+
+
+def _raise_nonfinite(what: str) -> float:
+    raise ComputationError(f"{what}: the result is not a finite number")
 
 
 def tc_glass(
@@ -85,8 +110,20 @@ def tc_glass(
     layered storage; never densified), shifted to converge on bipartite (layered) matrices.
     """
     m = _as_model(model)
-    lam, _, _ = _core.spin_perron_hadamard(m._spec(), float(tol), int(max_iter), resolve_threads(threads))
-    return math.sqrt(max(float(lam), 0.0))
+    tol = as_float("tol", tol, 0.0, 1.0, lo_open=True)
+    mi = as_int("max_iter", max_iter, 1)
+    check_steps("max_iter", mi * m._nnz(), f"{mi} power iterations on {m._nnz()} couplings")
+    # Scale-aware: T_c is homogeneous of degree 1 in J; iterate on J/scale (a power of two, exact)
+    # so that J∘J and its norms neither overflow (1e100 and up) nor underflow, and multiply back.
+    scale = m._coupling_scale(fields=False)
+    if scale == 0:
+        return 0.0
+    spec = m._spec() if scale == 1.0 else m._scaled_spec(scale)
+    lam, _, _ = _core.spin_perron_hadamard(spec, tol, mi, resolve_threads(threads))
+    tc = math.sqrt(max(float(lam), 0.0)) * scale
+    if not (math.isfinite(tc) and tc > 0):
+        raise ComputationError(f"tc_glass: the power iteration gave λ = {float(lam)!r}, not a positive finite number")
+    return tc
 
 
 def tap_hessian(model: SpinModel | npt.ArrayLike, m: npt.ArrayLike, T: float) -> F64:
@@ -99,13 +136,26 @@ def tap_hessian(model: SpinModel | npt.ArrayLike, m: npt.ArrayLike, T: float) ->
     mv = _finite_array("m", m, 1)
     if mv.shape != (mod.n,) or np.any(np.abs(mv) >= 1):
         raise InvalidArgumentError(f"m: expected shape ({mod.n},) with |m_i| < 1")
-    beta = 1.0 / float(_temps("T", T)[0])
+    beta = 1.0 / float(_check_t_scale(mod, _temps("T", T))[0])
+    check_bytes("model", 32.0 * mod.n * mod.n, f"the dense Hessian of {mod.n} spins")
     j = mod.J
     j2 = j**2
     u = 1 - mv**2
     hm = -beta * j - 2 * beta**2 * j2 * np.outer(mv, mv)
     hm[np.diag_indices(mod.n)] = 1 / u + beta**2 * (j2 @ u)
     return np.asarray(hm, dtype=np.float64)
+
+
+def _check_t_scale(mod: SpinModel, t: F64) -> F64:
+    """Temperatures within 1e±100 of the coupling scale (β²J² and T² stay finite)."""
+    scale = mod._coupling_scale() or 1.0
+    r = t / scale
+    if not np.all((r >= 1e-100) & (r <= 1e100)):
+        raise InvalidArgumentError(
+            f"T: every temperature must be between {1e-100 * scale:g} and {1e100 * scale:g} for couplings of scale "
+            f"{scale:g}, got {float(t.min()):g} … {float(t.max()):g}"
+        )
+    return t
 
 
 def t_hidden_formula(model: SpinModel | npt.ArrayLike) -> float:
@@ -224,9 +274,21 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> Hess
 
     mod = _as_model(model)
     ts = np.sort(_temps("T", T))
+    _check_t_scale(mod, ts)
+    check_steps("T", ts.size * mod.n**3, f"{ts.size} eigenproblems of size {mod.n}", limit=10**13)
+    check_bytes("model", 32.0 * mod.n * mod.n, f"dense Hessians of {mod.n} spins")
     dense = mod.n <= 4000
-    j = mod.J if dense else mod.to_csr()
+    # Scale-aware: A(T) is homogeneous of degree 0 in (J, T); far from unit scale, work on
+    # (J, T)/sc (sc a power of two) so that T², J² and d/T² stay finite, and scale T back.
+    sc = mod._coupling_scale(fields=False) or 1.0
+    if 2.0**-20 <= sc <= 2.0**20:
+        sc = 1.0
+    j: Any = mod.J / sc if dense else mod.to_csr() / sc
     d = _row_sq(mod)
+    if sc != 1.0:
+        d = np.asarray((j**2).sum(axis=1) if dense else j.multiply(j).sum(axis=1), dtype=np.float64).ravel()
+    t_user = ts
+    ts = ts / sc
     lam = np.empty(ts.size)
     for k, t in enumerate(ts):
         lam[k] = _lambda_min(j, d, float(t), dense)[0]
@@ -253,8 +315,9 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> Hess
         vec = _lambda_min(j, d, t_hidden, dense)[1]
     elif neg.size:
         t_hidden = float(ts[-1])  # still unstable at the top of the grid: a lower bound
+    t_glass, t_hidden = t_glass * sc, t_hidden * sc
     t_c = max(t_glass, t_hidden) if math.isfinite(t_hidden) else t_glass
-    return HessianScan(ts, lam, t_glass, t_hidden, vec, t_c, t_hidden_formula(mod))
+    return HessianScan(t_user, lam, t_glass, t_hidden, vec, t_c, t_hidden_formula(mod))
 
 
 @dataclass(frozen=True)
@@ -307,13 +370,15 @@ def bond_spectrum(model: SpinModel | npt.ArrayLike, *, edge: float | None = None
     import scipy.linalg as sla
 
     mod = _as_model(model)
+    e_arg = None if edge is None else as_float("edge", edge, 0.0)
+    kk = min(as_int("k", k, 1), mod.n)
     if mod.n > 20_000:
         raise InvalidArgumentError(f"model: n = {mod.n} is too large for a full spectrum")
+    check_bytes("model", 40.0 * mod.n * mod.n, f"the full spectrum of {mod.n} spins")
     w, v = sla.eigh(mod.J)
-    e = 2 * math.sqrt(float(np.mean(_row_sq(mod)))) if edge is None else float(edge)
+    e = 2 * math.sqrt(float(np.mean(_row_sq(mod)))) if e_arg is None else e_arg
     out = w[np.abs(w) > e]
     out = out[np.argsort(-np.abs(out))]
-    kk = max(1, min(int(k), mod.n))
     return BondSpectrum(w, e, out, np.ascontiguousarray(v[:, ::-1][:, :kk]))
 
 
@@ -323,10 +388,13 @@ def hidden_order(m: npt.ArrayLike, v: npt.ArrayLike) -> float:
     vv = _finite_array("v", v, 1)
     if mv.shape != vv.shape:
         raise InvalidArgumentError(f"v: expected shape {mv.shape} to match m, got {vv.shape}")
-    nm, nv = float(np.linalg.norm(mv)), float(np.linalg.norm(vv))
-    if nm == 0 or nv == 0:
+    # scale-free: divide each vector by its largest entry first (no overflow of |m|² from 1e155 up)
+    am, av = float(np.abs(mv).max()) if mv.size else 0.0, float(np.abs(vv).max()) if vv.size else 0.0
+    if am == 0 or av == 0:
         return 0.0
-    return abs(float(mv @ vv)) / (nm * nv)
+    mv, vv = mv / am, vv / av
+    nm, nv = float(np.linalg.norm(mv)), float(np.linalg.norm(vv))
+    return min(1.0, abs(float(mv @ vv)) / (nm * nv))
 
 
 @dataclass(frozen=True)
@@ -373,7 +441,17 @@ def fit_power_law(t: npt.ArrayLike, y: npt.ArrayLike, *, window: tuple[float, fl
     yv = _finite_array("y", y, 1)
     if tv.shape != yv.shape:
         raise InvalidArgumentError(f"y: expected shape {tv.shape} to match t, got {yv.shape}")
-    lo, hi = (float(tv.min()), float(tv.max())) if window is None else (float(window[0]), float(window[1]))
+    if tv.size == 0:
+        raise InvalidArgumentError("t: need at least 3 points, got none")
+    if window is None:
+        lo, hi = float(tv.min()), float(tv.max())
+    else:
+        if isinstance(window, (str, bytes)) or not isinstance(window, (Sequence, np.ndarray)) or len(window) != 2:
+            raise InvalidArgumentError(f"window: expected a pair (first, last) of times, got {window!r}")
+        lo, hi = as_float("window", window[0]), as_float("window", window[1])
+        if lo > hi:
+            warnings.warn(f"window: ({lo:g}, {hi:g}) is reversed; fitting over ({hi:g}, {lo:g})", UserWarning, stacklevel=2)
+            lo, hi = hi, lo
     sel = (tv >= lo) & (tv <= hi) & (tv > 0) & (yv > 0)
     if sel.sum() < 3:
         raise InvalidArgumentError(f"window: need at least 3 points with t, y > 0 inside it, got {int(sel.sum())}")

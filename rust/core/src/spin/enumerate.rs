@@ -234,14 +234,16 @@ pub fn enumerate_exact<C: Couplings<R = f64>>(
     let n = model.n();
     if n > ENUMERATE_MAX_N {
         return Err(SpinError::TooLarge {
-            what: "n (spins to enumerate)",
+            arg: "model",
+            what: "the number of spins to enumerate",
             n: n as u64,
             limit: ENUMERATE_MAX_N as u64,
         });
     }
     if o.overlap_distribution && n > PQ_MAX_N {
         return Err(SpinError::TooLarge {
-            what: "n (spins for the overlap distribution P(q))",
+            arg: "overlap_distribution",
+            what: "the number of spins for the overlap distribution P(q)",
             n: n as u64,
             limit: PQ_MAX_N as u64,
         });

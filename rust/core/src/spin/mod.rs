@@ -57,8 +57,10 @@ pub enum SpinError {
         msg: String,
     },
     /// A computation that would need more memory or time than allowed.
-    #[error("{what}: {n} exceeds the limit of {limit}")]
+    #[error("{arg}: {what} is {n}, more than the limit of {limit}")]
     TooLarge {
+        /// Name of the public argument that sets the count.
+        arg: &'static str,
         /// What was counted.
         what: &'static str,
         /// The count.

@@ -112,7 +112,8 @@ pub fn tempering<C: Couplings>(
         let bytes = (n_meas as u128) * (slots as u128) * (n as u128);
         if bytes > 1 << 30 {
             return Err(SpinError::TooLarge {
-                what: "recorded states (bytes)",
+                arg: "record_states",
+                what: "the recorded states (n_meas x n_sets x R x n bytes)",
                 n: bytes.min(u64::MAX as u128) as u64,
                 limit: 1 << 30,
             });
@@ -121,7 +122,8 @@ pub fn tempering<C: Couplings>(
     let meas_len = (n_meas as u128) * (slots as u128);
     if meas_len > 1 << 28 {
         return Err(SpinError::TooLarge {
-            what: "measurements (n_meas × n_sets × R)",
+            arg: "num_sweeps",
+            what: "the number of measurements (num_sweeps / thin x n_sets x R)",
             n: meas_len.min(u64::MAX as u128) as u64,
             limit: 1 << 28,
         });
