@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,7 +39,8 @@ import numpy.typing as npt
 from boltzkit import _core
 from boltzkit._progress import track
 from boltzkit._threads import resolve_threads
-from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit._validate import as_bool, as_int
+from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -123,14 +125,17 @@ class FloatFormat:
     name: str = ""
 
     def __post_init__(self) -> None:
-        for arg in ("exponent_bits", "mantissa_bits"):
-            v = getattr(self, arg)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise InvalidTypeError(f"{arg}: expected an int, got {type(v).__name__}")
+        object.__setattr__(self, "exponent_bits", as_int("exponent_bits", self.exponent_bits, 1, 11))
+        object.__setattr__(self, "mantissa_bits", as_int("mantissa_bits", self.mantissa_bits, 0, 52))
         if self.bias is None:
-            object.__setattr__(self, "bias", (1 << (int(self.exponent_bits) - 1)) - 1 if self.exponent_bits >= 1 else 0)
-        elif isinstance(self.bias, bool) or not isinstance(self.bias, numbers.Integral):
-            raise InvalidTypeError(f"bias: expected an int, got {type(self.bias).__name__}")
+            object.__setattr__(self, "bias", (1 << (self.exponent_bits - 1)) - 1)
+        else:
+            object.__setattr__(self, "bias", as_int("bias", self.bias, -1100, 1100))
+        if not isinstance(self.zero, str) or not isinstance(self.overflow, str):
+            bad = "zero" if not isinstance(self.zero, str) else "overflow"
+            raise InvalidTypeError(f"{bad}: expected a str, got {type(getattr(self, bad)).__name__}")
+        if not isinstance(self.name, str):
+            raise InvalidTypeError(f"name: expected a str, got {type(self.name).__name__}")
         if self.zero not in ("signed", "single"):
             raise InvalidArgumentError(f"zero: expected 'signed' or 'single', got {self.zero!r}")
         if self.overflow not in ("inf", "nan", "saturate"):
@@ -174,13 +179,11 @@ class FloatFormat:
         InvalidArgumentError
             When no exponent width gives exactly that range (the message names the nearest one).
         """
-        for arg, v in (("precision", precision), ("emin", emin), ("emax", emax)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise InvalidTypeError(f"{arg}: expected an int, got {type(v).__name__}")
-        if precision < 1:
-            raise InvalidArgumentError(f"precision: must be >= 1, got {precision}")
-        if emax < emin:
-            raise InvalidArgumentError(f"emax: must be >= emin = {emin}, got {emax}")
+        precision = as_int("precision", precision, 1, 53)
+        emin = as_int("emin", emin, -1022, 1023)
+        emax = as_int("emax", emax, emin, 1023)
+        if overflow not in ("inf", "nan", "saturate"):
+            raise InvalidArgumentError(f"overflow: expected 'inf', 'nan' or 'saturate', got {overflow!r}")
         reserved = 1 if overflow == "inf" else 0
         fields = (emax - emin + 1) + 1 + reserved  # normal binades, the subnormal field, inf/NaN
         eb = max(1, (fields - 1).bit_length())
@@ -379,8 +382,8 @@ class _ScipyAdapter:
         self._d = dist
 
     def logpdf3(self, x: npt.NDArray[np.float64], h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        xs = np.concatenate([x, x + h, x - h])
         with np.errstate(all="ignore"):
+            xs = np.concatenate([x, x + h, x - h])
             v = np.asarray(self._d.logpdf(xs), dtype=np.float64)
         return np.ascontiguousarray(v.reshape(-1))
 
@@ -483,9 +486,7 @@ def _check_method(method: str) -> None:
 
 
 def _check_bool(v: object, name: str) -> bool:
-    if not isinstance(v, (bool, np.bool_)):
-        raise InvalidTypeError(f"{name}: expected a bool, got {type(v).__name__}")
-    return bool(v)
+    return as_bool(name, v)
 
 
 def entropy(
@@ -544,6 +545,37 @@ def entropy(
     return _entropy(law, f, 1.0, mz, method, resolve_threads(threads))
 
 
+# scales one entropy_vs_scale call may sweep (each is a full exact + approximate computation)
+_MAX_SCALES = 100_000
+
+# |total mass - 1| above this means the law's pdf and cdf disagree (the methods reach ~1e-12)
+_MASS_TOL = 1e-6
+
+
+def _law_error(law: _Law, msg: str) -> Exception:
+    """A result that breaks its invariants: the user's law is to blame when it came through
+    callbacks (its methods disagree), our computation when the law is native."""
+    if law.native is None:
+        return InvalidArgumentError(f"dist: {msg}: its logpdf/pdf and cdf disagree or are not a normalised law")
+    return ComputationError(f"dist: {msg} for {law.description}; the computation cannot be trusted")
+
+
+def _check_entropy(r: dict[str, Any], law: _Law, f: FloatFormat, scale: float) -> None:
+    """Checks a result's invariants before it is returned (issue 14)."""
+    for k in ("bits", "error_estimate", "p_zero", "p_overflow", "p_subnormal", "total_mass"):
+        if not math.isfinite(float(r[k])):
+            raise _law_error(law, f"the entropy computation gave {k} = {float(r[k])}")
+    tm = float(r["total_mass"])
+    if abs(tm - 1.0) > _MASS_TOL:
+        raise _law_error(law, f"the law's probabilities sum to {tm:.9g}, not 1")
+    for k in ("p_zero", "p_overflow", "p_subnormal"):
+        if not -_MASS_TOL <= float(r[k]) <= 1.0 + _MASS_TOL:
+            raise _law_error(law, f"{k} = {float(r[k]):.9g} is not a probability")
+    bits, top = float(r["bits"]), f.max_entropy
+    if not -1e-9 <= bits <= top + 1e-9:
+        raise _law_error(law, f"the entropy {bits:.9g} bits is outside [0, log2(#codes) = {top:.6g}]")
+
+
 def _entropy(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, method: str, threads: int | None) -> EntropyResult:
     if law.native is not None:
         kind, shapes, loc, sc = law.native
@@ -551,6 +583,7 @@ def _entropy(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, method: 
     else:
         cb = (law.adapter, law.support, law.breakpoints, law.anchors, law.fd_scale * scale)
         r = _core.entropy_callback(*cb, f.spec, scale, merge_zero, method, threads)
+    _check_entropy(r, law, f, scale)
     return EntropyResult(
         bits=float(r["bits"]),
         method=str(r["method"]),
@@ -656,6 +689,11 @@ def _approx(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, threads: 
     else:
         cb = (law.adapter, law.support, law.breakpoints, law.anchors, law.fd_scale * scale)
         r = _core.approx_callback(*cb, f.spec, scale, merge_zero, threads)
+    for k in ("paper", "refined", "bound", "k", "b", "b_point", "u", "v", "d", "d_bound", "w", "w_bound"):
+        if not math.isfinite(float(r[k])):
+            raise ComputationError(
+                f"dist: the approximation's term {k} is {float(r[k])} for {law.description}; use entropy() instead"
+            )
     terms = ApproxTerms(
         k=float(r["k"]),
         k_closed_form=bool(r["k_closed_form"]),
@@ -733,6 +771,24 @@ class ScaleSweep:
         return fig
 
 
+def _check_scales(law: _Law, s: npt.NDArray[np.float64]) -> None:
+    """Every scaled law must stay within float64: its loc, scale, support and step."""
+    if law.native is not None:
+        vals = [law.native[2], law.native[3]]
+    else:
+        vals = [v for v in law.support if math.isfinite(v)] + [law.fd_scale]
+    big = max((abs(v) for v in vals), default=0.0)
+    small = min((abs(v) for v in vals if v != 0.0), default=1.0)
+    with np.errstate(over="ignore", under="ignore"):
+        bad = ~np.isfinite(s * big) | (s * small == 0.0)
+    if np.any(bad):
+        c = float(s[np.argmax(bad)])
+        raise InvalidArgumentError(
+            f"scales: the scale {c:g} times the law's parameters ({law.description}) leaves float64's range; "
+            "every scale times |loc| and scale must be finite and non-zero"
+        )
+
+
 def entropy_vs_scale(
     dist: Any,
     fmt: FormatLike,
@@ -762,7 +818,12 @@ def entropy_vs_scale(
         raise InvalidArgumentError("scales: is empty")
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise InvalidArgumentError("scales: every scale must be finite and > 0")
+    if s.size > _MAX_SCALES:
+        raise InvalidArgumentError(f"scales: must hold at most {_MAX_SCALES} scales, got {s.size}")
+    if s.size > 1 and np.any(np.diff(s) < 0):
+        warnings.warn("scales: not in increasing order; the sweep keeps the given order", stacklevel=2)
     law = _law(dist, native=_check_bool(native, "native"))
+    _check_scales(law, s)
     t = resolve_threads(threads)
     rows = []
     for c in track(s.tolist(), total=s.size, desc=f"entropy vs scale ({f.name})", progress=progress):
