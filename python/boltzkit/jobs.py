@@ -141,9 +141,11 @@ def load_job(path: str | Path) -> Job:
     try:
         data = tomllib.loads(p.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
+        raise ConfigError(f"{p.name}: no such file ({p})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p.name}: cannot read {p}: {e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+        raise ConfigError(f"{p.name}: invalid TOML ({p}): {e}") from None
     top = Table(data, p.name)
     jtype = top.get_str("type", choices=tuple(sorted(JOB_TYPES)))
     out = Path(top.get_str("out", "boltzkit-results"))

@@ -110,9 +110,11 @@ def load_sweep(path: str | Path) -> SweepJob:
     try:
         data = tomllib.loads(p.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
+        raise ConfigError(f"{p.name}: no such file ({p})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p.name}: cannot read {p}: {e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+        raise ConfigError(f"{p.name}: invalid TOML ({p}): {e}") from None
     return parse_sweep(data, source=p.name, default_name=p.stem)
 
 

@@ -37,7 +37,7 @@ def _formats() -> st.SearchStrategy[Any]:
         st.sampled_from(_SMALL_FORMATS),
         st.sampled_from(_SMALL_FORMATS),
         st.sampled_from(["float32", "float64", np.float16, np.dtype(ml_dtypes.bfloat16), "float7", "", "FLOAT16"]),
-        st.builds(lambda e, m: _try_format(e, m), st.integers(2, 5), st.integers(1, 4)),
+        st.builds(_try_format, st.integers(2, 5), st.integers(1, 4)),
         bad_scalars(),
     )
 
@@ -92,9 +92,17 @@ def _frozen(d: Any, *args: Any, **kw: Any) -> Any:
     return d(*args, **kw)
 
 
-def _check_entropy(r: object) -> None:
+def _d(d: Any) -> str:
+    """A readable description of a drawn law."""
+    if hasattr(d, "dist") and hasattr(d, "args"):
+        extra = f" mode={getattr(d.dist, 'mode', '')} factor={getattr(d.dist, 'factor', '')}" if hasattr(d.dist, "factor") else ""
+        return f"{d.dist.name}(*{d.args!r}, **{d.kwds!r}){extra}"
+    return repr(d)
+
+
+def _check_entropy(r: object, f: Any) -> None:
     assert isinstance(r, fp.EntropyResult), type(r)
-    top = fp.get_format(r.fmt).max_entropy
+    top = fp.get_format(f).max_entropy
     assert math.isfinite(r.bits) and -1e-9 <= r.bits <= top + 1e-9, (r.bits, top)
     assert abs(r.total_mass - 1.0) <= 1e-6, r.total_mass
     for p in (r.p_zero, r.p_overflow, r.p_subnormal):
@@ -113,14 +121,16 @@ def _entropy(d: Any, f: Any, mz: Any, method: Any, native: Any, threads: Any) ->
     def fn() -> object:
         return fp.entropy(d, f, merge_zero=mz, method=method, native=native, threads=threads)
 
-    return Call(fn, f"entropy({d!r}, {f!r}, merge_zero={mz!r}, method={method!r}, native={native!r}, threads={threads!r})", _check_entropy)
+    return Call(
+        fn, f"entropy({d!r}, {f!r}, merge_zero={mz!r}, method={method!r}, native={native!r}, threads={threads!r})", _check_entropy
+    )
 
 
 def _approx(d: Any, f: Any, mz: Any, native: Any) -> Call:
     def fn() -> object:
         return fp.approx_entropy(d, f, merge_zero=mz, native=native)
 
-    return Call(fn, f"approx_entropy({d!r}, {f!r}, merge_zero={mz!r}, native={native!r})", _check_approx)
+    return Call(fn, f"approx_entropy({_d(d)}, {f!r}, merge_zero={mz!r}, native={native!r})", _check_approx)
 
 
 def _closed(d: Any) -> Call:
@@ -130,7 +140,7 @@ def _closed(d: Any) -> Call:
     def check(k: object) -> None:
         assert isinstance(k, float) and math.isfinite(k), k
 
-    return Call(fn, f"closed_form_k({d!r})", check)
+    return Call(fn, f"closed_form_k({_d(d)})", check)
 
 
 def _vs_scale(d: Any, f: Any, scales: Any) -> Call:
@@ -142,7 +152,7 @@ def _vs_scale(d: Any, f: Any, scales: Any) -> Call:
         for a in (r.exact, r.paper, r.refined, r.wobble, r.bound):
             assert a.shape == r.scales.shape and np.all(np.isfinite(a)), a
 
-    return Call(fn, f"entropy_vs_scale({d!r}, {f!r}, {scales!r})", check)
+    return Call(fn, f"entropy_vs_scale({_d(d)}, {f!r}, {scales!r})", check)
 
 
 def _format(e: Any, m: Any, bias: Any, zero: Any, overflow: Any) -> Call:
@@ -231,8 +241,12 @@ def _emp_arrays(draw: st.DrawFn) -> Any:
     return a
 
 
-_threads = st.one_of(st.none(), st.none(), st.none(), st.integers(1, 4), st.sampled_from([0, -1, 2**31, 2**63, 2**64, True, 2.0, "2"]))
-_bools = st.one_of(st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.sampled_from([0, 1, None, "yes", np.bool_(True)]))
+_threads = st.one_of(
+    st.none(), st.none(), st.none(), st.integers(1, 4), st.sampled_from([0, -1, 2**31, 2**63, 2**64, True, 2.0, "2"])
+)
+_bools = st.one_of(
+    st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.sampled_from([0, 1, None, "yes", np.bool_(True)])
+)
 _ints = st.one_of(st.integers(-3, 60), st.sampled_from([*HUGE_INTS, 2**63, 2**64, -1]), bad_scalars())
 
 ENTRIES: list[Entry] = [
