@@ -151,3 +151,34 @@ def test_sweep_int_range_in_words(tmp_path: Path) -> None:
     p = _write(tmp_path, "threads_per_task = 0\n")
     with pytest.raises(ConfigError, match=r"^s\.toml\.threads_per_task: must be an integer between 1 and 1024, got 0$"):
         load_sweep(p)
+
+
+def test_scale_curve_task_ranges(tmp_path: Path) -> None:
+    from boltzkit.tasks import check_params
+
+    base = {"dist": {"law": "norm"}, "format": "float8_e4m3fn"}
+    with pytest.raises(ConfigError, match=r"^t\.log2_max: must be > log2_min"):
+        check_params("fpentropy.scale_curve", base | {"log2_min": 1.0, "log2_max": 0.0}, "t")
+    with pytest.raises(ConfigError, match=r"^t\.log2_max: must be between -1000 and 1000"):
+        check_params("fpentropy.scale_curve", base | {"log2_max": 1e300}, "t")
+
+
+def test_empirical_task_memory_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boltzkit._validate as v
+    from boltzkit.tasks import check_params
+
+    monkeypatch.setattr(v, "memory_limit", lambda: 10**6)
+    params = {"dist": {"law": "norm"}, "format": "float16", "n": 10**6}
+    with pytest.raises(InvalidArgumentError, match=r"^t\.n: 1000000 samples would need about"):
+        check_params("fpentropy.empirical", params, "t")
+
+
+def test_unreadable_job_file_named(tmp_path: Path) -> None:
+    from boltzkit.jobs import load_job
+
+    p = tmp_path / "job.toml"
+    p.write_bytes(b"\xff\xfe type")
+    with pytest.raises(ConfigError, match=r"^job\.toml: cannot read"):
+        load_job(p)
+    with pytest.raises(ConfigError, match=r"^nothere\.toml: no such file"):
+        load_job(tmp_path / "nothere.toml")
