@@ -267,6 +267,8 @@ def get_format(fmt: FormatLike) -> FloatFormat:
         return fmt
     if isinstance(fmt, str):
         return FloatFormat.from_name(fmt)
+    if fmt is None:  # np.dtype(None) would silently be float64
+        raise InvalidTypeError("fmt: expected a format name, a float dtype or a FloatFormat, got None")
     try:
         dt = np.dtype(fmt)
     except TypeError:
@@ -681,7 +683,18 @@ def approx_entropy(
     return _approx(law, f, 1.0, mz, resolve_threads(threads))
 
 
+# laws wider than this have densities near float64's subnormals: the quadrature of the
+# approximation cannot converge on them (and every such law overflows every format anyway)
+_APPROX_MAX_WIDTH = 1e290
+
+
 def _approx(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, threads: int | None) -> ApproxResult:
+    width = (law.native[3] if law.native is not None else 1e3 * law.fd_scale) * scale
+    if not width <= _APPROX_MAX_WIDTH:
+        raise ComputationError(
+            f"dist: {law.description} has a width of {width:.3g}, above {_APPROX_MAX_WIDTH:g}: its density "
+            "underflows float64, so the approximation cannot be computed; use entropy() instead"
+        )
     if law.native is not None:
         kind, shapes, loc, sc = law.native
         r = _core.approx_law((kind, shapes, loc * scale, sc * scale), f.spec, merge_zero, threads)
@@ -693,6 +706,13 @@ def _approx(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, threads: 
             raise ComputationError(
                 f"dist: the approximation's term {k} is {float(r[k])} for {law.description}; use entropy() instead"
             )
+    refined, bound = float(r["refined"]), float(r["bound"])
+    if refined + bound < -1e-9 or refined - bound > f.max_entropy + 1e-9:
+        raise ComputationError(
+            f"dist: the refined approximation {refined:.6g} ± {bound:.3g} bits lies outside "
+            f"[0, log2(#codes) = {f.max_entropy:.6g}] for {law.description}: the approximation breaks down "
+            "for this law and format; use entropy() instead"
+        )
     terms = ApproxTerms(
         k=float(r["k"]),
         k_closed_form=bool(r["k_closed_form"]),
