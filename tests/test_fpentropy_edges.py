@@ -22,10 +22,10 @@ class _ScaledPdf(stats.rv_continuous):
 
     factor = 67.0
 
-    def _pdf(self, x: Any) -> Any:
+    def _pdf(self, x: Any) -> Any:  # type: ignore[override]
         return self.factor * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
-    def _cdf(self, x: Any) -> Any:
+    def _cdf(self, x: Any) -> Any:  # type: ignore[override]
         return stats.norm.cdf(x)
 
 
@@ -53,14 +53,14 @@ def test_consistent_callback_law_still_works() -> None:
         ((4, 3, 2**70), r"^bias: must be an int between -1100 and 1100, got"),
     ],
 )
-def test_float_format_ranges_in_words(args: tuple[int, ...], pattern: str) -> None:
+def test_float_format_ranges_in_words(args: tuple[Any, ...], pattern: str) -> None:
     with pytest.raises(InvalidArgumentError, match=pattern):
         fp.FloatFormat(*args)
 
 
 def test_float_format_types_named() -> None:
     with pytest.raises(InvalidTypeError, match=r"^exponent_bits: expected an int, got bool"):
-        fp.FloatFormat(True, 3)  # type: ignore[arg-type]
+        fp.FloatFormat(True, 3)
     with pytest.raises(InvalidTypeError, match=r"^zero: expected a str"):
         fp.FloatFormat(4, 3, None, None)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match=r"^precision: must be an int between 1 and 53"):
@@ -182,3 +182,20 @@ def test_unreadable_job_file_named(tmp_path: Path) -> None:
         load_job(p)
     with pytest.raises(ConfigError, match=r"^nothere\.toml: no such file"):
         load_job(tmp_path / "nothere.toml")
+
+
+def test_subnormal_scale_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^scales: the scale 4\.94066e-324"):
+        fp.entropy_vs_scale(stats.norm(), "float8_e5m2", [5e-324, 1.0], progress=False)
+
+
+def test_approx_of_very_wide_law_fails_fast() -> None:
+    # every value of a normal law of scale 1e298 overflows float8: exact entropy is the sign, 1 bit
+    assert abs(fp.entropy(stats.norm(scale=1e298), "float8_e5m2").bits - 1.0) < 1e-12
+    with pytest.raises(ComputationError, match=r"^dist: .*use entropy\(\) instead"):
+        fp.approx_entropy(stats.norm(scale=1e298), "float8_e5m2")
+
+
+def test_get_format_none_refused() -> None:
+    with pytest.raises(InvalidTypeError, match=r"^fmt: "):
+        fp.get_format(None)  # type: ignore[arg-type]

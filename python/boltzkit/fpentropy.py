@@ -790,6 +790,9 @@ class ScaleSweep:
         return fig
 
 
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 def _check_scales(law: _Law, s: npt.NDArray[np.float64]) -> None:
     """Every scaled law must stay within float64: its loc, scale, support and step."""
     if law.native is not None:
@@ -799,12 +802,12 @@ def _check_scales(law: _Law, s: npt.NDArray[np.float64]) -> None:
     big = max((abs(v) for v in vals), default=0.0)
     small = min((abs(v) for v in vals if v != 0.0), default=1.0)
     with np.errstate(over="ignore", under="ignore"):
-        bad = ~np.isfinite(s * big) | (s * small == 0.0)
+        bad = ~np.isfinite(s * big) | (s * small < _TINY) | (s < _TINY)
     if np.any(bad):
         c = float(s[np.argmax(bad)])
         raise InvalidArgumentError(
             f"scales: the scale {c:g} times the law's parameters ({law.description}) leaves float64's range; "
-            "every scale times |loc| and scale must be finite and non-zero"
+            f"every scale, and every scale times |loc| and scale, must be finite and at least {_TINY:.4g} (a normal float64)"
         )
 
 

@@ -55,7 +55,7 @@ class _Inconsistent(stats.rv_continuous):
     mode = 0
     factor = 1.0
 
-    def _pdf(self, x: Any) -> Any:
+    def _pdf(self, x: Any) -> Any:  # type: ignore[override]
         if self.mode == 1:
             return np.full_like(x, np.nan)
         if self.mode == 2:
@@ -64,7 +64,7 @@ class _Inconsistent(stats.rv_continuous):
             time.sleep(0.001)
         return self.factor * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
-    def _cdf(self, x: Any) -> Any:
+    def _cdf(self, x: Any) -> Any:  # type: ignore[override]
         return stats.norm.cdf(x)
 
 
@@ -121,9 +121,8 @@ def _entropy(d: Any, f: Any, mz: Any, method: Any, native: Any, threads: Any) ->
     def fn() -> object:
         return fp.entropy(d, f, merge_zero=mz, method=method, native=native, threads=threads)
 
-    return Call(
-        fn, f"entropy({d!r}, {f!r}, merge_zero={mz!r}, method={method!r}, native={native!r}, threads={threads!r})", _check_entropy
-    )
+    desc = f"entropy({_d(d)}, {f!r}, merge_zero={mz!r}, method={method!r}, native={native!r}, threads={threads!r})"
+    return Call(fn, desc, lambda r: _check_entropy(r, f))
 
 
 def _approx(d: Any, f: Any, mz: Any, native: Any) -> Call:
