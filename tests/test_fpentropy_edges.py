@@ -199,3 +199,11 @@ def test_approx_of_very_wide_law_fails_fast() -> None:
 def test_get_format_none_refused() -> None:
     with pytest.raises(InvalidTypeError, match=r"^fmt: "):
         fp.get_format(None)  # type: ignore[arg-type]
+
+
+def test_core_law_errors_name_dist() -> None:
+    from boltzkit import _core
+
+    f16 = fp.get_format("float16").spec
+    with pytest.raises(InvalidArgumentError, match=r"^dist: loc: must be finite"):
+        _core.entropy_law(("normal", [], math.nan, 1.0), f16, False, "auto", None)

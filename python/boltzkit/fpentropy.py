@@ -871,7 +871,7 @@ class EmpiricalResult:
         Width of the format (the storage of float4/float6 is a byte, their width 4/6).
     ideal_ratio : float
         ``bitwidth / bits_per_value``: the best lossless compression ratio an order-0 coder
-        could reach.
+        could reach; ``inf`` (documented) for an array of a single code, whose entropy is 0.
     sign_bits, exponent_bits : float
         Entropies of the sign bit and of the exponent field.
     sign_exponent_bits : float
