@@ -39,7 +39,7 @@ from boltzkit import _core
 from boltzkit._progress import track
 from boltzkit._threads import resolve_threads
 from boltzkit._validate import as_bool, as_int
-from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
+from boltzkit.errors import BoltzkitError, ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -793,6 +793,19 @@ class ScaleSweep:
 _TINY = float(np.finfo(np.float64).tiny)
 
 
+def _scaled_law(dist: Any, law: _Law, c: float) -> tuple[_Law, float]:
+    """The law of ``c * X`` and the scale still to apply: a law evaluated through scipy is refrozen
+    with ``loc * c`` and ``scale * c`` (scaling its callbacks instead leaves the quadrature without
+    split points where the mass is, which costs minutes for ``c`` far from 1)."""
+    if law.native is not None or c == 1.0:
+        return law, c
+    try:
+        shapes, loc, scale = getattr(dist.dist, "_parse_args")(*dist.args, **dist.kwds)  # noqa: B009
+        return _law(dist.dist(*shapes, loc=float(loc) * c, scale=float(scale) * c), native=False), 1.0
+    except (BoltzkitError, TypeError, ValueError, ArithmeticError):
+        return law, c
+
+
 def _check_scales(law: _Law, s: npt.NDArray[np.float64]) -> None:
     """Every scaled law must stay within float64: its loc, scale, support and step."""
     if law.native is not None:
@@ -849,8 +862,9 @@ def entropy_vs_scale(
     t = resolve_threads(threads)
     rows = []
     for c in track(s.tolist(), total=s.size, desc=f"entropy vs scale ({f.name})", progress=progress):
-        e = _entropy(law, f, float(c), False, "auto", t)
-        a = _approx(law, f, float(c), False, t)
+        lc, sc = _scaled_law(dist, law, float(c))
+        e = _entropy(lc, f, sc, False, "auto", t)
+        a = _approx(lc, f, sc, False, t)
         rows.append((e.bits, a.paper, a.refined, a.terms.w, a.bound))
     arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
     return ScaleSweep(s, arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], f.name, law.description)
