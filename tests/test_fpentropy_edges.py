@@ -218,3 +218,12 @@ def test_callback_scale_sweep_far_from_one_is_fast() -> None:
     # c X with X = rayleigh(loc, scale) is rayleigh(c loc, c scale): the same law, given directly
     direct = fp.entropy(stats.rayleigh(loc=1.46e-300, scale=1.0), "float8_e5m2")
     assert abs(r.exact[0] - direct.bits) < 1e-9
+
+
+def test_empirical_codes_wider_than_the_format_refused() -> None:
+    # a 4-bit format has 16 codes: 8 bits of entropy per value would exceed its width
+    codes = np.arange(256, dtype=np.uint8)
+    with pytest.raises(InvalidArgumentError, match=r"^arr: the code 255 does not fit the 4-bit format"):
+        fp.empirical_entropy(codes, fmt="float4_e2m1fn")
+    r = fp.empirical_entropy(np.arange(16, dtype=np.uint8), fmt="float4_e2m1fn")
+    assert abs(r.bits_per_value - 4.0) < 1e-12  # 16 equally frequent codes: log2(16)

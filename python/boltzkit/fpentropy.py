@@ -974,6 +974,11 @@ def empirical_entropy(
         f = get_format(fmt)
         if dt.itemsize * 8 < f.bits or (dt.itemsize * 8 != f.bits and f.bits > 16):
             raise InvalidArgumentError(f"arr: {dt} codes cannot hold the {f.bits}-bit format {f.name}")
+        if f.bits < dt.itemsize * 8 and arr.size and int(arr.max()) >> f.bits:
+            raise InvalidArgumentError(
+                f"arr: the code {int(arr.max())} does not fit the {f.bits}-bit format {f.name} "
+                f"(codes must be between 0 and {(1 << f.bits) - 1})"
+            )
         codes = arr
     elif dt.name in FORMATS:
         f = get_format(dt.name) if fmt is None else get_format(fmt)
