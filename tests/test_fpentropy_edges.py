@@ -227,3 +227,12 @@ def test_empirical_codes_wider_than_the_format_refused() -> None:
         fp.empirical_entropy(codes, fmt="float4_e2m1fn")
     r = fp.empirical_entropy(np.arange(16, dtype=np.uint8), fmt="float4_e2m1fn")
     assert abs(r.bits_per_value - 4.0) < 1e-12  # 16 equally frequent codes: log2(16)
+
+
+def test_approx_of_law_inside_the_zero_cells() -> None:
+    # every value of N(0, 1e-300) rounds to ±0 in float8: H = 0 with merged zeros, 1 bit without
+    # (independent truth); the refined approximation must agree within its bound (was -977 bits)
+    d = stats.norm(scale=1e-300)
+    for mz, truth in ((True, 0.0), (False, 1.0)):
+        a = fp.approx_entropy(d, "float8_e5m2", merge_zero=mz)
+        assert abs(a.refined - truth) <= a.bound + 1e-9, (mz, a.refined, a.bound)
