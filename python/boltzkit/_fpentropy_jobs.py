@@ -10,6 +10,7 @@ import numpy as np
 
 from boltzkit import fpentropy as fp
 from boltzkit._progress import track
+from boltzkit._validate import check_bytes
 from boltzkit.errors import BoltzkitError
 from boltzkit.jobs import ConfigError, JobResult, Table, write_rows
 
@@ -81,6 +82,9 @@ def run_scale_sweep(p: Table, out: Path, threads: int | None, progress: bool | N
     hi = p.get_float("log2_max", 2.0)
     n = p.get_int("n", 33, lo=2, hi=100_000)
     p.done()
+    for key, v in (("log2_min", lo), ("log2_max", hi)):
+        if not -1000.0 <= v <= 1000.0:
+            raise ConfigError(f"{p.path}.{key}: must be between -1000 and 1000 (a scale 2**{key} within float64), got {v}")
     if hi <= lo:
         raise ConfigError(f"{p.path}.log2_max: must be > log2_min = {lo}, got {hi}")
     scales = 2.0 ** np.linspace(lo, hi, n)
@@ -112,8 +116,10 @@ def run_empirical(p: Table, out: Path, threads: int | None, progress: bool | Non
     formats = _formats(p) if "formats" in p.data else [fp.get_format("float32")]
     dists = _dists(p) if "dists" in p.data else []
     n = p.get_int("n", 1_000_000, lo=1, hi=2_000_000_000)
-    seed = p.get_int("seed", 0, lo=0)
+    seed = p.get_int("seed", 0, lo=0, hi=2**64 - 1)
     p.done()
+    # samples (float64), their quantized values (float64) and the codes (up to 8 bytes) per format
+    check_bytes(f"{p.path}.n", n * (8 + 16 * len(formats)) * max(len(dists), 1), f"{len(dists)} laws x {n} samples")
     if not files and not dists:
         raise ConfigError(f"{p.path}: give 'files' (paths to .npy arrays) or 'dists' to sample from")
     rows: list[list[Any]] = []

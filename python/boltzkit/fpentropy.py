@@ -26,7 +26,7 @@ Examples
 from __future__ import annotations
 
 import math
-import numbers
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,7 +38,8 @@ import numpy.typing as npt
 from boltzkit import _core
 from boltzkit._progress import track
 from boltzkit._threads import resolve_threads
-from boltzkit.errors import InvalidArgumentError, InvalidTypeError
+from boltzkit._validate import as_bool, as_int
+from boltzkit.errors import BoltzkitError, ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -123,14 +124,17 @@ class FloatFormat:
     name: str = ""
 
     def __post_init__(self) -> None:
-        for arg in ("exponent_bits", "mantissa_bits"):
-            v = getattr(self, arg)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise InvalidTypeError(f"{arg}: expected an int, got {type(v).__name__}")
+        object.__setattr__(self, "exponent_bits", as_int("exponent_bits", self.exponent_bits, 1, 11))
+        object.__setattr__(self, "mantissa_bits", as_int("mantissa_bits", self.mantissa_bits, 0, 52))
         if self.bias is None:
-            object.__setattr__(self, "bias", (1 << (int(self.exponent_bits) - 1)) - 1 if self.exponent_bits >= 1 else 0)
-        elif isinstance(self.bias, bool) or not isinstance(self.bias, numbers.Integral):
-            raise InvalidTypeError(f"bias: expected an int, got {type(self.bias).__name__}")
+            object.__setattr__(self, "bias", (1 << (self.exponent_bits - 1)) - 1)
+        else:
+            object.__setattr__(self, "bias", as_int("bias", self.bias, -1100, 1100))
+        if not isinstance(self.zero, str) or not isinstance(self.overflow, str):
+            bad = "zero" if not isinstance(self.zero, str) else "overflow"
+            raise InvalidTypeError(f"{bad}: expected a str, got {type(getattr(self, bad)).__name__}")
+        if not isinstance(self.name, str):
+            raise InvalidTypeError(f"name: expected a str, got {type(self.name).__name__}")
         if self.zero not in ("signed", "single"):
             raise InvalidArgumentError(f"zero: expected 'signed' or 'single', got {self.zero!r}")
         if self.overflow not in ("inf", "nan", "saturate"):
@@ -174,13 +178,11 @@ class FloatFormat:
         InvalidArgumentError
             When no exponent width gives exactly that range (the message names the nearest one).
         """
-        for arg, v in (("precision", precision), ("emin", emin), ("emax", emax)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise InvalidTypeError(f"{arg}: expected an int, got {type(v).__name__}")
-        if precision < 1:
-            raise InvalidArgumentError(f"precision: must be >= 1, got {precision}")
-        if emax < emin:
-            raise InvalidArgumentError(f"emax: must be >= emin = {emin}, got {emax}")
+        precision = as_int("precision", precision, 1, 53)
+        emin = as_int("emin", emin, -1022, 1023)
+        emax = as_int("emax", emax, emin, 1023)
+        if overflow not in ("inf", "nan", "saturate"):
+            raise InvalidArgumentError(f"overflow: expected 'inf', 'nan' or 'saturate', got {overflow!r}")
         reserved = 1 if overflow == "inf" else 0
         fields = (emax - emin + 1) + 1 + reserved  # normal binades, the subnormal field, inf/NaN
         eb = max(1, (fields - 1).bit_length())
@@ -265,6 +267,8 @@ def get_format(fmt: FormatLike) -> FloatFormat:
         return fmt
     if isinstance(fmt, str):
         return FloatFormat.from_name(fmt)
+    if fmt is None:  # np.dtype(None) would silently be float64
+        raise InvalidTypeError("fmt: expected a format name, a float dtype or a FloatFormat, got None")
     try:
         dt = np.dtype(fmt)
     except TypeError:
@@ -379,8 +383,8 @@ class _ScipyAdapter:
         self._d = dist
 
     def logpdf3(self, x: npt.NDArray[np.float64], h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        xs = np.concatenate([x, x + h, x - h])
         with np.errstate(all="ignore"):
+            xs = np.concatenate([x, x + h, x - h])
             v = np.asarray(self._d.logpdf(xs), dtype=np.float64)
         return np.ascontiguousarray(v.reshape(-1))
 
@@ -483,9 +487,7 @@ def _check_method(method: str) -> None:
 
 
 def _check_bool(v: object, name: str) -> bool:
-    if not isinstance(v, (bool, np.bool_)):
-        raise InvalidTypeError(f"{name}: expected a bool, got {type(v).__name__}")
-    return bool(v)
+    return as_bool(name, v)
 
 
 def entropy(
@@ -544,6 +546,37 @@ def entropy(
     return _entropy(law, f, 1.0, mz, method, resolve_threads(threads))
 
 
+# scales one entropy_vs_scale call may sweep (each is a full exact + approximate computation)
+_MAX_SCALES = 100_000
+
+# |total mass - 1| above this means the law's pdf and cdf disagree (the methods reach ~1e-12)
+_MASS_TOL = 1e-6
+
+
+def _law_error(law: _Law, msg: str) -> Exception:
+    """A result that breaks its invariants: the user's law is to blame when it came through
+    callbacks (its methods disagree), our computation when the law is native."""
+    if law.native is None:
+        return InvalidArgumentError(f"dist: {msg}: its logpdf/pdf and cdf disagree or are not a normalised law")
+    return ComputationError(f"dist: {msg} for {law.description}; the computation cannot be trusted")
+
+
+def _check_entropy(r: dict[str, Any], law: _Law, f: FloatFormat, scale: float) -> None:
+    """Checks a result's invariants before it is returned (issue 14)."""
+    for k in ("bits", "error_estimate", "p_zero", "p_overflow", "p_subnormal", "total_mass"):
+        if not math.isfinite(float(r[k])):
+            raise _law_error(law, f"the entropy computation gave {k} = {float(r[k])}")
+    tm = float(r["total_mass"])
+    if abs(tm - 1.0) > _MASS_TOL:
+        raise _law_error(law, f"the law's probabilities sum to {tm:.9g}, not 1")
+    for k in ("p_zero", "p_overflow", "p_subnormal"):
+        if not -_MASS_TOL <= float(r[k]) <= 1.0 + _MASS_TOL:
+            raise _law_error(law, f"{k} = {float(r[k]):.9g} is not a probability")
+    bits, top = float(r["bits"]), f.max_entropy
+    if not -1e-9 <= bits <= top + 1e-9:
+        raise _law_error(law, f"the entropy {bits:.9g} bits is outside [0, log2(#codes) = {top:.6g}]")
+
+
 def _entropy(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, method: str, threads: int | None) -> EntropyResult:
     if law.native is not None:
         kind, shapes, loc, sc = law.native
@@ -551,6 +584,7 @@ def _entropy(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, method: 
     else:
         cb = (law.adapter, law.support, law.breakpoints, law.anchors, law.fd_scale * scale)
         r = _core.entropy_callback(*cb, f.spec, scale, merge_zero, method, threads)
+    _check_entropy(r, law, f, scale)
     return EntropyResult(
         bits=float(r["bits"]),
         method=str(r["method"]),
@@ -649,13 +683,36 @@ def approx_entropy(
     return _approx(law, f, 1.0, mz, resolve_threads(threads))
 
 
+# laws wider than this have densities near float64's subnormals: the quadrature of the
+# approximation cannot converge on them (and every such law overflows every format anyway)
+_APPROX_MAX_WIDTH = 1e290
+
+
 def _approx(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, threads: int | None) -> ApproxResult:
+    width = (law.native[3] if law.native is not None else 1e3 * law.fd_scale) * scale
+    if not width <= _APPROX_MAX_WIDTH:
+        raise ComputationError(
+            f"dist: {law.description} has a width of {width:.3g}, above {_APPROX_MAX_WIDTH:g}: its density "
+            "underflows float64, so the approximation cannot be computed; use entropy() instead"
+        )
     if law.native is not None:
         kind, shapes, loc, sc = law.native
         r = _core.approx_law((kind, shapes, loc * scale, sc * scale), f.spec, merge_zero, threads)
     else:
         cb = (law.adapter, law.support, law.breakpoints, law.anchors, law.fd_scale * scale)
         r = _core.approx_callback(*cb, f.spec, scale, merge_zero, threads)
+    for k in ("paper", "refined", "bound", "k", "b", "b_point", "u", "v", "d", "d_bound", "w", "w_bound"):
+        if not math.isfinite(float(r[k])):
+            raise ComputationError(
+                f"dist: the approximation's term {k} is {float(r[k])} for {law.description}; use entropy() instead"
+            )
+    refined, bound = float(r["refined"]), float(r["bound"])
+    if refined + bound < -1e-9 or refined - bound > f.max_entropy + 1e-9:
+        raise ComputationError(
+            f"dist: the refined approximation {refined:.6g} ± {bound:.3g} bits lies outside "
+            f"[0, log2(#codes) = {f.max_entropy:.6g}] for {law.description}: the approximation breaks down "
+            "for this law and format; use entropy() instead"
+        )
     terms = ApproxTerms(
         k=float(r["k"]),
         k_closed_form=bool(r["k_closed_form"]),
@@ -733,6 +790,40 @@ class ScaleSweep:
         return fig
 
 
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def _scaled_law(dist: Any, law: _Law, c: float) -> tuple[_Law, float]:
+    """The law of ``c * X`` and the scale still to apply: a law evaluated through scipy is refrozen
+    with ``loc * c`` and ``scale * c`` (scaling its callbacks instead leaves the quadrature without
+    split points where the mass is, which costs minutes for ``c`` far from 1)."""
+    if law.native is not None or c == 1.0:
+        return law, c
+    try:
+        shapes, loc, scale = getattr(dist.dist, "_parse_args")(*dist.args, **dist.kwds)  # noqa: B009
+        return _law(dist.dist(*shapes, loc=float(loc) * c, scale=float(scale) * c), native=False), 1.0
+    except (BoltzkitError, TypeError, ValueError, ArithmeticError):
+        return law, c
+
+
+def _check_scales(law: _Law, s: npt.NDArray[np.float64]) -> None:
+    """Every scaled law must stay within float64: its loc, scale, support and step."""
+    if law.native is not None:
+        vals = [law.native[2], law.native[3]]
+    else:
+        vals = [v for v in law.support if math.isfinite(v)] + [law.fd_scale]
+    big = max((abs(v) for v in vals), default=0.0)
+    small = min((abs(v) for v in vals if v != 0.0), default=1.0)
+    with np.errstate(over="ignore", under="ignore"):
+        bad = ~np.isfinite(s * big) | (s * small < _TINY) | (s < _TINY)
+    if np.any(bad):
+        c = float(s[np.argmax(bad)])
+        raise InvalidArgumentError(
+            f"scales: the scale {c:g} times the law's parameters ({law.description}) leaves float64's range; "
+            f"every scale, and every scale times |loc| and scale, must be finite and at least {_TINY:.4g} (a normal float64)"
+        )
+
+
 def entropy_vs_scale(
     dist: Any,
     fmt: FormatLike,
@@ -762,12 +853,18 @@ def entropy_vs_scale(
         raise InvalidArgumentError("scales: is empty")
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise InvalidArgumentError("scales: every scale must be finite and > 0")
+    if s.size > _MAX_SCALES:
+        raise InvalidArgumentError(f"scales: must hold at most {_MAX_SCALES} scales, got {s.size}")
+    if s.size > 1 and np.any(np.diff(s) < 0):
+        warnings.warn("scales: not in increasing order; the sweep keeps the given order", stacklevel=2)
     law = _law(dist, native=_check_bool(native, "native"))
+    _check_scales(law, s)
     t = resolve_threads(threads)
     rows = []
     for c in track(s.tolist(), total=s.size, desc=f"entropy vs scale ({f.name})", progress=progress):
-        e = _entropy(law, f, float(c), False, "auto", t)
-        a = _approx(law, f, float(c), False, t)
+        lc, sc = _scaled_law(dist, law, float(c))
+        e = _entropy(lc, f, sc, False, "auto", t)
+        a = _approx(lc, f, sc, False, t)
         rows.append((e.bits, a.paper, a.refined, a.terms.w, a.bound))
     arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
     return ScaleSweep(s, arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], f.name, law.description)
@@ -788,7 +885,7 @@ class EmpiricalResult:
         Width of the format (the storage of float4/float6 is a byte, their width 4/6).
     ideal_ratio : float
         ``bitwidth / bits_per_value``: the best lossless compression ratio an order-0 coder
-        could reach.
+        could reach; ``inf`` (documented) for an array of a single code, whose entropy is 0.
     sign_bits, exponent_bits : float
         Entropies of the sign bit and of the exponent field.
     sign_exponent_bits : float
@@ -877,6 +974,11 @@ def empirical_entropy(
         f = get_format(fmt)
         if dt.itemsize * 8 < f.bits or (dt.itemsize * 8 != f.bits and f.bits > 16):
             raise InvalidArgumentError(f"arr: {dt} codes cannot hold the {f.bits}-bit format {f.name}")
+        if f.bits < dt.itemsize * 8 and arr.size and int(arr.max()) >> f.bits:
+            raise InvalidArgumentError(
+                f"arr: the code {int(arr.max())} does not fit the {f.bits}-bit format {f.name} "
+                f"(codes must be between 0 and {(1 << f.bits) - 1})"
+            )
         codes = arr
     elif dt.name in FORMATS:
         f = get_format(dt.name) if fmt is None else get_format(fmt)

@@ -27,6 +27,7 @@ import numpy as np
 
 from boltzkit._table import format_table, write_csv
 from boltzkit._threads import resolve_threads
+from boltzkit._validate import range_words
 from boltzkit.errors import BoltzkitError, InvalidArgumentError
 
 __all__ = ["JOB_TYPES", "ConfigError", "JobResult", "load_job", "run_job"]
@@ -56,7 +57,7 @@ class Table:
         self.used.add(key)
         if key not in self.data:
             if required:
-                raise ConfigError(f"{self.path}: missing key '{key}'")
+                raise ConfigError(f"{self.path}.{key}: missing key '{key}'")
             return default
         return self.data[key]
 
@@ -77,7 +78,7 @@ class Table:
         if isinstance(v, bool) or not isinstance(v, int):
             raise ConfigError(f"{self.path}.{key}: expected an integer, got {v!r}")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise ConfigError(f"{self.path}.{key}: must be in [{lo}, {hi}], got {v}")
+            raise ConfigError(f"{self.path}.{key}: must be an integer {range_words(lo, hi)}, got {v}")
         return v
 
     def get_float(self, key: str, default: float | None = None, *, positive: bool = False) -> float:
@@ -140,9 +141,11 @@ def load_job(path: str | Path) -> Job:
     try:
         data = tomllib.loads(p.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
+        raise ConfigError(f"{p.name}: no such file ({p})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p.name}: cannot read {p}: {e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+        raise ConfigError(f"{p.name}: invalid TOML ({p}): {e}") from None
     top = Table(data, p.name)
     jtype = top.get_str("type", choices=tuple(sorted(JOB_TYPES)))
     out = Path(top.get_str("out", "boltzkit-results"))

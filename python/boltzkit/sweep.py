@@ -44,6 +44,7 @@ import sys
 import time
 import tomllib
 import traceback
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,7 @@ class SweepJob:
     store: Path = Path("boltzkit-sweep.sqlite")
     batch_size: int | None = None
     threads_per_task: int = 1
-    source: str = "<sweep>"
+    source: str = "sweep"
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,15 @@ def load_sweep(path: str | Path) -> SweepJob:
     try:
         data = tomllib.loads(p.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
+        raise ConfigError(f"{p.name}: no such file ({p})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p.name}: cannot read {p}: {e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+        raise ConfigError(f"{p.name}: invalid TOML ({p}): {e}") from None
     return parse_sweep(data, source=p.name, default_name=p.stem)
 
 
-def parse_sweep(data: dict[str, Any], *, source: str = "<sweep>", default_name: str = "sweep") -> SweepJob:
+def parse_sweep(data: dict[str, Any], *, source: str = "sweep", default_name: str = "sweep") -> SweepJob:
     """Build a :class:`SweepJob` from a parsed TOML table."""
     top = Table(data, source)
     top.get_str("type", choices=("sweep",))
@@ -133,8 +136,8 @@ def parse_sweep(data: dict[str, Any], *, source: str = "<sweep>", default_name: 
     else:
         raise ConfigError(f'{source}.batch_size: expected "auto" or a positive integer, got {bs!r}')
     seeds = top.get_list("seeds", [0])
-    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise ConfigError(f"{source}.seeds: expected non-negative integers, got {seeds!r}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**64 for s in seeds):
+        raise ConfigError(f"{source}.seeds: expected integers between 0 and 2**64 - 1, got {seeds!r}")
     base = top.get_table("base", {}).data
     grid_t = top.get_table("grid", {})
     grid: dict[str, list[Any]] = {}
@@ -143,6 +146,7 @@ def parse_sweep(data: dict[str, Any], *, source: str = "<sweep>", default_name: 
             raise ConfigError(f"{source}.grid.{k}: expected a list of values, got {v!r}")
         if not v:
             raise ConfigError(f"{source}.grid.{k}: is empty, so the grid expands to nothing")
+        _check_grid_order(k, v, source)
         grid[k] = v
         grid_t.used.add(k)
     rnd = top.get_table("random", {})
@@ -160,12 +164,20 @@ def parse_sweep(data: dict[str, Any], *, source: str = "<sweep>", default_name: 
         ok = isinstance(args, list) and (len(args) >= 1 if kind == "choice" else len(args) == 2)
         if not ok or (kind == "loguniform" and not all(isinstance(a, (int, float)) and a > 0 for a in args)):
             raise ConfigError(f"{source}.random.{k}: bad arguments for {kind}: {args!r}")
+        if kind != "choice":
+            if not all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in args):
+                raise ConfigError(f"{source}.random.{k}: the arguments of {kind} must be finite numbers, got {args!r}")
+            if kind in ("uniform", "loguniform") and not args[0] < args[1]:
+                raise ConfigError(f"{source}.random.{k}: {kind} = [a, b] needs a < b, got {args!r}")
+            if kind == "normal" and not args[1] >= 0:
+                raise ConfigError(f"{source}.random.{k}: normal = [mean, sd] needs sd >= 0, got {args!r}")
         draws[k] = (kind, args)
     if draws and random_n == 0:
         raise ConfigError(f"{source}.random.n: must be >= 1 when random draws are given")
     top.done()
     rnd.done()
     seed_list = [int(s) for s in seeds]
+    _check_size(grid, random_n, seed_list, source)
     job = SweepJob(name, task, base, grid, draws, random_n, random_seed, seed_list, store, batch_size, threads, source)
     tasks = expand(job)
     if not tasks:
@@ -173,6 +185,36 @@ def parse_sweep(data: dict[str, Any], *, source: str = "<sweep>", default_name: 
     for params in _to_validate(job, tasks):
         check_params(task, params, f"{source}: task {_describe(job, params)}")
     return job
+
+
+# tasks one sweep may hold: every task is expanded (and its parameters kept) before anything runs
+MAX_SWEEP_TASKS = 1_000_000
+
+
+def _check_size(grid: dict[str, list[Any]], random_n: int, seeds: list[int], source: str) -> None:
+    """Refuses a sweep whose task count (grid product x random draws x seeds) is too large,
+    before it is expanded."""
+    n_grid = 1
+    for v in grid.values():
+        n_grid *= len(v)
+    n = n_grid * max(random_n, 1) * len(seeds)
+    if n > MAX_SWEEP_TASKS:
+        key = "random.n" if random_n > 1 else "grid" if n_grid > 1 else "seeds"
+        raise ConfigError(
+            f"{source}.{key}: the sweep would expand to {n} tasks ({n_grid} grid points x "
+            f"{max(random_n, 1)} random draws x {len(seeds)} seeds); at most {MAX_SWEEP_TASKS} are allowed"
+        )
+
+
+def _check_grid_order(key: str, values: list[Any], source: str) -> None:
+    """Warns about grid values that repeat or are numbers out of order (likely a typo)."""
+    nums = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if nums:
+        fl = [float(v) for v in values]
+        if len(set(fl)) != len(fl):
+            warnings.warn(f"{source}.grid.{key}: repeats values, so the sweep holds the same tasks more than once", stacklevel=3)
+        elif fl != sorted(fl) and fl != sorted(fl, reverse=True):
+            warnings.warn(f"{source}.grid.{key}: values are not in order; the sweep keeps the given order", stacklevel=3)
 
 
 def _to_validate(job: SweepJob, tasks: list[tuple[str, dict[str, Any], int]]) -> Iterator[dict[str, Any]]:

@@ -109,8 +109,12 @@ def _fp_entropy_run(params: dict[str, Any], seed: int, threads: int | None) -> M
 
 
 def _fp_empirical_check(t: Table) -> None:
+    from boltzkit._validate import check_bytes
+
     _check_dist_and_format(t)
-    t.get_int("n", 100_000, lo=1, hi=500_000_000)
+    n = t.get_int("n", 100_000, lo=1, hi=500_000_000)
+    # samples (float64), their quantized values (float64) and the codes (up to 8 bytes)
+    check_bytes(f"{t.path}.n", 24 * n, f"{n} samples")
 
 
 def _fp_empirical_run(params: dict[str, Any], seed: int, threads: int | None) -> Metrics:
@@ -136,8 +140,13 @@ def _fp_empirical_run(params: dict[str, Any], seed: int, threads: int | None) ->
 
 def _fp_scale_curve_check(t: Table) -> None:
     _check_dist_and_format(t)
-    t.get_float("log2_min", -1.0)
-    t.get_float("log2_max", 1.0)
+    lo = t.get_float("log2_min", -1.0)
+    hi = t.get_float("log2_max", 1.0)
+    for key, v in (("log2_min", lo), ("log2_max", hi)):
+        if not -1000.0 <= v <= 1000.0:
+            raise ConfigError(f"{t.path}.{key}: must be between -1000 and 1000 (a scale 2**{key} within float64), got {v}")
+    if not hi > lo:
+        raise ConfigError(f"{t.path}.log2_max: must be > log2_min = {lo}, got {hi}")
     t.get_int("n", 17, lo=2, hi=10_000)
 
 

@@ -72,7 +72,11 @@ fn to_law(spec: &LawSpec) -> PyResult<Law> {
             )));
         }
     };
-    Law::new(k, *loc, *scale).map_err(|e| fp_to_pyerr(e, None))
+    // the Python layer passes `dist`'s parameters: name `dist` first, then the parameter
+    Law::new(k, *loc, *scale).map_err(|e| match e {
+        fp::FpError::InvalidArgument { .. } => InvalidArgumentError::new_err(format!("dist: {e}")),
+        e => fp_to_pyerr(e, None),
+    })
 }
 
 /// A density evaluated by a Python adapter object with vectorised methods

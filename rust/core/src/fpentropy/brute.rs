@@ -30,6 +30,7 @@ pub fn brute_force_entropy(
 ) -> Result<Entropy, FpError> {
     if fmt.bits() > BRUTE_FORCE_MAX_BITS {
         return Err(FpError::TooLarge {
+            arg: "fmt",
             what: "bits of a brute-force format",
             n: fmt.bits() as u64,
             limit: 32,

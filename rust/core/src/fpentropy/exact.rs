@@ -106,6 +106,7 @@ pub fn exact_entropy(
     };
     if method == Method::Enumerate && fmt.n_positive() > ENUM_LIMIT {
         return Err(FpError::TooLarge {
+            arg: "method",
             what: "cells to enumerate",
             n: fmt.n_positive(),
             limit: ENUM_LIMIT,

@@ -277,6 +277,7 @@ impl Format {
         let n = self.n_positive();
         if n > limit {
             return Err(FpError::TooLarge {
+                arg: "fmt",
                 what: "positive values of the format",
                 n,
                 limit,

@@ -48,8 +48,10 @@ pub enum FpError {
         msg: String,
     },
     /// A computation that would need more memory or time than allowed.
-    #[error("{what}: {n} exceeds the limit of {limit}")]
+    #[error("{arg}: {what}: {n} exceeds the limit of {limit}")]
     TooLarge {
+        /// Public name of the argument that made it too large.
+        arg: &'static str,
         /// What was counted.
         what: &'static str,
         /// The count.

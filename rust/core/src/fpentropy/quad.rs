@@ -82,7 +82,8 @@ pub(crate) fn integrate<const N: usize>(
         let round_points = (pending.len() * 2 * n) as u64;
         if evals + round_points > MAX_EVALS {
             return Err(FpError::TooLarge {
-                what: "density evaluations of the adaptive quadrature (the integrand does not converge)",
+                arg: "dist",
+                what: "the adaptive quadrature of its density does not converge (density evaluations)",
                 n: evals + round_points,
                 limit: MAX_EVALS,
             });
