@@ -40,7 +40,7 @@ def collect_entries(module: str | None = None) -> list[Entry]:
     return entries
 
 
-def _run_entry(entry: Entry, n: int, seed: int, log: list[tuple[Call, Outcome]]) -> None:
+def _run_entry(entry: Entry, n: int, seed: int, log: list[tuple[Call, Outcome]], scale: float = 1.0) -> None:
     @settings(
         max_examples=n,
         deadline=None,
@@ -51,7 +51,7 @@ def _run_entry(entry: Entry, n: int, seed: int, log: list[tuple[Call, Outcome]])
     @hyp_seed(seed)
     @given(call=entry.calls)
     def one(call: Call) -> None:
-        log.append((call, run_call(call)))
+        log.append((call, run_call(call, timeout=call.timeout * scale)))
 
     one()
 
@@ -62,6 +62,7 @@ def run_campaign(
     only: str | None = None,
     seed: int = 0,
     verbose: bool = False,
+    timeout_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Runs about ``cases`` cases over the selected entries; returns counts and defects."""
     entries = [e for e in collect_entries(module) if only is None or only in e.name]
@@ -74,7 +75,7 @@ def run_campaign(
     for e in entries:
         log: list[tuple[Call, Outcome]] = []
         t1 = time.perf_counter()
-        _run_entry(e, per, seed, log)
+        _run_entry(e, per, seed, log, timeout_scale)
         c: Counter[str] = Counter(o.kind for _, o in log)
         counts[e.name] = c
         for call, o in log:
@@ -105,10 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None, help="only entries whose name contains this text")
     p.add_argument("--seed", type=int, default=0, help="changes the cases drawn")
     p.add_argument("--json", default=None, help="write counts and defects to this file")
+    p.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=1.0,
+        help="multiplies every case's wall-clock limit (20 s by default): for a machine shared with other work",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    res = run_campaign(a.cases, a.module, a.only, a.seed, verbose=not a.quiet)
+    res = run_campaign(a.cases, a.module, a.only, a.seed, verbose=not a.quiet, timeout_scale=a.timeout_scale)
     print(table(res))
     for d in res["defects"]:
         print(f"DEFECT {d['kind']:<16} {d['entry']}: {d['call']}\n    -> {d['detail']}")

@@ -9,6 +9,7 @@ use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A format as the Python layer passes it: (name, exponent_bits, mantissa_bits, bias, zero, overflow).
 pub type FormatSpec = (String, u32, u32, i32, String, String);
@@ -84,16 +85,18 @@ fn to_law(spec: &LawSpec) -> PyResult<Law> {
 /// The derivative of the log-density is the central difference with step
 /// `h = 1e-5 · max(|x|, fd_scale)` (`fd_scale`: a typical length of the law, e.g. its IQR).
 /// The exception of a failing call is kept and re-raised by the binding.
-struct PyDensity {
+/// Once `cancel` is set (Ctrl-C seen by the calling thread), no further callback is made.
+struct PyDensity<'a> {
     obj: Py<PyAny>,
     support: (f64, f64),
     breakpoints: Vec<f64>,
     anchors: Vec<f64>,
     fd_scale: f64,
     error: Mutex<Option<PyErr>>,
+    cancel: &'a AtomicBool,
 }
 
-impl PyDensity {
+impl PyDensity<'_> {
     fn fail(&self, e: PyErr) -> fp::FpError {
         let msg = Python::attach(|py| e.value(py).to_string());
         *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -111,6 +114,19 @@ impl PyDensity {
         h: Option<&[f64]>,
         n_out: usize,
     ) -> Result<Vec<Vec<f64>>, fp::FpError> {
+        // once the user's code has failed (or Ctrl-C arrived inside it), no further call: a
+        // fallback path of the core must not run the callbacks again (each may be slow)
+        if self.cancel.load(Ordering::Relaxed)
+            || self
+                .error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
+        {
+            return Err(fp::FpError::Density(
+                "an earlier call of the law's methods failed".into(),
+            ));
+        }
         Python::attach(|py| {
             let arr = PyArray1::from_slice(py, x);
             let out = match h {
@@ -140,7 +156,7 @@ impl PyDensity {
     }
 }
 
-impl Density for PyDensity {
+impl Density for PyDensity<'_> {
     fn support(&self) -> (f64, f64) {
         self.support
     }
@@ -412,19 +428,22 @@ pub fn entropy_callback<'py>(
             "fd_scale: must be finite and > 0, got {fd_scale}"
         )));
     }
-    let d = PyDensity {
-        obj: adapter,
-        support,
-        breakpoints,
-        anchors,
-        fd_scale,
-        error: Mutex::new(None),
-    };
-    let r = py.detach(|| {
-        let s = Scaled::new(&d, scale)?;
-        fp::exact_entropy(&s, &f, &opts)
-    });
-    let r = r.map_err(|e| fp_to_pyerr(e, d.take_error()))?;
+    // the core runs on a worker thread while this one watches for Ctrl-C: the user's callbacks
+    // then run off the main thread, where Python cannot raise KeyboardInterrupt inside them
+    let (r, err) = crate::signals::run_with_signals(py, |flag| {
+        let d = PyDensity {
+            obj: adapter,
+            support,
+            breakpoints,
+            anchors,
+            fd_scale,
+            error: Mutex::new(None),
+            cancel: flag,
+        };
+        let r = Scaled::new(&d, scale).and_then(|s| fp::exact_entropy(&s, &f, &opts));
+        (r, d.take_error())
+    })?;
+    let r = r.map_err(|e| fp_to_pyerr(e, err))?;
     entropy_dict(py, &r)
 }
 
@@ -468,19 +487,23 @@ pub fn approx_callback<'py>(
             "fd_scale: must be finite and > 0, got {fd_scale}"
         )));
     }
-    let d = PyDensity {
-        obj: adapter,
-        support,
-        breakpoints,
-        anchors,
-        fd_scale,
-        error: Mutex::new(None),
-    };
-    let r = py.detach(|| {
-        let s = Scaled::new(&d, scale)?;
-        fp::approx_entropy(&s, &f, merge_zero, threads)
-    });
-    let a = r.map_err(|e| fp_to_pyerr(e, d.take_error()))?;
+    // the core runs on a worker thread while this one watches for Ctrl-C: the user's callbacks
+    // then run off the main thread, where Python cannot raise KeyboardInterrupt inside them
+    let (r, err) = crate::signals::run_with_signals(py, |flag| {
+        let d = PyDensity {
+            obj: adapter,
+            support,
+            breakpoints,
+            anchors,
+            fd_scale,
+            error: Mutex::new(None),
+            cancel: flag,
+        };
+        let r =
+            Scaled::new(&d, scale).and_then(|s| fp::approx_entropy(&s, &f, merge_zero, threads));
+        (r, d.take_error())
+    })?;
+    let a = r.map_err(|e| fp_to_pyerr(e, err))?;
     approx_dict(py, &a)
 }
 

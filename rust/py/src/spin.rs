@@ -575,9 +575,9 @@ pub fn spin_fit_objective<'py>(
     };
     let (d, js, hs) = (data.as_slice()?, j.as_slice()?, h.as_slice()?);
     let n = hs.len();
-    let o = py
-        .detach(|| sp::mpf_objective(d, js, hs, mode, threads))
-        .map_err(spin_to_pyerr)?;
+    let o = cancellable(py, |cancel| {
+        sp::mpf_objective_with(d, js, hs, mode, threads, cancel)
+    })?;
     Ok((
         o.value,
         arr2(py, o.grad_j, n)?,
@@ -597,9 +597,9 @@ pub fn spin_fit_objective01<'py>(
 ) -> PyResult<(f64, Bound<'py, PyArray2<f64>>)> {
     let n = w.shape()[0];
     let (d, ws) = (data.as_slice()?, w.as_slice()?);
-    let o = py
-        .detach(|| sp::mpf_objective_01(d, ws, n, all_flip, threads))
-        .map_err(spin_to_pyerr)?;
+    let o = cancellable(py, |cancel| {
+        sp::mpf_objective_01_with(d, ws, n, all_flip, threads, cancel)
+    })?;
     Ok((o.value, arr2(py, o.grad_j, n)?))
 }
 

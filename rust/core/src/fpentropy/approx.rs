@@ -252,7 +252,7 @@ fn approx_inner(d: &dyn Density, fmt: &Format, merge_zero: bool) -> Result<Appro
     );
     if (mass - 1.0).abs() > 1e-6 {
         return Err(FpError::Numerical(format!(
-            "approx_entropy: the quadrature over 2^-1022 ≤ |x| ≤ float64 max holds a mass of {mass:.9}, not 1 \
+            "approx_entropy: the quadrature over 2^-1022 ≤ |x| ≤ float64 max holds a mass of {mass:.9e}, not 1 \
              (the law has mass outside that range, or is narrower than float64 resolves); use entropy() instead"
         )));
     }

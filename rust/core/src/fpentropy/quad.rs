@@ -130,7 +130,10 @@ pub(crate) fn integrate<const N: usize>(
             // |x f'/f| ulp: the two estimates cannot agree better than that noise
             let narrow =
                 (p.b - p.a) <= p.a.abs().max(p.b.abs()) * f64::EPSILON * (1u64 << 20) as f64;
-            let within_noise = narrow && (0..N).all(|c| (whole[c] - halves[c]).abs() <= noise[c]);
+            // where the density is subnormal its own rounding sets the noise, whatever the width
+            let subnormal = abs[0] < (p.b - p.a) * f64::MIN_POSITIVE;
+            let within_noise =
+                (narrow || subnormal) && (0..N).all(|c| (whole[c] - halves[c]).abs() <= noise[c]);
             if *depth >= MAX_DEPTH
                 || tiny
                 || within_noise
@@ -174,6 +177,8 @@ const RELAXED_DEPTH: u32 = 16;
 /// Absolute tolerance floor: integrals are probabilities (or bits weighted by probability), and
 /// an error of 1e-30 in any of them is far below anything the entropy can resolve.
 pub(crate) const ABS_FLOOR: f64 = 1e-30;
+/// The smallest subnormal float64 (2^-1074), the absolute resolution of a subnormal density.
+const SUBNORMAL_ULP: f64 = f64::from_bits(1);
 /// Budget of density evaluations for one call.
 const MAX_EVALS: u64 = 50_000_000;
 
@@ -216,7 +221,13 @@ fn apply<const N: usize>(
         let c = channels(p, *x);
         // relative perturbation of the integrand from rounding the node x (and f) to float64:
         // half an ulp of x moves f by |x g'| ε/2; twice that, as the bound on the estimates' gap
-        let rel = f64::EPSILON * (1.0 + (x * p.dln_f).abs());
+        let mut rel = f64::EPSILON * (1.0 + (x * p.dln_f).abs());
+        // a subnormal density value carries an absolute rounding error of up to half the
+        // smallest subnormal: relative to f, far more than ε (a law of scale ~1e300 has
+        // subnormal densities over much of its bulk)
+        if p.f > 0.0 && p.f < f64::MIN_POSITIVE {
+            rel += SUBNORMAL_ULP / p.f;
+        }
         for j in 0..N {
             acc[j] += w * c[j];
             abs[j] += w * c[j].abs();

@@ -16,7 +16,7 @@
 //! `K = (1/B) Σ_x Σ_n exp((2x_n − 1)(Wx)_n − W_nn/2)`, optionally plus the all-flip connection
 //! `x ↔ 1 − x`, `exp(1ᵀW(x − ½))`.
 
-use super::{SpinError, check_finite, check_states};
+use super::{Cancel, SpinError, check_finite, check_states};
 use crate::parallel::with_threads;
 use rayon::prelude::*;
 
@@ -163,6 +163,22 @@ pub fn mpf_objective(
     mode: FitMode,
     threads: Option<usize>,
 ) -> Result<Objective, SpinError> {
+    mpf_objective_with(data, j, h, mode, threads, Cancel(None))
+}
+
+/// [`mpf_objective`], stopping with [`SpinError::Cancelled`] between blocks of samples once
+/// `cancel` is requested (one evaluation on a large data set takes seconds).
+///
+/// # Errors
+/// As [`mpf_objective`], and `Cancelled`.
+pub fn mpf_objective_with(
+    data: &[i8],
+    j: &[f64],
+    h: &[f64],
+    mode: FitMode,
+    threads: Option<usize>,
+    cancel: Cancel<'_>,
+) -> Result<Objective, SpinError> {
     let n = h.len();
     if n == 0 || j.len() != n * n {
         return Err(SpinError::invalid(
@@ -192,8 +208,13 @@ pub fn mpf_objective(
         }
         pm1_chunk(rows, j, h, mode)
     };
-    let parts: Vec<(f64, Vec<f64>, Vec<f64>)> =
-        with_threads(threads, || (0..nc).into_par_iter().map(chunk).collect())?;
+    let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = with_threads(threads, || {
+        (0..nc)
+            .into_par_iter()
+            .map(|c| (!cancel.requested()).then(|| chunk(c)))
+            .collect::<Option<Vec<_>>>()
+    })?
+    .ok_or(SpinError::Cancelled)?;
     let mut val = 0.0;
     let mut g = vec![0.0; n * n];
     let mut gh = vec![0.0; n];
@@ -233,6 +254,22 @@ pub fn mpf_objective_01(
     n: usize,
     all_flip: bool,
     threads: Option<usize>,
+) -> Result<Objective, SpinError> {
+    mpf_objective_01_with(data, w, n, all_flip, threads, Cancel(None))
+}
+
+/// [`mpf_objective_01`], stopping with [`SpinError::Cancelled`] between blocks of samples once
+/// `cancel` is requested.
+///
+/// # Errors
+/// As [`mpf_objective`], and `Cancelled`.
+pub fn mpf_objective_01_with(
+    data: &[i8],
+    w: &[f64],
+    n: usize,
+    all_flip: bool,
+    threads: Option<usize>,
+    cancel: Cancel<'_>,
 ) -> Result<Objective, SpinError> {
     if n == 0 || w.len() != n * n {
         return Err(SpinError::invalid(
@@ -296,7 +333,13 @@ pub fn mpf_objective_01(
         (val, g, sa, bx, bsum)
     };
     type Part = (f64, Vec<f64>, Vec<f64>, Vec<f64>, f64);
-    let parts: Vec<Part> = with_threads(threads, || (0..nc).into_par_iter().map(chunk).collect())?;
+    let parts: Vec<Part> = with_threads(threads, || {
+        (0..nc)
+            .into_par_iter()
+            .map(|c| (!cancel.requested()).then(|| chunk(c)))
+            .collect::<Option<Vec<_>>>()
+    })?
+    .ok_or(SpinError::Cancelled)?;
     let mut val = 0.0;
     let mut g = vec![0.0; n * n];
     let mut sa = vec![0.0; n];

@@ -37,7 +37,10 @@ pub use anneal::{AnnealOptions, AnnealResult, Order, Rule, anneal};
 pub use couplings::{Couplings, Dense, Real, Sparse, energies, local_fields, perron_hadamard};
 pub use descend::descend;
 pub use enumerate::{ENUMERATE_MAX_N, EnumerateOptions, Enumeration, PQ_MAX_N, enumerate_exact};
-pub use fit::{FitMode, Objective, mpf_objective, mpf_objective_01, pseudolikelihood_objective};
+pub use fit::{
+    FitMode, Objective, mpf_objective, mpf_objective_01, mpf_objective_01_with, mpf_objective_with,
+    pseudolikelihood_objective,
+};
 pub use layered::{Layered, LayeredResult, anneal_layered};
 pub use tap::{TapOptions, TapResult, tap, tap_free_energy};
 pub use tempering::{TemperingOptions, TemperingResult, tempering};
