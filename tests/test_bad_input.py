@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -135,3 +136,38 @@ def test_quantize_never_panics(xs: list[float], name: str) -> None:
 def test_user_formats_never_panic(e: int, m: int, bias: int, zero: str) -> None:
     for overflow in ("inf", "nan", "saturate"):
         _no_panic(lambda o=overflow: fp.FloatFormat(e, m, bias, zero, o))  # type: ignore[arg-type]
+
+
+def test_unusable_output_folder_is_named_before_any_work(tmp_path: Path) -> None:
+    from boltzkit.jobs import load_job, run_job
+
+    job = tmp_path / "job.toml"
+    job.write_text('type = "fpentropy.entropy"\n[params]\nformats = ["float8_e4m3fn"]\ndists = [{ law = "norm" }]\n')
+    with pytest.raises(InvalidArgumentError, match=r"^out: .* is a file, not a folder"):
+        run_job(load_job(job), out=job, progress=False)
+    with pytest.raises(InvalidTypeError, match=r"^out: expected a folder path"):
+        run_job(load_job(job), out=3, progress=False)  # type: ignore[arg-type]
+    r = run_job(load_job(job), out=tmp_path / "new" / "deeper", progress=False)
+    assert (tmp_path / "new" / "deeper").is_dir() and r.tables
+
+
+def test_plot_methods_name_a_bad_ax() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    from boltzkit import fpentropy as fp
+    from boltzkit import spin as sp
+
+    sw = fp.entropy_vs_scale(stats.norm(), "float8_e4m3fn", [0.5, 1.0])
+    with pytest.raises(InvalidTypeError, match=r"^ax: expected a matplotlib Axes or None, got int"):
+        sw.plot(1)  # type: ignore[arg-type]
+    fig, ax = plt.subplots()
+    assert sw.plot(ax) is fig
+    pt = sp.sk(8, seed=0).tempering([0.5, 1.0], 50)
+    with pytest.raises(InvalidTypeError, match=r"^axes: expected a sequence of 3 matplotlib Axes, got 2"):
+        pt.plot(list(plt.subplots(1, 2)[1]))
+    assert len(pt.plot()) == 3
+    plt.close("all")

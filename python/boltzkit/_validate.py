@@ -29,6 +29,7 @@ __all__ = [
     "checked_product",
     "fmt_bytes",
     "memory_limit",
+    "out_folder",
     "range_words",
 ]
 
@@ -195,3 +196,24 @@ def check_steps(name: str, steps: int, what: str, limit: int = MAX_STEPS) -> Non
             f"{name}: {what} is {steps:.3g} steps, more than the {limit:.0e} one call may take "
             "(about an hour); split the work into several calls"
         )
+
+
+def out_folder(name: str, value: object) -> Path:
+    """An output folder: created if missing and checked writable before any work starts.
+
+    Raises ``InvalidTypeError`` for a value that is not a path and ``InvalidArgumentError`` (naming
+    ``name`` and saying why) for a path that is a file, cannot be created or cannot be written.
+    """
+    if not isinstance(value, str | os.PathLike):
+        raise InvalidTypeError(f"{name}: expected a folder path (str or Path), got {type(value).__name__}")
+    folder = Path(value)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidArgumentError(f"{name}: {str(folder)!r} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".boltzkit-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise InvalidArgumentError(f"{name}: cannot write to {str(folder)!r} ({e.strerror or e})") from None
+    return folder

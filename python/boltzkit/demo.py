@@ -419,7 +419,9 @@ SECTIONS: dict[str, Callable[[Path, bool, bool | None], list[Path]]] = {
 
 def run_demo(out: Path, *, quick: bool = False, sections: list[str] | None = None, progress: bool | None = None) -> list[Path]:
     """Run the demo sections, writing PNG plots to ``out``; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
+    from boltzkit._validate import out_folder
+
+    out = out_folder("out", out)
     files: list[Path] = []
     for name in sections or list(SECTIONS):
         files.extend(SECTIONS[name](out, quick, progress))

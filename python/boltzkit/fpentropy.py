@@ -42,6 +42,7 @@ from boltzkit._validate import as_bool, as_int
 from boltzkit.errors import BoltzkitError, ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -763,15 +764,14 @@ class ScaleSweep:
     fmt: str
     dist: str
 
-    def plot(self, ax: Any = None) -> Figure:
+    def plot(self, ax: Axes | None = None) -> Figure:
         """Plot ``H − paper``, ``refined − paper`` and ``refined + wobble − paper`` against
-        ``log2(scale)``, with the bound as a band (clipped when it dwarfs the curves)."""
-        import matplotlib.pyplot as plt
+        ``log2(scale)``, with the bound as a band (clipped when it dwarfs the curves).
 
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 4))
-        else:
-            fig = ax.figure
+        ``ax``: matplotlib Axes to draw on (a new figure when None). Returns the figure."""
+        from ._plot import axes_or_new
+
+        fig, ax = axes_or_new(ax, (7, 4))
         x = np.log2(self.scales)
         exact, refined = self.exact - self.paper, self.refined - self.paper
         ax.plot(x, exact, "o-", ms=3, label="exact H − paper")

@@ -54,6 +54,7 @@ from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, chec
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -950,15 +951,17 @@ class Trace:
             raise ImportError("to_arviz needs arviz: pip install 'boltzkit[arviz]'") from e
         return arviz.from_dict(posterior=data["posterior"], sample_stats=stats or None, dims={"x": ["x_dim"]})
 
-    def plot_autocorr(self, ax: Any = None, *, quantity: Literal["x", "x2"] = "x", label: str | None = None) -> Figure:
-        """Plot :meth:`mean_autocorrelation` against gradient evaluations per chain."""
-        import matplotlib.pyplot as plt
+    def plot_autocorr(self, ax: Axes | None = None, *, quantity: Literal["x", "x2"] = "x", label: str | None = None) -> Figure:
+        """Plot :meth:`mean_autocorrelation` against gradient evaluations per chain.
 
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4))
-        else:
-            fig = ax.figure
+        ``ax``: matplotlib Axes to draw on (a new figure when None); ``label``: legend entry
+        (default: the method). Returns the figure."""
+        from ._plot import axes_or_new
+
+        if label is not None and not isinstance(label, str):
+            raise InvalidTypeError(f"label: expected a str or None, got {type(label).__name__}")
         curve = self.mean_autocorrelation(quantity=quantity)
+        fig, ax = axes_or_new(ax, (6, 4))
         ax.plot(np.arange(curve.size) * self.grads_per_draw, curve, label=label or self.method)
         ax.axhline(0.0, color="0.7", lw=0.8)
         ax.set_xlabel("gradient evaluations per chain")

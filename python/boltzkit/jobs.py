@@ -157,8 +157,9 @@ def load_job(path: str | Path) -> Job:
 
 def run_job(job: Job, *, out: Path | None = None, progress: bool | None = None) -> JobResult:
     """Run a parsed job, writing its outputs to ``out`` (default: the job's ``out``)."""
-    folder = out if out is not None else job.out
-    folder.mkdir(parents=True, exist_ok=True)
+    from boltzkit._validate import out_folder
+
+    folder = out_folder("out", out if out is not None else job.out)
     runner = JOB_TYPES[job.type][1]
     params = Table(job.params, f"{job.source}: [params]")
     try:

@@ -36,7 +36,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,10 @@ from boltzkit import _core
 from boltzkit._threads import resolve_threads
 from boltzkit._validate import I64_MAX, U64_MAX, as_bool, as_float, as_int, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ACTIVATIONS",
@@ -1076,7 +1080,7 @@ def compare_equal_flops(
     return Comparison(rows=rows, var=var, flops_per_sample=truth.flops_per_sample, noise_floor=floor, widths=net.widths)
 
 
-def plot_mse_vs_flops(comparisons: Sequence[Comparison], ax: Any = None) -> Any:
+def plot_mse_vs_flops(comparisons: Sequence[Comparison], ax: Axes | None = None) -> Figure:
     """Plot MSE/Var against FLOPs: Monte Carlo as the line ``flops_per_sample / F``, each estimator as
     points (one per comparison). Returns the matplotlib Figure."""
     if isinstance(comparisons, Comparison) or not isinstance(comparisons, Sequence):
@@ -1089,12 +1093,10 @@ def plot_mse_vs_flops(comparisons: Sequence[Comparison], ax: Any = None) -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
 
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-    else:
-        fig = ax.figure
+    from ._plot import axes_or_new
+
+    fig, ax = axes_or_new(ax, (6, 4.5))
     markers = {"mean_prop": "o", "cov_prop": "s", "cumulant3": "^"}
     for ci, c in enumerate(comparisons):
         fl = np.array([r["flops"] for r in c.rows])

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from boltzkit._table import format_table, write_csv
+from boltzkit._validate import out_folder
 from boltzkit.jobs import ConfigError
 from boltzkit.store import ResultStore, TaskRow
 
@@ -51,8 +52,7 @@ def report(store: str | Path, out: str | Path | None = None, *, max_plots: int =
     path = Path(store)
     if not path.exists():
         raise ConfigError(f"store: no such file {str(path)!r}")
-    folder = Path(out) if out is not None else path.with_name(path.stem + "-report")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = out_folder("out", out if out is not None else path.with_name(path.stem + "-report"))
     with ResultStore(path) as db:
         rows = db.rows()
         counts = db.count()

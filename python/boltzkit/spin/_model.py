@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ from boltzkit import _core
 from boltzkit._threads import resolve_threads
 from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "ENUMERATE_MAX_N",
@@ -229,13 +232,17 @@ class AnnealResult:
         """Spin-flip attempts per nanosecond of wall time (all reads)."""
         return self.attempts * len(self.energies) / (self.seconds * 1e9) if self.seconds > 0 else float("nan")
 
-    def plot_trace(self, ax: Any = None, n: int | None = None) -> Any:
-        """Plot energy (per spin when ``n`` is given) against β step for every read."""
-        import matplotlib.pyplot as plt
+    def plot_trace(self, ax: Axes | None = None, n: int | None = None) -> Axes:
+        """Plot energy (per spin when ``n`` is given) against β step for every read.
+
+        ``ax``: matplotlib Axes (pyplot's current axes when None); returns the axes."""
+        from .._plot import axes_or_current
 
         if self.trace.shape[1] == 0:
             raise InvalidArgumentError("trace: run anneal(..., trace=True) to record it")
-        ax = ax if ax is not None else plt.gca()
+        if n is not None:
+            n = as_int("n", n, 1, 1 << 40)
+        ax = axes_or_current(ax)
         y = self.trace / (n or 1)
         ax.plot(self.betas, y.T, lw=0.7, alpha=0.6)
         ax.set_xscale("log")
@@ -339,12 +346,13 @@ class TemperingResult:
         k = len(means)
         return mm.mean(0), np.sqrt((ee**2).sum(0)) / k
 
-    def plot(self, axes: Any = None) -> Any:
-        """Energy per spin, |m| and swap acceptance against temperature."""
-        import matplotlib.pyplot as plt
+    def plot(self, axes: Sequence[Axes] | None = None) -> list[Axes]:
+        """Energy per spin, |m| and swap acceptance against temperature.
 
-        if axes is None:
-            _, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+        ``axes``: three matplotlib Axes (a new figure when None); returns them."""
+        from .._plot import axes_row_or_new
+
+        _, axes = axes_row_or_new(axes, 3, (12, 3.5))
         t = 1 / self.betas
         e, de = self.mean_energy()
         axes[0].errorbar(t, e / self.n, de / self.n, fmt="o-", ms=3)

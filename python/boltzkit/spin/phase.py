@@ -15,7 +15,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,9 @@ from boltzkit._threads import resolve_threads
 from boltzkit._validate import as_float, as_int, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 from boltzkit.spin._model import SpinModel, _finite_array, _temps
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "BondSpectrum",
@@ -218,11 +221,12 @@ class HessianScan:
     T_c: float
     formula: float
 
-    def plot(self, ax: Any = None) -> Any:
-        """``λ_min(T)`` with the two criteria marked."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """``λ_min(T)`` with the two criteria marked; ``ax``: matplotlib Axes (pyplot's current
+        axes when None). Returns the axes."""
+        from .._plot import axes_or_current
 
-        ax = ax if ax is not None else plt.gca()
+        ax = axes_or_current(ax)
         ax.plot(self.T, self.lambda_min, "o-", ms=3, label="λ_min of A(T)")
         ax.axhline(0, color="k", lw=0.6)
         ax.axvline(self.T_glass, color="C1", ls="--", label=f"T_glass ≈ {self.T_glass:.3f}")
@@ -347,11 +351,16 @@ class BondSpectrum:
         """Number of eigenvalues beyond the bulk edge."""
         return int(self.outliers.size)
 
-    def plot(self, ax: Any = None, label: str | None = None, bins: int = 80) -> Any:
-        """Histogram of the eigenvalues with the bulk edge marked."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax: Axes | None = None, label: str | None = None, bins: int = 80) -> Axes:
+        """Histogram of the eigenvalues with the bulk edge marked; ``ax``: matplotlib Axes
+        (pyplot's current axes when None, so spectra can be overlaid), ``label``: legend entry,
+        ``bins``: histogram bins (1 … 100000). Returns the axes."""
+        from .._plot import axes_or_current
 
-        ax = ax if ax is not None else plt.gca()
+        if label is not None and not isinstance(label, str):
+            raise InvalidTypeError(f"label: expected a str or None, got {type(label).__name__}")
+        bins = as_int("bins", bins, 1, 100_000)
+        ax = axes_or_current(ax)
         ax.hist(self.eigenvalues, bins=bins, density=True, histtype="step", label=label)
         for s in (-1, 1):
             ax.axvline(s * self.edge, color="gray", ls=":", lw=0.8)
