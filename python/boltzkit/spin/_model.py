@@ -1717,7 +1717,7 @@ class SpinModel:
         return _from_ising_coo(
             len(order), np.asarray(ld, dtype=np.float64), np.asarray(ir, dtype=np.int64), np.asarray(ic, dtype=np.int64),
             np.asarray(qd, dtype=np.float64), as_float("bqm.offset", float(off), -MAX_COUPLING, MAX_COUPLING),
-            order, storage, dtype, "bqm",
+            order, storage, dtype, "bqm", unique=True,
         )  # fmt: skip
 
     @classmethod
@@ -1829,8 +1829,13 @@ def _from_ising_coo(
     storage: str,
     dtype: Any,
     name: str,
+    unique: bool = False,
 ) -> SpinModel:
-    """The canonical model of dimod Ising terms ``Σ hd_i s_i + Σ_k qd_k s_{rows_k} s_{cols_k} + offset``."""
+    """The canonical model of dimod Ising terms ``Σ hd_i s_i + Σ_k qd_k s_{rows_k} s_{cols_k} + offset``.
+
+    ``unique``: every unordered pair appears at most once (a BQM's vectors); then the couplings are
+    written straight into their storage, exactly symmetric, without the constructor's O(n²) checks.
+    """
     import scipy.sparse as sps
 
     if n == 0:
@@ -1840,15 +1845,54 @@ def _from_ising_coo(
     if np.any(rows == cols):
         k = int(np.argmax(rows == cols))
         raise InvalidArgumentError(f"{name}: self-coupling of spin {int(rows[k])} is not an Ising term")
-    m = sps.csr_array(sps.coo_array((-qd, (rows, cols)), shape=(n, n)))
-    sym = sps.csr_array(m + m.T)
-    sym.eliminate_zeros()
-    if storage == "dense" or (storage == "auto" and _auto_dense(n, int(sym.nnz))):
-        check_bytes(name, 16.0 * n * n, f"a dense coupling matrix of {n} spins (pass storage='csr')")
-        j: Any = sym.toarray()
+    if not unique:
+        m = sps.csr_array(sps.coo_array((-qd, (rows, cols)), shape=(n, n)))
+        sym = sps.csr_array(m + m.T)
+        sym.eliminate_zeros()
+        if storage == "dense" or (storage == "auto" and _auto_dense(n, int(sym.nnz))):
+            check_bytes(name, 16.0 * n * n, f"a dense coupling matrix of {n} spins (pass storage='csr')")
+            j: Any = sym.toarray()
+        else:
+            j = sym
+        return SpinModel(j, -hd, offset=offset, dtype=dtype, labels=labels)
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(f"dtype: expected float64 or float32, got {dtype!r}") from None
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise InvalidTypeError(f"dtype: expected float64 or float32, got {dt}")
+    nz = qd != 0
+    r, c, v = rows[nz], cols[nz], -qd[nz]
+    self = SpinModel.__new__(SpinModel)
+    self.offset = float(offset)
+    self.dtype = dt
+    self._layers = None
+    self._j32 = None
+    self.n = n
+    self.h = np.ascontiguousarray(-hd, dtype=np.float64)
+    self._labels = _check_labels(labels, n)
+    if storage == "dense" or (storage == "auto" and _auto_dense(n, 2 * int(r.size))):
+        check_bytes(name, 8.0 * n * n, f"a dense coupling matrix of {n} spins (pass storage='csr')")
+        j = np.zeros((n, n))
+        j[r, c] = v
+        j[c, r] = v
+        self._dense, self._csr = j, None
+        a = np.abs(v)
+        if dt == np.float32 and a.size and (float(a.max()) > 1e30 or float(a.min()) < 1e-30):
+            warnings.warn(
+                f"dtype: couplings from {float(a.min()):g} to {float(a.max()):g} do not fit float32 "
+                "(overflow or underflow); storing them as float64 instead",
+                UserWarning,
+                stacklevel=4,
+            )
+            self.dtype = np.dtype(np.float64)
     else:
-        j = sym
-    return SpinModel(j, -hd, offset=offset, dtype=dtype, labels=labels)
+        both = sps.coo_array((np.concatenate([v, v]), (np.concatenate([r, c]), np.concatenate([c, r]))), shape=(n, n))
+        csr = sps.csr_array(both)
+        csr.sum_duplicates()
+        csr.sort_indices()
+        self._dense, self._csr = None, csr
+    return self
 
 
 def _is_int(k: object) -> bool:
