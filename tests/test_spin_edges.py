@@ -118,7 +118,16 @@ def test_tap_paramagnet_of_tiny_couplings_closed_form() -> None:
         (lambda: sp.SpinModel([[0.0, np.nan], [np.nan, 0.0]]), InvalidArgumentError, r"^J: "),
         (lambda: sp.SpinModel([[0.0, 1.0], [2.0, 0.0]]), InvalidArgumentError, r"^J: must be symmetric"),
         (lambda: sp.SpinModel(np.zeros((2, 2)), offset="1"), InvalidTypeError, r"^offset: "),  # type: ignore[arg-type]
-        (lambda: sp.SpinModel.from_ising({"a": 1.0}, {}), InvalidArgumentError, r"^h: "),  # type: ignore[dict-item]
+        (lambda: sp.SpinModel.from_ising({"a": 1.0}, np.zeros((1, 1))), InvalidArgumentError, r"^J: "),
+        (lambda: sp.SpinModel.from_ising({"a": 1.0}, {}, n=3), InvalidArgumentError, r"^n: "),
+        (lambda: sp.SpinModel.from_ising({0: 1.0}, {}, variable_order=[1]), InvalidArgumentError, r"^variable_order: "),
+        (lambda: sp.SpinModel.from_bqm({"a": 1.0}), InvalidTypeError, r"^bqm: .*from_ising"),
+        (lambda: sp.SpinModel(np.zeros((2, 2)), labels=["a", "a"]), InvalidArgumentError, r"^labels: .*distinct"),
+        (lambda: sp.SpinModel(np.zeros((2, 2)), labels=["a"]), InvalidArgumentError, r"^labels: expected 2"),
+        (lambda: sp.SpinModel(np.zeros((2, 2)), labels=[[1], 2]), InvalidTypeError, r"^labels: .*hashable"),  # type: ignore[list-item]
+        (lambda: sp.SpinModel(np.zeros((2, 2)), labels="ab"), InvalidTypeError, r"^labels: "),
+        (lambda: sp.SpinModel.from_ising({}, {}, storage="sparse"), InvalidArgumentError, r"^storage: "),  # type: ignore[arg-type]
+        (lambda: sp.sk(3).to_qubo("coo"), InvalidArgumentError, r"^format: "),  # type: ignore[call-overload]
         (lambda: sp.SpinModel.from_qubo(np.eye(2), offset=1j), InvalidTypeError, r"^offset: "),  # type: ignore[arg-type]
         (lambda: sp.sk(4, J0=float("inf")), InvalidArgumentError, r"^J0: "),
         (lambda: sp.chain(5, periodic=1), InvalidTypeError, r"^periodic: "),  # type: ignore[arg-type]

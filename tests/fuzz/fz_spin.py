@@ -116,6 +116,73 @@ def _check_finite(x: object) -> None:
     _finite(x)
 
 
+# ------------------------------------------------------------------ dimod (issue 17)
+
+
+def _bqm(spec: tuple[int, int, int, str, float]) -> Any:
+    """A dimod BQM (or a wrong input) from a small spec; dimod is imported in the child."""
+    import dimod
+
+    kind, n, seed, vartype, offset = spec
+    rng = np.random.default_rng(seed)
+    if kind == 0:  # dense, shuffled integer labels, some zero couplings
+        labels: list[Any] = [int(v) for v in rng.permutation(n)]
+    elif kind == 1:  # mixed labels
+        labels = (["a", ("x", 1), -3, 2.5, frozenset({1}), "b", 7, ("y",)] * 2)[:n]
+    elif kind == 2:  # offset only
+        return dimod.BinaryQuadraticModel({}, {}, offset, vartype)
+    elif kind == 3:
+        return {0: 1.0}
+    else:  # sparse chain with string labels
+        labels = [f"v{k}" for k in range(n)]
+        return dimod.BinaryQuadraticModel(
+            {v: float(rng.normal()) for v in labels}, {(labels[k], labels[k + 1]): 1.0 for k in range(n - 1)}, offset, vartype
+        )
+    bqm = dimod.BinaryQuadraticModel(vartype)
+    for i, u in enumerate(labels):
+        for v in labels[i + 1 :]:
+            bqm.add_quadratic(u, v, float(rng.choice([0.0, rng.normal()])))
+    for u in labels:
+        bqm.add_linear(u, float(rng.normal()))
+    bqm.offset = offset
+    return bqm
+
+
+bqm_specs = st.tuples(
+    st.integers(0, 4), st.integers(1, 8), st.integers(0, 9), st.sampled_from(["SPIN", "BINARY"]), st.floats(-3, 3)
+)
+
+
+def _check_model0(m: object) -> None:
+    assert isinstance(m, sp.SpinModel), type(m)
+    if m.n:
+        _check_model(m)
+    assert len(m.labels) == m.n and len(set(m.labels)) == m.n
+
+
+def _check_sampleset(ss: object) -> None:
+    import dimod
+
+    assert isinstance(ss, dimod.SampleSet), type(ss)
+    e = ss.record.energy
+    assert np.all(np.isfinite(e)), "energies not finite"
+    assert np.all(ss.record.num_occurrences >= 1)
+    if len(ss):
+        vals = np.unique(ss.record.sample)
+        assert set(vals.tolist()) <= ({-1, 1} if ss.vartype is dimod.SPIN else {0, 1}), vals
+
+
+def _sample(cls_name: str, kw: dict[str, Any]) -> object:
+    bqm = _bqm(kw.pop("spec"))
+    return getattr(sp, cls_name)().sample(bqm, **kw)
+
+
+_sampler_common = {
+    "spec": bqm_specs,
+    "num_reads": st.one_of(st.none(), sizes(1, 4)),
+    "seed": st.one_of(st.none(), st.integers(0, 2**32 - 1), st.sampled_from([-1, 2**32, 1.5, True, "1"])),
+}
+
 # ------------------------------------------------------------------ models
 
 
@@ -815,5 +882,77 @@ ENTRIES: list[Entry] = [
             test_fraction=floats_or_bad(0.1, 0.9),
         ),
         _check_finite,
+    ),
+    _func_entry(
+        "spin.SpinModel.from_bqm",
+        lambda **kw: sp.SpinModel.from_bqm(_bqm(kw.pop("spec")), **kw),
+        _kw(
+            spec=bqm_specs,
+            variable_order=st.one_of(st.none(), st.sampled_from(["ab", [0], [[1], 2], 5])),
+            storage=st.sampled_from(["auto", "dense", "csr", "x"]),
+            dtype=st.sampled_from([np.float64, np.float32, np.int8]),
+        ),
+        _check_model0,
+        valid=_kw(spec=bqm_specs, storage=st.sampled_from(["auto", "dense", "csr"])),
+    ),
+    _method_entry(
+        "spin.SpinModel.to_bqm", _kw(vartype=st.sampled_from(["SPIN", "BINARY", "x"])), lambda m, kw: m.to_bqm(**kw), None
+    ),
+    _method_entry(
+        "spin.SpinModel.with_labels",
+        _kw(
+            labels=st.one_of(
+                st.none(), st.sampled_from(["ab", [0], [[1], 2], 5, ("a",) * 9]), st.lists(st.text(max_size=2), max_size=20)
+            )
+        ),
+        lambda m, kw: m.with_labels(**kw),
+        _check_model0,
+    ),
+    _method_entry(
+        "spin.SpinModel.to_qubo[format]",
+        _kw(format=st.sampled_from(["dense", "csr", "dict", "x"])),
+        lambda m, kw: m.to_qubo(**kw)[1],
+        _check_float,
+    ),
+    _func_entry(
+        "spin.SimulatedAnnealingSampler.sample",
+        lambda **kw: _sample("SimulatedAnnealingSampler", kw),
+        _kw(
+            **_sampler_common,
+            num_sweeps=st.one_of(st.none(), sizes(0, 50)),
+            num_sweeps_per_beta=st.one_of(st.just(1), sizes(1, 3)),
+            beta_range=st.one_of(
+                st.none(), st.tuples(floats_or_bad(0, 5), floats_or_bad(0, 5)), st.sampled_from([[1.0], "ab", 3])
+            ),
+            beta_schedule_type=st.sampled_from(["geometric", "linear", "custom", "x"]),
+            beta_schedule=st.one_of(st.none(), betas_arr),
+            initial_states_generator=st.sampled_from(["random", "tile", "none", "x"]),
+            randomize_order=bools,
+            proposal_acceptance_criteria=st.sampled_from(["Metropolis", "Gibbs", "x"]),
+        ),
+        _check_sampleset,
+        valid=_kw(spec=bqm_specs, num_reads=st.integers(1, 4), num_sweeps=st.integers(0, 50), seed=st.integers(0, 9)),
+    ),
+    _func_entry(
+        "spin.SteepestDescentSolver.sample",
+        lambda **kw: _sample("SteepestDescentSolver", kw),
+        _kw(**_sampler_common, initial_states_generator=st.sampled_from(["random", "tile", "none", "x"]), large_sparse_opt=bools),
+        _check_sampleset,
+        valid=_kw(spec=bqm_specs, num_reads=st.integers(1, 4), seed=st.integers(0, 9)),
+    ),
+    _func_entry(
+        "spin.TemperingSampler.sample",
+        lambda **kw: _sample("TemperingSampler", kw),
+        _kw(
+            **_sampler_common,
+            num_sweeps=sizes(1, 50),
+            num_replicas=sizes(1, 6),
+            beta_range=st.one_of(st.none(), st.tuples(floats_or_bad(0, 5), floats_or_bad(0, 5))),
+            beta_schedule_type=st.sampled_from(["geometric", "linear", "custom", "x"]),
+            beta_schedule=st.one_of(st.none(), betas_arr),
+            proposal_acceptance_criteria=st.sampled_from(["Metropolis", "Gibbs", "x"]),
+        ),
+        _check_sampleset,
+        valid=_kw(spec=bqm_specs, num_reads=st.integers(1, 4), num_sweeps=st.integers(1, 50), seed=st.integers(0, 9)),
     ),
 ]

@@ -15,6 +15,9 @@ sk, layered_sk, lattice_2d, curie_weiss, chain
     Standard instances.
 fit_mpf, fit_pseudolikelihood, fit_exact_ml
     Learning couplings from samples.
+SimulatedAnnealingSampler, TemperingSampler, SteepestDescentSolver
+    ``dimod.Sampler`` classes (need dimod, the ``spin`` extra; imported on first use) taking
+    dwave-samplers' parameters; they return labelled ``dimod.SampleSet`` objects.
 phase
     T_c from theory, from ``J∘J`` and from the TAP Hessian; bond spectrum; power-law fits.
 nn
@@ -22,6 +25,8 @@ nn
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from boltzkit.spin import nn, phase
 from boltzkit.spin._fit import FitResult, coupling_rmse, fit_exact_ml, fit_mpf, fit_pseudolikelihood, mpf_objective
@@ -38,15 +43,39 @@ from boltzkit.spin._model import (
     beta_schedule,
 )
 
+if TYPE_CHECKING:
+    from boltzkit.spin._samplers import SimulatedAnnealingSampler, SteepestDescentSolver, TemperingSampler
+
+_SAMPLERS = ("SimulatedAnnealingSampler", "SteepestDescentSolver", "TemperingSampler")
+
+
+def __getattr__(name: str) -> Any:
+    """The dimod samplers, imported on first use so that ``import boltzkit.spin`` works without dimod."""
+    if name in _SAMPLERS:
+        try:
+            from boltzkit.spin import _samplers
+        except ModuleNotFoundError as e:
+            if e.name != "dimod":
+                raise
+            raise ModuleNotFoundError(
+                f"{name}: needs dimod; pip install 'boltzkit[spin]' or pip install dimod", name="dimod"
+            ) from None
+        return getattr(_samplers, name)
+    raise AttributeError(f"module 'boltzkit.spin' has no attribute {name!r}")
+
+
 __all__ = [
     "ENUMERATE_MAX_N",
     "AnnealResult",
     "DescendResult",
     "Enumeration",
     "FitResult",
+    "SimulatedAnnealingSampler",
     "SpinModel",
+    "SteepestDescentSolver",
     "TapResult",
     "TemperingResult",
+    "TemperingSampler",
     "batch_means",
     "beta_schedule",
     "chain",

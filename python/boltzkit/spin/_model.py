@@ -6,16 +6,16 @@ import math
 import numbers
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from boltzkit import _core
 from boltzkit._threads import resolve_threads
-from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, check_bytes, check_steps
+from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, check_bytes, check_steps, memory_limit
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
@@ -206,6 +206,8 @@ class AnnealResult:
         Accepted flips per read (single-spin kernel; zeros otherwise).
     seconds : float
         Wall time of the core call.
+    labels : tuple of hashable, optional
+        The model's :attr:`SpinModel.labels`: column ``k`` of every state array is spin ``labels[k]``.
     """
 
     states: I8
@@ -217,6 +219,7 @@ class AnnealResult:
     attempts: int
     accepted: npt.NDArray[np.uint64]
     seconds: float
+    labels: tuple[Hashable, ...] | None = None
 
     @property
     def best_energy(self) -> float:
@@ -253,11 +256,15 @@ class AnnealResult:
 
 @dataclass(frozen=True)
 class DescendResult:
-    """Result of :meth:`SpinModel.descend`: local minima, their energies and flips used."""
+    """Result of :meth:`SpinModel.descend`: local minima, their energies and flips used.
+
+    ``labels`` is the model's :attr:`SpinModel.labels` (column ``k`` of ``states`` is spin ``labels[k]``).
+    """
 
     states: I8
     energies: F64
     flips: npt.NDArray[np.uint64]
+    labels: tuple[Hashable, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -279,6 +286,8 @@ class TemperingResult:
     final_states : ndarray of shape (n_sets, R, n), int8
     n : int
     seconds : float
+    labels : tuple of hashable, optional
+        The model's :attr:`SpinModel.labels` (the last axis of every state array follows them).
     """
 
     betas: F64
@@ -292,6 +301,7 @@ class TemperingResult:
     final_states: I8
     n: int
     seconds: float
+    labels: tuple[Hashable, ...] | None = None
 
     def mean_energy(self, n_batches: int = 20) -> tuple[F64, F64]:
         """``⟨E⟩`` per β and its batch-means standard error (ladders pooled as independent runs)."""
@@ -493,18 +503,23 @@ class SpinModel:
         Since ``s_i² = 1`` a diagonal only adds the constant ``−½ Σ_i J_ii``. It is rejected by
         default (it usually means a wrong matrix); ``"drop"`` zeroes it and adds that constant to
         ``offset``, so energies are unchanged.
+    labels : sequence of hashable, optional
+        One distinct label per spin (default ``0..n-1``): spin ``k`` is variable ``labels[k]`` of
+        the dimod / QUBO conversions, and results name their state columns by them
+        (:attr:`labels`).
 
     Raises
     ------
     InvalidArgumentError
         Non-square, asymmetric or non-finite ``J``; ``h`` of the wrong length or non-finite;
-        a nonzero diagonal with ``diagonal="reject"``.
+        a nonzero diagonal with ``diagonal="reject"``; labels not distinct or not ``n`` of them.
     """
 
     n: int
     h: F64
     offset: float
     dtype: np.dtype[Any]
+    _labels: tuple[Hashable, ...] | None
 
     def __init__(
         self,
@@ -514,6 +529,7 @@ class SpinModel:
         offset: float = 0.0,
         dtype: Any = np.float64,
         diagonal: Literal["reject", "drop"] = "reject",
+        labels: Sequence[Hashable] | None = None,
     ) -> None:
         import scipy.sparse as sps
 
@@ -588,6 +604,7 @@ class SpinModel:
                 )
                 self.dtype = np.dtype(np.float64)
         self.h = self._fields(h)
+        self._labels = _check_labels(labels, self.n)
 
     def _fields(self, h: npt.ArrayLike | None) -> F64:
         if h is None:
@@ -608,6 +625,7 @@ class SpinModel:
         input_pattern: npt.ArrayLike | None = None,
         use_biases: bool = False,
         scale: float = 1.0,
+        labels: Sequence[Hashable] | None = None,
     ) -> SpinModel:
         """The spin model of a multilayer network (spec §2).
 
@@ -632,6 +650,8 @@ class SpinModel:
             Use the biases as fields (default False: the replica T_c assumes zero field).
         scale : float
             Factor applied to every coupling and field (no other rescaling happens).
+        labels : sequence of hashable, optional
+            One label per spin, layer by layer (default ``0..n-1``); see :attr:`labels`.
 
         Returns
         -------
@@ -692,7 +712,45 @@ class SpinModel:
         self._j32 = None
         self.n = int(sum(widths))
         self.h = np.concatenate(hs)
+        self._labels = _check_labels(labels, self.n)
         return self
+
+    @classmethod
+    def _offset_only(cls, offset: float, dtype: Any = np.float64) -> SpinModel:
+        """A model without spins whose only energy is ``offset`` (what an offset-only BQM becomes)."""
+        self = cls.__new__(cls)
+        self.offset = float(offset)
+        self.dtype = np.dtype(dtype)
+        self._layers = None
+        self._dense = np.zeros((0, 0))
+        self._csr = None
+        self._j32 = None
+        self.n = 0
+        self.h = np.zeros(0)
+        self._labels = None
+        return self
+
+    # ----------------------------------------------------------------- labels
+    @property
+    def labels(self) -> list[Hashable]:
+        """The variable label of every spin, in spin order (default ``[0, 1, …, n-1]``).
+
+        Conversions use them (``to_bqm``, ``to_ising_dicts``, ``to_qubo(format="dict")``; ``from_bqm``,
+        ``from_ising`` and ``from_qubo`` set them) and result objects carry them as ``labels``:
+        column ``k`` of a state array is variable ``labels[k]``.
+        """
+        return list(range(self.n)) if self._labels is None else list(self._labels)
+
+    def with_labels(self, labels: Sequence[Hashable] | None) -> SpinModel:
+        """A copy sharing the couplings, with new labels (``None``: ``0..n-1``)."""
+        import copy
+
+        out = copy.copy(self)
+        out._labels = _check_labels(labels, self.n)
+        return out
+
+    def _label_tuple(self) -> tuple[Hashable, ...]:
+        return tuple(range(self.n)) if self._labels is None else self._labels
 
     # ----------------------------------------------------------------- storage
     @property
@@ -761,7 +819,14 @@ class SpinModel:
             j[off[k] : off[k + 1], off[k + 1] : off[k + 2]] = w.T
         return j
 
+    def _need_spins(self) -> None:
+        if self.n == 0:
+            raise InvalidArgumentError(
+                "model: has no spins (only an offset); only energy() and the conversions accept such a model"
+            )
+
     def _spec(self, for_anneal: bool = False) -> tuple[Any, ...]:
+        self._need_spins()
         if self._layers is not None:
             return ("layered", list(self._layers[1]), list(self._layers[0]), self.h)
         if self._csr is not None:
@@ -774,7 +839,8 @@ class SpinModel:
         return ("dense", self.J, self.h)
 
     def __repr__(self) -> str:
-        return f"SpinModel(n={self.n}, storage={self.storage!r}, dtype={self.dtype.name}, offset={self.offset:g})"
+        lab = "" if self._labels is None else ", labelled"
+        return f"SpinModel(n={self.n}, storage={self.storage!r}, dtype={self.dtype.name}, offset={self.offset:g}{lab})"
 
     # ----------------------------------------------------------------- energies
     def energy(self, states: npt.ArrayLike, *, threads: int | None = None) -> Any:
@@ -791,11 +857,15 @@ class SpinModel:
         """
         single = np.ndim(states) == 1
         s = _states("states", states, self.n)
-        e = _core.spin_energies(self._spec(), s, resolve_threads(threads)) + self.offset
+        if self.n == 0:
+            e = np.full(s.shape[0], self.offset)
+        else:
+            e = _core.spin_energies(self._spec(), s, resolve_threads(threads)) + self.offset
         return float(e[0]) if single else e
 
     def local_fields(self, states: npt.ArrayLike, *, threads: int | None = None) -> F64:
         """Local fields ``φ = J s + h``, shape (n,) or (k, n)."""
+        self._need_spins()
         single = np.ndim(states) == 1
         s = _states("states", states, self.n)
         f = _core.spin_local_fields(self._spec(), s, resolve_threads(threads))
@@ -820,6 +890,7 @@ class SpinModel:
         (which makes ``β_hot`` shrink like ``N^{-1/2}`` for SK and spends most sweeps of a geometric
         schedule deep in the paramagnet: 0.013 at N = 1000). Computed once per model and cached.
         """
+        self._need_spins()
         cached: tuple[float, float] | None = getattr(self, "_default_br", None)
         if cached is not None:
             return cached
@@ -949,6 +1020,7 @@ class SpinModel:
         -------
         AnnealResult
         """
+        self._need_spins()
         nr = _posint("num_reads", num_reads)
         spb = _posint("num_sweeps_per_beta", num_sweeps_per_beta)
         do_polish = as_bool("polish", polish)
@@ -1010,6 +1082,7 @@ class SpinModel:
             attempts=int(r["attempts"]),
             accepted=r["accepted"],
             seconds=dt,
+            labels=self._label_tuple(),
         )
 
     def descend(self, states: npt.ArrayLike, *, threads: int | None = None) -> DescendResult:
@@ -1024,9 +1097,10 @@ class SpinModel:
         DescendResult
             States in which every ``ΔE_i ≥ 0``, their energies and the flips used.
         """
+        self._need_spins()
         s = _states("states", states, self.n)
         st, e, k = _core.spin_descend(self._spec(), s, resolve_threads(threads))
-        return DescendResult(st, e + self.offset, k)
+        return DescendResult(st, e + self.offset, k, self._label_tuple())
 
     def tempering(
         self,
@@ -1078,6 +1152,7 @@ class SpinModel:
         InvalidArgumentError
             An unsorted ladder (swaps between non-neighbouring temperatures are rarely accepted).
         """
+        self._need_spins()
         b = _betas("betas", betas)
         if b.size > 1:
             d = np.diff(b)
@@ -1130,6 +1205,7 @@ class SpinModel:
             final_states=r["final_states"],
             n=self.n,
             seconds=dt,
+            labels=self._label_tuple(),
         )
 
     def enumerate_exact(
@@ -1163,6 +1239,7 @@ class SpinModel:
         InvalidArgumentError
             ``n > 26`` (or ``n > 22`` with ``overlap_distribution``), bad β.
         """
+        self._need_spins()
         if self.n > ENUMERATE_MAX_N:
             raise InvalidArgumentError(f"n: exact enumeration is limited to n <= {ENUMERATE_MAX_N} spins, got {self.n}")
         b = _betas("betas", np.atleast_1d(_finite_array("betas", betas)))
@@ -1281,6 +1358,7 @@ class SpinModel:
         -------
         TapResult
         """
+        self._need_spins()
         t = _temps("T", T)
         ns = _posint("n_starts", n_starts)
         if solver not in ("iterate", "newton"):
@@ -1356,6 +1434,7 @@ class SpinModel:
 
     def tap_free_energy(self, m: npt.ArrayLike, T: float, *, onsager: bool = True) -> float:
         """TAP free energy ``F(m)`` at temperature ``T`` (offset included)."""
+        self._need_spins()
         mv = _finite_array("m", m, 1)
         if mv.shape != (self.n,) or np.any(np.abs(mv) > 1):
             raise InvalidArgumentError(f"m: expected {self.n} magnetisations in [-1, 1], got shape {mv.shape}")
@@ -1373,34 +1452,97 @@ class SpinModel:
         return f
 
     # ----------------------------------------------------------------- conversions
-    def to_ising_dicts(self) -> tuple[dict[int, float], dict[tuple[int, int], float], float]:
+    def _upper_coo(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], F64]:
+        """Nonzero couplings ``J_ij``, ``i < j``, as ``(rows, cols, values)`` (no dense matrix for CSR / layered)."""
+        import scipy.sparse as sps
+
+        if self.storage == "dense":
+            r, c = np.nonzero(np.triu(self.J, 1))
+            return r.astype(np.int64), c.astype(np.int64), np.ascontiguousarray(self.J[r, c])
+        coo = sps.triu(self.to_csr(), k=1).tocoo()
+        keep = coo.data != 0
+        return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), np.asarray(coo.data[keep], dtype=np.float64)
+
+    def to_ising_dicts(self) -> tuple[dict[Any, float], dict[tuple[Any, Any], float], float]:
         """``(h, J, offset)`` in dimod's convention ``E = Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``.
 
-        ``h_dimod = −h``, ``J_dimod[i, j] = −J_ij`` for ``i < j`` (nonzero couplings only).
+        ``h_dimod = −h``, ``J_dimod[i, j] = −J_ij`` for ``i < j`` (nonzero couplings only); keys are
+        the :attr:`labels` (``0..n-1`` by default), every spin is a key of ``h``.
         """
-        hd = {i: -float(v) for i, v in enumerate(self.h)}
-        m = self.to_csr()
-        coo = m.tocoo()
-        jd = {(int(i), int(j)): -float(v) for i, j, v in zip(coo.row, coo.col, coo.data, strict=True) if i < j}
+        lab = self._label_tuple()
+        hd = {lab[i]: -float(v) for i, v in enumerate(self.h)}
+        r, c, v = self._upper_coo()
+        jd = {(lab[i], lab[j]): -float(x) for i, j, x in zip(r.tolist(), c.tolist(), v.tolist(), strict=True)}
         return hd, jd, self.offset
 
-    def to_bqm(self) -> Any:
-        """A ``dimod.BinaryQuadraticModel`` (SPIN) with the same energies (needs dimod)."""
-        dimod = _dimod()
-        hd, jd, off = self.to_ising_dicts()
-        return dimod.BinaryQuadraticModel(hd, jd, off, dimod.SPIN)
+    def to_bqm(self, vartype: Literal["SPIN", "BINARY"] = "SPIN") -> Any:
+        """A ``dimod.BinaryQuadraticModel`` with the same energies, labelled by :attr:`labels` (needs dimod).
 
-    def to_qubo(self) -> tuple[F64, float]:
+        Parameters
+        ----------
+        vartype : {"SPIN", "BINARY"}
+            ``"SPIN"`` (default): ``h_dimod = −h``, ``J_dimod = −J``, the same offset. ``"BINARY"``:
+            the same model over ``x = (1 + s)/2`` (energies equal state by state).
+
+        Returns
+        -------
+        dimod.BinaryQuadraticModel
+            Variables in spin order (``bqm.variables == labels``), couplings only where ``J_ij ≠ 0``;
+            built from numpy vectors (no dense matrix for CSR or layered models).
+        """
+        dimod = _dimod()
+        if vartype not in ("SPIN", "BINARY"):
+            raise InvalidArgumentError(f"vartype: expected 'SPIN' or 'BINARY', got {vartype!r}")
+        r, c, v = self._upper_coo()
+        bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
+            -self.h, (r, c, -v), self.offset, dimod.SPIN, variable_order=list(self._label_tuple())
+        )
+        if vartype == "BINARY":
+            bqm.change_vartype(dimod.BINARY, inplace=True)
+        return bqm
+
+    @overload
+    def to_qubo(self, format: Literal["dense"] = "dense") -> tuple[F64, float]: ...
+    @overload
+    def to_qubo(self, format: Literal["csr"]) -> tuple[Any, float]: ...
+    @overload
+    def to_qubo(self, format: Literal["dict"]) -> tuple[dict[tuple[Any, Any], float], float]: ...
+    def to_qubo(self, format: Literal["dense", "csr", "dict"] = "dense") -> tuple[Any, float]:
         """``(Q, offset)`` with ``E(s) = xᵀ Q x + offset`` for ``x = (1 + s)/2``; ``Q`` upper triangular.
 
         ``Q_ij = −4 J_ij`` (``i < j``), ``Q_ii = 2 Σ_j J_ij − 2 h_i``,
         ``offset = −Σ_{i<j} J_ij + Σ_i h_i + self.offset``.
+
+        Parameters
+        ----------
+        format : {"dense", "csr", "dict"}
+            ``"dense"``: an (n, n) array, rows and columns in spin order (:attr:`labels`).
+            ``"csr"``: the same as a ``scipy.sparse.csr_array`` (no dense matrix is built).
+            ``"dict"``: dimod's QUBO form ``{(u, v): Q_uv}`` keyed by :attr:`labels`, with every
+            diagonal ``(u, u)`` and the nonzero ``u < v`` terms (what ``dimod.BQM.from_qubo`` takes).
         """
-        j = self.J
-        q = np.triu(-4 * j, 1)
-        q[np.diag_indices(self.n)] = 2 * j.sum(axis=1) - 2 * self.h
-        off = -0.5 * float(j.sum()) + float(self.h.sum()) + self.offset
-        return q, off
+        import scipy.sparse as sps
+
+        if format not in ("dense", "csr", "dict"):
+            raise InvalidArgumentError(f"format: expected 'dense', 'csr' or 'dict', got {format!r}")
+        r, c, v = self._upper_coo()
+        rowsum = np.bincount(r, weights=v, minlength=self.n) + np.bincount(c, weights=v, minlength=self.n)
+        diag = 2 * rowsum - 2 * self.h
+        off = -float(v.sum()) + float(self.h.sum()) + self.offset
+        if format == "dict":
+            lab = self._label_tuple()
+            qd: dict[tuple[Any, Any], float] = {(u, u): float(x) for u, x in zip(lab, diag.tolist(), strict=True)}
+            for i, j, x in zip(r.tolist(), c.tolist(), v.tolist(), strict=True):
+                qd[(lab[i], lab[j])] = -4.0 * x
+            return qd, off
+        idx = np.arange(self.n)
+        q = sps.coo_array(
+            (np.concatenate([diag, -4 * v]), (np.concatenate([idx, r]), np.concatenate([idx, c]))), shape=(self.n, self.n)
+        )
+        if format == "csr":
+            return sps.csr_array(q), off
+        check_bytes("format", 8.0 * self.n * self.n, f"a dense {self.n} x {self.n} QUBO matrix (use format='csr')")
+        return np.ascontiguousarray(q.toarray()), off
 
     def to_mpf_form(self) -> tuple[F64, float]:
         """``(W, offset)`` with ``E(s) = xᵀ W x + offset``, ``W`` symmetric, biases on the diagonal.
@@ -1416,87 +1558,254 @@ class SpinModel:
     @classmethod
     def from_ising(
         cls,
-        h: Mapping[int, float] | npt.ArrayLike,
-        J: Mapping[tuple[int, int], float] | npt.ArrayLike,
+        h: Mapping[Any, float] | npt.ArrayLike,
+        J: Mapping[tuple[Any, Any], float] | npt.ArrayLike,
         offset: float = 0.0,
         n: int | None = None,
+        *,
+        variable_order: Sequence[Hashable] | None = None,
+        storage: Literal["auto", "dense", "csr"] = "auto",
+        dtype: Any = np.float64,
     ) -> SpinModel:
         """From dimod's convention ``E = Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``.
 
-        ``h`` and ``J`` are dicts keyed by integer labels ``0..n-1`` (a ``(i, j)`` pair may appear
-        in either order; repeated pairs add up), or arrays (``J`` an upper-triangular or
-        symmetric-half matrix: entry ``(i, j)`` and ``(j, i)`` both count as ``i<j`` terms).
+        Parameters
+        ----------
+        h, J : dict or array_like
+            Dicts keyed by variable labels (a ``(u, v)`` pair may appear in either order; repeated
+            pairs add up), or arrays (``J`` an upper-triangular or symmetric-half matrix: entry
+            ``(i, j)`` and ``(j, i)`` both count as ``i<j`` terms). Labels that are all non-negative
+            integers are spin indices (``n`` spins, default largest label + 1; unlisted indices are
+            free spins) and the model keeps the default labels; any other hashable labels (strings,
+            tuples, negative or mixed) become :attr:`labels` in order of first appearance (``h``
+            first, then ``J``), as in ``dimod.BinaryQuadraticModel(h, J, offset, "SPIN")``.
+        offset : float
+        n : int, optional
+            Number of spins for integer labels.
+        variable_order : sequence of hashable, optional
+            The spins and their order, explicitly (every label of ``h`` and ``J`` must be in it;
+            listed labels without terms are free spins). Overrides ``n``.
+        storage : {"auto", "dense", "csr"}
+            Coupling storage; ``"auto"`` is dense for up to 256 spins or when at least 10 % of the
+            couplings are nonzero and the dense matrix fits comfortably in memory, CSR otherwise.
+        dtype : {numpy.float64, numpy.float32}
+            Dense annealing storage (see :class:`SpinModel`).
         """
         offset = as_float("offset", offset, -MAX_COUPLING, MAX_COUPLING)
-        if isinstance(h, Mapping) or isinstance(J, Mapping):
-            keys: set[int] = set()
-            if isinstance(h, Mapping):
-                keys |= {_label("h", k) for k in h}
-            if isinstance(J, Mapping):
-                for pair in J:
-                    keys |= set(_pair("J", pair))
-            size = (max(keys) + 1 if keys else 0) if n is None else _posint("n", n, 0)
-            if keys and max(keys) >= size:
-                raise InvalidArgumentError(f"n: must be larger than every label, got n = {size} and label {max(keys)}")
-            check_bytes("J", 16.0 * size * size, f"a model of {size} spins (largest label {size - 1})")
-            hv = np.zeros(size)
-            if isinstance(h, Mapping):
-                for k, v in h.items():
-                    hv[int(k)] += as_float(f"h[{k}]", v, -MAX_COUPLING, MAX_COUPLING)
-            else:
-                hv = _finite_array("h", h, 1)
-            jm = np.zeros((size, size))
-            if isinstance(J, Mapping):
-                for (a, b), v in J.items():
-                    if a == b:
-                        raise InvalidArgumentError(f"J: self-coupling ({a}, {a}) is not an Ising term")
-                    jm[a, b] += as_float(f"J[{a}, {b}]", v, -MAX_COUPLING, MAX_COUPLING)
-            else:
-                jm = _finite_array("J", J, 2)
-        else:
+        if storage not in ("auto", "dense", "csr"):
+            raise InvalidArgumentError(f"storage: expected 'auto', 'dense' or 'csr', got {storage!r}")
+        hmap, jmap = isinstance(h, Mapping), isinstance(J, Mapping)
+        if not hmap and not jmap:
             hv = _finite_array("h", h, 1)
             jm = _finite_array("J", J, 2)
-        if jm.shape != (len(hv), len(hv)):
-            raise InvalidArgumentError(f"J: expected shape ({len(hv)}, {len(hv)}), got {jm.shape}")
-        if np.any(np.diag(jm) != 0):
-            raise InvalidArgumentError("J: the diagonal must be zero")
-        sym = jm + jm.T
-        return cls(-sym, -hv, offset=offset)
+            if jm.shape != (len(hv), len(hv)):
+                raise InvalidArgumentError(f"J: expected shape ({len(hv)}, {len(hv)}), got {jm.shape}")
+            if np.any(np.diag(jm) != 0):
+                raise InvalidArgumentError("J: the diagonal must be zero")
+            if n is not None and _posint("n", n, 0) != len(hv):
+                raise InvalidArgumentError(f"n: must equal len(h) = {len(hv)} for arrays, got {n}")
+            r, c = np.nonzero(jm)
+            order = None if variable_order is None else _order("variable_order", variable_order, len(hv))
+            return _from_ising_coo(len(hv), hv, r, c, jm[r, c], offset, order, storage, dtype, "J")
+        hd_map: Mapping[Any, float] = h if isinstance(h, Mapping) else {}
+        jd_map: Mapping[tuple[Any, Any], float] = J if isinstance(J, Mapping) else {}
+        hkeys: list[Hashable] = list(hd_map)
+        pairs = [_pair_any("J", p) for p in jd_map]
+        seen: list[Hashable] = list(dict.fromkeys([*hkeys, *(x for p in pairs for x in p)]))
+        labels: list[Hashable] | None
+        index: dict[Hashable, int] | None
+        if variable_order is not None:
+            order = _order("variable_order", variable_order, None)
+            labels, index = order, {v: i for i, v in enumerate(order)}
+            missing = [k for k in seen if k not in index]
+            if missing:
+                raise InvalidArgumentError(f"variable_order: misses label {missing[0]!r} of h or J")
+            size = len(order)
+        elif all(_is_index(k) for k in seen):
+            labels = None
+            mx = max((int(k) for k in seen), default=-1)  # type: ignore[call-overload]
+            size = mx + 1 if n is None else _posint("n", n, 0)
+            if mx >= size:
+                raise InvalidArgumentError(f"n: must be larger than every label, got n = {size} and label {mx}")
+            index = None
+        else:
+            if n is not None:
+                raise InvalidArgumentError("n: only applies to integer labels 0..n-1; use variable_order for other labels")
+            bad = "J" if hmap else "h"
+            if not (hmap and jmap):
+                raise InvalidArgumentError(
+                    f"{bad}: an array goes with integer labels 0..n-1; with labels like {seen[0]!r} pass a dict keyed by them"
+                )
+            labels, index = seen, {v: i for i, v in enumerate(seen)}
+            size = len(seen)
+        what = f"a model of {size} spins" + (f" (largest label {size - 1})" if labels is None else "")
+        check_bytes("J", 16.0 * size + 24.0 * len(pairs), what)
+
+        def pos(k: Hashable) -> int:
+            return int(k) if index is None else index[k]  # type: ignore[call-overload]
+
+        if hmap:
+            hv = np.zeros(size)
+            for k, v in hd_map.items():
+                hv[pos(k)] += as_float(f"h[{k!r}]", v, -MAX_COUPLING, MAX_COUPLING)
+        else:
+            hv = _finite_array("h", h, 1)
+            if hv.shape != (size,):
+                raise InvalidArgumentError(f"h: expected shape ({size},) to match the labels of J, got {hv.shape}")
+        if jmap:
+            rows = np.empty(len(pairs), dtype=np.int64)
+            cols = np.empty(len(pairs), dtype=np.int64)
+            vals = np.empty(len(pairs))
+            for k, ((a, b), v) in enumerate(zip(pairs, jd_map.values(), strict=True)):
+                if a == b:
+                    raise InvalidArgumentError(f"J: self-coupling ({a!r}, {a!r}) is not an Ising term")
+                rows[k], cols[k] = pos(a), pos(b)
+                vals[k] = as_float(f"J[{a!r}, {b!r}]", v, -MAX_COUPLING, MAX_COUPLING)
+        else:
+            jm = _finite_array("J", J, 2)
+            if jm.shape != (size, size):
+                raise InvalidArgumentError(f"J: expected shape ({size}, {size}), got {jm.shape}")
+            if np.any(np.diag(jm) != 0):
+                raise InvalidArgumentError("J: the diagonal must be zero")
+            r, c = np.nonzero(jm)
+            rows, cols, vals = r.astype(np.int64), c.astype(np.int64), jm[r, c]
+        return _from_ising_coo(size, hv, rows, cols, vals, offset, labels, storage, dtype, "J")
 
     @classmethod
-    def from_bqm(cls, bqm: Any) -> SpinModel:
-        """From a ``dimod.BinaryQuadraticModel`` (SPIN or BINARY); spins in ``bqm.variables`` order."""
-        b = bqm.spin
-        labels = list(b.variables)
-        index = {v: i for i, v in enumerate(labels)}
-        hv = np.array([b.linear[v] for v in labels], dtype=np.float64)
-        jd = {(index[u], index[v]): float(w) for (u, v), w in b.quadratic.items()}
-        return cls.from_ising(hv, jd if jd else np.zeros((len(labels), len(labels))), float(b.offset), n=len(labels))
+    def from_bqm(
+        cls,
+        bqm: Any,
+        *,
+        variable_order: Sequence[Hashable] | None = None,
+        storage: Literal["auto", "dense", "csr"] = "auto",
+        dtype: Any = np.float64,
+    ) -> SpinModel:
+        """From a ``dimod.BinaryQuadraticModel`` (SPIN or BINARY), labels and offset kept.
+
+        Spin ``k`` is variable ``labels[k]``; energies are equal state by state (a BINARY model
+        through ``s = 2x − 1``), offsets included.
+
+        Parameters
+        ----------
+        bqm : dimod.BinaryQuadraticModel
+            Any labels dimod allows. A model with only an offset (no variables) gives a model
+            without spins whose energy is the offset.
+        variable_order : sequence of hashable, optional
+            The spin order (every variable exactly once). Default: sorted when every label is an
+            integer (so integer labels ``0..n-1`` are spin indices, whatever order dimod keeps
+            them in), else ``bqm.variables`` order.
+        storage : {"auto", "dense", "csr"}
+            As in :meth:`from_ising` (``"auto"`` keeps a sparse BQM sparse).
+        dtype : {numpy.float64, numpy.float32}
+
+        Raises
+        ------
+        InvalidTypeError
+            ``bqm`` is not a dimod BQM (for dicts use :meth:`from_ising` or :meth:`from_qubo`).
+        """
+        if isinstance(bqm, Mapping):
+            raise InvalidTypeError(
+                "bqm: expected a dimod.BinaryQuadraticModel, got a dict; for dicts of biases use "
+                "SpinModel.from_ising(h, J) or SpinModel.from_qubo(Q)"
+            )
+        dimod = _dimod()
+        if not isinstance(bqm, dimod.BinaryQuadraticModel):
+            raise InvalidTypeError(f"bqm: expected a dimod.BinaryQuadraticModel, got {type(bqm).__name__}")
+        if storage not in ("auto", "dense", "csr"):
+            raise InvalidArgumentError(f"storage: expected 'auto', 'dense' or 'csr', got {storage!r}")
+        b = bqm if bqm.vartype is dimod.SPIN else bqm.change_vartype(dimod.SPIN, inplace=False)
+        variables = list(b.variables)
+        if variable_order is None:
+            order = sorted(variables) if all(_is_int(v) for v in variables) else variables
+        else:
+            order = _order("variable_order", variable_order, len(variables))
+            if set(order) != set(variables):
+                raise InvalidArgumentError("variable_order: must list every variable of bqm exactly once")
+        ld, (ir, ic, qd), off = b.to_numpy_vectors(variable_order=order)
+        return _from_ising_coo(
+            len(order), np.asarray(ld, dtype=np.float64), np.asarray(ir, dtype=np.int64), np.asarray(ic, dtype=np.int64),
+            np.asarray(qd, dtype=np.float64), as_float("bqm.offset", float(off), -MAX_COUPLING, MAX_COUPLING),
+            order, storage, dtype, "bqm", unique=True,
+        )  # fmt: skip
 
     @classmethod
-    def from_qubo(cls, Q: npt.ArrayLike | Mapping[tuple[int, int], float], offset: float = 0.0) -> SpinModel:
+    def from_qubo(
+        cls,
+        Q: npt.ArrayLike | Mapping[tuple[Any, Any], float],
+        offset: float = 0.0,
+        *,
+        variable_order: Sequence[Hashable] | None = None,
+        storage: Literal["auto", "dense", "csr"] = "auto",
+        dtype: Any = np.float64,
+    ) -> SpinModel:
         """From ``E(x) = Σ_{i,j} Q_ij x_i x_j + offset`` over ``x ∈ {0,1}``, with ``s = 2x − 1``.
 
-        ``Q`` may be any square matrix (both triangles count) or a dimod-style dict.
+        ``Q`` may be any square matrix (both triangles count) or a dimod-style dict ``{(u, v): Q_uv}``
+        (``(u, u)`` terms are linear; labels as in :meth:`from_ising`: non-negative integers are spin
+        indices, other labels become :attr:`labels` in order of first appearance). ``variable_order``,
+        ``storage`` and ``dtype`` as in :meth:`from_ising`.
         """
         offset = as_float("offset", offset, -MAX_COUPLING, MAX_COUPLING)
+        if storage not in ("auto", "dense", "csr"):
+            raise InvalidArgumentError(f"storage: expected 'auto', 'dense' or 'csr', got {storage!r}")
         if isinstance(Q, Mapping):
-            size = max((max(_pair("Q", p)) for p in Q), default=-1) + 1
-            check_bytes("Q", 16.0 * size * size, f"a model of {size} spins (largest label {size - 1})")
-            qm = np.zeros((size, size))
-            for (r, c), v in Q.items():
-                qm[r, c] += as_float(f"Q[{r}, {c}]", v, -MAX_COUPLING, MAX_COUPLING)
-        else:
-            qm = _finite_array("Q", Q, 2)
+            pairs = [_pair_any("Q", p) for p in Q]
+            seen: list[Hashable] = list(dict.fromkeys(x for p in pairs for x in p))
+            labels: list[Hashable] | None
+            index: dict[Hashable, int] | None
+            if variable_order is not None:
+                order = _order("variable_order", variable_order, None)
+                labels, index = order, {v: i for i, v in enumerate(order)}
+                missing = [k for k in seen if k not in index]
+                if missing:
+                    raise InvalidArgumentError(f"variable_order: misses label {missing[0]!r} of Q")
+                size = len(order)
+            elif all(_is_index(k) for k in seen):
+                labels, index = None, None
+                size = max((int(k) for k in seen), default=-1) + 1  # type: ignore[call-overload]
+            else:
+                labels, index = seen, {v: i for i, v in enumerate(seen)}
+                size = len(seen)
+            what = f"a model of {size} spins" + (f" (largest label {size - 1})" if labels is None else "")
+            check_bytes("Q", 16.0 * size + 24.0 * len(pairs), what)
+            hv = np.zeros(size)
+            rows: list[int] = []
+            cols: list[int] = []
+            vals: list[float] = []
+            off = offset
+            for (u, w), v in zip(pairs, Q.values(), strict=True):
+                q = as_float(f"Q[{u!r}, {w!r}]", v, -MAX_COUPLING, MAX_COUPLING)
+                i = int(u) if index is None else index[u]  # type: ignore[call-overload]
+                j = int(w) if index is None else index[w]  # type: ignore[call-overload]
+                if i == j:
+                    hv[i] += q / 2
+                    off += q / 2
+                else:
+                    rows.append(i)
+                    cols.append(j)
+                    vals.append(q / 4)
+                    hv[i] += q / 4
+                    hv[j] += q / 4
+                    off += q / 4
+            return _from_ising_coo(
+                size, hv, np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float64),
+                as_float("offset", off, -MAX_COUPLING, MAX_COUPLING), labels, storage, dtype, "Q",
+            )  # fmt: skip
+        qm = _finite_array("Q", Q, 2)
         if qm.ndim != 2 or qm.shape[0] != qm.shape[1]:
             raise InvalidArgumentError(f"Q: expected a square matrix, got shape {qm.shape}")
+        qorder = None if variable_order is None else _order("variable_order", variable_order, qm.shape[0])
         b = np.diag(qm).copy()
         a = qm + qm.T
         np.fill_diagonal(a, 0.0)  # a_ij = Q_ij + Q_ji, each unordered pair counted in both (i,j) and (j,i)
         j = -a / 4
         h = -(b / 2 + a.sum(axis=1) / 4)
         off = float(a.sum()) / 8 + float(b.sum()) / 2 + float(offset)
-        return cls(j, h, offset=off)
+        if storage == "csr":
+            import scipy.sparse as sps
+
+            return cls(sps.csr_array(j), h, offset=off, dtype=dtype, labels=qorder)
+        return cls(j, h, offset=off, dtype=dtype, labels=qorder)
 
     @classmethod
     def from_mpf_form(cls, W: npt.ArrayLike, offset: float = 0.0) -> SpinModel:
@@ -1504,16 +1813,134 @@ class SpinModel:
         return cls.from_qubo(W, offset)
 
 
-def _label(name: str, k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or int(k) < 0:
-        raise InvalidArgumentError(f"{name}: dict labels must be integers 0..n-1 (relabel first), got {k!r}")
-    return int(k)
+#: ``storage="auto"``: always dense up to this many spins.
+_DENSE_ALWAYS_N = 256
 
 
-def _pair(name: str, p: object) -> tuple[int, int]:
+def _auto_dense(n: int, nnz: int) -> bool:
+    """Dense couplings for small models, or when ≥ 10 % are nonzero and the matrix fits comfortably."""
+    if n <= _DENSE_ALWAYS_N:
+        return True
+    lim = memory_limit()
+    budget = min(2.0**31, lim / 8 if lim else 2.0**31)
+    return nnz >= 0.1 * n * n and 8.0 * n * n <= budget
+
+
+def _from_ising_coo(
+    n: int,
+    hd: F64,
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    qd: F64,
+    offset: float,
+    labels: Sequence[Hashable] | None,
+    storage: str,
+    dtype: Any,
+    name: str,
+    unique: bool = False,
+) -> SpinModel:
+    """The canonical model of dimod Ising terms ``Σ hd_i s_i + Σ_k qd_k s_{rows_k} s_{cols_k} + offset``.
+
+    ``unique``: every unordered pair appears at most once (a BQM's vectors); then the couplings are
+    written straight into their storage, exactly symmetric, without the constructor's O(n²) checks.
+    """
+    import scipy.sparse as sps
+
+    if n == 0:
+        return SpinModel._offset_only(offset, dtype)
+    _finite_array(name, hd, limit=MAX_COUPLING)
+    _finite_array(name, qd, limit=MAX_COUPLING)
+    if np.any(rows == cols):
+        k = int(np.argmax(rows == cols))
+        raise InvalidArgumentError(f"{name}: self-coupling of spin {int(rows[k])} is not an Ising term")
+    if not unique:
+        m = sps.csr_array(sps.coo_array((-qd, (rows, cols)), shape=(n, n)))
+        sym = sps.csr_array(m + m.T)
+        sym.eliminate_zeros()
+        if storage == "dense" or (storage == "auto" and _auto_dense(n, int(sym.nnz))):
+            check_bytes(name, 16.0 * n * n, f"a dense coupling matrix of {n} spins (pass storage='csr')")
+            j: Any = sym.toarray()
+        else:
+            j = sym
+        return SpinModel(j, -hd, offset=offset, dtype=dtype, labels=labels)
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(f"dtype: expected float64 or float32, got {dtype!r}") from None
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise InvalidTypeError(f"dtype: expected float64 or float32, got {dt}")
+    nz = qd != 0
+    r, c, v = rows[nz], cols[nz], -qd[nz]
+    self = SpinModel.__new__(SpinModel)
+    self.offset = float(offset)
+    self.dtype = dt
+    self._layers = None
+    self._j32 = None
+    self.n = n
+    self.h = np.ascontiguousarray(-hd, dtype=np.float64)
+    self._labels = _check_labels(labels, n)
+    if storage == "dense" or (storage == "auto" and _auto_dense(n, 2 * int(r.size))):
+        check_bytes(name, 8.0 * n * n, f"a dense coupling matrix of {n} spins (pass storage='csr')")
+        j = np.zeros((n, n))
+        j[r, c] = v
+        j[c, r] = v
+        self._dense, self._csr = j, None
+        a = np.abs(v)
+        if dt == np.float32 and a.size and (float(a.max()) > 1e30 or float(a.min()) < 1e-30):
+            warnings.warn(
+                f"dtype: couplings from {float(a.min()):g} to {float(a.max()):g} do not fit float32 "
+                "(overflow or underflow); storing them as float64 instead",
+                UserWarning,
+                stacklevel=4,
+            )
+            self.dtype = np.dtype(np.float64)
+    else:
+        both = sps.coo_array((np.concatenate([v, v]), (np.concatenate([r, c]), np.concatenate([c, r]))), shape=(n, n))
+        csr = sps.csr_array(both)
+        csr.sum_duplicates()
+        csr.sort_indices()
+        self._dense, self._csr = None, csr
+    return self
+
+
+def _is_int(k: object) -> bool:
+    return isinstance(k, numbers.Integral) and not isinstance(k, bool)
+
+
+def _is_index(k: object) -> bool:
+    return _is_int(k) and int(k) >= 0  # type: ignore[call-overload]
+
+
+def _check_labels(labels: object, n: int) -> tuple[Hashable, ...] | None:
+    """Validated labels as a tuple (numpy scalars unwrapped); ``None`` for the default ``0..n-1``."""
+    if labels is None:
+        return None
+    lab = tuple(_order("labels", labels, n))
+    if all(_is_int(v) for v in lab) and list(lab) == list(range(n)):
+        return None
+    return lab
+
+
+def _order(name: str, labels: object, n: int | None) -> list[Hashable]:
+    if isinstance(labels, (str, bytes, Mapping)) or not hasattr(labels, "__iter__"):
+        raise InvalidTypeError(f"{name}: expected a sequence of hashable labels, got {type(labels).__name__}")
+    lab = [v.item() if isinstance(v, np.generic) else v for v in labels]
+    for v in lab:
+        try:
+            hash(v)
+        except TypeError:
+            raise InvalidTypeError(f"{name}: every label must be hashable, got {type(v).__name__}") from None
+    if n is not None and len(lab) != n:
+        raise InvalidArgumentError(f"{name}: expected {n} labels (one per spin), got {len(lab)}")
+    if len(set(lab)) != len(lab):
+        raise InvalidArgumentError(f"{name}: labels must be distinct (dimod treats 1, 1.0 and True as one label)")
+    return lab
+
+
+def _pair_any(name: str, p: object) -> tuple[Hashable, Hashable]:
     if not isinstance(p, tuple) or len(p) != 2:
-        raise InvalidArgumentError(f"{name}: dict keys must be pairs (i, j) of labels, got {p!r}")
-    return _label(name, p[0]), _label(name, p[1])
+        raise InvalidArgumentError(f"{name}: dict keys must be pairs (u, v) of labels, got {p!r}")
+    return p[0], p[1]
 
 
 def _top_eigvec(model: SpinModel) -> F64:

@@ -149,62 +149,112 @@ pub(crate) fn sweep<C: Couplings>(
 /// What one read returns: best energy and state, final energy and state, trace, accepted flips.
 type ReadOut = (f64, Vec<i8>, f64, Vec<i8>, Vec<f64>, u64);
 
-/// [`run_read`] compiled with AVX2 enabled (the dense field update `φ += 2 s J_i` runs on
+/// Most reads one thread runs in lockstep (see [`run_block`]).
+const MAX_BLOCK: usize = 8;
+
+/// [`run_block`] compiled with AVX2 enabled (the dense field update `φ += 2 s J_i` runs on
 /// 256-bit vectors: 4 doubles or 8 floats per instruction instead of 2 or 4).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn run_read_avx2<C: Couplings>(
+unsafe fn run_block_avx2<C: Couplings>(
     model: &C,
     o: &AnnealOptions<'_>,
-    r: usize,
-) -> Result<ReadOut, SpinError> {
-    run_read(model, o, r)
+    reads: std::ops::Range<usize>,
+) -> Result<Vec<ReadOut>, SpinError> {
+    run_block(model, o, reads)
 }
 
-/// One read of [`anneal`]: its own random stream `(seed, r)`, start state, and schedule.
+/// Reads `reads` of [`anneal`], each with its own random stream `(seed, r)`, start state and
+/// schedule, run in lockstep: with sequential order every read visits spin `i` at the same
+/// time, so the coupling row `J_i` a flip needs is fetched from memory once for the whole block
+/// (dense couplings of large models do not fit in cache). Each read does exactly the operations,
+/// in the same order, that it would do alone: results do not depend on the blocking.
 #[inline(always)]
-fn run_read<C: Couplings>(
+fn run_block<C: Couplings>(
     model: &C,
     o: &AnnealOptions<'_>,
-    r: usize,
-) -> Result<ReadOut, SpinError> {
+    reads: std::ops::Range<usize>,
+) -> Result<Vec<ReadOut>, SpinError> {
     let n = model.n();
     let nb = o.betas.len();
-    let mut rng = SplitMix64::new(o.seed, r as u64);
-    let mut s = match o.initial {
-        Some(init) => init[r * n..(r + 1) * n].to_vec(),
-        None => random_state(&mut rng, n),
-    };
-    let mut phi = vec![C::R::default(); n];
-    model.fields(&s, &mut phi);
-    let mut e = model.energy(&s);
+    let k = reads.len();
+    let mut rngs: Vec<SplitMix64> = reads
+        .clone()
+        .map(|r| SplitMix64::new(o.seed, r as u64))
+        .collect();
+    let mut s: Vec<Vec<i8>> = Vec::with_capacity(k);
+    for (b, r) in reads.clone().enumerate() {
+        s.push(match o.initial {
+            Some(init) => init[r * n..(r + 1) * n].to_vec(),
+            None => random_state(&mut rngs[b], n),
+        });
+    }
+    let mut phi: Vec<Vec<C::R>> = Vec::with_capacity(k);
+    for sb in &s {
+        let mut p = vec![C::R::default(); n];
+        model.fields(sb, &mut p);
+        phi.push(p);
+    }
+    let mut e: Vec<f64> = s.iter().map(|sb| model.energy(sb)).collect();
     let mut best = s.clone();
-    let mut best_e = e;
-    let mut trace = Vec::with_capacity(if o.trace { nb } else { 0 });
-    let mut accepted = 0u64;
+    let mut best_e = e.clone();
+    let mut trace: Vec<Vec<f64>> = (0..k)
+        .map(|_| Vec::with_capacity(if o.trace { nb } else { 0 }))
+        .collect();
+    let mut accepted = vec![0u64; k];
+    let mut de_sum = vec![0.0f64; k];
     for &beta in o.betas {
         for _ in 0..o.sweeps_per_beta {
             o.cancel.check()?;
-            let (de, a) = sweep(model, &mut s, &mut phi, beta, o.rule, o.order, &mut rng);
-            e += de;
-            accepted += a;
-            if e < best_e {
-                best_e = e;
-                best.copy_from_slice(&s);
+            if o.order == Order::Sequential && k > 1 {
+                de_sum.fill(0.0);
+                for i in 0..n {
+                    for b in 0..k {
+                        let de = 2.0 * s[b][i] as f64 * phi[b][i].to_f64();
+                        if accept(o.rule, beta, de, &mut rngs[b]) {
+                            s[b][i] = -s[b][i];
+                            model.flip(i, s[b][i], &mut phi[b]);
+                            de_sum[b] += de;
+                            accepted[b] += 1;
+                        }
+                    }
+                }
+            } else {
+                for b in 0..k {
+                    let (de, a) = sweep(
+                        model,
+                        &mut s[b],
+                        &mut phi[b],
+                        beta,
+                        o.rule,
+                        o.order,
+                        &mut rngs[b],
+                    );
+                    de_sum[b] = de;
+                    accepted[b] += a;
+                }
+            }
+            for b in 0..k {
+                e[b] += de_sum[b];
+                if e[b] < best_e[b] {
+                    best_e[b] = e[b];
+                    best[b].copy_from_slice(&s[b]);
+                }
             }
         }
         if o.trace {
-            trace.push(e);
+            for b in 0..k {
+                trace[b].push(e[b]);
+            }
         }
     }
-    Ok((
-        model.energy(&best),
-        best,
-        model.energy(&s),
-        s,
-        trace,
-        accepted,
-    ))
+    Ok(best
+        .into_iter()
+        .zip(s)
+        .zip(trace)
+        .zip(accepted)
+        .map(|(((bs, fs), t), a)| (model.energy(&bs), bs, model.energy(&fs), fs, t, a))
+        .collect())
 }
 
 /// Simulated annealing: every read starts from its initial (or a random) state and runs
@@ -233,23 +283,32 @@ pub fn anneal<C: Couplings>(model: &C, o: &AnnealOptions<'_>) -> Result<AnnealRe
         }
     }
     let nb = o.betas.len();
-    let run = |r: usize| -> Result<ReadOut, SpinError> {
+    let run = |reads: std::ops::Range<usize>| -> Result<Vec<ReadOut>, SpinError> {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2 (checked just above). Rust never contracts
                 // `a * b + c` into an FMA on its own, so the wider vectors of the field update
                 // give the same bits as the plain path (results do not depend on the CPU).
-                return unsafe { run_read_avx2(model, o, r) };
+                return unsafe { run_block_avx2(model, o, reads) };
             }
         }
-        run_read(model, o, r)
+        run_block(model, o, reads)
     };
-    let outs: Vec<_> = with_threads(o.threads, || {
-        (0..o.num_reads)
+    let outs: Vec<ReadOut> = with_threads(o.threads, || {
+        // Blocks of reads run in lockstep (one coupling-row fetch serves the block); enough
+        // blocks to keep every thread busy. The blocking never changes a read's result.
+        let per_thread = o.num_reads.div_ceil(rayon::current_num_threads().max(1));
+        let block = per_thread.clamp(1, MAX_BLOCK);
+        let blocks: Vec<_> = (0..o.num_reads)
+            .step_by(block)
+            .map(|a| a..(a + block).min(o.num_reads))
+            .collect();
+        blocks
             .into_par_iter()
             .map(run)
             .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.into_iter().flatten().collect())
     })??;
     let mut res = AnnealResult {
         n,
@@ -316,6 +375,38 @@ mod tests {
             let s = &a.best_states[r * n..(r + 1) * n];
             assert!((m.energy(s) - a.best_energies[r]).abs() < 1e-12);
             assert!(a.best_energies[r] <= a.final_energies[r]);
+        }
+    }
+
+    #[test]
+    fn lockstep_blocks_do_not_change_any_read() {
+        // Read r's result depends only on (seed, r): blocks of 1, 3 and 8 reads, either order.
+        let n = 60;
+        let j = sk(n, 2);
+        let h = vec![0.05; n];
+        let m = Dense::new(&j, &h).unwrap();
+        let betas: Vec<f64> = (0..30).map(|k| 0.2 + 0.1 * k as f64).collect();
+        for order in [Order::Sequential, Order::Random] {
+            let mut o = AnnealOptions {
+                betas: &betas,
+                sweeps_per_beta: 2,
+                num_reads: 8,
+                seed: 5,
+                trace: true,
+                order,
+                threads: Some(1),
+                ..Default::default()
+            };
+            let whole = anneal(&m, &o).unwrap(); // one block of 8
+            o.threads = Some(3); // blocks of 3, 3, 2
+            assert_eq!(anneal(&m, &o).unwrap(), whole);
+            o.num_reads = 3;
+            o.threads = Some(4); // blocks of 1
+            let few = anneal(&m, &o).unwrap();
+            assert_eq!(few.final_states[..], whole.final_states[..3 * n]);
+            assert_eq!(few.best_energies[..], whole.best_energies[..3]);
+            assert_eq!(few.trace[..], whole.trace[..3 * betas.len()]);
+            assert_eq!(few.accepted[..], whole.accepted[..3]);
         }
     }
 
