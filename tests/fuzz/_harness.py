@@ -4,13 +4,17 @@ A segfault, abort, hang or out-of-memory kill is caught and classified instead o
 Outcome classes:
 
 - ``valid``: the call returned and the entry's invariant check passed;
+- ``long``: the call was accepted (its size is within the documented memory and time bounds) and
+  was still working at the time limit; SIGINT then stopped it with ``KeyboardInterrupt`` within
+  2 s, as Ctrl-C must. Not a defect, but listed by the runner so each can be looked at;
 - ``documented_error``: ``InvalidArgumentError`` / ``InvalidTypeError`` whose message starts with an
   argument name followed by ``": "``, ``ComputationError``, or the user's own callback exception
   (:class:`CallbackError`) re-raised unchanged;
 - defects: ``panic`` (a Rust panic reached Python), ``wrong_exception`` (any other exception type,
   ``MemoryError`` included), ``bad_message`` (our exception without the argument's name first),
   ``invariant`` (a returned value broke its invariants), ``crash`` (signal: segfault, abort),
-  ``hang`` (timeout), ``oom`` (killed by the kernel for memory).
+  ``hang`` (no answer at the time limit and none within 2 s of SIGINT), ``oom`` (killed by the
+  kernel for memory).
 
 The parent never calls into boltzkit's compute functions: it only draws cases and forks. Children
 set a fixed thread count so no child ever touches a thread pool created before the fork.
@@ -34,8 +38,10 @@ from hypothesis import strategies as st
 
 __all__ = ["DEFECTS", "OUTCOMES", "Call", "CallbackError", "Entry", "Outcome", "run_call"]
 
-OUTCOMES = ("valid", "documented_error", "panic", "wrong_exception", "bad_message", "invariant", "crash", "hang", "oom")
-DEFECTS = frozenset(OUTCOMES) - {"valid", "documented_error"}
+OUTCOMES = ("valid", "documented_error", "long", "panic", "wrong_exception", "bad_message", "invariant", "crash", "hang", "oom")
+DEFECTS = frozenset(OUTCOMES) - {"valid", "documented_error", "long"}
+# seconds a child may take to stop after SIGINT at the time limit before it counts as hung
+INTERRUPT_GRACE = 2.0
 
 # extra address space a child may map on top of what the parent already maps
 CHILD_EXTRA_BYTES = 3 * 2**30
@@ -94,6 +100,8 @@ def _classify(call: Call) -> tuple[str, str]:
         return "documented_error", f"ComputationError: {e}"
     except CallbackError as e:
         return "documented_error", f"CallbackError: {e}"
+    except KeyboardInterrupt:  # only the parent sends SIGINT: at the time limit
+        return "long", "still working at the time limit; stopped by SIGINT (KeyboardInterrupt)"
     except BaseException as e:  # the child reports every other exception as what it is
         name = type(e).__name__
         kind = "panic" if name == "PanicException" else "wrong_exception"
@@ -127,6 +135,21 @@ def _child(call: Call, wfd: int, errfd: int, limit: int) -> None:  # pragma: no 
         os._exit(code)
 
 
+def _interrupt(pid: int) -> int | None:
+    """SIGINT to a child past its time limit: its exit status if it stops within the grace
+    period (it then reports ``long``), else None after SIGKILL (a hang)."""
+    os.kill(pid, signal.SIGINT)
+    t1 = time.perf_counter()
+    while time.perf_counter() - t1 < INTERRUPT_GRACE:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
 def run_call(call: Call, timeout: float | None = None, extra_bytes: int = CHILD_EXTRA_BYTES) -> Outcome:
     """Runs ``call`` in a forked child and classifies what happened."""
     limit = _mapped_bytes() + extra_bytes
@@ -154,8 +177,7 @@ def run_call(call: Call, timeout: float | None = None, extra_bytes: int = CHILD_
             status = st_
             break
         if time.perf_counter() - t0 > tmo:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            status = _interrupt(pid)
             break
         time.sleep(0.002)
     while True:
@@ -172,7 +194,7 @@ def run_call(call: Call, timeout: float | None = None, extra_bytes: int = CHILD_
     tail = err.read()[-600:].decode(errors="replace").strip()
     err.close()
     if status is None:
-        return Outcome("hang", f"no answer within {tmo:.0f} s", secs)
+        return Outcome("hang", f"no answer within {tmo:.0f} s, nor within {INTERRUPT_GRACE:.0f} s of SIGINT", secs)
     payload = b"".join(chunks)
     if payload:
         try:

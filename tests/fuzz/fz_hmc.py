@@ -154,7 +154,7 @@ def _exact_sample() -> st.SearchStrategy[Call]:
 def _trace_check(n_chains: int, dim: int) -> Callable[[object], None]:
     def check(out: object) -> None:
         assert isinstance(out, hmc.Trace)
-        assert out.records.shape[0] == n_chains and out.records.shape[2] == dim
+        assert out.records.shape[0] == n_chains and out.records.shape[2] == dim, out.records.shape
         assert np.isfinite(out.records).all(), "non-finite record"
         if out.tau is not None:
             assert (out.tau >= 0).all() and np.isfinite(out.tau).all(), "bad holding time"
@@ -214,7 +214,7 @@ def _sample_builtin(draw: st.DrawFn) -> Call:
     def fn() -> object:
         return hmc.sample(hmc.Funnel(dim=d), method=method, progress=False, **kw)
 
-    nc = kw["n_chains"] if isinstance(kw["n_chains"], int) else 0
+    nc = int(kw["n_chains"]) if isinstance(kw["n_chains"], int | np.integer) else 0  # np.int32 is valid too
     return Call(fn, f"sample(Funnel(3), method={method!r}, {kw!r})", _trace_check(nc, d))
 
 

@@ -71,6 +71,7 @@ def run_campaign(
     per = max(1, cases // len(entries))
     counts: dict[str, Counter[str]] = {}
     defects: list[dict[str, str]] = []
+    longs: list[dict[str, str]] = []
     t0 = time.perf_counter()
     for e in entries:
         log: list[tuple[Call, Outcome]] = []
@@ -81,10 +82,17 @@ def run_campaign(
         for call, o in log:
             if o.kind in DEFECTS:
                 defects.append({"entry": e.name, "kind": o.kind, "call": call.desc[:300], "detail": o.detail[:600]})
+            elif o.kind == "long":
+                longs.append({"entry": e.name, "call": call.desc[:300], "seconds": f"{o.seconds:.1f}"})
         if verbose:
             bad = sum(v for k, v in c.items() if k in DEFECTS)
             print(f"{e.name:<40} {sum(c.values()):>6} cases {time.perf_counter() - t1:7.1f} s  defects {bad}", flush=True)
-    return {"counts": {k: dict(v) for k, v in counts.items()}, "defects": defects, "seconds": time.perf_counter() - t0}
+    return {
+        "counts": {k: dict(v) for k, v in counts.items()},
+        "defects": defects,
+        "long": longs,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def table(result: dict[str, Any]) -> str:
@@ -117,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     res = run_campaign(a.cases, a.module, a.only, a.seed, verbose=not a.quiet, timeout_scale=a.timeout_scale)
     print(table(res))
+    for d in res["long"]:
+        print(f"LONG (stopped by SIGINT after {d['seconds']} s) {d['entry']}: {d['call']}")
     for d in res["defects"]:
         print(f"DEFECT {d['kind']:<16} {d['entry']}: {d['call']}\n    -> {d['detail']}")
     n_def = len(res["defects"])

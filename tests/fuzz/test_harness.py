@@ -34,6 +34,13 @@ def _sleep() -> object:
     return None
 
 
+def _deaf_sleep() -> object:
+    # stands in for a loop that never returns to Python nor polls for Ctrl-C
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    time.sleep(30)
+    return None
+
+
 def _alloc() -> object:
     return bytearray(2**42)
 
@@ -57,7 +64,8 @@ def _bad_check(out: object) -> None:
         (Call(_alloc, "memory"), "wrong_exception"),
         (Call(_abort, "abort"), "crash"),
         (Call(_killed, "killed"), "oom"),
-        (Call(_sleep, "sleep", timeout=0.5), "hang"),
+        (Call(_sleep, "sleep", timeout=0.5), "long"),
+        (Call(_deaf_sleep, "deaf", timeout=0.5), "hang"),
     ],
 )
 def test_harness_classifies_outcomes(call: Call, kind: str) -> None:
