@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from boltzkit import _core
+from boltzkit._progress import want_progress
 from boltzkit._threads import resolve_threads
 from boltzkit._validate import as_bool, as_float, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
@@ -131,10 +132,22 @@ def mpf_objective(
     return float(v), gj, gh
 
 
-def _minimise(fun: Any, x0: F64, maxiter: int, gtol: float) -> Any:
+def _minimise(fun: Any, x0: F64, maxiter: int, gtol: float, progress: bool | None = None, desc: str = "") -> Any:
+    """L-BFGS-B, with a bar over iterations (up to ``maxiter``) when :func:`want_progress`."""
     from scipy.optimize import minimize
 
-    return minimize(fun, x0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "gtol": gtol, "ftol": 1e-15})
+    opts: Any = {"maxiter": maxiter, "gtol": gtol, "ftol": 1e-15}
+    if not want_progress(as_bool("progress", progress) if progress is not None else None):
+        return minimize(fun, x0, jac=True, method="L-BFGS-B", options=opts)
+    from tqdm import tqdm
+
+    with tqdm(total=maxiter, desc=desc, leave=False, dynamic_ncols=True) as bar:
+
+        def step(_: F64) -> None:
+            bar.update(1)
+
+        cb: Any = step  # scipy-stubs' callback protocol is narrower than what minimize accepts
+        return minimize(fun, x0, jac=True, method="L-BFGS-B", options=opts, callback=cb)
 
 
 def fit_mpf(
@@ -148,6 +161,7 @@ def fit_mpf(
     gtol: float = 1e-7,
     seed: int = 0,
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> FitResult:
     """Fit couplings and fields by minimum probability flow (L-BFGS on the analytic gradient).
 
@@ -168,6 +182,8 @@ def fit_mpf(
         Start (default ``J ~ N(0, 1e-4/n)`` symmetrised, ``h = 0``).
     maxiter, gtol : int, float
         L-BFGS-B limits.
+    progress : bool, optional
+        A bar over L-BFGS iterations (default: when stderr is a terminal).
 
     Returns
     -------
@@ -194,7 +210,8 @@ def fit_mpf(
             g = np.concatenate([gj[iu] + 2 * lam * j[iu], gh])
             return v + lam * float((j[iu] ** 2).sum()), g
 
-        r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0))
+        r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0),
+                      progress, "fit_mpf")  # fmt: skip
         jf = np.zeros((n, n))
         jf[iu] = r.x[: iu[0].size]
         model = SpinModel(jf + jf.T, r.x[iu[0].size :])
@@ -212,7 +229,7 @@ def fit_mpf(
             g = gw[iu0] + 2 * lam * np.where(off, x, 0.0)
             return v + lam * float((x[off] ** 2).sum()), g
 
-        r = _minimise(fun, w0[iu0], _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0))
+        r = _minimise(fun, w0[iu0], _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0), progress, "fit_mpf")
         w = np.zeros((n, n))
         w[iu0] = r.x
         w = w + np.triu(w, 1).T
@@ -232,6 +249,7 @@ def fit_pseudolikelihood(
     gtol: float = 1e-7,
     seed: int = 0,
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> FitResult:
     """Fit by maximum pseudolikelihood (symmetric couplings, joint L-BFGS over all conditionals).
 
@@ -254,7 +272,8 @@ def fit_pseudolikelihood(
         v, gj, gh = _core.spin_fit_objective(s, j, np.ascontiguousarray(x[iu[0].size :]), "pl", th)
         return v + lam * float((j[iu] ** 2).sum()), np.concatenate([gj[iu] + 2 * lam * j[iu], gh])
 
-    r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0))
+    r = _minimise(fun, np.concatenate([j0[iu], h0]), _posint("maxiter", maxiter, 1, 10**7), as_float("gtol", gtol, 0.0),
+                  progress, "fit_pseudolikelihood")  # fmt: skip
     jf = np.zeros((n, n))
     jf[iu] = r.x[: iu[0].size]
     return FitResult(SpinModel(jf + jf.T, r.x[iu[0].size :]), float(r.fun), int(r.nit), int(r.nfev), bool(r.success),

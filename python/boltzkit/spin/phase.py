@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from boltzkit import _core
+from boltzkit._progress import track
 from boltzkit._threads import resolve_threads
-from boltzkit._validate import as_float, as_int, check_bytes, check_steps
+from boltzkit._validate import as_bool, as_float, as_int, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 from boltzkit.spin._model import SpinModel, _finite_array, _temps
 
@@ -256,7 +257,7 @@ def _lambda_min(j: Any, d: F64, t: float, dense: bool) -> tuple[float, F64]:
     return float(w[0]), np.asarray(v[:, 0], dtype=np.float64)
 
 
-def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> HessianScan:
+def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike, *, progress: bool | None = None) -> HessianScan:
     """Smallest eigenvalue of the paramagnetic TAP Hessian ``A(T)`` on a temperature grid.
 
     Dense LAPACK (one eigenvalue) up to n = 400, Lanczos (ARPACK ``eigsh``) above (on the dense
@@ -269,6 +270,8 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> Hess
     model : SpinModel or array_like of shape (n, n)
     T : array_like of shape (n_T,)
         Temperatures (> 0); sorted ascending internally.
+    progress : bool, optional
+        A bar over the temperatures (default: when stderr is a terminal).
 
     Returns
     -------
@@ -294,7 +297,8 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike) -> Hess
     t_user = ts
     ts = ts / sc
     lam = np.empty(ts.size)
-    for k, t in enumerate(ts):
+    show = as_bool("progress", progress) if progress is not None else None
+    for k, t in track(enumerate(ts), total=ts.size, desc="TAP Hessian scan", progress=show):
         lam[k] = _lambda_min(j, d, float(t), dense)[0]
     kmin = int(np.argmin(lam))
     t_glass = float(ts[kmin])
