@@ -105,7 +105,7 @@ def run_sample(p: Table, out: Path, threads: int | None, progress: bool | None) 
             )
         except InvalidArgumentError as e:
             raise ConfigError(f"{p.path} ({m}): {e}") from None
-        s = tr.summary()
+        s = tr.efficiency()
         moves = ", ".join(f"{k} {v:.3f}" for k, v in tr.move_fractions.items())
         rows.append([m, tr.step_size, tr.n_leapfrog, s["ess_per_grad_x_min"], s["ess_per_grad_x2_min"],
                      s["grads_to_ac_0.5"], s["grads_per_draw"], moves, s["wall_time"]])  # fmt: skip

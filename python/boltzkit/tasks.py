@@ -202,7 +202,7 @@ def _hmc_sample_run(params: dict[str, Any], seed: int, threads: int | None) -> M
         progress=False,
         **kw,
     )
-    s = tr.summary()
+    s = tr.efficiency()
     out: Metrics = {k.replace(".", "_"): v for k, v in s.items()}
     out |= {f"frac_{k}": v for k, v in tr.move_fractions.items()}
     out |= {

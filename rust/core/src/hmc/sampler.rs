@@ -23,6 +23,19 @@ use rayon::prelude::*;
 /// Move code of a full momentum refresh (jump samplers).
 pub const MOVE_REFRESH: u8 = 255;
 
+/// Energy error above which a trajectory counts as divergent (Stan's `max_deltaH`).
+pub const MAX_DELTA_H: f64 = 1000.0;
+
+/// Whether a trajectory from Hamiltonian `h0` to `h1` diverged (`h1 − h0 > 1000` or not finite).
+#[inline]
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+pub fn divergent(h0: f64, h1: f64) -> bool {
+    !(h1 - h0 <= MAX_DELTA_H)
+}
+
+/// Values per record after the position: (holding time), statistic, energy, kinetic, divergent.
+const ROW_EXTRA: usize = 4;
+
 /// The sampler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -163,6 +176,12 @@ pub struct Output {
     pub accept: Vec<f64>,
     /// Potential energy `E(x)` of each record, `n_chains × n_records`.
     pub energy: Vec<f64>,
+    /// Kinetic energy `K(p)` of each record (its momentum before the refresh that follows it),
+    /// `n_chains × n_records`: `energy + kinetic` is the Hamiltonian (ArviZ's `energy`).
+    pub kinetic: Vec<f64>,
+    /// Whether the (first) trajectory of the iteration diverged: its energy error
+    /// `H(L z) − H(z)` exceeded [`MAX_DELTA_H`] or was not finite, `n_chains × n_records`.
+    pub diverging: Vec<bool>,
     /// Gradient evaluations per chain while recording.
     pub grads: Vec<u64>,
     /// Gradient evaluations per chain during warm-up.
@@ -198,6 +217,9 @@ struct Chain {
     warmup_grads: u64,
     iter: u64,
     stat: f64,
+    div: bool,
+    // kinetic energy of the state to record (before the refresh that follows)
+    kin: f64,
     // the records, one row per record in one stream: `x` (d values), the holding time (jump
     // samplers), the acceptance statistic, the energy; split by `Sampler::output`
     rec: BigVec<f64>,
@@ -249,6 +271,8 @@ impl Chain {
             warmup_grads: 0,
             iter: 0,
             stat: 0.0,
+            div: false,
+            kin: 0.0,
             rec: BigVec::new(),
             moves: BigVec::new(),
         }
@@ -326,14 +350,22 @@ impl Chain {
 
     fn push_record(&mut self, mv: u8, tau: Option<f64>) {
         self.rec.extend_from_slice(&self.cur.x);
+        let div = if self.div { 1.0 } else { 0.0 };
         match tau {
-            Some(t) => self.rec.extend_from_slice(&[t, self.stat, self.cur.e]),
-            None => self.rec.extend_from_slice(&[self.stat, self.cur.e]),
+            Some(t) => self
+                .rec
+                .extend_from_slice(&[t, self.stat, self.cur.e, self.kin, div]),
+            None => self
+                .rec
+                .extend_from_slice(&[self.stat, self.cur.e, self.kin, div]),
         }
         self.moves.extend_from_slice(&[mv]);
     }
 
     fn finish_discrete(&mut self, cx: &Ctx, mv: u8, record: bool) {
+        if record {
+            self.kin = cx.metric.kinetic(&self.cur.p);
+        }
         cx.metric.refresh(
             &mut self.rng,
             cx.cfg.beta,
@@ -357,6 +389,7 @@ impl Chain {
                 let pacc = hmc_accept(self.h, h1);
                 let u: f64 = self.rng.random();
                 self.stat = pacc;
+                self.div = divergent(self.h, h1);
                 let mv = if u < pacc {
                     std::mem::swap(&mut self.cur, &mut self.slots[0]);
                     1
@@ -374,6 +407,7 @@ impl Chain {
                 let pa = self.la.push(ha);
                 if a == 1 {
                     self.stat = pa;
+                    self.div = divergent(self.h, ha);
                 }
                 self.cum += pa;
                 if self.u < self.cum {
@@ -440,6 +474,8 @@ impl Chain {
                     }
                 };
                 let (j, tau) = picked.ok_or(HmcError::Stuck { chain })?;
+                self.div = divergent(self.h, self.hs[0]);
+                self.kin = self.h - self.cur.e;
                 let mv = [1u8, 0, MOVE_REFRESH][j];
                 if record {
                     self.push_record(mv, Some(tau));
@@ -586,7 +622,7 @@ fn iterate_native<T: Target + ?Sized>(
     ch.begin(cx, true);
     if record {
         // the record row this iteration will write, fetched while the trajectories run
-        let row = ch.cur.x.len() + 2 + usize::from(cx.cfg.method.is_jump());
+        let row = ch.cur.x.len() + ROW_EXTRA + usize::from(cx.cfg.method.is_jump());
         ch.rec.prefetch_append(row);
     }
     loop {
@@ -1270,7 +1306,7 @@ impl Sampler {
                 "{per} records of {n_chains} chains in dimension {d} do not fit in memory"
             ),
         };
-        let row = d + 2 + usize::from(jump);
+        let row = d + ROW_EXTRA + usize::from(jump);
         // all of it probed at once first, so that a request that does not fit fails here and
         // leaves the process its memory (not with most chains' records reserved)
         let total = per
@@ -1493,18 +1529,22 @@ impl Sampler {
         o.moves.try_reserve_exact(total).map_err(too_big)?;
         o.accept.try_reserve_exact(total).map_err(too_big)?;
         o.energy.try_reserve_exact(total).map_err(too_big)?;
+        o.kinetic.try_reserve_exact(total).map_err(too_big)?;
+        o.diverging.try_reserve_exact(total).map_err(too_big)?;
         o.grads.try_reserve_exact(n_chains).map_err(too_big)?;
         o.warmup_grads
             .try_reserve_exact(n_chains)
             .map_err(too_big)?;
         for ch in &self.chains {
-            for r in ch.rec.as_slice().chunks_exact(d + 2 + jump) {
+            for r in ch.rec.as_slice().chunks_exact(d + ROW_EXTRA + jump) {
                 o.x.extend_from_slice(&r[..d]);
                 if jump == 1 {
                     o.tau.push(r[d]);
                 }
                 o.accept.push(r[d + jump]);
                 o.energy.push(r[d + jump + 1]);
+                o.kinetic.push(r[d + jump + 2]);
+                o.diverging.push(r[d + jump + 3] != 0.0);
             }
             o.moves.extend_from_slice(ch.moves.as_slice());
             o.grads.push(ch.grads);
