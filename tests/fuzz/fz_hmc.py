@@ -341,8 +341,16 @@ def _trace_methods() -> st.SearchStrategy[Call]:
                 return tr.mean_autocorrelation(quantity=arg)
             if which == "grads_to_autocorr":
                 return np.array([tr.grads_to_autocorr(arg)])
-            if which == "summary":
+            if which == "efficiency":
                 return np.array(list(tr.efficiency().values()))
+            if which == "summary":
+                return np.concatenate(list(tr.summary(prob=arg).values()))
+            if which == "sample_stats":
+                st_ = tr.sample_stats()
+                assert all(v.shape == tr.draws.shape[:2] for v in st_.values())
+                return np.concatenate([np.ravel(v).astype(np.float64) for v in st_.values()])
+            if which == "divergences":
+                return tr.divergences.astype(np.float64)
             if which == "mean":
                 return tr.mean()
             return tr.var()
@@ -351,7 +359,7 @@ def _trace_methods() -> st.SearchStrategy[Call]:
             assert isinstance(out, np.ndarray)
             if which == "grads_to_autocorr":
                 assert np.isnan(out).all() or (np.isfinite(out) & (out >= 0)).all(), out
-            elif which == "summary":
+            elif which in ("efficiency", "summary"):
                 assert not np.isinf(out).any(), out
             elif which in ("autocorrelation", "mean_autocorrelation"):
                 ok = out[np.isfinite(out)]
@@ -370,7 +378,19 @@ def _trace_methods() -> st.SearchStrategy[Call]:
         bad_scalars(),
     )
     which = st.sampled_from(
-        ["on_grid", "ess", "autocorrelation", "mean_autocorrelation", "grads_to_autocorr", "summary", "mean", "var"]
+        [
+            "on_grid",
+            "ess",
+            "autocorrelation",
+            "mean_autocorrelation",
+            "grads_to_autocorr",
+            "efficiency",
+            "summary",
+            "sample_stats",
+            "divergences",
+            "mean",
+            "var",
+        ]
     )
     return st.builds(build, st.booleans(), which, args)
 
