@@ -65,7 +65,7 @@ def test_logistic_job_loads_data(tmp_path: Path) -> None:
         ('target = { name = "funnel", dim = 1 }\nstep_size = 1.0\n', "dim: must be an integer at least 2"),
         ('target = { name = "funnel", sigmaa = 1 }\nstep_size = 1.0\n', "unknown key 'sigmaa'"),
         ('target = { name = "funnel" }\nmethods = ["bogus"]\nstep_size = 1.0\n', r"methods\[0\]"),
-        ('target = { name = "funnel" }\n', "step_size is required"),
+        ('target = { name = "funnel" }\nwarmup = 0\n', "step_size is required"),
         ('target = { name = "funnel" }\nstep_size = -1.0\n', "step_size: must be > 0"),
         ('target = { name = "funnel" }\nstep_size = 1.0\nmethods = ["mjhmc"]\nbeta = 1.0\n', "beta: must be "),
         ('target = { name = "funnel" }\nstep_size = 1.0\n[params.overrides.hmc]\nstep_size = 1.0\n', "'hmc' is not one of"),

@@ -206,7 +206,7 @@ n_snapshots = 3
     ("task", "body", "message"),
     [
         ("hmc.sample", '[base]\ntarget = { name = "nope" }\nstep_size = 0.1\n', "target.name"),
-        ("hmc.sample", '[base]\ntarget = { name = "funnel" }\n', "step_size is required"),
+        ("hmc.sample", '[base]\ntarget = { name = "funnel" }\nwarmup = 0\n', "step_size is required"),
         ("hmc.sample", '[base]\ntarget = { name = "funnel" }\nstep_size = 0.1\nmethod = "bogus"\n', "method"),
         ("spin.anneal", '[base]\ninstance = { kind = "sk", n = 8 }\nbeta_range = [2.0, 1.0]\n', "beta_range"),
         ("spin.anneal", '[base]\ninstance = { kind = "sk", n = 8, q = 1 }\n', "unknown key 'q'"),

@@ -65,7 +65,7 @@ def run_sample(p: Table, out: Path, threads: int | None, progress: bool | None) 
     import matplotlib.pyplot as plt
 
     target = parse_target(p.get_table("target"))
-    methods = [str(m) for m in p.get_list("methods", ["mjhmc"])]
+    methods = [str(m) for m in p.get_list("methods", ["nuts"])]
     for i, m in enumerate(methods):
         if m not in hmc.METHODS:
             raise ConfigError(f"{p.path}.methods[{i}]: expected one of {', '.join(hmc.METHODS)}; got {m!r}")
@@ -89,8 +89,8 @@ def run_sample(p: Table, out: Path, threads: int | None, progress: bool | None) 
     fig, ax = plt.subplots(figsize=(7, 4))
     for m in methods:
         kw = {**common, **overrides.get(m, {})}
-        if "step_size" not in kw and kw.get("warmup", 0) == 0:
-            raise ConfigError(f"{p.path}: step_size is required for {m} (or warmup > 0)")
+        if "step_size" not in kw and kw.get("warmup") == 0:
+            raise ConfigError(f"{p.path}: step_size is required for {m} with warmup = 0")
         try:
             tr = hmc.sample(
                 target,

@@ -1389,6 +1389,7 @@ def sample(
     pool_warmup: bool = False,
     save_warmup: bool = False,
     max_tree_depth: int = 10,
+    jitter: float = 0.0,
     vectorized: bool = True,
     pad_batch: bool = False,
     x0: npt.ArrayLike | Literal["exact"] | None = None,
@@ -1463,6 +1464,12 @@ def sample(
         nuts: keep the warm-up draws (:attr:`Trace.warmup_draws`; ArviZ warm-up groups).
     max_tree_depth : int
         nuts: at most ``2^max_tree_depth − 1`` leapfrog steps per draw (Stan: 10).
+    jitter : float
+        hmc and lahmc: draw each iteration's step size uniformly in ``ε (1 ± jitter)`` and its
+        leapfrog steps uniformly in ``round(M (1 ± jitter))`` (the same for every chain; each
+        iteration is an exact kernel, so the target stays invariant), so that a fixed path
+        length cannot resonate with one coordinate. In ``[0, 1)``; 0 (the default) keeps the
+        papers' fixed settings.
     vectorized : bool
         False: ``target`` / ``logdensity`` takes one point ``(dim,)`` and returns ``(value,
         grad)``; boltzkit calls it row by row, or through ``jax.vmap`` when it is a JAX-jitted
@@ -1515,6 +1522,9 @@ def sample(
     warmup = (DEFAULT_WARMUP if step_size is None else 0) if warmup is None else _int("warmup", warmup, 0)
     thin = _int("thin", thin, 1)
     max_tree_depth = _int("max_tree_depth", max_tree_depth, 1, 20)
+    jit = as_float("jitter", jitter, 0.0, 1.0, hi_open=True)
+    if jit > 0 and method not in ("hmc", "lahmc"):
+        raise InvalidArgumentError(f"jitter: only for hmc and lahmc (fixed path lengths), got method {method!r}")
     pool_warmup = as_bool("pool_warmup", pool_warmup)
     save_warmup = as_bool("save_warmup", save_warmup)
     vectorized = as_bool("vectorized", vectorized)
@@ -1610,7 +1620,7 @@ def sample(
     else:
         tr = _sample_hmc(
             core_target, method, starts, eps, n_leapfrog, b, lam, look_ahead, cache, thin, minv, seed, warmup,
-            adapt_step_size, adapt_metric, ta, n_samples, threads, progress, beta, refresh_rate,
+            adapt_step_size, adapt_metric, ta, n_samples, threads, progress, beta, refresh_rate, jit,
         )  # fmt: skip
     k = int(tr.divergences.sum())
     if k:
@@ -1628,11 +1638,14 @@ def _sample_hmc(
     core_target: Any, method: str, starts: F64, eps: float, n_leapfrog: int, b: float, lam: float, look_ahead: int,
     cache: bool, thin: int, minv: F64 | None, seed: int, warmup: int, adapt_step_size: bool, adapt_metric: bool,
     ta: float, n_samples: int, threads: int | None, progress: bool | None, beta: float | None, refresh_rate: float | None,
+    jitter: float = 0.0,
 ) -> Trace:  # fmt: skip
     jump = method in JUMP_METHODS
     run = _core.HmcRun(
         core_target, method, starts, eps, n_leapfrog, b if not jump else 0.5, lam, look_ahead, cache, thin, minv, seed
     )
+    if jitter > 0:
+        run.set_jitter(jitter, seed)
     run.init()
     t_warm = 0.0
     if warmup > 0:

@@ -277,6 +277,13 @@ impl HmcRun {
         })
     }
 
+    /// Jitters the step size and leapfrog steps of each iteration by the fraction `jitter`.
+    fn set_jitter(&mut self, jitter: f64, seed: u64) -> PyResult<()> {
+        self.sampler
+            .set_jitter(jitter, seed)
+            .map_err(|e| hmc_to_pyerr(e, None))
+    }
+
     /// Evaluates the target at the starts and draws the first momenta.
     fn init(&mut self, py: Python<'_>) -> PyResult<()> {
         let r = match &mut self.target {

@@ -243,6 +243,34 @@ struct Ctx<'a> {
     metric: &'a Metric,
     ln_lambda: f64,
     lambda: f64,
+    // (fraction, seed) of the step-size and path-length jitter, or None
+    jitter: Option<(f64, u64)>,
+}
+
+impl Ctx<'_> {
+    /// Step size and leapfrog steps of iteration `iter`: the settings, or with a jitter `j`
+    /// `ε (1 + j (2u − 1))` and a uniform integer in `[round((1 − j) M), round((1 + j) M)]`
+    /// (at least 1), the same for every chain at that iteration (drawn from the run's seed and
+    /// the iteration index, so no thread count or driver changes them). Each iteration is then
+    /// an exact HMC kernel with its own settings, so the mixture keeps the target invariant,
+    /// and a fixed path length cannot resonate with one coordinate.
+    #[inline]
+    fn steps(&self, iter: u64) -> (f64, usize) {
+        let (eps, m) = (self.cfg.step_size, self.cfg.n_leapfrog);
+        let Some((j, seed)) = self.jitter else {
+            return (eps, m);
+        };
+        let a = crate::rng::splitmix64(stream_seed(seed, iter ^ 0x4A17_7E12_0000_0000));
+        let b = crate::rng::splitmix64(a);
+        let (u1, u2) = (
+            (a >> 11) as f64 / (1u64 << 53) as f64,
+            (b >> 11) as f64 / (1u64 << 53) as f64,
+        );
+        let lo = (((1.0 - j) * m as f64).round() as usize).max(1);
+        let hi = (((1.0 + j) * m as f64).round() as usize).max(lo);
+        let n = (lo + (u2 * (hi - lo + 1) as f64) as usize).min(hi);
+        (eps * (1.0 + j * (2.0 * u1 - 1.0)), n)
+    }
 }
 
 impl Chain {
@@ -533,6 +561,7 @@ pub struct Sampler {
     chains: Vec<Chain>,
     adapt: Option<Adapt>,
     initialised: bool,
+    jitter: Option<(f64, u64)>,
 }
 
 impl std::fmt::Debug for Sampler {
@@ -626,7 +655,8 @@ fn iterate_native<T: Target + ?Sized>(
         ch.rec.prefetch_append(row);
     }
     loop {
-        ch.integrate(t, cx.metric, cx.cfg.step_size, cx.cfg.n_leapfrog);
+        let (eps, n) = cx.steps(ch.iter);
+        ch.integrate(t, cx.metric, eps, n);
         if !ch.resume(cx, record, chain)? {
             return Ok(());
         }
@@ -724,8 +754,11 @@ fn iterate_group<T: Target + ?Sized>(
         ch.begin(cx, false);
         *a = true;
     }
+    // every chain of the group is at the same iteration (look-ahead trajectories of lahmc
+    // included: the settings are those of the iteration's start)
+    let (eps, n) = cx.steps(group[0].iter);
     loop {
-        lockstep_native(group, w, t, cx.metric, cx.cfg.step_size, cx.cfg.n_leapfrog);
+        lockstep_native(group, w, t, cx.metric, eps, n);
         let mut any = false;
         for (c, ch) in group.iter_mut().enumerate() {
             if w.active[c] {
@@ -1113,12 +1146,37 @@ impl Sampler {
             chains,
             adapt: None,
             initialised: false,
+            jitter: None,
         })
     }
 
     /// Number of chains.
     pub fn n_chains(&self) -> usize {
         self.chains.len()
+    }
+
+    /// Jitters the step size and the number of leapfrog steps of every iteration by the fraction
+    /// `jitter` in `[0, 1)` (0: off), drawn from `seed` and the iteration index (the same for
+    /// every chain); `hmc` and `lahmc` only.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] (`jitter`) outside `[0, 1)` or for a jump sampler.
+    pub fn set_jitter(&mut self, jitter: f64, seed: u64) -> Result<(), HmcError> {
+        if !(0.0..1.0).contains(&jitter) {
+            return Err(HmcError::Invalid {
+                arg: "jitter",
+                msg: format!("must be in [0, 1), got {jitter}"),
+            });
+        }
+        if jitter > 0.0 && self.cfg.method.is_jump() {
+            return Err(HmcError::Invalid {
+                arg: "jitter",
+                msg: "only for hmc and lahmc (a jump sampler's cached trajectories need fixed settings)"
+                    .into(),
+            });
+        }
+        self.jitter = (jitter > 0.0).then_some((jitter, seed));
+        Ok(())
     }
 
     /// Dimension.
@@ -1217,9 +1275,10 @@ impl Sampler {
             metric: &self.metric,
             ln_lambda: self.cfg.refresh_rate.ln(),
             lambda: self.cfg.refresh_rate,
+            jitter: self.jitter,
         };
         let chains = &mut self.chains;
-        let lanes = uses_lanes(t, &self.metric);
+        let lanes = uses_lanes(t, &self.metric) && self.jitter.is_none();
         if lanes || self.dim <= GROUP_MAX_DIM {
             // advance groups of chains side by side: through the target's lane kernel (SIMD
             // across chains), or for small states as independent work for the CPU to overlap
@@ -1349,21 +1408,16 @@ impl Sampler {
             metric: &self.metric,
             ln_lambda: self.cfg.refresh_rate.ln(),
             lambda: self.cfg.refresh_rate,
+            jitter: self.jitter,
         };
         let n = self.chains.len();
         let mut active = vec![true; n];
         for ch in &mut self.chains {
             ch.begin(&cx, false);
         }
+        let (eps, n_steps) = cx.steps(self.chains[0].iter);
         loop {
-            lockstep(
-                &mut self.chains,
-                &active,
-                t,
-                cx.metric,
-                cx.cfg.step_size,
-                cx.cfg.n_leapfrog,
-            )?;
+            lockstep(&mut self.chains, &active, t, cx.metric, eps, n_steps)?;
             let mut any = false;
             for (c, ch) in self.chains.iter_mut().enumerate() {
                 if active[c] {
@@ -1437,6 +1491,7 @@ impl Sampler {
                     metric: &self.metric,
                     ln_lambda: self.cfg.refresh_rate.ln(),
                     lambda: self.cfg.refresh_rate,
+                    jitter: self.jitter,
                 };
                 self.chains
                     .par_iter_mut()
