@@ -1256,20 +1256,23 @@ def _wrap_callback(
         if not isinstance(out, tuple) or len(out) != 2:
             raise InvalidArgumentError(f"{what}: must return a pair (values of shape (n,), gradients of shape (n, {d}))")
         try:
-            e = np.array(out[0], dtype=np.float64)
-            g = np.array(out[1], dtype=np.float64)
+            e = np.asarray(out[0], dtype=np.float64)
+            g = np.asarray(out[1], dtype=np.float64)
         except (TypeError, ValueError):
             raise InvalidArgumentError(f"{what}: returned something that is not an array of numbers") from None
         if e.shape != (m,) or g.shape != (m, d):
             raise InvalidArgumentError(
                 f"{what}: returned shapes {e.shape} and {g.shape} for a batch of {m} points; expected ({m},) and ({m}, {d})"
             )
-        e, g = e[:n], g[:n]
+        if m != n:
+            e, g = e[:n], g[:n]
         if sign < 0:
             e, g = -e, -g
-        # a non-finite energy reads as +inf; a non-finite gradient stops the leapfrog where it
-        # meets it: the trajectory is divergent, exactly as for a native target that overflows
-        e[~np.isfinite(e)] = np.inf
+        # a non-finite energy reads as +inf (never written into the user's array); a non-finite
+        # gradient stops the leapfrog where it meets it: the trajectory is divergent, exactly as
+        # for a native target that overflows
+        if not np.isfinite(e).all():
+            e = np.where(np.isfinite(e), e, np.inf)
         return np.ascontiguousarray(e), np.ascontiguousarray(g)
 
     return call
