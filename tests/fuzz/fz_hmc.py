@@ -204,6 +204,12 @@ def _sample_builtin(draw: st.DrawFn) -> Call:
         ("threads", st.one_of(st.none(), sizes(1, 4))),
         ("x0", st.one_of(st.just("exact"), st.just("nope"), any_array((3,)), any_array((2, 3)))),
         ("inverse_mass_matrix", st.one_of(any_array((3,), 0.1, 2.0), any_array((3, 3)))),
+        ("jitter", floats_or_bad(0.0, 0.9)),
+        ("max_tree_depth", sizes(1, 12)),
+        ("metric", st.sampled_from(["diag", "dense", "full", None])),
+        ("pool_warmup", st.one_of(st.booleans(), bad_scalars())),
+        ("save_warmup", st.one_of(st.booleans(), bad_scalars())),
+        ("pad_batch", st.one_of(st.booleans(), bad_scalars())),
     ):
         if draw(st.integers(0, 7)) == 0:
             kw[k] = draw(strat)
