@@ -12,7 +12,8 @@ the reference, min bulk ESS, ESS per gradient (sampling gradients only), ESS per
 R-hat, divergences, mean tree depth and step size.
 
 Models: a 100-D correlated Gaussian (exact), Neal's funnel in 10-D (exact x₀ ~ N(0, 9)), eight
-schools centred and non-centred, a logistic regression with 101 parameters (synthetic data).
+schools centred and non-centred, a logistic regression with 101 parameters (synthetic data), a
+non-centred stochastic-volatility model with 103 parameters (T = 100 returns simulated from it).
 boltzkit evaluates the Gaussian, funnel and logistic regression natively (built-in targets) and
 the eight-schools models through numpy callbacks; BlackJAX evaluates JAX log densities (jitted).
 """
@@ -55,6 +56,51 @@ def _logistic_data() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _sv_data(t: int = 100) -> np.ndarray:
+    """Returns simulated from the model itself (μ = −1, φ = 0.95, σ = 0.25)."""
+    rng = np.random.default_rng(102)
+    h = np.empty(t)
+    h[0] = -1 + 0.25 * rng.standard_normal() / np.sqrt(1 - 0.95**2)
+    for i in range(1, t):
+        h[i] = -1 + 0.95 * (h[i - 1] + 1) + 0.25 * rng.standard_normal()
+    return np.asarray(np.exp(h / 2) * rng.standard_normal(t), dtype=np.float64)
+
+
+YS = _sv_data()
+
+
+def stochastic_volatility(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-centred stochastic volatility (Stan's user guide model, T = 100): parameters μ,
+    atanh φ, log σ and the innovations η; μ ~ N(0, 5²), φ ~ U(−1, 1), σ ~ half-Cauchy(0, 5),
+    h₁ = μ + σ η₁/√(1−φ²), h_t = μ + φ (h_{t−1} − μ) + σ η_t, y_t ~ N(0, e^{h_t}). The gradient
+    by reverse accumulation through the recursion."""
+    mu, lphi, lsig, eta = p[:, 0], p[:, 1], p[:, 2], p[:, 3:]
+    phi, sig = np.tanh(lphi), np.exp(lsig)
+    n, t = eta.shape
+    s1 = np.sqrt(1 - phi**2)
+    h = np.empty((n, t))
+    h[:, 0] = mu + sig * eta[:, 0] / s1
+    for i in range(1, t):
+        h[:, i] = mu + phi * (h[:, i - 1] - mu) + sig * eta[:, i]
+    ex = YS**2 * np.exp(-h)
+    c = sig**2 / 25
+    lp = -(mu**2) / 50 + np.log1p(-(phi**2)) - np.log1p(c) + lsig - 0.5 * (eta**2).sum(1) + (-h / 2 - ex / 2).sum(1)
+    a = -0.5 + ex / 2
+    b = np.empty_like(a)
+    b[:, -1] = a[:, -1]
+    for i in range(t - 2, -1, -1):
+        b[:, i] = a[:, i] + phi * b[:, i + 1]
+    g = np.empty_like(p)
+    g[:, 3] = b[:, 0] * sig / s1 - eta[:, 0]
+    g[:, 4:] = b[:, 1:] * sig[:, None] - eta[:, 1:]
+    g[:, 0] = -mu / 25 + b[:, 0] + (1 - phi) * b[:, 1:].sum(1)
+    dsig = b[:, 0] * eta[:, 0] / s1 + (b[:, 1:] * eta[:, 1:]).sum(1)
+    g[:, 2] = dsig * sig - 2 * c / (1 + c) + 1
+    dphi = b[:, 0] * sig * eta[:, 0] * phi / s1**3 + (b[:, 1:] * (h[:, :-1] - mu[:, None])).sum(1)
+    g[:, 1] = dphi * (1 - phi**2) - 2 * phi
+    return lp, g
+
+
 def eight_noncentred(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mu, lt, tt = p[:, 0], p[:, 1], p[:, 2:]
     tau = np.exp(lt)
@@ -87,6 +133,19 @@ def eight_centred(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 JAX_MODELS = {
+    "stoch_vol": """
+def logdensity(p):
+    mu, lphi, lsig, eta = p[0], p[1], p[2], p[3:]
+    phi, sig = jnp.tanh(lphi), jnp.exp(lsig)
+    h1 = mu + sig * eta[0] / jnp.sqrt(1 - phi**2)
+    def step(h, e):
+        hn = mu + phi * (h - mu) + sig * e
+        return hn, hn
+    _, hs = jax.lax.scan(step, h1, eta[1:])
+    h = jnp.concatenate([h1[None], hs])
+    return (-mu**2 / 50 + jnp.log1p(-phi**2) - jnp.log1p(sig**2 / 25) + lsig - 0.5 * jnp.sum(eta**2)
+            + jnp.sum(-h / 2 - YS**2 * jnp.exp(-h) / 2))
+""",
     "eight_noncentred": """
 def logdensity(p):
     mu, lt, tt = p[0], p[1], p[2:]
@@ -127,6 +186,7 @@ cfg = json.loads(sys.argv[1])
 data = np.load(cfg["data"])
 Y8, S8 = jnp.asarray(data["y8"]), jnp.asarray(data["s8"])
 PREC, XL, YL = jnp.asarray(data["prec"]), jnp.asarray(data["xl"]), jnp.asarray(data["yl"])
+YS = jnp.asarray(data["ys"])
 {model}
 d, chains, warm, draws = cfg["dim"], cfg["chains"], cfg["warmup"], cfg["draws"]
 rng = np.random.default_rng(cfg["seed"])
@@ -190,10 +250,11 @@ def main() -> None:
         "eight_noncentred": {"logdensity": eight_noncentred, "dim": 10, "ref": None},
         "eight_centred": {"logdensity": eight_centred, "dim": 10, "ref": None},
         "logistic": {"target": hmc.LogisticRegression(xl, yl, prior_scale=1.0), "dim": 101, "ref": None},
+        "stoch_vol": {"logdensity": stochastic_volatility, "dim": 103, "ref": None},
     }
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.npz"
-        np.savez(data, y8=Y8, s8=S8, prec=prec, xl=xl, yl=yl)
+        np.savez(data, y8=Y8, s8=S8, prec=prec, xl=xl, yl=yl, ys=YS)
         rows: list[dict[str, Any]] = []
         for name, m in models.items():
             if a.only and name not in a.only:
