@@ -236,3 +236,11 @@ def test_records_too_large_for_memory_are_refused_before_running() -> None:
     run.init()
     with pytest.raises(InvalidArgumentError, match=r"^n_samples: "):
         run.reserve(2**62)
+
+
+def test_nuts_trees_are_checked_against_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # with 1 GB to use, the records and the other state of 10 chains in dimension 3e5 fit
+    # (≈ 0.6 GB); the trees (12 nodes of 8 vectors per chain, ≈ 2.8 GB) do not
+    monkeypatch.setattr("boltzkit._validate.memory_limit", lambda: 1e9)
+    with pytest.raises(InvalidArgumentError, match=r"^n_chains: .*NUTS trees"):
+        hmc.sample(lambda x: (0.5 * (x**2).sum(1), x), dim=300_000, n_chains=10, n_samples=1, warmup=0, step_size=0.1)

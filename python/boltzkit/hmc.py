@@ -1357,6 +1357,16 @@ def _check_record_memory(n_chains: int, n_samples: int, d: int, jump: bool, look
     )
 
 
+def _check_tree_memory(n_chains: int, d: int, max_depth: int) -> None:
+    """Refuse a NUTS run whose trees do not fit: per chain (max_depth + 2) nodes of 8 vectors of
+    length d, and 20 more vectors."""
+    check_bytes(
+        "n_chains",
+        8.0 * n_chains * d * (8 * (max_depth + 2) + 20),
+        f"the NUTS trees of {n_chains} chains in dimension {d}",
+    )
+
+
 def _check_output(out: dict[str, Any], jump: bool) -> None:
     """The invariants of a run's records: finite states, energies below +inf, acceptance
     statistics in [0, 1], positive finite holding times."""
@@ -1586,9 +1596,13 @@ def sample(
     d_known = builtin.ndim if builtin is not None else (None if dim is None else _dim(dim))
     if d_known is not None:
         _check_record_memory(n_chains, n_samples + 1, d_known, jump, look_ahead)
+        if nuts:
+            _check_tree_memory(n_chains, d_known, max_tree_depth)
     starts = _starts(x0, builtin, d_known, n_chains, seed)
     d = starts.shape[1]
-    _check_record_memory(n_chains, n_samples + 1, d, jump, look_ahead)
+    _check_record_memory(n_chains, n_samples + 1 + (warmup if save_warmup else 0), d, jump, look_ahead)
+    if nuts:
+        _check_tree_memory(n_chains, d, max_tree_depth)
     # a time bound before any work: gradients per chain (lahmc: up to look_ahead trajectories
     # per iteration) times chains
     per_iter = 2**max_tree_depth if nuts else n_leapfrog * (look_ahead if method == "lahmc" else 1)
