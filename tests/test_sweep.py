@@ -134,7 +134,7 @@ method = ["hmc", "mjhmc"]
         for r in rows:  # the stored metrics are those of a direct call with the same seed
             tr = hmc.sample(hmc.GaussianAniso(dim=2, log10_cond=1.0), method=r.params["method"], n_samples=300,
                             n_chains=4, step_size=0.2, n_leapfrog=5, x0="exact", seed=3)  # fmt: skip
-            assert r.metrics["ess_per_grad_x2_min"] == tr.summary()["ess_per_grad_x2_min"]
+            assert r.metrics["ess_per_grad_x2_min"] == tr.efficiency()["ess_per_grad_x2_min"]
             assert r.metrics["n_grad_total"] == int(tr.n_grad.sum())
             assert db.array(r.key, "autocorrelation")[0] == pytest.approx(1.0)
 
@@ -206,8 +206,8 @@ n_snapshots = 3
     ("task", "body", "message"),
     [
         ("hmc.sample", '[base]\ntarget = { name = "nope" }\nstep_size = 0.1\n', "target.name"),
-        ("hmc.sample", '[base]\ntarget = { name = "funnel" }\n', "step_size is required"),
-        ("hmc.sample", '[base]\ntarget = { name = "funnel" }\nstep_size = 0.1\nmethod = "nuts"\n', "method"),
+        ("hmc.sample", '[base]\ntarget = { name = "funnel" }\nwarmup = 0\n', "step_size is required"),
+        ("hmc.sample", '[base]\ntarget = { name = "funnel" }\nstep_size = 0.1\nmethod = "bogus"\n', "method"),
         ("spin.anneal", '[base]\ninstance = { kind = "sk", n = 8 }\nbeta_range = [2.0, 1.0]\n', "beta_range"),
         ("spin.anneal", '[base]\ninstance = { kind = "sk", n = 8, q = 1 }\n', "unknown key 'q'"),
         ("spin.exact", "[base]\nn = 40\n", "n"),

@@ -8,6 +8,7 @@ __all__ = [
     "HMC_MOVE_REFRESH",
     "HmcRun",
     "HmcTarget",
+    "NutsRun",
     "__version__",
     "approx_callback",
     "approx_law",
@@ -142,6 +143,7 @@ class HmcRun:
         inverse_mass_matrix: npt.NDArray[np.float64] | None,
         seed: int,
     ) -> HmcRun: ...
+    def set_jitter(self, jitter: float, seed: int) -> None: ...
     def init(self) -> None: ...
     def start_warmup(self, n_iter: int, adapt_step_size: bool, adapt_metric: bool, target_accept: float) -> None: ...
     @property
@@ -154,6 +156,39 @@ class HmcRun:
     @property
     def inverse_mass_matrix(self) -> npt.NDArray[np.float64]: ...
     def output(self) -> dict[str, Any]: ...
+
+@final
+class NutsRun:
+    def __new__(
+        cls,
+        target: Any,
+        x0: npt.NDArray[np.float64],
+        step_size: float,
+        inverse_mass_matrix: npt.NDArray[np.float64] | None,
+        max_tree_depth: int,
+        max_energy_error: float,
+        seed: int,
+    ) -> NutsRun: ...
+    def init(self) -> None: ...
+    def start_warmup(
+        self,
+        n_iter: int,
+        adapt_step_size: bool,
+        adapt_metric: bool,
+        dense: bool,
+        target_accept: float,
+        pooled: bool,
+        save: bool,
+    ) -> None: ...
+    @property
+    def warmup_left(self) -> int: ...
+    def warmup(self, n_iter: int, threads: int | None = None) -> None: ...
+    def reserve(self, n_iter: int) -> None: ...
+    def run(self, n_iter: int, threads: int | None = None) -> None: ...
+    @property
+    def step_sizes(self) -> npt.NDArray[np.float64]: ...
+    def inverse_mass_matrix(self, c: int) -> npt.NDArray[np.float64]: ...
+    def output(self, warmup: bool) -> dict[str, Any]: ...
 
 def hmc_ess(
     x: npt.NDArray[np.float64], square: bool = False, split: bool = True, threads: int | None = None

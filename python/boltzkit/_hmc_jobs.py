@@ -65,7 +65,7 @@ def run_sample(p: Table, out: Path, threads: int | None, progress: bool | None) 
     import matplotlib.pyplot as plt
 
     target = parse_target(p.get_table("target"))
-    methods = [str(m) for m in p.get_list("methods", ["mjhmc"])]
+    methods = [str(m) for m in p.get_list("methods", ["nuts"])]
     for i, m in enumerate(methods):
         if m not in hmc.METHODS:
             raise ConfigError(f"{p.path}.methods[{i}]: expected one of {', '.join(hmc.METHODS)}; got {m!r}")
@@ -89,8 +89,8 @@ def run_sample(p: Table, out: Path, threads: int | None, progress: bool | None) 
     fig, ax = plt.subplots(figsize=(7, 4))
     for m in methods:
         kw = {**common, **overrides.get(m, {})}
-        if "step_size" not in kw and kw.get("warmup", 0) == 0:
-            raise ConfigError(f"{p.path}: step_size is required for {m} (or warmup > 0)")
+        if "step_size" not in kw and kw.get("warmup") == 0:
+            raise ConfigError(f"{p.path}: step_size is required for {m} with warmup = 0")
         try:
             tr = hmc.sample(
                 target,
@@ -105,7 +105,7 @@ def run_sample(p: Table, out: Path, threads: int | None, progress: bool | None) 
             )
         except InvalidArgumentError as e:
             raise ConfigError(f"{p.path} ({m}): {e}") from None
-        s = tr.summary()
+        s = tr.efficiency()
         moves = ", ".join(f"{k} {v:.3f}" for k, v in tr.move_fractions.items())
         rows.append([m, tr.step_size, tr.n_leapfrog, s["ess_per_grad_x_min"], s["ess_per_grad_x2_min"],
                      s["grads_to_ac_0.5"], s["grads_per_draw"], moves, s["wall_time"]])  # fmt: skip

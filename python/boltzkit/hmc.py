@@ -1,8 +1,14 @@
 """Hamiltonian Monte Carlo without detailed balance: Markov-jump HMC, look-ahead HMC and HMC.
 
-Implements "A Markov Jump Process for More Efficient Hamiltonian Monte Carlo" (Berger, Mudigonda,
-DeWeese, Sohl-Dickstein 2015) and "Hamiltonian Monte Carlo Without Detailed Balance"
-(Sohl-Dickstein, Mudigonda, DeWeese 2014). Four samplers share one interface, :func:`sample`:
+The No-U-Turn sampler as Stan runs it (the default), and the samplers of "A Markov Jump Process
+for More Efficient Hamiltonian Monte Carlo" (Berger, Mudigonda, DeWeese, Sohl-Dickstein 2015) and
+"Hamiltonian Monte Carlo Without Detailed Balance" (Sohl-Dickstein, Mudigonda, DeWeese 2014). Five
+samplers share one interface, :func:`sample`:
+
+``"nuts"``
+    The No-U-Turn sampler exactly as Stan runs it (multinomial sampling, the generalised U-turn
+    criterion with the extra checks across subtrees, maximum tree depth 10, a divergence at an
+    energy error above 1000), with Stan's windowed warm-up per chain (the default).
 
 ``"hmc"``
     Standard HMC with partial momentum refresh ``p ← √(1−β) p + √β n`` and a momentum flip on
@@ -39,7 +45,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -61,6 +67,7 @@ __all__ = [
     "METHODS",
     "Bimodal",
     "BuiltinTarget",
+    "DivergenceWarning",
     "Funnel",
     "GaussianAniso",
     "GaussianDense",
@@ -75,9 +82,11 @@ __all__ = [
     "sample",
 ]
 
-Method = Literal["hmc", "lahmc", "ct_hmc", "mjhmc"]
+Method = Literal["nuts", "hmc", "lahmc", "ct_hmc", "mjhmc"]
 #: The samplers.
-METHODS: tuple[str, ...] = ("hmc", "lahmc", "ct_hmc", "mjhmc")
+METHODS: tuple[str, ...] = ("nuts", "hmc", "lahmc", "ct_hmc", "mjhmc")
+#: Warm-up iterations when ``warmup`` is not given and the step size is to be adapted (Stan's).
+DEFAULT_WARMUP = 1000
 JUMP_METHODS = ("ct_hmc", "mjhmc")
 _MOVE_R = int(_core.HMC_MOVE_REFRESH)
 
@@ -141,6 +150,11 @@ def _array(name: str, v: object, ndim: int) -> F64:
             f"{name}: every value must be between -1e100 and 1e100, got {a.flat[np.argmax(np.abs(a))]:.3g}"
         )
     return a
+
+
+class DivergenceWarning(UserWarning):
+    """A run had divergent transitions (as PyMC warns): its draws may be biased; raise
+    ``target_accept`` or reparameterise."""
 
 
 class NoExactSamplerError(ComputationError, NotImplementedError):
@@ -698,16 +712,33 @@ class Trace:
         Move of each iteration: 0 = flip ``F`` (a rejection), ``a ≥ 1`` = ``L^a`` (``L`` for mjhmc,
         ``FL`` for ct_hmc), 255 = full momentum refresh ``R``.
     accept : ndarray of shape (chain, n), float64
-        ``min(1, e^{−ΔH})`` of the first trajectory of each iteration.
+        ``min(1, e^{−ΔH})`` of the first trajectory of each iteration (nuts: the mean
+        Metropolis acceptance over the trajectory, Stan's ``accept_stat__``).
     energy : ndarray of shape (chain, n), float64
-        Potential energy ``E(x)`` of each record.
+        Potential energy ``E(x)`` of each record (``−lp``).
+    hamiltonian : ndarray of shape (chain, n), float64
+        Hamiltonian ``E(x) + K(p)`` of each record with its momentum (before the refresh that
+        follows it): ArviZ's ``energy`` (what ``az.bfmi`` needs).
+    diverging : ndarray of shape (chain, n), bool
+        Whether the iteration's (first) trajectory diverged: an energy error above 1000 or a
+        non-finite energy or gradient anywhere on it. Divergent trajectories are rejected.
+    tree_depth, n_steps : ndarray of shape (chain, n), int64, or None
+        nuts: tree depth and leapfrog steps of each draw.
+    step_sizes : ndarray of shape (chain,), float64
+        The step size of every chain after warm-up (nuts adapts each chain on its own;
+        :attr:`step_size` is their median).
+    warmup_draws : ndarray of shape (chain, n_warmup, dim), or None
+        The warm-up draws, when ``save_warmup=True`` (nuts).
+    warmup_stats : dict of ndarray, or None
+        Their sample statistics (as :meth:`sample_stats`).
     n_grad : ndarray of shape (chain,), int64
         Gradient evaluations per chain while sampling.
     n_grad_warmup : ndarray of shape (chain,), int64
         Gradient evaluations per chain during warm-up.
     step_size, n_leapfrog, beta, refresh_rate, look_ahead
         The settings used (after warm-up).
-    inverse_mass_matrix : ndarray of shape (dim,) or (dim, dim)
+    inverse_mass_matrix : ndarray of shape (dim,) or (dim, dim); nuts: (chain, dim) or (chain, dim, dim)
+        nuts adapts one per chain (all equal with ``pool_warmup=True``).
     wall_time : float
         Seconds spent sampling (after warm-up).
     """
@@ -729,6 +760,13 @@ class Trace:
     seed: int
     wall_time: float
     warmup_time: float = 0.0
+    hamiltonian: F64 | None = None
+    diverging: npt.NDArray[np.bool_] | None = None
+    tree_depth: npt.NDArray[np.int64] | None = None
+    n_steps: npt.NDArray[np.int64] | None = None
+    step_sizes: F64 | None = None
+    warmup_draws: F64 | None = None
+    warmup_stats: dict[str, npt.NDArray[Any]] | None = None
 
     def __post_init__(self) -> None:
         rec = _real_array("records", self.records)
@@ -853,6 +891,8 @@ class Trace:
         def frac(code: int) -> float:
             return float(np.count_nonzero(m == code) / n)
 
+        if self.method == "nuts":
+            return {"divergent": float(np.mean(self._diverging())) if m.size else 0.0}
         if self.method == "hmc":
             return {"accept": frac(1), "F": frac(0)}
         if self.method == "lahmc":
@@ -911,9 +951,9 @@ class Trace:
         lv = as_float("level", level, -1.0, 1.0)
         return _first_crossing(self.mean_autocorrelation(quantity=quantity), lv) * self.grads_per_draw
 
-    def summary(self) -> dict[str, float]:
-        """Headline numbers: ESS per gradient of ``x`` and ``x²`` (worst coordinate and mean),
-        gradients to autocorrelation 0.5, gradients per draw, wall time."""
+    def efficiency(self) -> dict[str, float]:
+        """Headline cost numbers: ESS per gradient of ``x`` and ``x²`` (worst coordinate and
+        mean), gradients to autocorrelation 0.5, gradients per draw, wall time."""
         ex, ex2 = self.ess_per_grad("x"), self.ess_per_grad("x2")
         return {
             "ess_per_grad_x_min": float(ex.min()),
@@ -925,31 +965,206 @@ class Trace:
             "wall_time": self.wall_time,
         }
 
-    def to_arviz(self) -> Any:
-        """The draws as ArviZ data (``posterior.x`` with dims ``chain, draw, x_dim``; sample stats
-        ``acceptance_rate``, ``energy``, ``move`` for discrete samplers).
+    def _diverging(self) -> npt.NDArray[np.bool_]:
+        if self.diverging is None:
+            return np.zeros(self.records.shape[:2], dtype=bool)
+        return self.diverging
+
+    @property
+    def divergences(self) -> npt.NDArray[np.int64]:
+        """Divergent transitions per chain while sampling, shape (chain,) (per draw:
+        :attr:`diverging`)."""
+        return np.asarray(self._diverging().sum(axis=1), dtype=np.int64)
+
+    def _grid_index(self) -> npt.NDArray[np.int64]:
+        """Jump samplers: the record occupied at each point of :attr:`draws`, (chain, n_grid)."""
+        assert self.tau is not None
+        n_grid = self.draws.shape[1]
+        dt = self.mean_holding_time
+        t = (np.arange(n_grid) + 0.5) * dt
+        ends = np.cumsum(self.tau, axis=1)
+        idx = np.stack([np.searchsorted(ends[c], t, side="right") for c in range(self.n_chains)])
+        return np.asarray(np.minimum(idx, self.records.shape[1] - 1), dtype=np.int64)
+
+    def sample_stats(self) -> dict[str, npt.NDArray[Any]]:
+        """Per-draw statistics aligned with :attr:`draws`, named as ArviZ and PyMC name them:
+        ``energy`` (the Hamiltonian), ``lp`` (``log π`` up to a constant), ``diverging``,
+        ``acceptance_rate``, ``step_size``, ``n_steps`` (leapfrog steps), and ``tree_depth``
+        (nuts), ``move`` (hmc, lahmc, jump samplers), ``holding_time`` (jump samplers: of the
+        state each grid point reads)."""
+        c, n = self.records.shape[:2]
+        ham = self.hamiltonian if self.hamiltonian is not None else np.full((c, n), np.nan)
+        eps = np.full((c, n), self.step_size)
+        if self.method == "nuts" and self.n_steps is not None and self.tree_depth is not None:
+            steps = self.n_steps
+        elif self.method == "lahmc":
+            steps = np.where(self.moves == 0, self.look_ahead, self.moves).astype(np.int64) * self.n_leapfrog
+        else:
+            steps = np.full((c, n), self.n_leapfrog, dtype=np.int64)
+        st: dict[str, npt.NDArray[Any]] = {
+            "energy": ham,
+            "lp": -self.energy,
+            "diverging": self._diverging(),
+            "acceptance_rate": self.accept,
+            "step_size": eps,
+            "n_steps": np.asarray(steps, dtype=np.int64),
+        }
+        if self.method == "nuts":
+            if self.tree_depth is not None:
+                st["tree_depth"] = self.tree_depth
+            return st
+        st["move"] = self.moves.astype(np.int64)
+        if self.tau is None:
+            return st
+        st["holding_time"] = self.tau
+        idx = self._grid_index()
+        return {k: np.take_along_axis(v, idx, axis=1) for k, v in st.items()}
+
+    def summary(self, *, prob: float = 0.05) -> dict[str, F64]:
+        """ArviZ's diagnostic summary of every coordinate of :attr:`draws`: ``mean``, ``sd``,
+        ``mcse_mean``, ``ess_bulk``, ``ess_tail``, ``r_hat`` (each of shape (dim,)).
+
+        The definitions are ArviZ's (Vehtari et al. 2021): rank-normalised split-R̂ (the larger of
+        the bulk and the folded tail value), the bulk ESS of the rank-normalised split chains, the
+        tail ESS as the smaller ESS of the indicators ``x ≤ q_prob`` and ``x ≤ q_{1−prob}``.
+        R̂ needs at least 2 chains and 4 draws (NaN otherwise).
+        """
+        from scipy import stats as sps
+
+        p = as_float("prob", prob, 0.0, 0.5, lo_open=True, hi_open=True)
+        x = self.draws
+        c, n, d = x.shape
+        if n < 4:
+            raise InvalidArgumentError(f"summary: needs at least 4 draws per chain, got {n}")
+        half = n // 2
+        split = np.concatenate([x[:, :half], x[:, n - half :]], axis=0)  # (2c, half, d)
+
+        def z_scale(a: F64) -> F64:
+            flat = a.reshape(-1, d)
+            r = sps.rankdata(flat, method="average", axis=0)
+            u = (r - 3.0 / 8.0) / (flat.shape[0] - 2 * 3.0 / 8.0 + 1.0)
+            return np.asarray(sps.norm.ppf(u).reshape(a.shape), dtype=np.float64)
+
+        def rhat(a: F64) -> F64:
+            m = a.shape[1]
+            means = a.mean(axis=1)
+            b = m * means.var(axis=0, ddof=1)
+            w = a.var(axis=1, ddof=1).mean(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.asarray(np.sqrt((b / w + m - 1) / m), dtype=np.float64)
+
+        def ess_of(a: F64) -> F64:
+            # constant columns: ArviZ returns the number of draws
+            const = np.ptp(a.reshape(-1, d), axis=0) < np.finfo(float).resolution
+            out = np.full(d, float(a.shape[0] * a.shape[1]))
+            if not const.all():
+                keep = ~const
+                out[keep] = ess(np.ascontiguousarray(a[:, :, keep]), split=False)
+            return out
+
+        zs = z_scale(split)
+        ess_bulk = ess_of(zs)
+        q = np.quantile(x.reshape(-1, d), [p, 1 - p], axis=0)
+        tails = [ess_of((split <= q[k]).astype(np.float64)) for k in range(2)]
+        ess_tail = np.minimum(tails[0], tails[1])
+        if c * 2 >= 2 and c >= 2:
+            folded = np.abs(split - np.median(split.reshape(-1, d), axis=0))
+            r_hat = np.maximum(rhat(zs), rhat(z_scale(folded)))
+        else:
+            r_hat = np.full(d, np.nan)
+        mean = x.reshape(-1, d).mean(axis=0)
+        sd = x.reshape(-1, d).std(axis=0, ddof=1)
+        ess_mean = ess(x) if n >= 4 else np.full(d, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mcse = sd / np.sqrt(ess_mean)
+        return {
+            "mean": np.asarray(mean, dtype=np.float64),
+            "sd": np.asarray(sd, dtype=np.float64),
+            "mcse_mean": np.asarray(mcse, dtype=np.float64),
+            "ess_bulk": ess_bulk,
+            "ess_tail": ess_tail,
+            "r_hat": r_hat,
+        }
+
+    def to_arviz(
+        self,
+        names: Sequence[str] | Mapping[str, tuple[int, ...]] | None = None,
+        *,
+        coords: Mapping[str, Sequence[Any]] | None = None,
+        dims: Mapping[str, Sequence[str]] | None = None,
+    ) -> Any:
+        """The draws as ArviZ data: ``posterior`` and ``sample_stats`` (:meth:`sample_stats`:
+        the Hamiltonian ``energy``, so ``az.bfmi`` means what it says, ``diverging``,
+        ``acceptance_rate``, ``step_size``, ``n_steps``, ``lp``, …), and ``warmup_posterior`` /
+        ``warmup_sample_stats`` when warm-up draws were kept (``save_warmup=True``).
+
+        Parameters
+        ----------
+        names : sequence of str or dict, optional
+            Names of the variables. A sequence of ``dim`` names: one scalar variable per
+            coordinate. A dict ``{name: shape}``: consecutive blocks of coordinates (in that
+            order, C order within a block; the sizes must add up to ``dim``). Default: one
+            variable ``x`` with dims ``(chain, draw, x_dim)``.
+        coords, dims : dict, optional
+            Passed to ArviZ's ``from_dict`` (labels of the variables' dimensions).
 
         Needs the optional dependency ``arviz`` (``pip install boltzkit[arviz]``); returns what
         its ``from_dict`` returns: a ``DataTree`` with ArviZ ≥ 1 (``arviz_base``), an
         ``InferenceData`` with older ArviZ.
         """
-        stats: dict[str, Any] = {}
-        if not self.is_jump:
-            stats = {"acceptance_rate": self.accept, "energy": self.energy, "move": self.moves.astype(np.int64)}
-        data: dict[str, Any] = {"posterior": {"x": self.draws}}
-        if stats:
-            data["sample_stats"] = stats
+        dim_map: dict[str, list[str]] = {k: list(v) for k, v in (dims or {}).items()}
+
+        def split(draws: F64) -> dict[str, Any]:
+            if names is None:
+                return {"x": draws}
+            c, n, d = draws.shape
+            out: dict[str, Any] = {}
+            if isinstance(names, Mapping):
+                start = 0
+                for k, shape in names.items():
+                    shp = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+                    size = int(np.prod(shp)) if shp else 1
+                    out[str(k)] = draws[:, :, start : start + size].reshape((c, n, *shp))
+                    start += size
+                if start != d:
+                    raise InvalidArgumentError(f"names: the shapes cover {start} coordinates, the target has {d}")
+                return out
+            if isinstance(names, str) or len(names) != d:
+                raise InvalidArgumentError(f"names: expected {d} names (one per coordinate) or a dict of shapes")
+            for i, k in enumerate(names):
+                out[str(k)] = draws[:, :, i]
+            if len(out) != d:
+                raise InvalidArgumentError("names: the names must be distinct")
+            return out
+
+        if names is None:
+            dim_map.setdefault("x", ["x_dim"])
+        data: dict[str, Any] = {"posterior": split(self.draws), "sample_stats": self.sample_stats()}
+        if self.warmup_draws is not None and self.warmup_draws.shape[1] > 0:
+            data["warmup_posterior"] = split(self.warmup_draws)
+            if self.warmup_stats is not None:
+                data["warmup_sample_stats"] = dict(self.warmup_stats)
         try:
             import arviz_base  # type: ignore[import-not-found,unused-ignore]
 
-            return arviz_base.from_dict(data, dims={"x": ["x_dim"]})
+            return arviz_base.from_dict(
+                data, dims=dim_map, coords=dict(coords) if coords else None, save_warmup="warmup_posterior" in data
+            )
         except ImportError:
             pass
         try:
             import arviz  # type: ignore[import-not-found,unused-ignore]
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("to_arviz needs arviz: pip install 'boltzkit[arviz]'") from e
-        return arviz.from_dict(posterior=data["posterior"], sample_stats=stats or None, dims={"x": ["x_dim"]})
+        return arviz.from_dict(  # pragma: no cover - depends on the environment
+            posterior=data["posterior"],
+            sample_stats=data["sample_stats"],
+            warmup_posterior=data.get("warmup_posterior"),
+            warmup_sample_stats=data.get("warmup_sample_stats"),
+            save_warmup="warmup_posterior" in data,
+            dims=dim_map,
+            coords=dict(coords) if coords else None,
+        )
 
     def plot_autocorr(self, ax: Axes | None = None, *, quantity: Literal["x", "x2"] = "x", label: str | None = None) -> Figure:
         """Plot :meth:`mean_autocorrelation` against gradient evaluations per chain.
@@ -973,35 +1188,95 @@ class Trace:
 # sampling
 
 
-def _wrap_callback(fn: Callable[..., Any], sign: float, d: int) -> Callable[[F64], tuple[F64, F64]]:
-    """Validates a user batch callback's results (shapes, NaN, −∞) and converts to energies."""
+def _is_jax_function(fn: object) -> bool:
+    """Whether ``fn`` is a JAX-transformed function (``jax.jit`` and friends)."""
+    mod = type(fn).__module__ or ""
+    return mod.startswith(("jax", "jaxlib"))
+
+
+def _vectorize(fn: Callable[..., Any], what: str, d: int) -> Callable[[F64], tuple[F64, F64]]:
+    """A batch function from a single-point ``fn(x) -> (value, grad)``: ``jax.vmap`` for a JAX
+    function when JAX is installed, else a loop over the rows."""
+    if _is_jax_function(fn):
+        try:
+            import jax  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:  # pragma: no cover - depends on the environment
+            pass
+        else:  # pragma: no cover - depends on the environment
+            vf = jax.jit(jax.vmap(fn))
+
+            def batched(x: F64) -> tuple[F64, F64]:
+                e, g = vf(x)
+                return np.asarray(e, dtype=np.float64), np.asarray(g, dtype=np.float64)
+
+            return batched
+
+    def loop(x: F64) -> tuple[F64, F64]:
+        n = x.shape[0]
+        e = np.empty(n)
+        g = np.empty((n, d))
+        for i in range(n):
+            out = fn(x[i])
+            if not isinstance(out, tuple) or len(out) != 2:
+                raise InvalidArgumentError(
+                    f"{what}: with vectorized=False, must return a pair (a number, a gradient of shape ({d},))"
+                )
+            try:
+                ei = np.asarray(out[0], dtype=np.float64)
+                gi = np.asarray(out[1], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(f"{what}: returned something that is not a number") from None
+            if ei.size != 1 or gi.shape != (d,):
+                raise InvalidArgumentError(
+                    f"{what}: with vectorized=False, returned shapes {ei.shape} and {gi.shape} for one point; "
+                    f"expected () and ({d},)"
+                )
+            e[i] = float(ei.reshape(()))
+            g[i] = gi
+        return e, g
+
+    return loop
+
+
+def _wrap_callback(
+    fn: Callable[..., Any], sign: float, d: int, *, vectorized: bool = True, pad_to: int | None = None
+) -> Callable[[F64], tuple[F64, F64]]:
+    """Validates a user batch callback's results (shapes) and converts to energies. A NaN or
+    infinite value or gradient marks the point as outside the support (energy +inf):
+    the samplers reject it as a divergence instead of stopping the run. ``pad_to``: call ``fn``
+    with exactly that many rows (copies of the first row fill up), so a jitted function
+    compiles once."""
     what = "target" if sign > 0 else "logdensity"
+    f = fn if vectorized else _vectorize(fn, what, d)
 
     def call(x: F64) -> tuple[F64, F64]:
-        out = fn(x)
+        n = x.shape[0]
+        xin = x
+        if pad_to is not None and n < pad_to:
+            xin = np.concatenate([x, np.broadcast_to(x[:1], (pad_to - n, d))])
+        m = xin.shape[0]
+        out = f(xin)
         if not isinstance(out, tuple) or len(out) != 2:
             raise InvalidArgumentError(f"{what}: must return a pair (values of shape (n,), gradients of shape (n, {d}))")
         try:
-            e = np.ascontiguousarray(out[0], dtype=np.float64)
-            g = np.ascontiguousarray(out[1], dtype=np.float64)
+            e = np.asarray(out[0], dtype=np.float64)
+            g = np.asarray(out[1], dtype=np.float64)
         except (TypeError, ValueError):
             raise InvalidArgumentError(f"{what}: returned something that is not an array of numbers") from None
-        n = x.shape[0]
-        if e.shape != (n,) or g.shape != (n, d):
+        if e.shape != (m,) or g.shape != (m, d):
             raise InvalidArgumentError(
-                f"{what}: returned shapes {e.shape} and {g.shape} for a batch of {n} points; expected ({n},) and ({n}, {d})"
+                f"{what}: returned shapes {e.shape} and {g.shape} for a batch of {m} points; expected ({m},) and ({m}, {d})"
             )
-        if np.isnan(e).any() or np.isnan(g).any():
-            i = int(np.nonzero(np.isnan(e) | np.isnan(g).any(axis=1))[0][0])
-            raise InvalidArgumentError(f"{what}: returned NaN at the point {x[i].tolist()}")
+        if m != n:
+            e, g = e[:n], g[:n]
         if sign < 0:
             e, g = -e, -g
-        if (e == -np.inf).any():
-            raise InvalidArgumentError(f"{what}: the energy is −∞ somewhere (the density is not normalisable)")
-        fin = np.isfinite(e)
-        if not np.isfinite(g[fin]).all():
-            raise InvalidArgumentError(f"{what}: returned an infinite gradient where the value is finite")
-        return e, g
+        # a non-finite energy reads as +inf (never written into the user's array); a non-finite
+        # gradient stops the leapfrog where it meets it: the trajectory is divergent, exactly as
+        # for a native target that overflows
+        if not np.isfinite(e).all():
+            e = np.where(np.isfinite(e), e, np.inf)
+        return np.ascontiguousarray(e), np.ascontiguousarray(g)
 
     return call
 
@@ -1085,6 +1360,16 @@ def _check_record_memory(n_chains: int, n_samples: int, d: int, jump: bool, look
     )
 
 
+def _check_tree_memory(n_chains: int, d: int, max_depth: int) -> None:
+    """Refuse a NUTS run whose trees do not fit: per chain (max_depth + 2) nodes of 8 vectors of
+    length d, and 20 more vectors."""
+    check_bytes(
+        "n_chains",
+        8.0 * n_chains * d * (8 * (max_depth + 2) + 20),
+        f"the NUTS trees of {n_chains} chains in dimension {d}",
+    )
+
+
 def _check_output(out: dict[str, Any], jump: bool) -> None:
     """The invariants of a run's records: finite states, energies below +inf, acceptance
     statistics in [0, 1], positive finite holding times."""
@@ -1103,7 +1388,7 @@ def sample(
     target: BuiltinTarget | EnergyGrad | None = None,
     *,
     logdensity: EnergyGrad | None = None,
-    method: Method = "mjhmc",
+    method: Method = "nuts",
     n_samples: int = 1000,
     n_chains: int = 4,
     step_size: float | None = None,
@@ -1112,10 +1397,17 @@ def sample(
     refresh_rate: float | None = None,
     look_ahead: int = 4,
     inverse_mass_matrix: npt.ArrayLike | None = None,
-    warmup: int = 0,
+    warmup: int | None = None,
     target_accept: float = 0.8,
     adapt_step_size: bool = True,
     adapt_metric: bool = True,
+    metric: Literal["diag", "dense"] = "diag",
+    pool_warmup: bool = False,
+    save_warmup: bool = False,
+    max_tree_depth: int = 10,
+    jitter: float = 0.0,
+    vectorized: bool = True,
+    pad_batch: bool = False,
     x0: npt.ArrayLike | Literal["exact"] | None = None,
     dim: int | None = None,
     thin: int = 1,
@@ -1124,7 +1416,15 @@ def sample(
     threads: int | None = None,
     progress: bool | None = None,
 ) -> Trace:
-    """Sample a target with HMC, look-ahead HMC, continuous-time HMC or Markov-jump HMC.
+    """Sample a target with NUTS (the default), HMC, look-ahead HMC, continuous-time HMC or
+    Markov-jump HMC.
+
+    The defaults are what a Stan or PyMC user expects: NUTS, 4 chains, 1000 warm-up iterations
+    (Stan's windowed adaptation of the step size and a diagonal metric, per chain), 1000 draws,
+    full momentum refresh. A divergent transition (an energy error above 1000, or a NaN or
+    infinite energy or gradient from the target) is rejected and counted
+    (:attr:`Trace.diverging`), never an exception; a :class:`DivergenceWarning` at the end of a
+    run reports them.
 
     Parameters
     ----------
@@ -1133,39 +1433,66 @@ def sample(
         callable ``f(x) -> (energy, grad)`` taking a batch ``x`` of shape ``(n, dim)`` (float64)
         and returning energies ``E = −ln π`` of shape ``(n,)`` and gradients ``(n, dim)``. It is
         called once per leapfrog step for all chains that need that step (``n`` varies between
-        calls). ``+inf`` energies mark points outside the support; NaN is an error.
+        calls unless ``pad_batch``). A NaN or infinite energy or gradient marks a point outside
+        the support: the trajectory reaching it is divergent and rejected.
     logdensity : callable, optional
         Instead of ``target``: ``f(x) -> (log π, ∇ log π)`` for a batch; negated internally.
-    method : {"hmc", "lahmc", "ct_hmc", "mjhmc"}
-        The sampler (default ``"mjhmc"``).
+    method : {"nuts", "hmc", "lahmc", "ct_hmc", "mjhmc"}
+        The sampler (default ``"nuts"``).
     n_samples : int
         Iterations recorded per chain (discrete samplers: draws, times ``thin``; jump samplers:
         jumps, see :meth:`Trace.on_grid`).
     n_chains : int
         Independent chains, run in parallel.
     step_size : float, optional
-        Leapfrog step size; required unless ``warmup > 0`` (then 0.1 is the start of dual
-        averaging).
+        Leapfrog step size; required unless ``warmup > 0`` (then the start of dual averaging,
+        default 1 for nuts as in Stan, 0.1 for the others).
     n_leapfrog : int
-        Leapfrog steps per trajectory ``M``.
+        Leapfrog steps per trajectory ``M`` (not nuts).
     beta : float, optional
         Momentum corruption per iteration, ``p ← √(1−β) p + √β n``. Discrete samplers:
-        ``0 < β ≤ 1`` (1 = full refresh), default 0.1. Jump samplers: ``0 < β < 1``, converted to
-        the refresh rate ``λ = −ln(1 − β)/2``.
+        ``0 < β ≤ 1``, default 1 (a full refresh, as Stan and BlackJAX). Jump samplers:
+        ``0 < β < 1`` (default 0.1), converted to the refresh rate ``λ = −ln(1 − β)/2``.
     refresh_rate : float, optional
         Jump samplers only, instead of ``beta``: the rate ``λ ≥ 0`` of full momentum refreshes.
     look_ahead : int
         ``K``, the maximum number of look-ahead trajectories (lahmc).
     inverse_mass_matrix : array_like of shape (dim,) or (dim, dim), optional
         Diagonal or dense ``M⁻¹`` (default identity). The kinetic energy is ``pᵀ M⁻¹ p / 2``.
-    warmup : int
-        Warm-up iterations before recording: dual averaging of the step size towards
-        ``target_accept`` on ``min(1, e^{−ΔH})`` and (``adapt_metric``) a diagonal ``M⁻¹`` from
-        windowed variances (Stan's schedule); statistics pooled over chains.
+    warmup : int, optional
+        Warm-up iterations before recording (default 1000 when ``step_size`` is not given, else
+        0). nuts: Stan's windowed adaptation per chain (dual averaging of the step size towards
+        ``target_accept`` on the mean acceptance over the trajectory, the metric from the
+        variances or covariances of each slow window, regularised as Stan does, Stan's step-size
+        heuristic after each metric update). Other samplers: dual averaging on
+        ``min(1, e^{−ΔH})`` and a diagonal ``M⁻¹`` from windowed variances, pooled over chains.
     target_accept : float
         Target acceptance statistic of the warm-up, in (0, 1).
     adapt_step_size, adapt_metric : bool
         What the warm-up adapts.
+    metric : {"diag", "dense"}
+        nuts: adapt a diagonal or a dense inverse mass matrix.
+    pool_warmup : bool
+        nuts: give every chain the element-wise median of the chains' metric estimates at each
+        window end and the median of their step sizes at the end (robust to a stuck chain),
+        instead of adapting each chain on its own (the default, as Stan).
+    save_warmup : bool
+        nuts: keep the warm-up draws (:attr:`Trace.warmup_draws`; ArviZ warm-up groups).
+    max_tree_depth : int
+        nuts: at most ``2^max_tree_depth − 1`` leapfrog steps per draw (Stan: 10).
+    jitter : float
+        hmc and lahmc: draw each iteration's step size uniformly in ``ε (1 ± jitter)`` and its
+        leapfrog steps uniformly in ``round(M (1 ± jitter))`` (the same for every chain; each
+        iteration is an exact kernel, so the target stays invariant), so that a fixed path
+        length cannot resonate with one coordinate. In ``[0, 1)``; 0 (the default) keeps the
+        papers' fixed settings.
+    vectorized : bool
+        False: ``target`` / ``logdensity`` takes one point ``(dim,)`` and returns ``(value,
+        grad)``; boltzkit calls it row by row, or through ``jax.vmap`` when it is a JAX-jitted
+        function and JAX is installed.
+    pad_batch : bool
+        Call a callable target with a fixed number of rows (``n_chains``, twice that for
+        mjhmc), padding with copies of a row, so that a jitted function compiles only once.
     x0 : array_like of shape (n_chains, dim) or (dim,), "exact", or None
         Starting points. ``"exact"``: independent exact draws (built-ins that have them). None:
         uniform on ``[−2, 2]^dim`` (Stan's default).
@@ -1207,8 +1534,22 @@ def sample(
     n_chains = _int("n_chains", n_chains, 1, 1_000_000)
     n_leapfrog = _int("n_leapfrog", n_leapfrog, 1, 100_000)
     look_ahead = _int("look_ahead", look_ahead, 1, 64)
-    warmup = _int("warmup", warmup, 0)
+    nuts = method == "nuts"
+    warmup = (DEFAULT_WARMUP if step_size is None else 0) if warmup is None else _int("warmup", warmup, 0)
     thin = _int("thin", thin, 1)
+    max_tree_depth = _int("max_tree_depth", max_tree_depth, 1, 20)
+    jit = as_float("jitter", jitter, 0.0, 1.0, hi_open=True)
+    if jit > 0 and method not in ("hmc", "lahmc"):
+        raise InvalidArgumentError(f"jitter: only for hmc and lahmc (fixed path lengths), got method {method!r}")
+    pool_warmup = as_bool("pool_warmup", pool_warmup)
+    save_warmup = as_bool("save_warmup", save_warmup)
+    vectorized = as_bool("vectorized", vectorized)
+    pad_batch = as_bool("pad_batch", pad_batch)
+    if not isinstance(metric, str) or metric not in ("diag", "dense"):
+        raise InvalidArgumentError(f"metric: expected 'diag' or 'dense', got {metric!r}")
+    if not nuts and (metric == "dense" or pool_warmup or save_warmup):
+        what = "metric" if metric == "dense" else "pool_warmup" if pool_warmup else "save_warmup"
+        raise InvalidArgumentError(f"{what}: only for method='nuts' (the other samplers pool a diagonal warm-up over chains)")
     seed = as_seed(seed)
     threads = resolve_threads(threads)
     adapt_step_size = as_bool("adapt_step_size", adapt_step_size)
@@ -1221,7 +1562,7 @@ def sample(
     if step_size is None:
         if warmup == 0 or not adapt_step_size:
             raise InvalidArgumentError("step_size: required unless warmup > 0 adapts it")
-        eps = 0.1
+        eps = 1.0 if nuts else 0.1
     else:
         eps = _positive("step_size", step_size)
     ta = as_float("target_accept", target_accept, 0.0, 1.0, lo_open=True, hi_open=True)
@@ -1236,7 +1577,7 @@ def sample(
     else:
         if refresh_rate is not None:
             raise InvalidArgumentError(f"refresh_rate: only for the jump samplers (ct_hmc, mjhmc); use beta with {method}")
-        b = 0.1 if beta is None else as_float("beta", beta, 0.0, 1.0, lo_open=True)
+        b = 1.0 if beta is None else as_float("beta", beta, 0.0, 1.0, lo_open=True)
         lam = 0.0
     # the target
     builtin: BuiltinTarget | None = None
@@ -1258,18 +1599,25 @@ def sample(
     d_known = builtin.ndim if builtin is not None else (None if dim is None else _dim(dim))
     if d_known is not None:
         _check_record_memory(n_chains, n_samples + 1, d_known, jump, look_ahead)
+        if nuts:
+            _check_tree_memory(n_chains, d_known, max_tree_depth)
     starts = _starts(x0, builtin, d_known, n_chains, seed)
     d = starts.shape[1]
-    _check_record_memory(n_chains, n_samples + 1, d, jump, look_ahead)
+    _check_record_memory(n_chains, n_samples + 1 + (warmup if save_warmup else 0), d, jump, look_ahead)
+    if nuts:
+        _check_tree_memory(n_chains, d, max_tree_depth)
     # a time bound before any work: gradients per chain (lahmc: up to look_ahead trajectories
     # per iteration) times chains
-    per_iter = n_leapfrog * (look_ahead if method == "lahmc" else 1)
+    per_iter = 2**max_tree_depth if nuts else n_leapfrog * (look_ahead if method == "lahmc" else 1)
     check_steps(
         "n_samples",
         n_chains * (n_samples * thin + warmup) * per_iter,
         f"{n_chains} chains x ({n_samples} x {thin} + {warmup} warm-up) iterations x {per_iter} gradients",
     )
-    core_target: Any = builtin._native if builtin is not None else _wrap_callback(fn, sign, d)
+    pad_to = n_chains * (2 if method == "mjhmc" else 1) if pad_batch else None
+    core_target: Any = (
+        builtin._native if builtin is not None else _wrap_callback(fn, sign, d, vectorized=vectorized, pad_to=pad_to)
+    )
     minv: F64 | None = None
     if inverse_mass_matrix is not None:
         minv = _real_array("inverse_mass_matrix", inverse_mass_matrix)
@@ -1278,17 +1626,48 @@ def sample(
         if not np.all(np.isfinite(minv)):
             raise InvalidArgumentError("inverse_mass_matrix: every value must be finite")
         minv = np.ascontiguousarray(minv)
-    run = _core.HmcRun(
-        core_target, method, starts, eps, n_leapfrog, b if not jump else 0.5, lam, look_ahead, cache, thin, minv, seed
-    )
-    run.init()
-    t_warm = 0.0
     if warmup > 0 and not adapt_step_size and not adapt_metric:
         warnings.warn(
             f"warmup: {warmup} warm-up iterations adapt nothing (adapt_step_size and adapt_metric are False); "
             "they only move the chains towards the typical set",
             stacklevel=2,
         )
+    if nuts:
+        tr = _sample_nuts(
+            core_target, starts, eps, minv, max_tree_depth, seed, warmup, adapt_step_size, adapt_metric,
+            metric == "dense", ta, pool_warmup, save_warmup, n_samples, thin, threads, progress,
+        )  # fmt: skip
+    else:
+        tr = _sample_hmc(
+            core_target, method, starts, eps, n_leapfrog, b, lam, look_ahead, cache, thin, minv, seed, warmup,
+            adapt_step_size, adapt_metric, ta, n_samples, threads, progress, beta, refresh_rate, jit,
+        )  # fmt: skip
+    k = int(tr.divergences.sum())
+    if k:
+        warnings.warn(
+            f"sample: {k} divergent transition{'s' if k > 1 else ''} after warm-up "
+            f"(of {tr.records.shape[0] * tr.records.shape[1]} draws): the draws may be biased; "
+            "increase target_accept or reparameterise",
+            DivergenceWarning,
+            stacklevel=2,
+        )
+    return tr
+
+
+def _sample_hmc(
+    core_target: Any, method: str, starts: F64, eps: float, n_leapfrog: int, b: float, lam: float, look_ahead: int,
+    cache: bool, thin: int, minv: F64 | None, seed: int, warmup: int, adapt_step_size: bool, adapt_metric: bool,
+    ta: float, n_samples: int, threads: int | None, progress: bool | None, beta: float | None, refresh_rate: float | None,
+    jitter: float = 0.0,
+) -> Trace:  # fmt: skip
+    jump = method in JUMP_METHODS
+    run = _core.HmcRun(
+        core_target, method, starts, eps, n_leapfrog, b if not jump else 0.5, lam, look_ahead, cache, thin, minv, seed
+    )
+    if jitter > 0:
+        run.set_jitter(jitter, seed)
+    run.init()
+    t_warm = 0.0
     if warmup > 0:
         run.start_warmup(warmup, adapt_step_size, adapt_metric, ta)
         t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), f"{method} warm-up", progress)
@@ -1314,4 +1693,84 @@ def sample(
         seed=seed,
         wall_time=wall,
         warmup_time=t_warm,
+        hamiltonian=out["energy"] + out["kinetic"],
+        diverging=np.asarray(out["diverging"], dtype=bool),
+        step_sizes=np.full(starts.shape[0], float(run.step_size)),
+    )
+
+
+def _nuts_stats(out: dict[str, Any], thin: int) -> dict[str, npt.NDArray[Any]]:
+    sl = slice(thin - 1, None, thin)
+    return {
+        "energy": np.asarray(out["hamiltonian"][:, sl], dtype=np.float64),
+        "lp": -np.asarray(out["energy"][:, sl], dtype=np.float64),
+        "diverging": np.asarray(out["diverging"][:, sl], dtype=bool),
+        "acceptance_rate": np.asarray(out["accept"][:, sl], dtype=np.float64),
+        "step_size": np.asarray(out["step_size"][:, sl], dtype=np.float64),
+        "n_steps": np.asarray(out["n_steps"][:, sl], dtype=np.int64),
+        "tree_depth": np.asarray(out["depth"][:, sl], dtype=np.int64),
+    }
+
+
+def _sample_nuts(
+    core_target: Any, starts: F64, eps: float, minv: F64 | None, max_depth: int, seed: int, warmup: int,
+    adapt_step_size: bool, adapt_metric: bool, dense: bool, ta: float, pooled: bool, save: bool, n_samples: int,
+    thin: int, threads: int | None, progress: bool | None,
+) -> Trace:  # fmt: skip
+    if dense and minv is not None and minv.ndim == 1 and adapt_metric and warmup > 0:
+        minv = np.ascontiguousarray(np.diag(minv))
+    if dense and minv is None:
+        minv = np.ascontiguousarray(np.eye(starts.shape[1]))
+    if adapt_metric and warmup > 0 and minv is not None and (minv.ndim == 2) != dense:
+        raise InvalidArgumentError(
+            "inverse_mass_matrix: give a diagonal (dim,) matrix with metric='diag', a dense one with metric='dense'"
+        )
+    run = _core.NutsRun(core_target, starts, eps, minv, max_depth, 1000.0, seed)
+    run.init()
+    t_warm = 0.0
+    if warmup > 0:
+        run.start_warmup(warmup, adapt_step_size, adapt_metric, dense, ta, pooled, save)
+        t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), "nuts warm-up", progress)
+    total = n_samples * thin
+    run.reserve(total)
+    wall = _run_chunks(run, total, lambda k: run.run(k, threads), "nuts", progress)
+    out = run.output(False)
+    if not np.isfinite(out["x"]).all():  # pragma: no cover - divergent states are never kept
+        raise ComputationError("sample: a recorded state is not finite")
+    if np.any((out["accept"] < 0) | (out["accept"] > 1)):  # pragma: no cover - an invariant
+        raise ComputationError("sample: an acceptance statistic fell outside [0, 1]")
+    st = _nuts_stats(out, thin)
+    sl = slice(thin - 1, None, thin)
+    wdraws, wstats = None, None
+    if save and warmup > 0:
+        w = run.output(True)
+        wdraws, wstats = np.asarray(w["x"]), _nuts_stats(w, 1)
+    c = starts.shape[0]
+    steps = np.asarray(run.step_sizes, dtype=np.float64)
+    minvs = np.stack([np.asarray(run.inverse_mass_matrix(i)) for i in range(c)])
+    return Trace(
+        method="nuts",
+        records=np.ascontiguousarray(out["x"][:, sl]),
+        tau=None,
+        moves=np.asarray(np.minimum(st["tree_depth"], 255), dtype=np.uint8),
+        accept=st["acceptance_rate"],
+        energy=-st["lp"],
+        n_grad=out["grads"].astype(np.int64),
+        n_grad_warmup=out["warmup_grads"].astype(np.int64),
+        step_size=float(np.median(steps)),
+        n_leapfrog=0,
+        beta=1.0,
+        refresh_rate=None,
+        look_ahead=1,
+        inverse_mass_matrix=minvs,
+        seed=seed,
+        wall_time=wall,
+        warmup_time=t_warm,
+        hamiltonian=st["energy"],
+        diverging=st["diverging"],
+        tree_depth=st["tree_depth"],
+        n_steps=st["n_steps"],
+        step_sizes=steps,
+        warmup_draws=wdraws,
+        warmup_stats=wstats,
     )

@@ -175,12 +175,12 @@ def _hmc_sample_check(t: Table) -> None:
     from boltzkit._hmc_jobs import _settings, parse_target
 
     parse_target(t.get_table("target"))
-    t.get_str("method", "mjhmc", choices=hmc.METHODS)
+    t.get_str("method", "nuts", choices=hmc.METHODS)
     kw = _settings(t)
     t.get_int("n_samples", 1000, lo=1, hi=10_000_000)
     t.get_int("n_chains", 8, lo=1, hi=1_000_000)
-    if "step_size" not in kw and kw.get("warmup", 0) == 0:
-        raise ConfigError(f"{t.path}: step_size is required (or warmup > 0)")
+    if "step_size" not in kw and kw.get("warmup") == 0:
+        raise ConfigError(f"{t.path}: step_size is required with warmup = 0")
 
 
 def _hmc_sample_run(params: dict[str, Any], seed: int, threads: int | None) -> Metrics:
@@ -189,7 +189,7 @@ def _hmc_sample_run(params: dict[str, Any], seed: int, threads: int | None) -> M
 
     t = Table(dict(params), "params")
     target = parse_target(t.get_table("target"))
-    method = t.get_str("method", "mjhmc", choices=hmc.METHODS)
+    method = t.get_str("method", "nuts", choices=hmc.METHODS)
     kw = _settings(t)
     tr = hmc.sample(
         target,
@@ -202,7 +202,7 @@ def _hmc_sample_run(params: dict[str, Any], seed: int, threads: int | None) -> M
         progress=False,
         **kw,
     )
-    s = tr.summary()
+    s = tr.efficiency()
     out: Metrics = {k.replace(".", "_"): v for k, v in s.items()}
     out |= {f"frac_{k}": v for k, v in tr.move_fractions.items()}
     out |= {

@@ -162,7 +162,7 @@ def _trace_check(n_chains: int, dim: int) -> Callable[[object], None]:
         assert ((acc >= 0) & (acc <= 1)).all(), "acceptance outside [0, 1]"
         assert (out.n_grad >= 0).all()
         fr = out.move_fractions
-        assert abs(sum(fr.values()) - 1) < 1e-9 or out.method == "lahmc", fr
+        assert abs(sum(fr.values()) - 1) < 1e-9 or out.method in ("lahmc", "nuts"), fr
 
     return check
 
@@ -179,7 +179,7 @@ def _sample_builtin(draw: st.DrawFn) -> Call:
         "seed": draw(st.integers(0, 9)),
     }
     bad: dict[str, st.SearchStrategy[Any]] = {
-        "method": st.sampled_from(["nuts", None, 3]),
+        "method": st.sampled_from(["bogus", None, 3]),
         "n_samples": sizes(1, 30),
         "n_chains": sizes(1, 3),
         "step_size": st.one_of(floats_or_bad(0.05, 1.0), st.none()),
@@ -204,6 +204,12 @@ def _sample_builtin(draw: st.DrawFn) -> Call:
         ("threads", st.one_of(st.none(), sizes(1, 4))),
         ("x0", st.one_of(st.just("exact"), st.just("nope"), any_array((3,)), any_array((2, 3)))),
         ("inverse_mass_matrix", st.one_of(any_array((3,), 0.1, 2.0), any_array((3, 3)))),
+        ("jitter", floats_or_bad(0.0, 0.9)),
+        ("max_tree_depth", sizes(1, 12)),
+        ("metric", st.sampled_from(["diag", "dense", "full", None])),
+        ("pool_warmup", st.one_of(st.booleans(), bad_scalars())),
+        ("save_warmup", st.one_of(st.booleans(), bad_scalars())),
+        ("pad_batch", st.one_of(st.booleans(), bad_scalars())),
     ):
         if draw(st.integers(0, 7)) == 0:
             kw[k] = draw(strat)
@@ -341,8 +347,16 @@ def _trace_methods() -> st.SearchStrategy[Call]:
                 return tr.mean_autocorrelation(quantity=arg)
             if which == "grads_to_autocorr":
                 return np.array([tr.grads_to_autocorr(arg)])
+            if which == "efficiency":
+                return np.array(list(tr.efficiency().values()))
             if which == "summary":
-                return np.array(list(tr.summary().values()))
+                return np.concatenate(list(tr.summary(prob=arg).values()))
+            if which == "sample_stats":
+                st_ = tr.sample_stats()
+                assert all(v.shape == tr.draws.shape[:2] for v in st_.values())
+                return np.concatenate([np.ravel(v).astype(np.float64) for v in st_.values()])
+            if which == "divergences":
+                return tr.divergences.astype(np.float64)
             if which == "mean":
                 return tr.mean()
             return tr.var()
@@ -351,7 +365,7 @@ def _trace_methods() -> st.SearchStrategy[Call]:
             assert isinstance(out, np.ndarray)
             if which == "grads_to_autocorr":
                 assert np.isnan(out).all() or (np.isfinite(out) & (out >= 0)).all(), out
-            elif which == "summary":
+            elif which in ("efficiency", "summary"):
                 assert not np.isinf(out).any(), out
             elif which in ("autocorrelation", "mean_autocorrelation"):
                 ok = out[np.isfinite(out)]
@@ -370,7 +384,19 @@ def _trace_methods() -> st.SearchStrategy[Call]:
         bad_scalars(),
     )
     which = st.sampled_from(
-        ["on_grid", "ess", "autocorrelation", "mean_autocorrelation", "grads_to_autocorr", "summary", "mean", "var"]
+        [
+            "on_grid",
+            "ess",
+            "autocorrelation",
+            "mean_autocorrelation",
+            "grads_to_autocorr",
+            "efficiency",
+            "summary",
+            "sample_stats",
+            "divergences",
+            "mean",
+            "var",
+        ]
     )
     return st.builds(build, st.booleans(), which, args)
 

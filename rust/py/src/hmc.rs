@@ -2,8 +2,8 @@
 
 use crate::errors::{InvalidArgumentError, hmc_to_pyerr, pool_to_pyerr};
 use boltzkit_core::hmc::{
-    self as core, BatchTarget, Builtin, Config, HmcError, Method, Metric, Sampler, Target,
-    WarmupPlan, diag,
+    self as core, BatchTarget, Builtin, Config, HmcError, Method, Metric, Nuts, NutsConfig,
+    NutsWarmup, Sampler, Target, WarmupPlan, diag,
 };
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{
@@ -257,45 +257,8 @@ impl HmcRun {
     ) -> PyResult<Self> {
         let method = Method::parse(method).map_err(|e| hmc_to_pyerr(e, None))?;
         let (n_chains, d) = (x0.shape()[0], x0.shape()[1]);
-        let tgt = if let Ok(t) = target.cast::<HmcTarget>() {
-            let inner = t.get().inner.clone();
-            if inner.dim() != d {
-                return Err(InvalidArgumentError::new_err(format!(
-                    "x0: the target has dimension {}, x0 has {d} columns",
-                    inner.dim()
-                )));
-            }
-            Tgt::Native(inner)
-        } else {
-            Tgt::Py(PyBatch {
-                f: target.clone().unbind(),
-                dim: d,
-                error: None,
-            })
-        };
-        let metric = match inverse_mass_matrix {
-            None => Metric::identity(d),
-            Some(m) => {
-                if let Ok(v) = m.extract::<PyReadonlyArray1<f64>>() {
-                    if v.len() != d {
-                        return Err(InvalidArgumentError::new_err(format!(
-                            "inverse_mass_matrix: expected {d} diagonal entries, got {}",
-                            v.len()
-                        )));
-                    }
-                    Metric::diag(v.as_slice()?.to_vec()).map_err(|e| hmc_to_pyerr(e, None))?
-                } else {
-                    let v: PyReadonlyArray2<f64> = m.extract()?;
-                    let (r, c, a) = mat(&v)?;
-                    if r != d || c != d {
-                        return Err(InvalidArgumentError::new_err(format!(
-                            "inverse_mass_matrix: expected shape ({d},) or ({d}, {d}), got ({r}, {c})"
-                        )));
-                    }
-                    Metric::dense(d, a).map_err(|e| hmc_to_pyerr(e, None))?
-                }
-            }
-        };
+        let tgt = parse_target(target, d)?;
+        let metric = parse_metric(inverse_mass_matrix, d)?;
         let cfg = Config {
             method,
             step_size,
@@ -312,6 +275,13 @@ impl HmcRun {
             sampler,
             target: tgt,
         })
+    }
+
+    /// Jitters the step size and leapfrog steps of each iteration by the fraction `jitter`.
+    fn set_jitter(&mut self, jitter: f64, seed: u64) -> PyResult<()> {
+        self.sampler
+            .set_jitter(jitter, seed)
+            .map_err(|e| hmc_to_pyerr(e, None))
     }
 
     /// Evaluates the target at the starts and draws the first momenta.
@@ -444,6 +414,258 @@ impl HmcRun {
                 .map_err(shape_err)?
                 .into_pyarray(py),
         )?;
+        dict.set_item(
+            "kinetic",
+            Array2::from_shape_vec((c, n), o.kinetic)
+                .map_err(shape_err)?
+                .into_pyarray(py),
+        )?;
+        dict.set_item(
+            "diverging",
+            Array2::from_shape_vec((c, n), o.diverging)
+                .map_err(shape_err)?
+                .into_pyarray(py),
+        )?;
+        dict.set_item("grads", Array1::from_vec(o.grads).into_pyarray(py))?;
+        dict.set_item(
+            "warmup_grads",
+            Array1::from_vec(o.warmup_grads).into_pyarray(py),
+        )?;
+        Ok(dict)
+    }
+}
+
+fn parse_target(target: &Bound<'_, PyAny>, d: usize) -> PyResult<Tgt> {
+    Ok(if let Ok(t) = target.cast::<HmcTarget>() {
+        let inner = t.get().inner.clone();
+        if inner.dim() != d {
+            return Err(InvalidArgumentError::new_err(format!(
+                "x0: the target has dimension {}, x0 has {d} columns",
+                inner.dim()
+            )));
+        }
+        Tgt::Native(inner)
+    } else {
+        Tgt::Py(PyBatch {
+            f: target.clone().unbind(),
+            dim: d,
+            error: None,
+        })
+    })
+}
+
+fn parse_metric(inverse_mass_matrix: Option<&Bound<'_, PyAny>>, d: usize) -> PyResult<Metric> {
+    Ok(match inverse_mass_matrix {
+        None => Metric::identity(d),
+        Some(m) => {
+            if let Ok(v) = m.extract::<PyReadonlyArray1<f64>>() {
+                if v.len() != d {
+                    return Err(InvalidArgumentError::new_err(format!(
+                        "inverse_mass_matrix: expected {d} diagonal entries, got {}",
+                        v.len()
+                    )));
+                }
+                Metric::diag(v.as_slice()?.to_vec()).map_err(|e| hmc_to_pyerr(e, None))?
+            } else {
+                let v: PyReadonlyArray2<f64> = m.extract()?;
+                let (r, c, a) = mat(&v)?;
+                if r != d || c != d {
+                    return Err(InvalidArgumentError::new_err(format!(
+                        "inverse_mass_matrix: expected shape ({d},) or ({d}, {d}), got ({r}, {c})"
+                    )));
+                }
+                Metric::dense(d, a).map_err(|e| hmc_to_pyerr(e, None))?
+            }
+        }
+    })
+}
+
+fn metric_to_py<'py>(py: Python<'py>, m: &Metric) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match m {
+        Metric::Diag { minv, .. } => PyArray1::from_slice(py, minv).into_any(),
+        Metric::Dense { d, minv, .. } => Array2::from_shape_vec((*d, *d), minv.clone())
+            .map_err(|e| InvalidArgumentError::new_err(e.to_string()))?
+            .into_pyarray(py)
+            .into_any(),
+    })
+}
+
+/// A multi-chain NUTS run, advanced in chunks.
+#[pyclass(module = "boltzkit._core")]
+pub struct NutsRun {
+    nuts: Nuts,
+    target: Tgt,
+}
+
+impl NutsRun {
+    fn err(&mut self, e: HmcError) -> PyErr {
+        let cb = match &mut self.target {
+            Tgt::Py(p) => p.error.take(),
+            Tgt::Native(_) => None,
+        };
+        hmc_to_pyerr(e, cb)
+    }
+}
+
+#[pymethods]
+impl NutsRun {
+    /// `target`: an `HmcTarget` or a callable of a batch; `x0`: `(n_chains, dim)` starts.
+    #[new]
+    #[pyo3(signature = (target, x0, step_size, inverse_mass_matrix, max_tree_depth, max_energy_error, seed))]
+    fn new(
+        target: &Bound<'_, PyAny>,
+        x0: PyReadonlyArray2<'_, f64>,
+        step_size: f64,
+        inverse_mass_matrix: Option<&Bound<'_, PyAny>>,
+        max_tree_depth: usize,
+        max_energy_error: f64,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let (n_chains, d) = (x0.shape()[0], x0.shape()[1]);
+        let tgt = parse_target(target, d)?;
+        let metric = parse_metric(inverse_mass_matrix, d)?;
+        let cfg = NutsConfig {
+            max_depth: max_tree_depth,
+            max_delta_h: max_energy_error,
+        };
+        let nuts = Nuts::new(cfg, metric, step_size, x0.as_slice()?, n_chains, seed)
+            .map_err(|e| hmc_to_pyerr(e, None))?;
+        Ok(Self { nuts, target: tgt })
+    }
+
+    /// Evaluates the target at the starts.
+    fn init(&mut self, py: Python<'_>) -> PyResult<()> {
+        let r = match &mut self.target {
+            Tgt::Native(t) => {
+                let (s, t) = (&mut self.nuts, &*t);
+                py.detach(|| s.init(t))
+            }
+            Tgt::Py(p) => self.nuts.init_batched(p),
+        };
+        r.map_err(|e| self.err(e))
+    }
+
+    /// Starts a warm-up.
+    #[allow(clippy::too_many_arguments)]
+    fn start_warmup(
+        &mut self,
+        n_iter: usize,
+        adapt_step_size: bool,
+        adapt_metric: bool,
+        dense: bool,
+        target_accept: f64,
+        pooled: bool,
+        save: bool,
+    ) -> PyResult<()> {
+        let plan = NutsWarmup {
+            n_iter,
+            adapt_step_size,
+            adapt_metric,
+            dense,
+            target_accept,
+            pooled,
+            save,
+        };
+        self.nuts
+            .start_warmup(plan)
+            .map_err(|e| hmc_to_pyerr(e, None))
+    }
+
+    /// Warm-up iterations left.
+    #[getter]
+    fn warmup_left(&self) -> usize {
+        self.nuts.warmup_left()
+    }
+
+    /// Runs up to `n_iter` warm-up iterations.
+    #[pyo3(signature = (n_iter, threads=None))]
+    fn warmup(&mut self, py: Python<'_>, n_iter: usize, threads: Option<usize>) -> PyResult<()> {
+        let r = match &mut self.target {
+            Tgt::Native(t) => {
+                let (s, t) = (&mut self.nuts, &*t);
+                py.detach(|| s.warmup(t, n_iter, threads))
+            }
+            Tgt::Py(p) => self.nuts.warmup_batched(p, n_iter),
+        };
+        r.map_err(|e| self.err(e))
+    }
+
+    /// Makes room for `n_iter` draws per chain.
+    fn reserve(&mut self, n_iter: usize) -> PyResult<()> {
+        self.nuts.reserve(n_iter).map_err(|e| hmc_to_pyerr(e, None))
+    }
+
+    /// Runs `n_iter` recorded iterations.
+    #[pyo3(signature = (n_iter, threads=None))]
+    fn run(&mut self, py: Python<'_>, n_iter: usize, threads: Option<usize>) -> PyResult<()> {
+        let r = match &mut self.target {
+            Tgt::Native(t) => {
+                let (s, t) = (&mut self.nuts, &*t);
+                py.detach(|| s.run(t, n_iter, threads))
+            }
+            Tgt::Py(p) => self.nuts.run_batched(p, n_iter),
+        };
+        r.map_err(|e| self.err(e))
+    }
+
+    /// Step size of every chain, `(n_chains,)`.
+    #[getter]
+    fn step_sizes<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, self.nuts.step_sizes())
+    }
+
+    /// Inverse mass matrix of chain `c`: `(dim,)` or `(dim, dim)`.
+    fn inverse_mass_matrix<'py>(&self, py: Python<'py>, c: usize) -> PyResult<Bound<'py, PyAny>> {
+        if c >= self.nuts.n_chains() {
+            return Err(InvalidArgumentError::new_err(format!(
+                "c: must be < {}, got {c}",
+                self.nuts.n_chains()
+            )));
+        }
+        metric_to_py(py, self.nuts.metric(c))
+    }
+
+    /// The draws (`warmup`: the kept warm-up draws): x `(chains, n, dim)`; energy, hamiltonian,
+    /// accept, step_size, depth, n_steps, diverging `(chains, n)`; grads, warmup_grads `(chains,)`.
+    fn output<'py>(&self, py: Python<'py>, warmup: bool) -> PyResult<Bound<'py, PyDict>> {
+        let o = self.nuts.output(warmup);
+        let (c, n, d) = (o.n_chains, o.n_records, o.dim);
+        let shape_err =
+            |e: numpy::ndarray::ShapeError| InvalidArgumentError::new_err(e.to_string());
+        let dict = PyDict::new(py);
+        dict.set_item(
+            "x",
+            Array3::from_shape_vec((c, n, d), o.x)
+                .map_err(shape_err)?
+                .into_pyarray(py),
+        )?;
+        for (k, v) in [
+            ("energy", o.energy),
+            ("hamiltonian", o.hamiltonian),
+            ("accept", o.accept),
+            ("step_size", o.step_size),
+        ] {
+            dict.set_item(
+                k,
+                Array2::from_shape_vec((c, n), v)
+                    .map_err(shape_err)?
+                    .into_pyarray(py),
+            )?;
+        }
+        for (k, v) in [("depth", o.depth), ("n_steps", o.n_steps)] {
+            dict.set_item(
+                k,
+                Array2::from_shape_vec((c, n), v)
+                    .map_err(shape_err)?
+                    .into_pyarray(py),
+            )?;
+        }
+        dict.set_item(
+            "diverging",
+            Array2::from_shape_vec((c, n), o.diverging)
+                .map_err(shape_err)?
+                .into_pyarray(py),
+        )?;
         dict.set_item("grads", Array1::from_vec(o.grads).into_pyarray(py))?;
         dict.set_item(
             "warmup_grads",
@@ -524,6 +746,7 @@ pub fn hmc_grid<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HmcTarget>()?;
     m.add_class::<HmcRun>()?;
+    m.add_class::<NutsRun>()?;
     m.add_function(wrap_pyfunction!(hmc_ess, m)?)?;
     m.add_function(wrap_pyfunction!(hmc_autocorr, m)?)?;
     m.add_function(wrap_pyfunction!(hmc_grid, m)?)?;

@@ -7,6 +7,8 @@
 //! - `hmc`: standard HMC with partial momentum refresh and a flip on rejection;
 //! - `lahmc`: look-ahead HMC with `K` look-ahead trajectories ([`rates::LookAhead`]);
 //! - `ct_hmc`: continuous-time HMC with detailed balance (the papers' control);
+//! - `nuts`: the No-U-Turn sampler as Stan runs it ([`nuts`]), with Stan's windowed warm-up
+//!   per chain;
 //! - `mjhmc`: Markov-jump HMC with the reduced flip rate, caching `L z` and `L⁻¹ z` so that a
 //!   flip costs no gradient.
 //!
@@ -20,13 +22,15 @@
 
 pub mod diag;
 pub mod metric;
+pub mod nuts;
 pub mod rates;
 mod sampler;
 pub mod target;
 mod warmup;
 
 pub use metric::{Metric, Phase, leapfrog, leapfrog_from};
-pub use sampler::{Config, MOVE_REFRESH, Method, Output, Sampler};
+pub use nuts::{Nuts, NutsConfig, NutsOutput, NutsWarmup};
+pub use sampler::{Config, MAX_DELTA_H, MOVE_REFRESH, Method, Output, Sampler, divergent};
 pub use target::{AsBatch, BatchTarget, Builtin, DiagGaussian, RoughWell, Target};
 pub use warmup::{WarmupPlan, windows};
 

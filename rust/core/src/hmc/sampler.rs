@@ -23,6 +23,19 @@ use rayon::prelude::*;
 /// Move code of a full momentum refresh (jump samplers).
 pub const MOVE_REFRESH: u8 = 255;
 
+/// Energy error above which a trajectory counts as divergent (Stan's `max_deltaH`).
+pub const MAX_DELTA_H: f64 = 1000.0;
+
+/// Whether a trajectory from Hamiltonian `h0` to `h1` diverged (`h1 − h0 > 1000` or not finite).
+#[inline]
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+pub fn divergent(h0: f64, h1: f64) -> bool {
+    !(h1 - h0 <= MAX_DELTA_H)
+}
+
+/// Values per record after the position: (holding time), statistic, energy, kinetic, divergent.
+const ROW_EXTRA: usize = 4;
+
 /// The sampler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -163,6 +176,12 @@ pub struct Output {
     pub accept: Vec<f64>,
     /// Potential energy `E(x)` of each record, `n_chains × n_records`.
     pub energy: Vec<f64>,
+    /// Kinetic energy `K(p)` of each record (its momentum before the refresh that follows it),
+    /// `n_chains × n_records`: `energy + kinetic` is the Hamiltonian (ArviZ's `energy`).
+    pub kinetic: Vec<f64>,
+    /// Whether the (first) trajectory of the iteration diverged: its energy error
+    /// `H(L z) − H(z)` exceeded [`MAX_DELTA_H`] or was not finite, `n_chains × n_records`.
+    pub diverging: Vec<bool>,
     /// Gradient evaluations per chain while recording.
     pub grads: Vec<u64>,
     /// Gradient evaluations per chain during warm-up.
@@ -198,6 +217,9 @@ struct Chain {
     warmup_grads: u64,
     iter: u64,
     stat: f64,
+    div: bool,
+    // kinetic energy of the state to record (before the refresh that follows)
+    kin: f64,
     // the records, one row per record in one stream: `x` (d values), the holding time (jump
     // samplers), the acceptance statistic, the energy; split by `Sampler::output`
     rec: BigVec<f64>,
@@ -221,6 +243,34 @@ struct Ctx<'a> {
     metric: &'a Metric,
     ln_lambda: f64,
     lambda: f64,
+    // (fraction, seed) of the step-size and path-length jitter, or None
+    jitter: Option<(f64, u64)>,
+}
+
+impl Ctx<'_> {
+    /// Step size and leapfrog steps of iteration `iter`: the settings, or with a jitter `j`
+    /// `ε (1 + j (2u − 1))` and a uniform integer in `[round((1 − j) M), round((1 + j) M)]`
+    /// (at least 1), the same for every chain at that iteration (drawn from the run's seed and
+    /// the iteration index, so no thread count or driver changes them). Each iteration is then
+    /// an exact HMC kernel with its own settings, so the mixture keeps the target invariant,
+    /// and a fixed path length cannot resonate with one coordinate.
+    #[inline]
+    fn steps(&self, iter: u64) -> (f64, usize) {
+        let (eps, m) = (self.cfg.step_size, self.cfg.n_leapfrog);
+        let Some((j, seed)) = self.jitter else {
+            return (eps, m);
+        };
+        let a = crate::rng::splitmix64(stream_seed(seed, iter ^ 0x4A17_7E12_0000_0000));
+        let b = crate::rng::splitmix64(a);
+        let (u1, u2) = (
+            (a >> 11) as f64 / (1u64 << 53) as f64,
+            (b >> 11) as f64 / (1u64 << 53) as f64,
+        );
+        let lo = (((1.0 - j) * m as f64).round() as usize).max(1);
+        let hi = (((1.0 + j) * m as f64).round() as usize).max(lo);
+        let n = (lo + (u2 * (hi - lo + 1) as f64) as usize).min(hi);
+        (eps * (1.0 + j * (2.0 * u1 - 1.0)), n)
+    }
 }
 
 impl Chain {
@@ -249,6 +299,8 @@ impl Chain {
             warmup_grads: 0,
             iter: 0,
             stat: 0.0,
+            div: false,
+            kin: 0.0,
             rec: BigVec::new(),
             moves: BigVec::new(),
         }
@@ -326,14 +378,22 @@ impl Chain {
 
     fn push_record(&mut self, mv: u8, tau: Option<f64>) {
         self.rec.extend_from_slice(&self.cur.x);
+        let div = if self.div { 1.0 } else { 0.0 };
         match tau {
-            Some(t) => self.rec.extend_from_slice(&[t, self.stat, self.cur.e]),
-            None => self.rec.extend_from_slice(&[self.stat, self.cur.e]),
+            Some(t) => self
+                .rec
+                .extend_from_slice(&[t, self.stat, self.cur.e, self.kin, div]),
+            None => self
+                .rec
+                .extend_from_slice(&[self.stat, self.cur.e, self.kin, div]),
         }
         self.moves.extend_from_slice(&[mv]);
     }
 
     fn finish_discrete(&mut self, cx: &Ctx, mv: u8, record: bool) {
+        if record {
+            self.kin = cx.metric.kinetic(&self.cur.p);
+        }
         cx.metric.refresh(
             &mut self.rng,
             cx.cfg.beta,
@@ -357,6 +417,7 @@ impl Chain {
                 let pacc = hmc_accept(self.h, h1);
                 let u: f64 = self.rng.random();
                 self.stat = pacc;
+                self.div = divergent(self.h, h1);
                 let mv = if u < pacc {
                     std::mem::swap(&mut self.cur, &mut self.slots[0]);
                     1
@@ -374,6 +435,7 @@ impl Chain {
                 let pa = self.la.push(ha);
                 if a == 1 {
                     self.stat = pa;
+                    self.div = divergent(self.h, ha);
                 }
                 self.cum += pa;
                 if self.u < self.cum {
@@ -440,6 +502,8 @@ impl Chain {
                     }
                 };
                 let (j, tau) = picked.ok_or(HmcError::Stuck { chain })?;
+                self.div = divergent(self.h, self.hs[0]);
+                self.kin = self.h - self.cur.e;
                 let mv = [1u8, 0, MOVE_REFRESH][j];
                 if record {
                     self.push_record(mv, Some(tau));
@@ -497,6 +561,7 @@ pub struct Sampler {
     chains: Vec<Chain>,
     adapt: Option<Adapt>,
     initialised: bool,
+    jitter: Option<(f64, u64)>,
 }
 
 impl std::fmt::Debug for Sampler {
@@ -586,11 +651,12 @@ fn iterate_native<T: Target + ?Sized>(
     ch.begin(cx, true);
     if record {
         // the record row this iteration will write, fetched while the trajectories run
-        let row = ch.cur.x.len() + 2 + usize::from(cx.cfg.method.is_jump());
+        let row = ch.cur.x.len() + ROW_EXTRA + usize::from(cx.cfg.method.is_jump());
         ch.rec.prefetch_append(row);
     }
     loop {
-        ch.integrate(t, cx.metric, cx.cfg.step_size, cx.cfg.n_leapfrog);
+        let (eps, n) = cx.steps(ch.iter);
+        ch.integrate(t, cx.metric, eps, n);
         if !ch.resume(cx, record, chain)? {
             return Ok(());
         }
@@ -688,8 +754,11 @@ fn iterate_group<T: Target + ?Sized>(
         ch.begin(cx, false);
         *a = true;
     }
+    // every chain of the group is at the same iteration (look-ahead trajectories of lahmc
+    // included: the settings are those of the iteration's start)
+    let (eps, n) = cx.steps(group[0].iter);
     loop {
-        lockstep_native(group, w, t, cx.metric, cx.cfg.step_size, cx.cfg.n_leapfrog);
+        lockstep_native(group, w, t, cx.metric, eps, n);
         let mut any = false;
         for (c, ch) in group.iter_mut().enumerate() {
             if w.active[c] {
@@ -1077,12 +1146,37 @@ impl Sampler {
             chains,
             adapt: None,
             initialised: false,
+            jitter: None,
         })
     }
 
     /// Number of chains.
     pub fn n_chains(&self) -> usize {
         self.chains.len()
+    }
+
+    /// Jitters the step size and the number of leapfrog steps of every iteration by the fraction
+    /// `jitter` in `[0, 1)` (0: off), drawn from `seed` and the iteration index (the same for
+    /// every chain); `hmc` and `lahmc` only.
+    ///
+    /// # Errors
+    /// [`HmcError::Invalid`] (`jitter`) outside `[0, 1)` or for a jump sampler.
+    pub fn set_jitter(&mut self, jitter: f64, seed: u64) -> Result<(), HmcError> {
+        if !(0.0..1.0).contains(&jitter) {
+            return Err(HmcError::Invalid {
+                arg: "jitter",
+                msg: format!("must be in [0, 1), got {jitter}"),
+            });
+        }
+        if jitter > 0.0 && self.cfg.method.is_jump() {
+            return Err(HmcError::Invalid {
+                arg: "jitter",
+                msg: "only for hmc and lahmc (a jump sampler's cached trajectories need fixed settings)"
+                    .into(),
+            });
+        }
+        self.jitter = (jitter > 0.0).then_some((jitter, seed));
+        Ok(())
     }
 
     /// Dimension.
@@ -1181,9 +1275,10 @@ impl Sampler {
             metric: &self.metric,
             ln_lambda: self.cfg.refresh_rate.ln(),
             lambda: self.cfg.refresh_rate,
+            jitter: self.jitter,
         };
         let chains = &mut self.chains;
-        let lanes = uses_lanes(t, &self.metric);
+        let lanes = uses_lanes(t, &self.metric) && self.jitter.is_none();
         if lanes || self.dim <= GROUP_MAX_DIM {
             // advance groups of chains side by side: through the target's lane kernel (SIMD
             // across chains), or for small states as independent work for the CPU to overlap
@@ -1270,7 +1365,7 @@ impl Sampler {
                 "{per} records of {n_chains} chains in dimension {d} do not fit in memory"
             ),
         };
-        let row = d + 2 + usize::from(jump);
+        let row = d + ROW_EXTRA + usize::from(jump);
         // all of it probed at once first, so that a request that does not fit fails here and
         // leaves the process its memory (not with most chains' records reserved)
         let total = per
@@ -1313,21 +1408,16 @@ impl Sampler {
             metric: &self.metric,
             ln_lambda: self.cfg.refresh_rate.ln(),
             lambda: self.cfg.refresh_rate,
+            jitter: self.jitter,
         };
         let n = self.chains.len();
         let mut active = vec![true; n];
         for ch in &mut self.chains {
             ch.begin(&cx, false);
         }
+        let (eps, n_steps) = cx.steps(self.chains[0].iter);
         loop {
-            lockstep(
-                &mut self.chains,
-                &active,
-                t,
-                cx.metric,
-                cx.cfg.step_size,
-                cx.cfg.n_leapfrog,
-            )?;
+            lockstep(&mut self.chains, &active, t, cx.metric, eps, n_steps)?;
             let mut any = false;
             for (c, ch) in self.chains.iter_mut().enumerate() {
                 if active[c] {
@@ -1401,6 +1491,7 @@ impl Sampler {
                     metric: &self.metric,
                     ln_lambda: self.cfg.refresh_rate.ln(),
                     lambda: self.cfg.refresh_rate,
+                    jitter: self.jitter,
                 };
                 self.chains
                     .par_iter_mut()
@@ -1493,18 +1584,22 @@ impl Sampler {
         o.moves.try_reserve_exact(total).map_err(too_big)?;
         o.accept.try_reserve_exact(total).map_err(too_big)?;
         o.energy.try_reserve_exact(total).map_err(too_big)?;
+        o.kinetic.try_reserve_exact(total).map_err(too_big)?;
+        o.diverging.try_reserve_exact(total).map_err(too_big)?;
         o.grads.try_reserve_exact(n_chains).map_err(too_big)?;
         o.warmup_grads
             .try_reserve_exact(n_chains)
             .map_err(too_big)?;
         for ch in &self.chains {
-            for r in ch.rec.as_slice().chunks_exact(d + 2 + jump) {
+            for r in ch.rec.as_slice().chunks_exact(d + ROW_EXTRA + jump) {
                 o.x.extend_from_slice(&r[..d]);
                 if jump == 1 {
                     o.tau.push(r[d]);
                 }
                 o.accept.push(r[d + jump]);
                 o.energy.push(r[d + jump + 1]);
+                o.kinetic.push(r[d + jump + 2]);
+                o.diverging.push(r[d + jump + 3] != 0.0);
             }
             o.moves.extend_from_slice(ch.moves.as_slice());
             o.grads.push(ch.grads);

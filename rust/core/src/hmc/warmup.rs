@@ -64,12 +64,12 @@ pub fn windows(n: usize) -> Vec<(usize, usize)> {
 }
 
 #[derive(Debug, Clone)]
-struct DualAveraging {
-    mu: f64,
-    log_eps: f64,
-    log_eps_bar: f64,
-    h_bar: f64,
-    t: f64,
+pub(crate) struct DualAveraging {
+    pub(crate) mu: f64,
+    pub(crate) log_eps: f64,
+    pub(crate) log_eps_bar: f64,
+    pub(crate) h_bar: f64,
+    pub(crate) t: f64,
 }
 
 impl DualAveraging {
@@ -77,7 +77,7 @@ impl DualAveraging {
     const T0: f64 = 10.0;
     const KAPPA: f64 = 0.75;
 
-    fn new(eps: f64) -> Self {
+    pub(crate) fn new(eps: f64) -> Self {
         DualAveraging {
             mu: (10.0 * eps).ln(),
             log_eps: eps.ln(),
@@ -87,7 +87,7 @@ impl DualAveraging {
         }
     }
 
-    fn update(&mut self, stat: f64, target: f64) {
+    pub(crate) fn update(&mut self, stat: f64, target: f64) {
         self.t += 1.0;
         let w = 1.0 / (self.t + Self::T0);
         self.h_bar = (1.0 - w) * self.h_bar + w * (target - stat);
