@@ -1314,9 +1314,9 @@ def _run_chunks(run: Any, total: int, step: Callable[[int], None], desc: str, pr
     with a progress bar; returns the wall time."""
     bar = None
     if want_progress(progress) and total > 0:
-        from tqdm import tqdm
+        from boltzkit._progress import bar as new_bar
 
-        bar = tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
+        bar = new_bar(total, desc)
     t0 = time.perf_counter()
     done, chunk = 0, 1
     try:

@@ -441,9 +441,9 @@ def sweep(
         batches = [rest[i : i + bs] for i in range(0, len(rest), bs)]
         bar = None
         if want_progress(progress):
-            from tqdm import tqdm
+            from boltzkit._progress import bar as new_bar
 
-            bar = tqdm(total=len(todo), initial=1, desc=f"sweep {job.name}", unit="task", dynamic_ncols=True)
+            bar = new_bar(len(todo), f"sweep {job.name}", initial=1, unit="task")
         futures = client.map(
             _run_batch, [job.task] * len(batches), batches, [job.threads_per_task] * len(batches), retries=3, pure=False
         )

@@ -139,12 +139,12 @@ def _minimise(fun: Any, x0: F64, maxiter: int, gtol: float, progress: bool | Non
     opts: Any = {"maxiter": maxiter, "gtol": gtol, "ftol": 1e-15}
     if not want_progress(as_bool("progress", progress) if progress is not None else None):
         return minimize(fun, x0, jac=True, method="L-BFGS-B", options=opts)
-    from tqdm import tqdm
+    from boltzkit._progress import bar
 
-    with tqdm(total=maxiter, desc=desc, leave=False, dynamic_ncols=True) as bar:
+    with bar(maxiter, desc) as b:
 
         def step(_: F64) -> None:
-            bar.update(1)
+            b.update(1)
 
         cb: Any = step  # scipy-stubs' callback protocol is narrower than what minimize accepts
         return minimize(fun, x0, jac=True, method="L-BFGS-B", options=opts, callback=cb)
