@@ -46,6 +46,8 @@ CONFIGS: list[tuple[str, int, str, bool, bool]] = [
     ("K2 simple avg", 2, "simple", True, False),
     ("K2 augment", 2, "augment", False, False),
     ("K2 augment avg", 2, "augment", True, False),
+    ("K3 simple", 3, "simple", False, False),
+    ("K3 simple avg", 3, "simple", True, False),
 ]
 W_VAR = {"relu": 2.0, "tanh": 1.0, "gelu": 2.0}
 
@@ -99,6 +101,8 @@ def ours_raw(net: MLP, k: int, kind: str, avg: bool, threads: int) -> tuple[np.n
     """Output mean and variance of our kprop core, before the negative-variance fallback."""
     if k == 1:
         method = "kprop1"
+    elif k == 3:
+        method = "kprop3_simple"
     elif kind == "augment":
         method = "kprop2_augment"
     else:
@@ -144,7 +148,7 @@ def timing(args: argparse.Namespace) -> None:
         ws_ = [n] * 5
         ws = [rng.normal(0.0, np.sqrt((1.0 if i == 0 else 2.0) / n), (n, n)) for i in range(4)]
         nn[f"n={n}"] = {"widths": ws_, "act": "relu", "bias": False, "ws": ws, "bs": None, "w_var": [1.0, 2.0, 2.0, 2.0]}
-    labels = ["K1 simple", "K2 simple", "K2 augment"]
+    labels = ["K1 simple", "K2 simple", "K2 augment", "K3 simple"]
     ref = run_peer(args, nn, labels, repeats=args.repeats)
     print(f"\nWall time, ReLU depth 4 (4 linear layers), {args.threads} thread(s) each, median of {args.repeats}:\n")
     print("| width | " + " | ".join(f"{lab}: ref / ours / ratio" for lab in labels) + " |")

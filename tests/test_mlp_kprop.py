@@ -129,18 +129,20 @@ def test_kprop_k2_simple_is_cov_prop_and_k1_is_mean_prop() -> None:
 
 
 def test_kprop_mse_falls_with_k_against_monte_carlo() -> None:
-    # small wide nets: MSE of the output means against a MC truth (antithetic, 2^20 samples) falls
-    # from K = 1 to K = 2; the MC noise floor is 10x below the smallest MSE compared
-    net = mlp.random_mlp([48, 48, 48, 48, 16], act="relu", b_var=0.05, seed=6)
-    mc = net.monte_carlo(n_samples=2**20, batch=4096, seed=7, antithetic=True)
+    # a small wide net: MSE of the output means against a MC truth (antithetic, 2^21 samples, its
+    # noise floor subtracted) falls with each order: K = 1, 2 simple, 2 augment, 3 simple
+    net = mlp.random_mlp([40, 40, 40, 16], act="relu", b_var=0.05, seed=8)
+    mc = net.monte_carlo(n_samples=2**21, batch=4096, seed=7, antithetic=True)
     floor = float(np.mean(mc.stderr[-1] ** 2))
-    mse = {}
-    for k, kind in KPROP:
-        est = net.estimate("kprop", k_max=k, kind=kind)
-        mse[(k, kind)] = float(np.mean((est.mean - mc.mean) ** 2)) - floor
-    assert mse[(2, "simple")] < mse[(1, "simple")] / 3
-    assert mse[(2, "augment")] < mse[(1, "simple")] / 3
-    assert floor < min(mse.values()) / 10
+    mse = []
+    for k, kind in [(1, "simple"), (2, "simple"), (2, "augment"), (3, "simple")]:
+        est = net.estimate("kprop", k_max=k, kind=kind)  # type: ignore[arg-type]
+        assert est.diagnostics["reliable"]
+        mse.append(float(np.mean((est.mean - mc.mean) ** 2)) - floor)
+    assert mse[1] < mse[0] / 5
+    assert mse[2] < mse[1] / 2
+    assert mse[3] < mse[2] / 2
+    assert floor < mse[2] / 10
 
 
 def test_kprop_bad_options() -> None:

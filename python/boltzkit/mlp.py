@@ -10,7 +10,11 @@ the deterministic estimators propagate a Gaussian-like summary layer by layer:
     mean vector and full covariance (off-diagonal by the Mehler series to order M); MSE ~ 1/n²,
     cost ~ n³ per layer.
 ``cumulant3`` (K = 3, width ≤ 256)
-    also the full third cumulant (leading-order activation rule); cost ~ n⁴ per layer.
+    also the full third cumulant (an own leading-order activation rule, kept for old callers; the
+    paper's K = 3 is ``estimate("kprop", k_max=3)``); cost ~ n⁴ per layer.
+``kprop`` (``k_max`` K, ``kind`` simple / augment, ``avg_metric``)
+    the paper's cumulant propagation, equal to its reference code (K = 1, 2 both kinds, K = 3
+    simple so far).
 
 :meth:`MLP.monte_carlo` is the sampling baseline (Rust, batched GEMM, per-neuron f64
 accumulators, bit-identical at any thread count). FLOPs of every method come from one table
@@ -489,7 +493,8 @@ class MLP:
             ``{1: input_mean, 2: input_cov}``); see ``k_max``, ``kind``, ``avg_metric``, ``factor``.
             Implemented so far: :data:`KPROP_IMPLEMENTED` (``k_max`` 1 and 2 with either kind, 3
             with ``simple``); other combinations (``k_max=3, kind="augment"``, ``k_max=4``) raise
-            :class:`InvalidArgumentError`.
+            :class:`InvalidArgumentError`. ``cumulant3`` is an older, own K = 3 rule (not the
+            paper's term selection; kept for old callers): prefer ``kprop`` with ``k_max=3``.
         mehler_order : int
             Order M of the Mehler series for the off-diagonal covariance (1..40; 1 = basic;
             ``cov_prop`` / ``cumulant3``).
@@ -1078,7 +1083,11 @@ class MLP:
         threads: int | None = None,
     ) -> Gradient:
         """Reverse-mode gradient of ``J = Σ c_mean_i m_i + Σ c_var_i v_i`` (estimated pre-activation
-        means ``m`` and variances ``v`` of ``layer``) with respect to every weight and bias."""
+        means ``m`` and variances ``v`` of ``layer``) with respect to every weight and bias.
+
+        ``method="cov_prop"`` with ``mehler_order=1`` is also the gradient of
+        ``estimate("kprop", k_max=2, kind="simple")`` (the same estimator); gradients through
+        ``kind="augment"`` and ``k_max=3`` are not implemented."""
         layer = self._layer(layer)
         w = self.widths[layer + 1]
         cm = _coef("c_mean", c_mean, w)
