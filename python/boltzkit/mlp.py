@@ -267,10 +267,12 @@ class TailProbability:
     neurons: npt.NDArray[np.int64] | None = None
     #: ``mc`` / ``is``: effective number of hits, the Kish ESS ``(Σ w 1{hit})² / Σ w² 1{hit}`` of the
     #: importance weights of the samples above the threshold (the hit count for plain MC); the
-    #: relative standard error is about ``1/√ess``.
+    #: relative standard error is about ``1/√ess``. ``splitting``: ``(p / stderr)²``, the number of
+    #: plain-MC hits with the same relative error.
     ess: F64 | None = None
-    #: False when the estimate cannot be trusted: ``is`` with fewer than 50 effective hits (weight
-    #: degeneracy: a few samples carry all the weight, the standard error is itself unreliable), or a
+    #: False when the estimate cannot be trusted: ``is`` or ``splitting`` with fewer than 50 effective
+    #: hits (``splitting`` also with fewer than 8 of 16 replicates reaching the threshold; ``is``: weight
+    #: degeneracy, a few samples carry all the weight, the standard error is itself unreliable), or a
     #: deterministic estimate that fell back to a lower order. A ``RuntimeWarning`` is issued too.
     reliable: bool = True
     #: ``splitting``: ``levels``, per-replicate estimates ``replicates``, ``nonzero`` replicates,
