@@ -1,36 +1,42 @@
 """Driver run by the reference's interpreter (bench_mlp_reference.py starts it as a subprocess).
 
 Our code, not the reference's: loads weights from an .npz into the reference's ``MLP`` and prints,
-as JSON, the output means and variances of ``mlp_kprop`` for K = 1 (average metric on / off),
-K = 2 (SIMPLE) and K = 2 (AUGMENT). Usage: python _mlp_ref_peer.py PEER_DIR NETS.npz
+as JSON, the output means and variances of ``mlp_kprop`` for every configuration listed in the
+.npz (``configs``: ``[label, k_max, kind, use_avg_metric, factor]``), with the wall time of each
+call (median of ``repeats`` runs, after one warm-up run).
+Usage: python _mlp_ref_peer.py PEER_DIR NETS.npz THREADS
 """
 
 import json
 import sys
+import time
 
 import numpy as np
 
 
 def main() -> None:
-    peer_dir, path = sys.argv[1], sys.argv[2]
+    peer_dir, path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
     sys.path.insert(0, f"{peer_dir}/src")
     import torch
     from mlp_kprop.kprop_harmonic import AUGMENT, SIMPLE, mlp_kprop
     from mlp_kprop.mlp import MLP
 
+    torch.set_num_threads(threads)
     torch.set_grad_enabled(False)
     torch.set_default_dtype(torch.float64)
     data = np.load(path)
     names = json.loads(str(data["names"]))
+    configs = json.loads(str(data["configs"]))
+    repeats = int(data["repeats"])
     out = {}
     for name in names:
         meta = json.loads(str(data[f"{name}/meta"]))
-        depth, n, act, w_var = meta["depth"], meta["n"], meta["act"], meta["w_var"]
-        bias = meta["bias"]
+        widths, act, w_var, bias = meta["widths"], meta["act"], meta["w_var"], meta["bias"]
+        depth = len(widths) - 1
         mlp = MLP(
-            input_dim=n,
-            hidden_dim=n,
-            output_dim=n,
+            input_dim=widths[0],
+            hidden_dim=widths[1],
+            output_dim=widths[-1],
             num_layers=depth,
             nonlin=act,
             init_kind="manual",
@@ -38,24 +44,29 @@ def main() -> None:
             b_var=(0.1 if bias else None),
         )
         for i, lin in enumerate(mlp.Ws):
-            lin.weight.data = torch.as_tensor(data[f"{name}/W{i}"], dtype=torch.float64)
+            w = torch.as_tensor(data[f"{name}/W{i}"], dtype=torch.float64)
+            lin.weight = torch.nn.Parameter(w, requires_grad=False)
             if bias:
-                lin.bias.data = torch.as_tensor(data[f"{name}/b{i}"], dtype=torch.float64)
+                lin.bias = torch.nn.Parameter(torch.as_tensor(data[f"{name}/b{i}"], dtype=torch.float64), requires_grad=False)
             else:
                 assert lin.bias is None
-        K_in = {1: torch.zeros(n), 2: torch.eye(n)}
+        n0 = widths[0]
+        K_in = {1: torch.zeros(n0), 2: torch.eye(n0)}
         res = {}
-        for label, k_max, kind, avg in [
-            ("k1_exact_metric", 1, SIMPLE, False),
-            ("k1_avg_metric", 1, SIMPLE, True),
-            ("k2_simple", 2, SIMPLE, False),
-            ("k2_augment", 2, AUGMENT, False),
-        ]:
-            K = mlp_kprop(mlp, K_in, k_max=k_max, kind=kind, use_avg_metric=avg)
+        for label, k_max, kind, avg, factor in configs:
+            if label not in meta["configs"]:
+                continue
+            kk = SIMPLE if kind == "simple" else AUGMENT
+            times = []
+            for rep in range(repeats + 1):
+                t0 = time.perf_counter()
+                K = mlp_kprop(mlp, K_in, k_max=k_max, kind=kk, use_avg_metric=avg, factor=factor)
+                if rep > 0:
+                    times.append(time.perf_counter() - t0)
             mean = K[1].to_tensor()
             cov = K[2].to_tensor()
             var = cov.diagonal() if cov.ndim == 2 else cov
-            res[label] = {"mean": mean.tolist(), "var": var.tolist()}
+            res[label] = {"mean": mean.tolist(), "var": var.tolist(), "seconds": float(np.median(times))}
         out[name] = res
     json.dump(out, sys.stdout)
 

@@ -1,22 +1,23 @@
-"""boltzkit.mlp beside the paper's reference code (issue 6 point 9), printed as markdown.
+"""boltzkit.mlp kprop beside the paper's reference code, side by side, printed as markdown.
 
-    python benches/bench_mlp_reference.py --peer-python /work/peers-mlp/venv/bin/python \\
-        --peer-dir /work/peers-mlp/ref [--mc-samples 1048576]   # ~40 s on 2 cores with MC truths
+    python benches/bench_mlp_reference.py --peer-python /tmp/peers-mlp/venv312/bin/python \\
+        --peer-dir /tmp/peers-mlp/ref [--widths 8 16 32 64] [--time-widths 16 32 64 128] \\
+        [--mc-samples 1048576]
 
-The reference (alignment-research-center/mlp_cumulant_propagation, PyTorch) is a fetched copy
-outside the repository; nothing is fetched here. Random nets are drawn with numpy (float64),
-written to a temporary .npz and loaded by ``benches/_mlp_ref_peer.py`` (run through the peer's
-interpreter) into the reference's ``MLP``; its ``mlp_kprop`` output means and variances for
-K = 1 and K = 2 are compared with our ``mean_prop`` / ``cov_prop`` on the same weights. Input:
-standard Gaussian. Pairs compared (max |difference| over the output neurons):
+The reference (alignment-research-center/mlp_cumulant_propagation, PyTorch, float64) is a fetched
+copy outside the repository, run by its own interpreter through ``benches/_mlp_ref_peer.py``;
+nothing is fetched here, and without ``--peer-python`` / ``--peer-dir`` (or when they do not
+exist) the script says so and exits 0. Random nets (numpy, float64): widths ``--widths`` (hidden
+width n; the input has n + 3 and the output n // 2 + 1 neurons, so widths are unequal), 2–4 linear
+layers, relu / tanh / gelu, with and without biases; input N(0, I). For every implemented
+``(k_max, kind, avg_metric)`` the reference's ``mlp_kprop`` output means and variances are compared
+with ``MLP.estimate("kprop", …)`` on the same weights, raw (the core result before our
+negative-variance fallback). Differences: means relative to the largest output standard
+deviation, variances relative to the largest variance (max over neurons, then over nets).
 
-- K=1 exact metric  vs mean_prop  (``use_avg_metric=False``: v_i = s ||W_i||^2, as ours)
-- K=1 avg metric    vs mean_prop  (the reference default: v_i = s w_var, not ours; a convention gap)
-- K=2 SIMPLE        vs cov_prop, mehler_order=1
-- K=2 AUGMENT       vs cov_prop, mehler_order=2 (information only: AUGMENT also keeps other terms)
-
-With ``--mc-samples N`` it also prints the MSE of every estimator's output means against a Monte
-Carlo truth on the depth >= 3 nets.
+``--time-widths``: wall time (median of ``--repeats`` calls after one warm-up) of both at equal
+``(k_max, kind)``, width and thread count (``--threads``, default 1), ReLU depth 4.
+``--mc-samples N``: MSE of the output means of both against a Monte Carlo truth (depth ≥ 3 nets).
 """
 
 from __future__ import annotations
@@ -24,112 +25,190 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from boltzkit import _core
 from boltzkit.mlp import MLP
 
 PEER = Path(__file__).with_name("_mlp_ref_peer.py")
-PAIRS = [
-    ("k1_exact_metric", "mean_prop", 1),
-    ("k1_avg_metric", "mean_prop", 1),
-    ("k2_simple", "cov_prop", 1),
-    ("k2_augment", "cov_prop", 2),
+# label, k_max, kind, avg_metric, factor
+CONFIGS: list[tuple[str, int, str, bool, bool]] = [
+    ("K1 simple", 1, "simple", False, False),
+    ("K1 simple avg", 1, "simple", True, False),
+    ("K1 augment", 1, "augment", False, False),
+    ("K2 simple", 2, "simple", False, False),
+    ("K2 simple avg", 2, "simple", True, False),
+    ("K2 augment", 2, "augment", False, False),
+    ("K2 augment avg", 2, "augment", True, False),
+    ("K3 simple", 3, "simple", False, False),
+    ("K3 simple avg", 3, "simple", True, False),
 ]
+W_VAR = {"relu": 2.0, "tanh": 1.0, "gelu": 2.0}
 
 
-def nets(seed: int) -> dict[str, dict[str, Any]]:
+def make_nets(widths: list[int], seed: int) -> dict[str, dict[str, Any]]:
     rng = np.random.default_rng(seed)
     out: dict[str, dict[str, Any]] = {}
-    for n in (16, 32, 64):
+    for n in widths:
         for depth in (2, 3, 4):
-            for act, w_var in (("relu", 2.0), ("tanh", 1.0)):
+            for act in ("relu", "tanh", "gelu"):
                 for bias in (False, True):
-                    ws = [rng.normal(0.0, np.sqrt((1.0 if i == 0 else w_var) / n), (n, n)) for i in range(depth)]
-                    bs = [rng.normal(0.0, np.sqrt(0.1), n) for _ in range(depth)] if bias else None
+                    ws_ = [n + 3] + [n] * (depth - 1) + [n // 2 + 1]
+                    wv = [1.0] + [W_VAR[act]] * (depth - 1)
+                    ws = [rng.normal(0.0, np.sqrt(wv[i] / ws_[i]), (ws_[i + 1], ws_[i])) for i in range(depth)]
+                    bs = [rng.normal(0.0, np.sqrt(0.1), ws_[i + 1]) for i in range(depth)] if bias else None
                     name = f"{act} n={n} L={depth}{' +b' if bias else ''}"
-                    out[name] = {
-                        "n": n,
-                        "depth": depth,
-                        "act": act,
-                        "bias": bias,
-                        "ws": ws,
-                        "bs": bs,
-                        "w_var": [1.0] + [w_var] * (depth - 1),
-                    }
+                    out[name] = {"widths": ws_, "act": act, "bias": bias, "ws": ws, "bs": bs, "w_var": wv}
     return out
 
 
-def run_peer(args: argparse.Namespace, nn: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def run_peer(args: argparse.Namespace, nn: dict[str, dict[str, Any]], labels: list[str], repeats: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "nets.npz"
-        arrays: dict[str, Any] = {"names": json.dumps(list(nn))}
+        arrays: dict[str, Any] = {
+            "names": json.dumps(list(nn)),
+            "configs": json.dumps([list(c) for c in CONFIGS]),
+            "repeats": repeats,
+        }
         for name, d in nn.items():
-            meta = {k: d[k] for k in ("n", "depth", "act", "bias", "w_var")}
+            meta = {k: d[k] for k in ("widths", "act", "bias", "w_var")}
+            meta["configs"] = labels
             arrays[f"{name}/meta"] = json.dumps(meta)
             for i, w in enumerate(d["ws"]):
                 arrays[f"{name}/W{i}"] = w
                 if d["bs"] is not None:
                     arrays[f"{name}/b{i}"] = d["bs"][i]
         np.savez(path, **arrays)
-        r = subprocess.run([args.peer_python, str(PEER), args.peer_dir, str(path)], capture_output=True, text=True, check=False)
+        r = subprocess.run(
+            [args.peer_python, str(PEER), args.peer_dir, str(path), str(args.threads)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if r.returncode != 0:
         raise RuntimeError(f"peer run failed:\n{r.stderr[-4000:]}")
     res: dict[str, Any] = json.loads(r.stdout)
     return res
 
 
+def ours_raw(net: MLP, k: int, kind: str, avg: bool, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Output mean and variance of our kprop core, before the negative-variance fallback."""
+    if k == 1:
+        method = "kprop1"
+    elif k == 3:
+        method = "kprop3_simple"
+    elif kind == "augment":
+        method = "kprop2_augment"
+    else:
+        method = "cov_prop"
+    scale = net._init_scale() if avg and method != "cov_prop" else None
+    r = _core.mlp_estimate(net._tuple(), method, 1, False, threads, scale)
+    return np.asarray(r["pre_mean"][-1]), np.asarray(r["pre_var"][-1])
+
+
+def build(d: dict[str, Any]) -> MLP:
+    net = MLP(d["ws"], d["bs"], [d["act"]] * (len(d["ws"]) - 1))
+    net.init_scale = list(d["w_var"])
+    return net
+
+
+def equality(args: argparse.Namespace) -> None:
+    nn = make_nets(args.widths, args.seed)
+    labels = [c[0] for c in CONFIGS]
+    ref = run_peer(args, nn, labels, repeats=0)
+    worst: dict[tuple[str, str], list[float]] = {}
+    for name, d in nn.items():
+        net = build(d)
+        for label, k, kind, avg, _ in CONFIGS:
+            m, v = ours_raw(net, k, kind, avg, args.threads)
+            rm, rv = np.asarray(ref[name][label]["mean"]), np.asarray(ref[name][label]["var"])
+            scale = float(np.sqrt(np.max(np.abs(rv))))
+            dm = float(np.max(np.abs(m - rm))) / scale
+            dv = float(np.max(np.abs(v - rv))) / float(np.max(np.abs(rv)))
+            w = worst.setdefault((d["act"], label), [0.0, 0.0])
+            w[0], w[1] = max(w[0], dm), max(w[1], dv)
+    print(f"Equality on {len(nn)} nets (hidden widths {args.widths}, 2-4 linear layers, ± biases, input n+3, output n//2+1):\n")
+    print("| activation | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for act in ("relu", "tanh", "gelu"):
+        print(f"| {act} | " + " | ".join(f"{worst[(act, lab)][0]:.1e} / {worst[(act, lab)][1]:.1e}" for lab in labels) + " |")
+    print("\n(max relative difference of the output means / variances)")
+
+
+def timing(args: argparse.Namespace) -> None:
+    rng = np.random.default_rng(args.seed + 1)
+    nn: dict[str, dict[str, Any]] = {}
+    for n in args.time_widths:
+        ws_ = [n] * 5
+        ws = [rng.normal(0.0, np.sqrt((1.0 if i == 0 else 2.0) / n), (n, n)) for i in range(4)]
+        nn[f"n={n}"] = {"widths": ws_, "act": "relu", "bias": False, "ws": ws, "bs": None, "w_var": [1.0, 2.0, 2.0, 2.0]}
+    labels = ["K1 simple", "K2 simple", "K2 augment", "K3 simple"]
+    ref = run_peer(args, nn, labels, repeats=args.repeats)
+    print(f"\nWall time, ReLU depth 4 (4 linear layers), {args.threads} thread(s) each, median of {args.repeats}:\n")
+    print("| width | " + " | ".join(f"{lab}: ref / ours / ratio" for lab in labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for name, d in nn.items():
+        net = build(d)
+        cells = []
+        for lab in labels:
+            _, k, kind, avg, _ = next(c for c in CONFIGS if c[0] == lab)
+            ours_raw(net, k, kind, avg, args.threads)
+            times = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                ours_raw(net, k, kind, avg, args.threads)
+                times.append(time.perf_counter() - t0)
+            t = float(np.median(times))
+            tr = float(ref[name][lab]["seconds"])
+            cells.append(f"{tr:.2e} / {t:.2e} / {tr / t:.0f}x")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def mse(args: argparse.Namespace) -> None:
+    nn = {k: v for k, v in make_nets(args.widths, args.seed).items() if len(v["ws"]) >= 3}
+    labels = [c[0] for c in CONFIGS if not c[3]]
+    ref = run_peer(args, nn, labels, repeats=0)
+    print(f"\nMSE of the output means against Monte Carlo ({args.mc_samples} samples, antithetic), depth >= 3:\n")
+    print("| net | " + " | ".join(f"{lab} ours / ref" for lab in labels) + " | MC stderr² |")
+    print("|---|" + "---|" * (len(labels) + 1))
+    for name, d in nn.items():
+        net = build(d)
+        mc = net.monte_carlo(n_samples=args.mc_samples, batch=4096, seed=1, antithetic=True)
+        cells = []
+        for lab in labels:
+            _, k, kind, avg, _ = next(c for c in CONFIGS if c[0] == lab)
+            ours = net.estimate("kprop", k_max=k, kind=kind, avg_metric=avg).mean  # type: ignore[arg-type]
+            theirs = np.asarray(ref[name][lab]["mean"])
+            cells.append(f"{np.mean((ours - mc.mean) ** 2):.2e} / {np.mean((theirs - mc.mean) ** 2):.2e}")
+        se2 = float(np.mean(mc.variances[-1] / mc.n_samples))
+        print(f"| {name} | " + " | ".join(cells) + f" | {se2:.1e} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--peer-python", required=True)
-    ap.add_argument("--peer-dir", required=True)
+    ap.add_argument("--peer-python", default=None)
+    ap.add_argument("--peer-dir", default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--mc-samples", type=int, default=0, help="if > 0: also MSE of the output means against MC truth (depth >= 3 nets)"
-    )
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--widths", type=int, nargs="+", default=[8, 16, 32, 64])
+    ap.add_argument("--time-widths", type=int, nargs="*", default=[16, 32, 64, 128])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--mc-samples", type=int, default=0)
     args = ap.parse_args()
-    nn = nets(args.seed)
-    ref = run_peer(args, nn)
-    head = " | ".join(f"{p} vs {m}{'' if m == 'mean_prop' else f'(M={k})'} mean / var" for p, m, k in PAIRS)
-    print(f"| net | {head} |")
-    print("|---|" + "---|" * len(PAIRS))
-    worst: dict[str, list[float]] = {p: [0.0, 0.0] for p, _, _ in PAIRS}
-    for name, d in nn.items():
-        net = MLP(d["ws"], d["bs"], [d["act"]] * (d["depth"] - 1))
-        cells = []
-        for label, method, order in PAIRS:
-            est = net.estimate(method, mehler_order=order)
-            dm = float(np.max(np.abs(est.means[-1] - np.asarray(ref[name][label]["mean"]))))
-            dv = float(np.max(np.abs(est.variances[-1] - np.asarray(ref[name][label]["var"]))))
-            worst[label] = [max(worst[label][0], dm), max(worst[label][1], dv)]
-            cells.append(f"{dm:.1e} / {dv:.1e}")
-        print(f"| {name} | {' | '.join(cells)} |")
-    print(f"| **max** | {' | '.join(f'**{w[0]:.1e} / {w[1]:.1e}**' for w in worst.values())} |")
+    if not args.peer_python or not args.peer_dir or not Path(args.peer_python).exists() or not Path(args.peer_dir).is_dir():
+        print("reference code not available (pass --peer-python and --peer-dir of a fetched copy); skipping")
+        sys.exit(0)
+    equality(args)
+    if args.time_widths:
+        timing(args)
     if args.mc_samples > 0:
-        print(f"\nMSE of the output means against Monte Carlo ({args.mc_samples} samples, antithetic) on the depth >= 3 nets:\n")
-        cols = ["mean_prop", "ref K=1 exact", "cov_prop M=1", "ref K=2 SIMPLE", "cov_prop M=2", "ref K=2 AUGMENT"]
-        print("| net | " + " | ".join(cols) + " | MC stderr² (mean) |")
-        print("|---|" + "---|" * (len(cols) + 1))
-        for name, d in nn.items():
-            if d["depth"] < 3:
-                continue
-            net = MLP(d["ws"], d["bs"], [d["act"]] * (d["depth"] - 1))
-            mc = net.monte_carlo(n_samples=args.mc_samples, batch=4096, seed=1, antithetic=True)
-            truth = mc.mean
-            ests = [
-                net.estimate("mean_prop").means[-1],
-                np.asarray(ref[name]["k1_exact_metric"]["mean"]),
-                net.estimate("cov_prop").means[-1],
-                np.asarray(ref[name]["k2_simple"]["mean"]),
-                net.estimate("cov_prop", mehler_order=2).means[-1],
-                np.asarray(ref[name]["k2_augment"]["mean"]),
-            ]
-            mse = [float(np.mean((e - truth) ** 2)) for e in ests]
-            se2 = float(np.mean(mc.variances[-1] / mc.n_samples))
-            print(f"| {name} | " + " | ".join(f"{m:.2e}" for m in mse) + f" | {se2:.1e} |")
+        mse(args)
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ def test_bad_input_raises_clear_errors() -> None:
     with pytest.raises(errors.InvalidArgumentError, match="threshold"):
         net.tail_probability(threshold=float("inf"), method="mc")
     with pytest.raises(errors.InvalidArgumentError, match="method"):
-        net.estimate("kprop")  # type: ignore[arg-type]
+        net.estimate("cumulant9")  # type: ignore[arg-type]
     with pytest.raises(errors.InvalidArgumentError, match="method"):
         net.tail_probability(method="bogus")  # type: ignore[arg-type]
     with pytest.raises(errors.InvalidArgumentError, match="neuron"):

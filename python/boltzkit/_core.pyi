@@ -270,7 +270,12 @@ def spin_fit_objective01(data: _I8, w: _F64, all_flip: bool, threads: int | None
 _MlpNet = tuple[list[_F64], list[_F64], list[str], _F64, _F64]
 
 def mlp_estimate(
-    net: _MlpNet, method: str, mehler_order: int = 1, keep_cov: bool = False, threads: int | None = None
+    net: _MlpNet,
+    method: str,
+    mehler_order: int = 1,
+    keep_cov: bool = False,
+    threads: int | None = None,
+    init_scale: list[float] | None = None,
 ) -> dict[str, Any]: ...
 def mlp_monte_carlo(
     net: _MlpNet, n_samples: int, batch: int, seed: int, antithetic: bool = False, threads: int | None = None

@@ -10,7 +10,11 @@ the deterministic estimators propagate a Gaussian-like summary layer by layer:
     mean vector and full covariance (off-diagonal by the Mehler series to order M); MSE ~ 1/n²,
     cost ~ n³ per layer.
 ``cumulant3`` (K = 3, width ≤ 256)
-    also the full third cumulant (leading-order activation rule); cost ~ n⁴ per layer.
+    also the full third cumulant (an own leading-order activation rule, kept for old callers; the
+    paper's K = 3 is ``estimate("kprop", k_max=3)``); cost ~ n⁴ per layer.
+``kprop`` (``k_max`` K, ``kind`` simple / augment, ``avg_metric``)
+    the paper's cumulant propagation, equal to its reference code (K = 1, 2 both kinds, K = 3
+    simple so far).
 
 :meth:`MLP.monte_carlo` is the sampling baseline (Rust, batched GEMM, per-neuron f64
 accumulators, bit-identical at any thread count). FLOPs of every method come from one table
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIVATIONS",
+    "KPROP_IMPLEMENTED",
     "MLP",
     "Comparison",
     "Estimate",
@@ -69,7 +74,9 @@ __all__ = [
 F64 = npt.NDArray[np.float64]
 #: Activations accepted for hidden layers (``heaviside`` and ``square`` are for tests / tails).
 ACTIVATIONS = ("relu", "gelu", "erf", "tanh", "identity", "heaviside", "square")
-_METHODS = ("mean_prop", "cov_prop", "cumulant3")
+_METHODS = ("mean_prop", "cov_prop", "cumulant3", "kprop")
+#: ``(k_max, kind)`` pairs of ``estimate("kprop")`` implemented so far (equal to the paper's reference code).
+KPROP_IMPLEMENTED = ((1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple"))
 _C_ACT = {"identity": 0.0, "relu": 1.0, "heaviside": 1.0, "square": 1.0, "gelu": 20.0, "erf": 20.0, "tanh": 20.0}
 
 
@@ -264,12 +271,17 @@ class TailProbability:
     neurons: npt.NDArray[np.int64] | None = None
     #: ``mc`` / ``is``: effective number of hits, the Kish ESS ``(Σ w 1{hit})² / Σ w² 1{hit}`` of the
     #: importance weights of the samples above the threshold (the hit count for plain MC); the
-    #: relative standard error is about ``1/√ess``.
+    #: relative standard error is about ``1/√ess``. ``splitting``: ``(p / stderr)²``, the number of
+    #: plain-MC hits with the same relative error.
     ess: F64 | None = None
-    #: False when the estimate cannot be trusted: ``is`` with fewer than 50 effective hits (weight
-    #: degeneracy: a few samples carry all the weight, the standard error is itself unreliable), or a
+    #: False when the estimate cannot be trusted: ``is`` or ``splitting`` with fewer than 50 effective
+    #: hits (``splitting`` also with fewer than 8 of 16 replicates reaching the threshold; ``is``: weight
+    #: degeneracy, a few samples carry all the weight, the standard error is itself unreliable), or a
     #: deterministic estimate that fell back to a lower order. A ``RuntimeWarning`` is issued too.
     reliable: bool = True
+    #: ``splitting``: ``levels``, per-replicate estimates ``replicates``, ``nonzero`` replicates,
+    #: ``forward_passes``, the pilot's estimate ``pilot_p``, ``n_per_level``, ``capped``.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def log_error(self, truth: F64 | float) -> F64:
         """``|log P_est − log P_true|`` (the relative-error metric for rare events); ``inf`` where
@@ -375,6 +387,9 @@ class MLP:
         self.activations: list[str] = acts
         self.input_mean: F64 = mean
         self.input_cov: F64 = cov
+        #: ``w_var`` of every linear layer (``W_ij ~ N(0, w_var / fan_in)``), set by :func:`random_mlp`;
+        #: used by ``estimate("kprop", avg_metric=True)`` (``None``: the mean of the squared row norms).
+        self.init_scale: list[float] | None = None
         # the core checks PSD and everything else once, here
         _core.mlp_estimate(self._tuple(), "mean_prop", 1, False, 1)
 
@@ -404,22 +419,32 @@ class MLP:
         return layer % self.depth
 
     def replace(self, weights: Sequence[Any] | None = None, biases: Sequence[Any] | None = None) -> MLP:
-        """A copy with new weights and/or biases (same activations and input)."""
-        return MLP(
+        """A copy with new weights and/or biases (same activations, input and ``init_scale``)."""
+        out = MLP(
             self.weights if weights is None else weights,
             self.biases if biases is None else biases,
             self.activations,
             self.input_mean,
             self.input_cov,
         )
+        out.init_scale = None if self.init_scale is None else list(self.init_scale)
+        return out
 
     def _check_estimate_size(self, method: str, order: int, keep_cov: bool) -> None:
         w = self.widths
         wmax = max(w)
         if method == "cumulant3" and wmax > 256:
             raise InvalidArgumentError(f"method: cumulant3 needs every width at most 256 (n^3 third cumulants), got width {wmax}")
-        if method == "mean_prop":
+        if method in ("mean_prop", "kprop1"):
             return
+        if method == "kprop2_augment":
+            method = "cov_prop"
+        if method == "kprop3_simple":
+            if wmax > 256:
+                raise InvalidArgumentError(
+                    f"k_max: kprop with k_max=3 needs every width at most 256 (n^3 third cumulants), got width {wmax}"
+                )
+            method = "cumulant3"
         cubes = 3 * wmax**3 if method == "cumulant3" else 0
         nbytes = 8 * (6 * wmax * wmax + cubes + (sum(n * n for n in w[1:]) if keep_cov else 0))
         check_bytes("weights", nbytes, f"{method} on widths up to {wmax}")
@@ -443,49 +468,122 @@ class MLP:
             h = _act_np(self.activations[i], z)
         raise AssertionError("unreachable")
 
+    def _init_scale(self) -> list[float]:
+        if self.init_scale is not None:
+            if len(self.init_scale) != self.depth:
+                raise InvalidArgumentError(
+                    f"init_scale: expected {self.depth} values (one per linear layer), got {len(self.init_scale)}"
+                )
+            return [_float(f"init_scale[{i}]", v, 0.0) for i, v in enumerate(self.init_scale)]
+        return [float(np.mean(np.sum(w * w, axis=1))) for w in self.weights]
+
     # ---- estimators
     def estimate(
         self,
-        method: Literal["mean_prop", "cov_prop", "cumulant3"] = "cov_prop",
+        method: Literal["mean_prop", "cov_prop", "cumulant3", "kprop"] = "cov_prop",
         mehler_order: int = 1,
         keep_cov: bool = False,
         threads: int | None = None,
+        k_max: int = 2,
+        kind: Literal["simple", "augment"] = "simple",
+        avg_metric: bool = False,
+        factor: bool = False,
     ) -> Estimate:
         """Deterministic estimate of every layer's means and variances.
 
         Parameters
         ----------
-        method : {"mean_prop", "cov_prop", "cumulant3"}
+        method : {"mean_prop", "cov_prop", "cumulant3", "kprop"}
+            ``kprop`` is the paper's cumulant propagation with the options of its reference code
+            (``mlp_kprop(mlp, K_in, k_max, kind, use_avg_metric, factor)``, input cumulants
+            ``{1: input_mean, 2: input_cov}``); see ``k_max``, ``kind``, ``avg_metric``, ``factor``.
+            Implemented so far: :data:`KPROP_IMPLEMENTED` (``k_max`` 1 and 2 with either kind, 3
+            with ``simple``); other combinations (``k_max=3, kind="augment"``, ``k_max=4``) raise
+            :class:`InvalidArgumentError`. ``cumulant3`` is an older, own K = 3 rule (not the
+            paper's term selection; kept for old callers): prefer ``kprop`` with ``k_max=3``.
         mehler_order : int
-            Order M of the Mehler series for the off-diagonal covariance (1..40; 1 = basic).
+            Order M of the Mehler series for the off-diagonal covariance (1..40; 1 = basic;
+            ``cov_prop`` / ``cumulant3``).
         keep_cov : bool
-            Keep every layer's pre-activation covariance (``cov_prop`` / ``cumulant3``).
+            Keep every layer's pre-activation covariance (``cov_prop`` / ``cumulant3`` /
+            ``kprop`` with ``k_max=2``).
         threads : int or None
+        k_max : int
+            ``kprop`` only: the budget ``K``, the highest cumulant degree tracked in full (error
+            ``O(n^-K)``). ``K = 1``: the mean and one isotropic covariance ``s I`` per layer (the
+            input covariance enters through its trace ``tr Σ / n₀`` only); ``K = 2``: the mean and
+            the full covariance (``simple`` equals ``cov_prop`` with ``mehler_order=1``;
+            ``augment`` adds the third cumulant's one-trace part ``Sym(a ⊗ I)`` and the fourth's
+            pure trace ``c Sym(I ⊗ I)``); ``K = 3`` (``simple``, widths ≤ 256): also the full
+            third cumulant (``n³`` numbers, cost ``~n⁴`` per layer) and the fourth's pure trace.
+            ``Estimate.kappa3`` holds the tracked third cumulants ``κ3_iii`` of the
+            pre-activations (the trace part's diagonal for ``K = 2`` augment).
+        kind : {"simple", "augment"}
+            ``kprop`` only. ``simple``: degrees ``≤ K`` in full and degree ``K + 1`` as its
+            pure-trace part when ``K + 1`` is even; the activation step sums the Wick diagrams of
+            power-counting cost ``≤ K − 1``. ``augment``: also degree ``K + 1`` with one trace
+            factor and ``K + 2`` as pure trace, and diagrams up to cost ``K`` (one order more).
+            At ``K = 1`` both kinds track the same pieces and sum the same diagrams.
+        avg_metric : bool
+            ``kprop`` only: the metric of the trace parts after a linear layer is the average
+            ``E[W Wᵀ] = w_var_l I`` (:attr:`init_scale`; when ``None``, the mean squared row norm
+            of ``W_l``) instead of the exact ``W Wᵀ``. Only used when a trace part is tracked
+            (``K = 1`` here); ignored otherwise, as in the reference.
+        factor : bool
+            ``kprop`` only: the reference's factored top-degree cumulant for ``K = 3, 4``; at
+            ``K ≤ 2`` it has no effect (as in the reference).
 
         Returns
         -------
         Estimate
+            For ``kprop``, ``diagnostics["kprop"]`` holds ``k_max``, ``kind``, ``avg_metric``,
+            ``factor`` and the ``init_scale`` used.
 
         Raises
         ------
         InvalidArgumentError
-            Unknown method, bad order, ``cumulant3`` above width 256.
+            Unknown method, bad order, ``cumulant3`` or kprop ``k_max=3`` above width 256, a
+            ``kprop`` combination that is not implemented, bad ``kind``.
         """
         method = _method("method", method, _METHODS)  # type: ignore[assignment]
         order = _int("mehler_order", mehler_order, 1, 40)
         keep = as_bool("keep_cov", keep_cov)
+        k = _int("k_max", k_max, 1, 4)
+        kind = _method("kind", kind, ("simple", "augment"))  # type: ignore[assignment]
+        avg = as_bool("avg_metric", avg_metric)
+        fac = as_bool("factor", factor)
         nthreads = resolve_threads(threads)
-        self._check_estimate_size(method, order, keep)
+        core_method: str = method
+        scale: list[float] | None = None
+        kdiag: dict[str, Any] | None = None
+        if method == "kprop":
+            if (k, kind) not in KPROP_IMPLEMENTED:
+                raise InvalidArgumentError(
+                    f"k_max: kprop is implemented for (k_max, kind) in {list(KPROP_IMPLEMENTED)}, got ({k}, {kind!r}); "
+                    "higher orders and augment at k_max 2 are not available yet (use cumulant3 for a third-cumulant estimate)"
+                )
+            if k == 1 or kind == "augment" or k == 3:
+                core_method = {1: "kprop1", 2: "kprop2_augment", 3: "kprop3_simple"}[k]
+                if avg:
+                    scale = self._init_scale()
+            else:
+                core_method, order = "cov_prop", 1
+            kdiag = {"k_max": k, "kind": kind, "avg_metric": avg, "factor": fac, "init_scale": scale}
+        self._check_estimate_size(core_method, order, keep)
         t0 = time.perf_counter()
         diag: dict[str, Any] = {"reliable": True, "fallback": None}
-        r = _core.mlp_estimate(self._tuple(), method, order, keep, nthreads)
+        if kdiag is not None:
+            diag["kprop"] = kdiag
+        r = _core.mlp_estimate(self._tuple(), core_method, order, keep, nthreads, scale)
         bad = _estimate_problem(r)
         if bad is not None:
             # a negative or non-finite variance: fall back to the lower-order estimators in turn
             chain = [("cov_prop", 2), ("cov_prop", 1), ("mean_prop", 1)]
-            if method == "mean_prop":
+            if core_method in ("mean_prop", "kprop1"):
                 chain = []
-            elif method == "cov_prop":
+            elif core_method in ("kprop2_augment", "kprop3_simple"):
+                chain = [("cov_prop", 1), ("mean_prop", 1)]
+            elif core_method == "cov_prop":
                 chain = [c for c in chain if c[0] == "mean_prop" or c[1] < order]
             for m2, o2 in chain:
                 r2 = _core.mlp_estimate(self._tuple(), m2, o2, keep, nthreads)
@@ -493,8 +591,9 @@ class MLP:
                     diag["reliable"] = False
                     diag["fallback"] = f"{m2}:{o2}" if m2 == "cov_prop" else m2
                     diag["problem"] = bad
+                    what = f"kprop (k_max={k}, kind={kind!r})" if method == "kprop" else f"{method} (mehler_order={order})"
                     warnings.warn(
-                        f"estimate: {method} (mehler_order={order}) gave {bad}; returning the {diag['fallback']} "
+                        f"estimate: {what} gave {bad}; returning the {diag['fallback']} "
                         "estimate instead (diagnostics['reliable'] is False)",
                         RuntimeWarning,
                         stacklevel=2,
@@ -679,11 +778,147 @@ class MLP:
             g = self.weights[i].T @ g
         return float(zs[layer][neuron]), np.asarray(f.T @ g)
 
+    def _splitting(
+        self, layer: int, neuron: int, t: float, budget: int, seed: int, reps: int = 16, p0: float = 0.1
+    ) -> dict[str, Any]:
+        """Generalized splitting (Botev & Kroese 2012) for ``P(z_{layer,neuron} > t)``.
+
+        A pilot subset-simulation run (``N`` samples per level) fixes the levels
+        ``γ_1 < … < γ_T = t`` (the ``1 − p0`` quantiles), the splitting factors ``s_k = round(1/p_k)``
+        and the preconditioned Crank–Nicolson step ``x' = c x + √(1 − c²) ξ`` (acceptance near 0.3).
+        Then ``reps`` independent replicates: ``N`` i.i.d. inputs, the ones above ``γ_1`` each start
+        a chain of ``s_1`` pCN steps restricted to ``{z ≥ γ_1}`` (the kernel leaves ``N(0, I)``
+        conditioned on that set invariant), the chain states above ``γ_2`` go on, and so on; a
+        replicate returns ``N_T / (N ∏ s_k)``, an unbiased estimate for any fixed levels. The
+        result is the mean over replicates with their empirical standard error (honest at any
+        width: no likelihood ratios are involved).
+        """
+        f = self._factor()
+        n0 = self.widths[0]
+        rng = np.random.default_rng(seed)
+        counter = [0]
+
+        def score(xi: F64) -> F64:
+            counter[0] += xi.shape[0]
+            with np.errstate(all="ignore"):
+                y = self.forward(self.input_mean + xi @ f.T, layer)[:, neuron]
+            if not np.all(np.isfinite(y)):
+                raise InvalidArgumentError(
+                    "weights: the values are too large: the forward pass overflowed float64; rescale the weights"
+                )
+            return np.asarray(y)
+
+        def move(x: F64, y: F64, level: float, steps: int, c: float, keep: float | None) -> tuple[F64, F64, F64, float]:
+            # `steps` pCN steps of every chain restricted to {y >= level}; collects the states above `keep`
+            out_x, out_y, acc = [], [], 0.0
+            cc = math.sqrt(max(1.0 - c * c, 0.0))
+            for _ in range(steps):
+                prop = c * x + cc * rng.standard_normal(x.shape)
+                yp = score(prop)
+                ok = yp >= level
+                acc += float(ok.mean()) if ok.size else 0.0
+                x = np.where(ok[:, None], prop, x)
+                y = np.where(ok, yp, y)
+                if keep is not None:
+                    sel = y >= keep
+                    out_x.append(x[sel])
+                    out_y.append(y[sel])
+            if keep is None:
+                return x, y, np.empty(0), acc / max(steps, 1)
+            return (
+                np.concatenate(out_x) if out_x else np.empty((0, n0)),
+                np.concatenate(out_y) if out_y else np.empty(0),
+                np.empty(0),
+                acc / max(steps, 1),
+            )
+
+        # ---- pilot: adaptive levels (subset simulation)
+        n_lvl = max(100, budget // (reps * 6))
+        x = rng.standard_normal((n_lvl, n0))
+        y = score(x)
+        levels: list[float] = []
+        fracs: list[float] = []
+        corr: list[float] = []
+        c = 0.8
+        stuck = False
+        while True:
+            g = float(np.quantile(y, 1.0 - p0))
+            if g >= t or len(levels) >= 40:
+                stuck = g < t
+                fracs.append(max(float(np.mean(y >= t)), 1.0 / n_lvl))
+                break
+            if levels and g <= levels[-1]:
+                g = float(np.nextafter(levels[-1], np.inf))
+            sel = y >= g
+            if not np.any(sel):
+                stuck = True  # the level set cannot be raised any more: t is out of reach
+                break
+            levels.append(g)
+            fracs.append(float(sel.mean()))
+            ex, ey = x[sel], y[sel]
+            reps_each = math.ceil(n_lvl / max(ex.shape[0], 1))
+            ex, ey = np.repeat(ex, reps_each, 0)[:n_lvl], np.repeat(ey, reps_each, 0)[:n_lvl]
+            # tune the pCN correlation on this level towards acceptance ~0.3, then mix
+            for _ in range(3):
+                ex, ey, _, acc = move(ex, ey, g, 2, c, None)
+                c = min(0.995, max(0.05, c + (0.15 if acc < 0.2 else -0.1 if acc > 0.45 else 0.0)))
+            corr.append(c)
+            x, y, _, _ = move(ex, ey, g, 2, c, None)
+        if stuck:
+            return {
+                "p": 0.0,
+                "stderr": 0.0,
+                "levels": levels,
+                "replicates": np.zeros(reps),
+                "nonzero": 0,
+                "forward_passes": counter[0],
+                "pilot_p": 0.0,
+                "capped": False,
+                "n_per_level": n_lvl,
+            }
+        pilot_p = float(np.prod(fracs))
+        pilot_cost = counter[0]
+        levels.append(t)
+        split = [max(1, round(1.0 / max(fr, 1e-12))) for fr in fracs[1:]]
+        # ---- main run: `reps` independent replicates with the fixed levels
+        n_main = max(100, (budget - pilot_cost) // (reps * max(len(levels), 1)))
+        ests = np.zeros(reps)
+        cap = 50 * n_main
+        capped = False
+        for r in range(reps):
+            x = rng.standard_normal((n_main, n0))
+            y = score(x)
+            sel = y >= levels[0]
+            x, y = x[sel], y[sel]
+            for k in range(len(levels) - 1):
+                if x.shape[0] == 0:
+                    break
+                if x.shape[0] * split[k] > cap:
+                    capped = True
+                    break
+                x, y, _, _ = move(x, y, levels[k], split[k], corr[k], levels[k + 1])
+            if capped:
+                break
+            ests[r] = x.shape[0] / (n_main * float(np.prod(split, dtype=np.float64)))
+        p = float(ests.mean())
+        se = float(ests.std(ddof=1) / math.sqrt(reps)) if reps > 1 else float("nan")
+        return {
+            "p": p,
+            "stderr": se,
+            "levels": levels,
+            "replicates": ests,
+            "nonzero": int(np.count_nonzero(ests)),
+            "forward_passes": counter[0],
+            "pilot_p": pilot_p,
+            "capped": capped,
+            "n_per_level": n_main,
+        }
+
     def tail_probability(
         self,
         layer: int = -1,
         threshold: float = 3.0,
-        method: Literal["gauss", "edgeworth", "mc", "is"] = "gauss",
+        method: Literal["gauss", "edgeworth", "mc", "is", "splitting"] = "gauss",
         neuron: int | None = None,
         n_samples: int = 2**20,
         batch: int = 1024,
@@ -703,8 +938,19 @@ class MLP:
             method; its FLOPs are included), one neuron (``neuron`` required). ``ess`` is the
             effective number of hits; below 50 (weight degeneracy, e.g. a poor shift in high
             dimension) the result has ``reliable=False`` and a ``RuntimeWarning`` is issued.
+            Importance sampling with one shifted Gaussian degenerates on wide nets (width ≥ 256:
+            the event is not a half-space in input space); use ``splitting`` there.
+            ``splitting``: generalized splitting (multilevel, Botev & Kroese 2012), one neuron:
+            levels fixed by a pilot subset-simulation run, then 16 independent replicates of
+            ``N`` inputs per level moved by preconditioned Crank–Nicolson steps restricted to each
+            level set; unbiased for fixed levels and free of likelihood ratios, so it holds at any
+            width. ``stderr`` is the empirical standard error over the replicates, ``ess`` is
+            ``(p / stderr)²`` (the number of plain-MC hits with the same relative error);
+            ``reliable=False`` with a ``RuntimeWarning`` when ``ess < 50`` or fewer than half the
+            replicates reach the threshold. ``n_samples`` is the budget of forward passes
+            (pilot included); ``batch`` and ``threads`` are not used (numpy forward passes).
         neuron : int, optional
-            Restrict to one neuron (required for ``is``).
+            Restrict to one neuron (required for ``is`` and ``splitting``).
 
         Raises
         ------
@@ -714,7 +960,7 @@ class MLP:
         ComputationError
             A probability outside [0, 1] or not finite (never returned).
         """
-        method = _method("method", method, ("gauss", "edgeworth", "mc", "is"))  # type: ignore[assignment]
+        method = _method("method", method, ("gauss", "edgeworth", "mc", "is", "splitting"))  # type: ignore[assignment]
         layer = self._layer(layer)
         t = _float("threshold", threshold)
         width = self.widths[layer + 1]
@@ -750,6 +996,38 @@ class MLP:
             )
         n, b, s = self._mc_args(n_samples, batch, seed, layer)
         nthreads = resolve_threads(threads)
+        if method == "splitting":
+            if neuron is None:
+                raise InvalidArgumentError("neuron: required for method='splitting' (the levels are per neuron)")
+            if n < 2000:
+                raise InvalidArgumentError(f"n_samples: must be at least 2000 for method='splitting', got {n}")
+            check_bytes(
+                "n_samples", 8 * 4 * (n // 96 + 100) * max(self.widths), f"splitting populations of width {max(self.widths)}"
+            )
+            res = self._splitting(layer, int(idx[0]), t, n, s)
+            p1, se1 = res["p"], res["stderr"]
+            if not (math.isfinite(p1) and math.isfinite(se1)) or p1 < 0 or p1 > 1:
+                raise ComputationError(f"tail_probability: splitting gave p={p1}, stderr={se1}")
+            ess1 = (p1 / se1) ** 2 if se1 > 0 else (float("inf") if p1 > 0 else 0.0)
+            reliable = ess1 >= 50 and res["nonzero"] >= 8 and not res["capped"]
+            if not reliable:
+                warnings.warn(
+                    f"tail_probability: splitting is not reliable here (equivalent hits {ess1:.3g} < 50, or only "
+                    f"{res['nonzero']} of 16 replicates reached the threshold, or the population exploded); "
+                    "p and stderr are not reliable, use more samples",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            return TailProbability(
+                p=_prob(np.array([p1])),
+                method=method,
+                flops=float(res["forward_passes"]) * self._flops_to(layer),
+                stderr=np.array([se1]),
+                neurons=idx,
+                ess=np.array([ess1]),
+                reliable=reliable,
+                details={k: v for k, v in res.items() if k not in ("p", "stderr")},
+            )
         shift = None
         extra = 0.0
         if method == "is":
@@ -790,6 +1068,11 @@ class MLP:
             reliable=reliable,
         )
 
+    def _flops_to(self, layer: int) -> float:
+        w = self.widths
+        acts = [*self.activations, "identity"]
+        return float(sum(2 * w[i + 1] * w[i] + w[i + 1] * (1 + _C_ACT[acts[i]]) for i in range(layer + 1)))
+
     def _truncated(self, layer: int) -> MLP:
         if layer == self.depth - 1:
             return self
@@ -806,7 +1089,11 @@ class MLP:
         threads: int | None = None,
     ) -> Gradient:
         """Reverse-mode gradient of ``J = Σ c_mean_i m_i + Σ c_var_i v_i`` (estimated pre-activation
-        means ``m`` and variances ``v`` of ``layer``) with respect to every weight and bias."""
+        means ``m`` and variances ``v`` of ``layer``) with respect to every weight and bias.
+
+        ``method="cov_prop"`` with ``mehler_order=1`` is also the gradient of
+        ``estimate("kprop", k_max=2, kind="simple")`` (the same estimator); gradients through
+        ``kind="augment"`` and ``k_max=3`` are not implemented."""
         layer = self._layer(layer)
         w = self.widths[layer + 1]
         cm = _coef("c_mean", c_mean, w)
@@ -937,7 +1224,9 @@ def random_mlp(
     biases = [
         bm + math.sqrt(bv) * rng.standard_normal(ws[i + 1]) if (bv > 0 or bm != 0) else np.zeros(ws[i + 1]) for i in range(depth)
     ]
-    return MLP(weights, biases, [act] * (depth - 1), input_mean, input_cov)
+    net = MLP(weights, biases, [act] * (depth - 1), input_mean, input_cov)
+    net.init_scale = [float(v) for v in wv]
+    return net
 
 
 def mean_field(

@@ -133,6 +133,22 @@ def _estimate(draw: st.DrawFn) -> Call:
 
 
 @st.composite
+def _kprop(draw: st.DrawFn) -> Call:
+    args = draw(_net_args())
+    k = draw(_mostly(st.integers(1, 3), sizes(0, 5)))
+    kind = draw(_mostly(st.sampled_from(["simple", "augment"]), _ACTS))
+    avg = draw(_mostly(st.booleans(), bad_scalars()))
+    factor = draw(_mostly(st.booleans(), bad_scalars()))
+    keep = draw(_mostly(st.booleans(), bad_scalars()))
+    return _mk(
+        f"MLP(**{args!r}).estimate('kprop', k_max={k!r}, kind={kind!r}, avg_metric={avg!r}, "
+        f"factor={factor!r}, keep_cov={keep!r})",
+        lambda: _net(args).estimate("kprop", k_max=k, kind=kind, avg_metric=avg, factor=factor, keep_cov=keep),
+        _check_estimate,
+    )
+
+
+@st.composite
 def _monte_carlo(draw: st.DrawFn) -> Call:
     args = draw(_net_args())
     n = draw(_mostly(st.integers(1, 3000), sizes(1, 3000)))
@@ -149,11 +165,12 @@ def _monte_carlo(draw: st.DrawFn) -> Call:
 @st.composite
 def _tail(draw: st.DrawFn) -> Call:
     args = draw(_net_args())
-    method = draw(_mostly(st.sampled_from(["gauss", "edgeworth", "mc", "is"]), _ACTS))
+    method = draw(_mostly(st.sampled_from(["gauss", "edgeworth", "mc", "is", "splitting"]), _ACTS))
     thr = draw(_mostly(st.floats(-5.0, 5.0), floats_or_bad(-5.0, 5.0)))
     layer = draw(_mostly(st.integers(-3, 2), sizes(0, 3)))
     neuron = draw(_mostly(st.one_of(st.none(), st.integers(0, 4)), sizes(0, 4)))
-    n = draw(_mostly(st.integers(1, 2000), sizes(1, 2000)))
+    hi = 6000 if method == "splitting" else 2000
+    n = draw(_mostly(st.integers(1, hi), sizes(1, hi)))
     batch = draw(_mostly(st.integers(1, 256), sizes(1, 256)))
     seed = draw(_mostly(st.integers(0, 2**64 - 1), sizes(0, 10)))
     return _mk(
@@ -393,6 +410,7 @@ def _plot(draw: st.DrawFn) -> Call:
 ENTRIES: list[Entry] = [
     Entry("mlp.MLP", _ctor()),
     Entry("mlp.MLP.estimate", _estimate()),
+    Entry("mlp.MLP.estimate[kprop]", _kprop()),
     Entry("mlp.MLP.monte_carlo", _monte_carlo()),
     Entry("mlp.MLP.tail_probability", _tail()),
     Entry("mlp.MLP.gradient", _gradient()),

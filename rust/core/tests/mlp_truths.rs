@@ -39,6 +39,7 @@ fn opts(method: Method) -> EstimateOptions {
         method,
         mehler_order: 1,
         keep_cov: true,
+        init_scale: None,
     }
 }
 

@@ -62,8 +62,11 @@ fn method(s: &str) -> PyResult<Method> {
         "mean_prop" => Ok(Method::MeanProp),
         "cov_prop" => Ok(Method::CovProp),
         "cumulant3" => Ok(Method::Cumulant3),
+        "kprop1" => Ok(Method::KProp1),
+        "kprop2_augment" => Ok(Method::KProp2Augment),
+        "kprop3_simple" => Ok(Method::KProp3Simple),
         _ => Err(crate::errors::InvalidArgumentError::new_err(format!(
-            "method: expected 'mean_prop', 'cov_prop' or 'cumulant3', got {s:?}"
+            "method: expected 'mean_prop', 'cov_prop', 'cumulant3', 'kprop1', 'kprop2_augment' or 'kprop3_simple', got {s:?}"
         ))),
     }
 }
@@ -72,9 +75,10 @@ fn vecs<'py>(py: Python<'py>, v: Vec<Vec<f64>>) -> Vec<Bound<'py, PyArray1<f64>>
     v.into_iter().map(|x| PyArray1::from_vec(py, x)).collect()
 }
 
-/// Deterministic estimate (`mean_prop`, `cov_prop`, `cumulant3`); returns a dict of per-layer lists.
+/// Deterministic estimate (`mean_prop`, `cov_prop`, `cumulant3`, `kprop1`); returns a dict of
+/// per-layer lists. `init_scale` (one `w_var` per layer) selects the average metric of `kprop1`.
 #[pyfunction]
-#[pyo3(signature = (net, method, mehler_order=1, keep_cov=false, threads=None))]
+#[pyo3(signature = (net, method, mehler_order=1, keep_cov=false, threads=None, init_scale=None))]
 pub fn mlp_estimate<'py>(
     py: Python<'py>,
     net: &Bound<'py, PyTuple>,
@@ -82,12 +86,14 @@ pub fn mlp_estimate<'py>(
     mehler_order: usize,
     keep_cov: bool,
     threads: Option<usize>,
+    init_scale: Option<Vec<f64>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (n, input) = extract(net)?;
     let opts = EstimateOptions {
         method: self::method(method)?,
         mehler_order,
         keep_cov,
+        init_scale,
     };
     let e = cancellable(py, threads, |c| ml::estimate(&n, &input, &opts, c))?;
     let d = PyDict::new(py);

@@ -24,6 +24,15 @@ pub enum Method {
     /// (n ≤ [`CUMULANT3_MAX_WIDTH`]), plus the diagonal fourth cumulant of the pre-activations
     /// (`q_i = Σ W_ia⁴ κ4_a + 3 Σ_{a≠c} W_ia² W_ic² κ(φ_a,φ_a,φ_c,φ_c)`) for the mean and variance.
     Cumulant3,
+    /// The paper's cumulant propagation ("kprop") at `K = 1`: like [`Method::MeanProp`] but with
+    /// the reference's conventions: the input covariance enters only through its isotropic
+    /// (pure-trace) part `tr Σ / n₀`, and the pre-activation variance is `s ‖W_i‖²` (exact
+    /// metric) or `s · init_scale_l` (average metric, [`EstimateOptions::init_scale`]).
+    KProp1,
+    /// kprop `K = 2`, kind AUGMENT ([`super::kprop::kprop2_augment`]).
+    KProp2Augment,
+    /// kprop `K = 3`, kind SIMPLE (full third cumulant, n ≤ [`CUMULANT3_MAX_WIDTH`]).
+    KProp3Simple,
 }
 
 /// Largest width accepted by [`Method::Cumulant3`] (the third cumulant has `n³` entries).
@@ -38,6 +47,9 @@ pub struct EstimateOptions {
     pub mehler_order: usize,
     /// Keep the full pre-activation covariance of every layer in the result.
     pub keep_cov: bool,
+    /// Average metric of [`Method::KProp1`]: one `w_var` per linear layer (`E[‖W_i‖²]`); `None`
+    /// uses the exact row norms `‖W_i‖²`.
+    pub init_scale: Option<Vec<f64>>,
 }
 
 /// Per-layer output of an estimator. Layer `l` is linear layer `l` (0-based) followed by its
@@ -160,7 +172,7 @@ pub fn estimate(
             format!("must be in 1..={MAX_ORDER}, got {}", opts.mehler_order),
         ));
     }
-    if opts.method == Method::Cumulant3 {
+    if matches!(opts.method, Method::Cumulant3 | Method::KProp3Simple) {
         let wmax = net.widths.iter().copied().max().unwrap_or(0);
         if wmax > CUMULANT3_MAX_WIDTH {
             return Err(MlpError::TooLarge {
@@ -172,15 +184,15 @@ pub fn estimate(
     }
     let (sq, wmax) = super::square_sizes(net);
     let need = match opts.method {
-        Method::MeanProp => net
+        Method::MeanProp | Method::KProp1 => net
             .widths
             .windows(2)
             .map(|w| w[0].checked_mul(w[1]))
             .try_fold(0usize, |a, x| x.map(|x| a.max(x)))
             .and_then(|x| x.checked_mul(2)),
-        Method::CovProp | Method::Cumulant3 => {
+        Method::CovProp | Method::Cumulant3 | Method::KProp2Augment | Method::KProp3Simple => {
             let base = wmax.checked_mul(wmax).and_then(|x| x.checked_mul(6));
-            let cubes = if opts.method == Method::Cumulant3 {
+            let cubes = if matches!(opts.method, Method::Cumulant3 | Method::KProp3Simple) {
                 wmax.checked_pow(3).and_then(|x| x.checked_mul(3))
             } else {
                 Some(0)
@@ -193,16 +205,60 @@ pub fn estimate(
         }
     };
     super::reserve_probe("weights", need, "the estimate's covariance buffers")?;
+    if let Some(sc) = &opts.init_scale
+        && (sc.len() != net.depth() || sc.iter().any(|x| !x.is_finite() || *x < 0.0))
+    {
+        return Err(MlpError::invalid(
+            "init_scale",
+            format!(
+                "expected {} finite non-negative values (one per linear layer), got {:?}",
+                net.depth(),
+                sc
+            ),
+        ));
+    }
     match opts.method {
-        Method::MeanProp => mean_prop(net, input, cancel),
+        Method::MeanProp => mean_prop(net, input, None, cancel),
+        Method::KProp1 => mean_prop(net, input, Some(opts.init_scale.as_deref()), cancel),
+        Method::KProp2Augment => super::kprop::kprop2_augment(
+            net,
+            input,
+            opts.init_scale.as_deref(),
+            opts.keep_cov,
+            false,
+            cancel,
+        ),
+        Method::KProp3Simple => super::kprop::kprop2_augment(
+            net,
+            input,
+            opts.init_scale.as_deref(),
+            opts.keep_cov,
+            true,
+            cancel,
+        ),
         Method::CovProp | Method::Cumulant3 => cov_prop(net, input, opts, cancel),
     }
 }
 
-fn mean_prop(net: &Net, input: &Input, cancel: Cancel<'_>) -> Result<Estimate, MlpError> {
+/// `K = 1` propagation. `kprop = None`: [`Method::MeanProp`] (exact input covariance);
+/// `Some(scale)`: [`Method::KProp1`] (isotropic input part; average metric when `scale` is given).
+fn mean_prop(
+    net: &Net,
+    input: &Input,
+    kprop: Option<Option<&[f64]>>,
+    cancel: Cancel<'_>,
+) -> Result<Estimate, MlpError> {
     let mut out = Estimate::default();
     let mut mu = input.mean.clone();
     let mut s_act = 0.0;
+    if kprop.is_some() {
+        // the reference keeps only the pure-trace part P_{r>=1} Σ = (tr Σ / n₀) I of the input
+        let n0 = input.dim();
+        s_act = match &input.cov {
+            Cov::Diag(d) => d.iter().sum::<f64>(),
+            Cov::Full { cov, .. } => (0..n0).map(|i| cov[i * n0 + i]).sum::<f64>(),
+        } / n0 as f64;
+    }
     for l in 0..net.depth() {
         cancel.check()?;
         let (rows, cols) = (net.widths[l + 1], net.widths[l]);
@@ -210,7 +266,12 @@ fn mean_prop(net: &Net, input: &Input, cancel: Cancel<'_>) -> Result<Estimate, M
         let w = &net.weights[l];
         let m = affine(w, &net.biases[l], &mu);
         let mut flops = 2.0 * rf * cf + rf;
-        let v: Vec<f64> = if l == 0 {
+        let v: Vec<f64> = if let (Some(Some(scale)), true) = (kprop, l + 1 < net.depth()) {
+            // average metric: v_i = s · w_var_l (no row norms); the reference keeps the exact
+            // metric on the last layer
+            flops += rf;
+            vec![s_act * scale[l]; rows]
+        } else if l == 0 && kprop.is_none() {
             let a = scaled_factor(w, rows, input);
             flops += match &input.cov {
                 Cov::Diag(_) => rf * cf,
@@ -411,7 +472,7 @@ fn activation_step(
 }
 
 /// `T ×₁ W ×₂ W ×₃ W` for `T` `n × n × n` and `W` `r × n` (row-major), with its FLOPs.
-fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
+pub(crate) fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
     let n2 = n * n;
     // A[i][b][c] = Σ_a W_ia T[a][b][c]
     let mut a = vec![0.0; r * n2];

@@ -20,6 +20,7 @@
 pub mod estimate;
 pub mod gauss;
 pub mod gradient;
+pub mod kprop;
 pub mod linalg;
 pub mod monte_carlo;
 

@@ -1,0 +1,220 @@
+"""boltzkit.mlp: the paper's cumulant propagation (``estimate("kprop")``) and the splitting
+rare-event estimator against independent truths (closed forms, Isserlis, exact Gaussian tails,
+Monte Carlo with error bars)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import pytest
+from scipy import special
+
+from boltzkit import errors, mlp
+
+F64 = np.ndarray
+
+
+def _rng_net(widths: list[int], act: str, seed: int, bias: bool = True) -> mlp.MLP:
+    rng = np.random.default_rng(seed)
+    ws = [
+        rng.normal(0.0, math.sqrt((1.0 if i == 0 else 2.0) / widths[i]), (widths[i + 1], widths[i]))
+        for i in range(len(widths) - 1)
+    ]
+    bs = [rng.normal(0.0, 0.3, widths[i + 1]) for i in range(len(widths) - 1)] if bias else None
+    return mlp.MLP(ws, bs, [act] * (len(widths) - 2))
+
+
+Kind = Literal["simple", "augment"]
+KPROP: list[tuple[int, Kind]] = [(1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple")]
+
+
+@pytest.mark.parametrize(("k", "kind"), KPROP)
+def test_kprop_is_exact_on_identity_nets(k: int, kind: Kind) -> None:
+    # identity activations: everything stays Gaussian, the means are exact for every K; K = 2
+    # also gets the covariance exactly (K = 1 keeps only an isotropic covariance)
+    net = _rng_net([6, 9, 7, 5], "identity", seed=1)
+    w1, w2, w3 = net.weights
+    b1, b2, b3 = net.biases
+    mean = w3 @ (w2 @ b1 + b2) + b3
+    cov = w3 @ w2 @ w1 @ w1.T @ w2.T @ w3.T
+    est = net.estimate("kprop", k_max=k, kind=kind, keep_cov=True)
+    np.testing.assert_allclose(est.mean, mean, rtol=1e-12, atol=1e-12)
+    if k >= 2:
+        np.testing.assert_allclose(est.cov[-1], cov, rtol=1e-11, atol=1e-12)
+    if k == 3:
+        np.testing.assert_allclose(est.kappa3[-1], 0.0, atol=1e-12)  # Gaussian: no third cumulant
+    assert est.diagnostics["reliable"]
+    assert est.diagnostics["kprop"]["k_max"] == k
+
+
+@pytest.mark.parametrize(("k", "kind"), KPROP)
+@pytest.mark.parametrize("act", ["relu", "tanh", "gelu"])
+def test_kprop_is_exact_with_one_hidden_layer(k: int, kind: Kind, act: str) -> None:
+    # one hidden layer: z = W1 x + b1 is exactly Gaussian, E y = W2 E phi(z) + b2 (scipy quadrature)
+    net = _rng_net([5, 12, 4], act, seed=2)
+    w1, b1, w2, b2 = net.weights[0], net.biases[0], net.weights[1], net.biases[1]
+    m, v = b1, np.sum(w1 * w1, axis=1)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(160)
+    table: dict[str, Callable[[Any], Any]] = {
+        "relu": lambda z: np.maximum(z, 0),
+        "tanh": np.tanh,
+        "gelu": lambda z: z * special.ndtr(z),
+    }
+    phi = table[act]
+    if act == "relu":
+        s = np.sqrt(v)
+        g0 = s * np.exp(-0.5 * (m / s) ** 2) / math.sqrt(2 * math.pi) + m * special.ndtr(m / s)
+    else:
+        g0 = (phi(m[:, None] + np.sqrt(v)[:, None] * nodes[None, :]) @ weights) / math.sqrt(2 * math.pi)
+    truth = w2 @ g0 + b2
+    est = net.estimate("kprop", k_max=k, kind=kind)
+    np.testing.assert_allclose(est.mean, truth, rtol=1e-9, atol=1e-10)
+
+
+def _square_truth(net: mlp.MLP) -> tuple[F64, F64, F64]:
+    """Exact (Isserlis) output mean of a square-activation net with two hidden layers, and the exact
+    output mean and covariance of its first two layers (z -> z^2 -> linear)."""
+    w1, w2, w3 = net.weights
+    b1, b2, b3 = net.biases
+    m1, s1 = b1, w1 @ w1.T
+    e1 = m1**2 + np.diag(s1)
+    c1 = 2 * s1**2 + 4 * np.outer(m1, m1) * s1  # Cov(z_i^2, z_j^2) for Gaussian z
+    m2, s2 = w2 @ e1 + b2, w2 @ c1 @ w2.T
+    mean3 = w3 @ (m2**2 + np.diag(s2)) + b3
+    return mean3, m2, s2
+
+
+def test_kprop_augment_is_exact_for_square_activations() -> None:
+    # square activations: with one hidden layer the output covariance needs the S_ij^2 / 2 G2 G2
+    # diagram (AUGMENT keeps it, SIMPLE drops it); with two, the mean needs only the exact mean and
+    # variance of the second pre-activation (E z^2 = m^2 + v, no higher Wick terms)
+    net = _rng_net([6, 10, 8, 4], "square", seed=3)
+    mean3, m2, s2 = _square_truth(net)
+    for k in (2, 3):
+        aug = net.estimate("kprop", k_max=k, kind="augment" if k == 2 else "simple", keep_cov=True)
+        np.testing.assert_allclose(aug.means[1], m2, rtol=1e-12)
+        np.testing.assert_allclose(aug.cov[1], s2, rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(aug.mean, mean3, rtol=1e-11)
+    simple = net.estimate("kprop", k_max=2, kind="simple", keep_cov=True)
+    assert np.max(np.abs(simple.cov[1] - s2)) > 1e-3 * np.max(np.abs(s2))
+
+
+def test_kprop_avg_metric_equals_exact_metric_on_normalised_rows() -> None:
+    # rows of equal norm sqrt(w_var): the average metric w_var I has the exact metric's diagonal
+    rng = np.random.default_rng(4)
+    ws = []
+    for n_in, n_out in [(8, 16), (16, 16), (16, 16), (16, 3)]:
+        w = rng.normal(size=(n_out, n_in))
+        ws.append(w / np.linalg.norm(w, axis=1, keepdims=True) * math.sqrt(2.0))
+    net = mlp.MLP(ws, None, ["relu"] * 3)
+    net.init_scale = [2.0] * 4
+    a = net.estimate("kprop", k_max=1, avg_metric=True)
+    b = net.estimate("kprop", k_max=1, avg_metric=False)
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-13)
+    np.testing.assert_allclose(a.variances[-1], b.variances[-1], rtol=1e-13)
+    # random_mlp records w_var; a hand-built net uses the mean squared row norm
+    assert mlp.random_mlp([4, 8, 2], seed=0).init_scale == pytest.approx([1.0, 2.0])
+    net.init_scale = None
+    assert net.estimate("kprop", k_max=1, avg_metric=True).diagnostics["kprop"]["init_scale"] == pytest.approx([2.0] * 4)
+
+
+def test_kprop_k2_simple_is_cov_prop_and_k1_is_mean_prop() -> None:
+    net = mlp.random_mlp([12, 20, 20, 5], act="tanh", b_var=0.1, seed=5)
+    np.testing.assert_array_equal(net.estimate("kprop", k_max=2).mean, net.estimate("cov_prop").mean)
+    np.testing.assert_allclose(net.estimate("kprop", k_max=1).mean, net.estimate("mean_prop").mean, rtol=1e-14)
+
+
+def test_kprop_mse_falls_with_k_against_monte_carlo() -> None:
+    # a small wide net: MSE of the output means against a MC truth (antithetic, 2^21 samples, its
+    # noise floor subtracted) falls with each order: K = 1, 2 simple, 2 augment, 3 simple
+    net = mlp.random_mlp([40, 40, 40, 16], act="relu", b_var=0.05, seed=8)
+    mc = net.monte_carlo(n_samples=2**21, batch=4096, seed=7, antithetic=True)
+    floor = float(np.mean(mc.stderr[-1] ** 2))
+    mse = []
+    for k, kind in [(1, "simple"), (2, "simple"), (2, "augment"), (3, "simple")]:
+        est = net.estimate("kprop", k_max=k, kind=kind)  # type: ignore[arg-type]
+        assert est.diagnostics["reliable"]
+        mse.append(float(np.mean((est.mean - mc.mean) ** 2)) - floor)
+    assert mse[1] < mse[0] / 5
+    assert mse[2] < mse[1] / 2
+    assert mse[3] < mse[2] / 2
+    assert floor < mse[2] / 10
+
+
+def test_kprop_bad_options() -> None:
+    net = mlp.random_mlp([4, 6, 2], seed=0)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
+        net.estimate("kprop", k_max=3, kind="augment")
+    with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
+        net.estimate("kprop", k_max=4)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
+        mlp.random_mlp([4, 300, 2], seed=0).estimate("kprop", k_max=3)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
+        net.estimate("kprop", k_max=0)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^kind"):
+        net.estimate("kprop", kind="base")  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidTypeError, match=r"^avg_metric"):
+        net.estimate("kprop", avg_metric="yes")  # type: ignore[arg-type]
+    net.init_scale = [1.0]
+    with pytest.raises(errors.InvalidArgumentError, match=r"^init_scale"):
+        net.estimate("kprop", k_max=1, avg_metric=True)
+
+
+def test_kprop_negative_variance_falls_back_with_a_warning() -> None:
+    # narrow AUGMENT nets can produce a negative activation variance: never returned silently
+    found = False
+    for seed in range(40):
+        net = _rng_net([12, 16, 16, 16, 8], "relu", seed=seed, bias=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = net.estimate("kprop", k_max=2, kind="augment")
+        if not est.diagnostics["reliable"]:
+            found = True
+            assert est.diagnostics["fallback"] == "cov_prop:1"
+            assert any("kprop (k_max=2, kind='augment')" in str(w.message) for w in caught)
+            assert all(np.all(v >= 0) for v in est.variances)
+            break
+    assert found
+
+
+# ---------------------------------------------------------------- splitting (rare events)
+def test_splitting_is_exact_on_a_first_layer_tail() -> None:
+    # a first-layer pre-activation is exactly Gaussian: P = Q((t - b) / ||w||), here ~ 3e-6
+    net = mlp.random_mlp([24, 24, 4], act="relu", b_var=0.1, seed=8)
+    w, b = net.weights[0][2], net.biases[0][2]
+    t = float(b + 4.5 * np.linalg.norm(w))
+    exact = float(special.ndtr(-(t - b) / np.linalg.norm(w)))
+    r = net.tail_probability(layer=0, threshold=t, method="splitting", neuron=2, n_samples=60000, seed=1)
+    assert r.reliable
+    assert r.stderr is not None and r.ess is not None
+    assert abs(r.p[0] - exact) < 4 * r.stderr[0]
+    assert r.stderr[0] < 0.3 * exact
+    assert r.details["nonzero"] >= 8
+
+
+def test_splitting_agrees_with_monte_carlo_on_a_deep_net() -> None:
+    net = mlp.random_mlp([32, 32, 32, 32, 4], act="tanh", b_var=0.05, seed=9)
+    mc = net.monte_carlo(n_samples=2**15, seed=2)
+    t = float(mc.mean[1] + 2.3 * math.sqrt(mc.variances[-1][1]))
+    ref = net.tail_probability(threshold=t, method="mc", neuron=1, n_samples=2**20, seed=3)
+    r = net.tail_probability(threshold=t, method="splitting", neuron=1, n_samples=40000, seed=4)
+    assert r.reliable
+    assert r.stderr is not None and ref.stderr is not None
+    z = (r.p[0] - ref.p[0]) / math.hypot(r.stderr[0], ref.stderr[0])
+    assert abs(z) < 4
+
+
+def test_splitting_bad_input_and_unreachable_threshold() -> None:
+    net = mlp.random_mlp([6, 8, 2], seed=0)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^neuron"):
+        net.tail_probability(method="splitting")
+    with pytest.raises(errors.InvalidArgumentError, match=r"^n_samples"):
+        net.tail_probability(method="splitting", neuron=0, n_samples=100)
+    with pytest.warns(RuntimeWarning, match="splitting"):
+        r = net.tail_probability(threshold=1e6, method="splitting", neuron=0, n_samples=4000)
+    assert not r.reliable
+    assert 0.0 <= r.p[0] <= 1.0
