@@ -28,23 +28,22 @@ from boltzkit.spin import phase
 from fuzz._harness import Call, Entry
 from fuzz._strategies import bad_scalars, sizes
 
+_MAKERS: dict[str, Any] = {
+    "ScaleSweep": lambda: fp.entropy_vs_scale(stats.norm(), "float8_e4m3fn", [0.5, 1.0, 2.0]),
+    "Trace": lambda: hmc.sample(hmc.GaussianAniso(2), method="hmc", n_samples=30, n_chains=2, step_size=0.4, progress=False),
+    "AnnealResult": lambda: sp.sk(12, seed=0).anneal(2, 20, trace=True, seed=0),
+    "TemperingResult": lambda: sp.sk(12, seed=0).tempering([0.3, 0.7, 1.0], 100, seed=0),
+    "HessianScan": lambda: phase.tap_hessian_scan(sp.layered_sk([5, 4, 3], seed=1), np.geomspace(0.3, 5, 12)),
+    "BondSpectrum": lambda: phase.bond_spectrum(sp.layered_sk([5, 4, 3], seed=1)),
+    "TapResult": lambda: sp.sk(12, seed=0).tap([2.0, 1.0, 0.5], seed=0, warn=False),
+}
+
 
 @cache
-def _results() -> dict[str, Any]:
-    m = sp.sk(12, seed=0)
-    lay = sp.layered_sk([5, 4, 3], seed=1)
-    return {
-        "ScaleSweep": fp.entropy_vs_scale(stats.norm(), "float8_e4m3fn", [0.5, 1.0, 2.0]),
-        "Trace": hmc.sample(hmc.GaussianAniso(2), method="hmc", n_samples=30, n_chains=2, step_size=0.4, progress=False),
-        "AnnealResult": m.anneal(2, 20, trace=True, seed=0),
-        "TemperingResult": m.tempering([0.3, 0.7, 1.0], 100, seed=0),
-        "HessianScan": phase.tap_hessian_scan(lay, np.geomspace(0.3, 5, 12)),
-        "BondSpectrum": phase.bond_spectrum(lay),
-        "TapResult": m.tap([2.0, 1.0, 0.5], seed=0, warn=False),
-    }
-
-
-_results()  # made once here: every forked case inherits them
+def _result(name: str) -> Any:
+    """Made in the forked child, never in the parent: a thread pool started before fork() is not
+    usable in the child (its worker threads do not exist there)."""
+    return _MAKERS[name]()
 
 
 def _axes_values() -> st.SearchStrategy[Any]:
@@ -90,7 +89,7 @@ def _plot_entry(name: str) -> Entry:
         kw = {k: draw(s) for k, s in extra.items() if draw(st.booleans())}
 
         def fn() -> object:
-            out = getattr(_results()[res], meth)(_resolve_ax(ax), **kw)
+            out = getattr(_result(res), meth)(_resolve_ax(ax), **kw)
             plt.close("all")
             return out
 
@@ -114,7 +113,7 @@ def _tap_best(k: Any) -> Call:
         a = np.asarray(out)
         assert a.shape == (12,) and np.all(np.abs(a) <= 1.0 + 1e-12), a
 
-    return Call(lambda: _results()["TapResult"].best(k), f"TapResult.best({k!r})", check)
+    return Call(lambda: _result("TapResult").best(k), f"TapResult.best({k!r})", check)
 
 
 _JOB_DISTS = ['[{ law = "norm" }]', '[{ law = "t", df = 3.0, scale = 0.02 }]', '[{ law = "norm" }]', '[{ law = "nope" }]', "[1]"]
