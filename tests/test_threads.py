@@ -53,3 +53,35 @@ def test_heavy_calls_release_the_gil() -> None:
 def test_explicit_threads_argument(threads: int) -> None:
     r = fp.entropy(stats.norm(), "float16", threads=threads)
     assert abs(r.bits - 13.4637230653) < 1e-10
+
+
+def test_calls_work_in_a_forked_child() -> None:
+    """multiprocessing's default start method on Linux is fork: the child inherits the parent's
+    thread pools without their threads. A call there must not wait forever on them."""
+    import os
+    import time
+
+    from boltzkit import hmc
+
+    def work() -> float:
+        tr = hmc.sample(hmc.GaussianAniso(2), method="hmc", n_samples=20, n_chains=2, step_size=0.4, progress=False)
+        return float(tr.summary()["ess_bulk"].sum() + fp.entropy(stats.norm(), "float8_e4m3fn", threads=2).bits)
+
+    expected = work()  # builds the pools in this process
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            code = 0 if work() == expected else 2
+        finally:
+            os._exit(code)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("a boltzkit call in a forked child hung on the parent's thread pool")

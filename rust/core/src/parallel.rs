@@ -1,7 +1,7 @@
 //! Thread-pool control.
 //!
-//! Every parallel entry point of the core takes `threads: Option<usize>`. `None` runs on rayon's
-//! global pool (sized by `RAYON_NUM_THREADS` or the number of cores); `Some(n)` runs the work
+//! Every parallel entry point of the core takes `threads: Option<usize>`. `None` runs on a pool
+//! of the default size (`RAYON_NUM_THREADS` or the number of cores); `Some(n)` runs the work
 //! inside a dedicated pool of `n` threads. Pools are built once per thread count and cached, so
 //! repeated calls do not pay the start-up cost. The global pool is never configured here.
 //!
@@ -35,12 +35,19 @@ pub enum PoolError {
 /// Largest thread count accepted by [`with_threads`].
 pub const MAX_THREADS: usize = 1024;
 
-fn pools() -> &'static Mutex<HashMap<usize, Arc<rayon::ThreadPool>>> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+type PoolMap = HashMap<(u32, usize), Arc<rayon::ThreadPool>>;
+
+fn pools() -> &'static Mutex<PoolMap> {
+    static POOLS: OnceLock<Mutex<PoolMap>> = OnceLock::new();
     POOLS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Returns the cached pool of `n` threads, building it on first use.
+///
+/// Pools are cached per process id: after `fork()` (Python's `multiprocessing` default on
+/// Linux) the child inherits the parent's pools but not their threads, so a job sent to one would
+/// wait forever. A child builds its own; the parent's entries are kept, never dropped (dropping
+/// would signal threads that do not exist in the child).
 fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>, PoolError> {
     if n == 0 || n > MAX_THREADS {
         return Err(PoolError::BadThreadCount {
@@ -50,7 +57,8 @@ fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>, PoolError> {
     }
     // A poisoned lock only means another thread panicked while inserting; the map is still usable.
     let mut map = pools().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = map.get(&n) {
+    let key = (std::process::id(), n);
+    if let Some(p) = map.get(&key) {
         return Ok(Arc::clone(p));
     }
     let p = rayon::ThreadPoolBuilder::new()
@@ -62,7 +70,7 @@ fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>, PoolError> {
             msg: e.to_string(),
         })?;
     let p = Arc::new(p);
-    map.insert(n, Arc::clone(&p));
+    map.insert(key, Arc::clone(&p));
     Ok(p)
 }
 
@@ -75,10 +83,24 @@ pub fn with_threads<T: Send>(
     threads: Option<usize>,
     f: impl FnOnce() -> T + Send,
 ) -> Result<T, PoolError> {
-    match threads {
-        None => Ok(f()),
-        Some(n) => Ok(pool(n)?.install(f)),
-    }
+    // `None` runs on a cached pool of the default size rather than rayon's global pool: the
+    // global pool cannot be rebuilt in a forked child, where its threads do not exist
+    let n = match threads {
+        None => default_threads(),
+        Some(n) => n,
+    };
+    Ok(pool(n)?.install(f))
+}
+
+/// Threads used for `threads = None`: `RAYON_NUM_THREADS` when set to a positive count, else the
+/// number of logical cores (what rayon's global pool would use).
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(MAX_THREADS)
 }
 
 /// Number of threads the work of a call with `threads` would use.
