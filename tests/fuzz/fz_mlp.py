@@ -169,7 +169,7 @@ def _tail(draw: st.DrawFn) -> Call:
     thr = draw(_mostly(st.floats(-5.0, 5.0), floats_or_bad(-5.0, 5.0)))
     layer = draw(_mostly(st.integers(-3, 2), sizes(0, 3)))
     neuron = draw(_mostly(st.one_of(st.none(), st.integers(0, 4)), sizes(0, 4)))
-    hi = 6000 if method == "splitting" else 2000
+    hi = 6000 if isinstance(method, str) and method == "splitting" else 2000
     n = draw(_mostly(st.integers(1, hi), sizes(1, hi)))
     batch = draw(_mostly(st.integers(1, 256), sizes(1, 256)))
     seed = draw(_mostly(st.integers(0, 2**64 - 1), sizes(0, 10)))

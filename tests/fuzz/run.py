@@ -63,6 +63,7 @@ def run_campaign(
     seed: int = 0,
     verbose: bool = False,
     timeout_scale: float = 1.0,
+    partial: Path | None = None,
 ) -> dict[str, Any]:
     """Runs about ``cases`` cases over the selected entries; returns counts and defects."""
     entries = [e for e in collect_entries(module) if only is None or only in e.name]
@@ -84,6 +85,9 @@ def run_campaign(
                 defects.append({"entry": e.name, "kind": o.kind, "call": call.desc[:300], "detail": o.detail[:600]})
             elif o.kind == "long":
                 longs.append({"entry": e.name, "call": call.desc[:300], "seconds": f"{o.seconds:.1f}"})
+        if partial is not None:  # what is done so far survives an interrupted run
+            done = {"counts": {k: dict(v) for k, v in counts.items()}, "defects": defects, "long": longs}
+            partial.write_text(json.dumps({**done, "seconds": time.perf_counter() - t0}, indent=1))
         if verbose:
             bad = sum(v for k, v in c.items() if k in DEFECTS)
             print(f"{e.name:<40} {sum(c.values()):>6} cases {time.perf_counter() - t1:7.1f} s  defects {bad}", flush=True)
@@ -123,7 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    res = run_campaign(a.cases, a.module, a.only, a.seed, verbose=not a.quiet, timeout_scale=a.timeout_scale)
+    res = run_campaign(
+        a.cases,
+        a.module,
+        a.only,
+        a.seed,
+        verbose=not a.quiet,
+        timeout_scale=a.timeout_scale,
+        partial=Path(a.json) if a.json else None,
+    )
     print(table(res))
     for d in res["long"]:
         print(f"LONG (stopped by SIGINT after {d['seconds']} s) {d['entry']}: {d['call']}")
