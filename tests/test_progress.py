@@ -38,27 +38,3 @@ def test_progress_bar_on_request_only(name: str, call: object) -> None:
 def test_progress_must_be_a_bool() -> None:
     with pytest.raises(InvalidTypeError, match=r"^progress: "):
         sp.fit_mpf(_DATA, maxiter=5, progress="yes")  # type: ignore[arg-type]
-
-
-def test_bar_shows_on_a_terminal_reporting_size_0x0() -> None:
-    """A pty whose window size is 0×0 (as some CI runners and `docker exec` report): the default
-    progress=None sees a terminal and draws a real bar, not a 0-column one."""
-    import fcntl
-    import os
-    import struct
-    import sys
-    import termios
-
-    main_fd, sub_fd = os.openpty()
-    fcntl.ioctl(sub_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
-    old = sys.stderr
-    try:
-        with os.fdopen(sub_fd, "w", buffering=1) as tty:
-            sys.stderr = tty
-            phase.tap_hessian_scan(_M, np.geomspace(0.3, 3, 6))
-            tty.flush()
-            out = os.read(main_fd, 65536).decode(errors="replace")
-    finally:
-        sys.stderr = old
-        os.close(main_fd)
-    assert "TAP Hessian scan" in out and "6/6" in out, out[-300:]
