@@ -305,7 +305,12 @@ def _sample_callable() -> st.SearchStrategy[Call]:
                 cb, method=method, n_samples=10, n_chains=2, step_size=0.3, n_leapfrog=3, dim=dim, x0=x0, progress=False
             )
 
-        d = int(np.shape(x0)[-1]) if np.ndim(x0) >= 1 else (int(dim) if isinstance(dim, (int, np.integer)) else 0)
+        # a 0-d x0 is one point of a 1-D target
+        d = (
+            int(np.shape(x0)[-1])
+            if np.ndim(x0) >= 1
+            else (int(dim) if isinstance(dim, (int, np.integer)) else 1 if x0 is not None else 0)
+        )
         return Call(
             fn, f"sample(callback={kind}, method={method}, logdensity={as_log}, dim={dim!r}, x0={x0!r})", _trace_check(2, d)
         )
