@@ -152,6 +152,27 @@ def test_qubo_mpf_and_ising_forms_have_equal_energies(seed: int) -> None:
     np.testing.assert_allclose(SpinModel.from_qubo(qd, 1.5).energy(s), mq.energy(s), atol=1e-12)
 
 
+@pytest.mark.parametrize("empty", [{}, np.zeros((0, 0))])
+def test_empty_qubo_and_mpf_forms_are_the_offset_alone(empty: Any) -> None:
+    # fuzz regression: from_mpf_form({}, offset=2**62) returned a model without spins while a
+    # 0x0 matrix was refused as "J: the model has no spins"; both are now the offset alone
+    for make in (SpinModel.from_qubo, SpinModel.from_mpf_form):
+        m = make(empty, 2.0**62)
+        assert m.n == 0 and m.offset == 2.0**62
+        assert m.energy(np.zeros(0, dtype=np.int8)) == 2.0**62
+
+
+def test_mpf_form_errors_name_w() -> None:
+    from boltzkit.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=r"^W: expected a square matrix"):
+        SpinModel.from_mpf_form(np.zeros((2, 3)))
+    with pytest.raises(InvalidArgumentError, match=r"^W\[0, 1\]: must be a finite"):
+        SpinModel.from_mpf_form({(0, 1): float("nan")})
+    with pytest.raises(InvalidArgumentError, match=r"^Q: expected a square matrix"):
+        SpinModel.from_qubo(np.zeros((2, 3)))
+
+
 def test_dimod_round_trip() -> None:
     dimod: Any = pytest.importorskip("dimod")
     rng = np.random.default_rng(5)

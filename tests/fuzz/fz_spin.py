@@ -418,13 +418,13 @@ ENTRIES: list[Entry] = [
             ),
             offset=floats_or_bad(-3, 3),
         ),
-        _check_model,
+        _check_model0,
     ),
     _func_entry(
         "spin.SpinModel.from_mpf_form",
         sp.SpinModel.from_mpf_form,
         _kw(W=any_array((3, 3)), offset=floats_or_bad(-3, 3)),
-        _check_model,
+        _check_model0,
     ),
     _func_entry(
         "spin.SpinModel.from_ising",

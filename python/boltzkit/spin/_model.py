@@ -1745,11 +1745,24 @@ class SpinModel:
         indices, other labels become :attr:`labels` in order of first appearance). ``variable_order``,
         ``storage`` and ``dtype`` as in :meth:`from_ising`.
         """
+        return cls._from_qubo(Q, offset, variable_order, storage, dtype, "Q")
+
+    @classmethod
+    def _from_qubo(
+        cls,
+        Q: npt.ArrayLike | Mapping[tuple[Any, Any], float],
+        offset: float,
+        variable_order: Sequence[Hashable] | None,
+        storage: str,
+        dtype: Any,
+        arg: str,
+    ) -> SpinModel:
+        """:meth:`from_qubo` with its matrix argument called ``arg`` in messages."""
         offset = as_float("offset", offset, -MAX_COUPLING, MAX_COUPLING)
         if storage not in ("auto", "dense", "csr"):
             raise InvalidArgumentError(f"storage: expected 'auto', 'dense' or 'csr', got {storage!r}")
         if isinstance(Q, Mapping):
-            pairs = [_pair_any("Q", p) for p in Q]
+            pairs = [_pair_any(arg, p) for p in Q]
             seen: list[Hashable] = list(dict.fromkeys(x for p in pairs for x in p))
             labels: list[Hashable] | None
             index: dict[Hashable, int] | None
@@ -1758,7 +1771,7 @@ class SpinModel:
                 labels, index = order, {v: i for i, v in enumerate(order)}
                 missing = [k for k in seen if k not in index]
                 if missing:
-                    raise InvalidArgumentError(f"variable_order: misses label {missing[0]!r} of Q")
+                    raise InvalidArgumentError(f"variable_order: misses label {missing[0]!r} of {arg}")
                 size = len(order)
             elif all(_is_index(k) for k in seen):
                 labels, index = None, None
@@ -1767,14 +1780,14 @@ class SpinModel:
                 labels, index = seen, {v: i for i, v in enumerate(seen)}
                 size = len(seen)
             what = f"a model of {size} spins" + (f" (largest label {size - 1})" if labels is None else "")
-            check_bytes("Q", 16.0 * size + 24.0 * len(pairs), what)
+            check_bytes(arg, 16.0 * size + 24.0 * len(pairs), what)
             hv = np.zeros(size)
             rows: list[int] = []
             cols: list[int] = []
             vals: list[float] = []
             off = offset
             for (u, w), v in zip(pairs, Q.values(), strict=True):
-                q = as_float(f"Q[{u!r}, {w!r}]", v, -MAX_COUPLING, MAX_COUPLING)
+                q = as_float(f"{arg}[{u!r}, {w!r}]", v, -MAX_COUPLING, MAX_COUPLING)
                 i = int(u) if index is None else index[u]  # type: ignore[call-overload]
                 j = int(w) if index is None else index[w]  # type: ignore[call-overload]
                 if i == j:
@@ -1789,12 +1802,14 @@ class SpinModel:
                     off += q / 4
             return _from_ising_coo(
                 size, hv, np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float64),
-                as_float("offset", off, -MAX_COUPLING, MAX_COUPLING), labels, storage, dtype, "Q",
+                as_float("offset", off, -MAX_COUPLING, MAX_COUPLING), labels, storage, dtype, arg,
             )  # fmt: skip
-        qm = _finite_array("Q", Q, 2)
+        qm = _finite_array(arg, Q, 2)
         if qm.ndim != 2 or qm.shape[0] != qm.shape[1]:
-            raise InvalidArgumentError(f"Q: expected a square matrix, got shape {qm.shape}")
+            raise InvalidArgumentError(f"{arg}: expected a square matrix, got shape {qm.shape}")
         qorder = None if variable_order is None else _order("variable_order", variable_order, qm.shape[0])
+        if qm.shape[0] == 0:  # like an empty dict: a model of the offset alone
+            return cls._offset_only(offset, dtype)
         b = np.diag(qm).copy()
         a = qm + qm.T
         np.fill_diagonal(a, 0.0)  # a_ij = Q_ij + Q_ji, each unordered pair counted in both (i,j) and (j,i)
@@ -1809,8 +1824,12 @@ class SpinModel:
 
     @classmethod
     def from_mpf_form(cls, W: npt.ArrayLike, offset: float = 0.0) -> SpinModel:
-        """From ``E = xᵀ W x + offset`` (``W`` symmetric, biases on the diagonal), ``s = 2x − 1``."""
-        return cls.from_qubo(W, offset)
+        """From ``E = xᵀ W x + offset`` (``W`` symmetric, biases on the diagonal), ``s = 2x − 1``.
+
+        An empty ``W`` (``{}`` or a 0×0 matrix) gives the model of the offset alone, as in
+        :meth:`from_qubo`.
+        """
+        return cls._from_qubo(W, offset, None, "auto", np.float64, "W")
 
 
 #: ``storage="auto"``: always dense up to this many spins.
