@@ -1,4 +1,5 @@
 # Stubs of the compiled module boltzkit._core (checked by `python -m mypy.stubtest boltzkit._core`).
+from collections.abc import Callable
 from typing import Any, final
 
 import numpy as np
@@ -204,6 +205,7 @@ def hmc_grid(x: npt.NDArray[np.float64], tau: npt.NDArray[np.float64], dt: float
 _Model = tuple[Any, ...]
 _F64 = npt.NDArray[np.float64]
 _I8 = npt.NDArray[np.int8]
+_Progress = Callable[[int, int], object]
 
 def spin_energies(model: _Model, states: _I8, threads: int | None = None) -> _F64: ...
 def spin_local_fields(model: _Model, states: _I8, threads: int | None = None) -> _F64: ...
@@ -218,6 +220,7 @@ def spin_anneal(
     seed: int,
     trace: bool,
     threads: int | None = None,
+    progress: _Progress | None = None,
 ) -> dict[str, Any]: ...
 def spin_anneal_layered(
     model: _Model,
@@ -228,6 +231,7 @@ def spin_anneal_layered(
     seed: int,
     trace: bool,
     threads: int | None = None,
+    progress: _Progress | None = None,
 ) -> dict[str, Any]: ...
 def spin_descend(model: _Model, states: _I8, threads: int | None = None) -> tuple[_I8, _F64, npt.NDArray[np.uint64]]: ...
 def spin_tempering(
@@ -241,6 +245,7 @@ def spin_tempering(
     record_states: bool,
     seed: int,
     threads: int | None = None,
+    progress: _Progress | None = None,
 ) -> dict[str, Any]: ...
 def spin_enumerate(
     model: _Model,
@@ -249,6 +254,7 @@ def spin_enumerate(
     correlations: bool,
     overlap_distribution: bool,
     threads: int | None = None,
+    progress: _Progress | None = None,
 ) -> dict[str, Any]: ...
 def spin_tap(
     model: _Model,
@@ -260,6 +266,7 @@ def spin_tap(
     inits: _F64,
     threads: int | None = None,
     newton: bool = False,
+    progress: _Progress | None = None,
 ) -> dict[str, Any]: ...
 def spin_tap_free_energy(model: _Model, m: _F64, temperature: float, onsager: bool = True) -> float: ...
 def spin_perron_hadamard(model: _Model, tol: float, max_iter: int, threads: int | None = None) -> tuple[float, _F64, int]: ...
@@ -278,7 +285,13 @@ def mlp_estimate(
     init_scale: list[float] | None = None,
 ) -> dict[str, Any]: ...
 def mlp_monte_carlo(
-    net: _MlpNet, n_samples: int, batch: int, seed: int, antithetic: bool = False, threads: int | None = None
+    net: _MlpNet,
+    n_samples: int,
+    batch: int,
+    seed: int,
+    antithetic: bool = False,
+    threads: int | None = None,
+    progress: _Progress | None = None,
 ) -> dict[str, Any]: ...
 def mlp_tail_mc(
     net: _MlpNet,
@@ -289,6 +302,7 @@ def mlp_tail_mc(
     batch: int,
     seed: int,
     threads: int | None = None,
+    progress: _Progress | None = None,
 ) -> dict[str, Any]: ...
 def mlp_gradient(
     net: _MlpNet,

@@ -47,6 +47,7 @@ import numpy.typing as npt
 from scipy import special
 
 from boltzkit import _core
+from boltzkit._progress import Report, counter, want_progress
 from boltzkit._threads import resolve_threads
 from boltzkit._validate import I64_MAX, U64_MAX, as_bool, as_float, as_int, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
@@ -627,10 +628,12 @@ class MLP:
         seed: int = 0,
         antithetic: bool = False,
         threads: int | None = None,
+        progress: bool | None = None,
     ) -> MonteCarlo:
         """Monte Carlo means and variances of every neuron (Rust, batched GEMM, f64 sums).
 
         Results are bit-identical for any ``threads``. ``antithetic`` uses pairs ``(ξ, −ξ)``.
+        ``progress``: a bar over the batches (default: shown when stderr is a terminal).
 
         Raises
         ------
@@ -641,7 +644,8 @@ class MLP:
         anti = as_bool("antithetic", antithetic)
         if anti and b % 2:
             raise InvalidArgumentError(f"batch: must be even with antithetic=True, got {b}")
-        r = _core.mlp_monte_carlo(self._tuple(), n, b, s, anti, resolve_threads(threads))
+        with counter(progress, "Monte Carlo", "batch") as report:
+            r = _core.mlp_monte_carlo(self._tuple(), n, b, s, anti, resolve_threads(threads), report)
         _overflow("weights", [*r["pre_mean"], *r["pre_var"], *r["post_mean"], *r["post_var"]])
         return MonteCarlo(
             means=list(r["pre_mean"]),
@@ -779,7 +783,15 @@ class MLP:
         return float(zs[layer][neuron]), np.asarray(f.T @ g)
 
     def _splitting(
-        self, layer: int, neuron: int, t: float, budget: int, seed: int, reps: int = 16, p0: float = 0.1
+        self,
+        layer: int,
+        neuron: int,
+        t: float,
+        budget: int,
+        seed: int,
+        reps: int = 16,
+        p0: float = 0.1,
+        report: Report | None = None,
     ) -> dict[str, Any]:
         """Generalized splitting (Botev & Kroese 2012) for ``P(z_{layer,neuron} > t)``.
 
@@ -796,10 +808,12 @@ class MLP:
         f = self._factor()
         n0 = self.widths[0]
         rng = np.random.default_rng(seed)
-        counter = [0]
+        passes = [0]
 
         def score(xi: F64) -> F64:
-            counter[0] += xi.shape[0]
+            passes[0] += xi.shape[0]
+            if report is not None:
+                report(min(passes[0], budget), budget)
             with np.errstate(all="ignore"):
                 y = self.forward(self.input_mean + xi @ f.T, layer)[:, neuron]
             if not np.all(np.isfinite(y)):
@@ -871,13 +885,13 @@ class MLP:
                 "levels": levels,
                 "replicates": np.zeros(reps),
                 "nonzero": 0,
-                "forward_passes": counter[0],
+                "forward_passes": passes[0],
                 "pilot_p": 0.0,
                 "capped": False,
                 "n_per_level": n_lvl,
             }
         pilot_p = float(np.prod(fracs))
-        pilot_cost = counter[0]
+        pilot_cost = passes[0]
         levels.append(t)
         split = [max(1, round(1.0 / max(fr, 1e-12))) for fr in fracs[1:]]
         # ---- main run: `reps` independent replicates with the fixed levels
@@ -908,7 +922,7 @@ class MLP:
             "levels": levels,
             "replicates": ests,
             "nonzero": int(np.count_nonzero(ests)),
-            "forward_passes": counter[0],
+            "forward_passes": passes[0],
             "pilot_p": pilot_p,
             "capped": capped,
             "n_per_level": n_main,
@@ -924,6 +938,7 @@ class MLP:
         batch: int = 1024,
         seed: int = 0,
         threads: int | None = None,
+        progress: bool | None = None,
     ) -> TailProbability:
         """``P(z_{layer,i} > threshold)`` for the pre-activations of ``layer``.
 
@@ -951,6 +966,9 @@ class MLP:
             (pilot included); ``batch`` and ``threads`` are not used (numpy forward passes).
         neuron : int, optional
             Restrict to one neuron (required for ``is`` and ``splitting``).
+        progress : bool, optional
+            A bar over the Monte Carlo batches (``mc``, ``is``) or the forward passes
+            (``splitting``); default: shown when stderr is a terminal.
 
         Raises
         ------
@@ -1004,7 +1022,8 @@ class MLP:
             check_bytes(
                 "n_samples", 8 * 4 * (n // 96 + 100) * max(self.widths), f"splitting populations of width {max(self.widths)}"
             )
-            res = self._splitting(layer, int(idx[0]), t, n, s)
+            with counter(progress, "splitting", "pass") as report:
+                res = self._splitting(layer, int(idx[0]), t, n, s, report=report)
             p1, se1 = res["p"], res["stderr"]
             if not (math.isfinite(p1) and math.isfinite(se1)) or p1 < 0 or p1 > 1:
                 raise ComputationError(f"tail_probability: splitting gave p={p1}, stderr={se1}")
@@ -1034,7 +1053,8 @@ class MLP:
             if neuron is None:
                 raise InvalidArgumentError("neuron: required for method='is' (the shift is per neuron)")
             shift, extra = self.is_shift(layer, int(idx[0]), t, seed=(s + 1) % (U64_MAX + 1))
-        r = _core.mlp_tail_mc(self._tuple(), layer, t, shift, n, b, s, nthreads)
+        with counter(progress, f"tail ({method})", "batch") as report:
+            r = _core.mlp_tail_mc(self._tuple(), layer, t, shift, n, b, s, nthreads, report)
         p = np.asarray(r["p"])[idx]
         se = np.asarray(r["stderr"])[idx]
         hits = np.asarray(r["hits"])[idx]
@@ -1311,12 +1331,14 @@ def compare_equal_flops(
     truth_samples: int = 2**20,
     seed: int = 12345,
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> Comparison:
     """Compare estimators with Monte Carlo at equal FLOPs on the output means of ``net``.
 
     ``methods`` are ``mean_prop``, ``cov_prop``, ``cov_prop:M`` (Mehler order M) or ``cumulant3``.
     ``truth`` is a long Monte Carlo run (made with ``truth_samples`` if not given); the noise floor
-    ``mean SE²`` is subtracted from each MSE and reported.
+    ``mean SE²`` is subtracted from each MSE and reported. ``progress``: a bar over the truth's
+    Monte Carlo batches (default: shown when stderr is a terminal).
     """
     if not isinstance(net, MLP):
         raise InvalidTypeError(f"net: expected an MLP, got {type(net).__name__}")
@@ -1337,11 +1359,12 @@ def compare_equal_flops(
     ts = _int("truth_samples", truth_samples, 2, U64_MAX)
     sd = _int("seed", seed, 0, U64_MAX)
     resolve_threads(threads)
+    want_progress(progress)  # checks its type before any work
     if truth is None:
         w = net.widths
         per = sum(2 * w[i + 1] * w[i] + 2 * w[i + 1] for i in range(net.depth))
         check_steps("truth_samples", ts * per, f"{ts} samples through widths {w}")
-        truth = net.monte_carlo(n_samples=ts, seed=sd, threads=threads)
+        truth = net.monte_carlo(n_samples=ts, seed=sd, threads=threads, progress=progress)
     ref = truth.means[-1]
     var = float(np.mean(truth.variances[-1]))
     floor = float(np.mean(truth.variances[-1] / truth.n_samples))

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from boltzkit import _core
+from boltzkit._progress import counter
 from boltzkit._threads import resolve_threads
 from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, check_bytes, check_steps, memory_limit
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
@@ -981,6 +982,7 @@ class SpinModel:
         trace: bool = False,
         seed: int = 0,
         threads: int | None = None,
+        progress: bool | None = None,
     ) -> AnnealResult:
         """Simulated annealing, one independent read per random stream (rayon over reads).
 
@@ -1015,6 +1017,9 @@ class SpinModel:
         seed : int
             Read ``r`` uses random stream ``(seed, r)``: results do not depend on ``threads``.
         threads : int, optional
+            Worker threads (default: the cores available); results do not depend on it.
+        progress : bool, optional
+            A progress bar (sweeps of all reads); default: shown when stderr is a terminal.
 
         Returns
         -------
@@ -1056,14 +1061,17 @@ class SpinModel:
         sd = _seed(seed)
         th = resolve_threads(threads)
         t0 = time.perf_counter()
-        if kernel == "layered":
-            if self._layers is None:
-                raise InvalidArgumentError("kernel: 'layered' needs a model built with SpinModel.from_layers")
-            r = _core.spin_anneal_layered(self._spec(), betas, spb, nr, init, sd, do_trace, th)
-            r["accepted"] = np.zeros(nr, dtype=np.uint64)
-            r["attempts"] = 0
-        else:
-            r = _core.spin_anneal(self._spec(True), betas, spb, nr, proposal, order, init, sd, do_trace, th)
+        if kernel == "layered" and self._layers is None:
+            raise InvalidArgumentError("kernel: 'layered' needs a model built with SpinModel.from_layers")
+        with counter(progress, "anneal", "sweep") as report:
+            if kernel == "layered":
+                r = _core.spin_anneal_layered(self._spec(), betas, spb, nr, init, sd, do_trace, th, report)
+                r["accepted"] = np.zeros(nr, dtype=np.uint64)
+                r["attempts"] = 0
+            else:
+                r = _core.spin_anneal(
+                    self._spec(True), betas, spb, nr, proposal, order, init, sd, do_trace, th, report,
+                )  # fmt: skip
         dt = time.perf_counter() - t0
         states = r["best_states"]
         if do_polish:
@@ -1114,6 +1122,7 @@ class SpinModel:
         record_states: bool = False,
         seed: int = 0,
         threads: int | None = None,
+        progress: bool | None = None,
     ) -> TemperingResult:
         """Parallel tempering on a ladder of β with ``n_sets`` independent ladders.
 
@@ -1135,6 +1144,8 @@ class SpinModel:
             Independent ladders; pairs ``(2k, 2k+1)`` give overlaps ``q`` (default 2).
         record_states : bool
             Keep every measured state (``n_meas × n_sets × R × n`` int8).
+        progress : bool, optional
+            A progress bar (rounds); default: shown when stderr is a terminal.
 
         Returns
         -------
@@ -1177,9 +1188,10 @@ class SpinModel:
             check_bytes("record_states", float(n_meas) * slots * self.n, f"{n_meas} recorded states of {what}")
         check_bytes("num_sweeps", 24.0 * n_meas * slots, f"{n_meas} measurements of {what}")
         t0 = time.perf_counter()
-        r = _core.spin_tempering(
-            self._spec(), b, nsets, ns, bi, th_, proposal, rec, sd, resolve_threads(threads),
-        )  # fmt: skip
+        with counter(progress, "tempering", "round") as report:
+            r = _core.spin_tempering(
+                self._spec(), b, nsets, ns, bi, th_, proposal, rec, sd, resolve_threads(threads), report,
+            )  # fmt: skip
         dt = time.perf_counter() - t0
         for key in ("energies", "magnetizations", "overlaps", "swap_acceptance"):
             if not np.all(np.isfinite(r[key])):
@@ -1216,6 +1228,7 @@ class SpinModel:
         correlations: bool = False,
         overlap_distribution: bool = False,
         threads: int | None = None,
+        progress: bool | None = None,
     ) -> Enumeration:
         """Exact thermodynamics by visiting all ``2^n`` states (Gray code; ``n ≤ 26``).
 
@@ -1229,6 +1242,8 @@ class SpinModel:
             Also ``⟨s_i s_j⟩`` and ``⟨q²⟩`` (``O(n)`` more work per state and β).
         overlap_distribution : bool
             Also the two-replica ``P(q)`` (``n ≤ 22``; a Walsh–Hadamard transform of ``p``).
+        progress : bool, optional
+            A progress bar (blocks of states); default: shown when stderr is a terminal.
 
         Returns
         -------
@@ -1261,7 +1276,8 @@ class SpinModel:
         check_bytes("betas", 8.0 * nb * (self.n + 8 + (self.n * self.n if corr else 0) + (self.n + 1 if pq else 0)),
                     f"the results at {nb} betas")  # fmt: skip
         t0 = time.perf_counter()
-        r = _core.spin_enumerate(self._spec(), b, nl, corr, pq, resolve_threads(threads))
+        with counter(progress, f"enumerate 2^{self.n}", "block") as report:
+            r = _core.spin_enumerate(self._spec(), b, nl, corr, pq, resolve_threads(threads), report)
         dt = time.perf_counter() - t0
         for key in ("ln_z", "mean_energy", "heat_capacity", "mean_s", "corr", "mean_q2", "pq", "lowest_energies"):
             if not np.all(np.isfinite(r[key])):
@@ -1311,6 +1327,7 @@ class SpinModel:
         max_iter: int = 10_000,
         seed: int = 0,
         threads: int | None = None,
+        progress: bool | None = None,
         warn: bool = True,
         solver: Literal["iterate", "newton"] = "iterate",
     ) -> TapResult:
@@ -1342,6 +1359,8 @@ class SpinModel:
             iteration oscillates at the non-zero solutions of glassy models (SK below ``T = 1``);
             Newton converges to them from a nearby start, e.g. ``0.999 ·`` an annealed ground
             state at low ``T``, continued to higher ``T`` in small steps.
+        progress : bool, optional
+            A progress bar (temperatures of all starts); default: shown when stderr is a terminal.
 
         Examples
         --------
@@ -1406,9 +1425,11 @@ class SpinModel:
                 f"scale {scale:g}, got {float(t.min()):g} … {float(t.max()):g}"
             )
         spec = self._spec() if scale == 1.0 else self._scaled_spec(scale)
-        r = _core.spin_tap(
-            spec, ts, damping, tol, mi, ons, np.ascontiguousarray(m0), resolve_threads(threads), solver == "newton",
-        )  # fmt: skip
+        with counter(progress, "TAP", "T") as report:
+            r = _core.spin_tap(
+                spec, ts, damping, tol, mi, ons, np.ascontiguousarray(m0), resolve_threads(threads),
+                solver == "newton", report,
+            )  # fmt: skip
         res = TapResult(
             temperatures=t,
             m=r["m"],
@@ -1823,7 +1844,7 @@ class SpinModel:
         return cls(j, h, offset=off, dtype=dtype, labels=qorder)
 
     @classmethod
-    def from_mpf_form(cls, W: npt.ArrayLike, offset: float = 0.0) -> SpinModel:
+    def from_mpf_form(cls, W: npt.ArrayLike | Mapping[tuple[Any, Any], float], offset: float = 0.0) -> SpinModel:
         """From ``E = xᵀ W x + offset`` (``W`` symmetric, biases on the diagonal), ``s = 2x − 1``.
 
         An empty ``W`` (``{}`` or a 0×0 matrix) gives the model of the offset alone, as in

@@ -12,9 +12,11 @@
 //! - [`mlp`]: expected outputs and tail probabilities of wide random MLPs by moment propagation.
 //! - [`rng`]: seeded, per-stream random number generation (stream derivation shared by all modules).
 //! - [`parallel`]: thread-pool control.
+//! - [`control`]: cancellation and progress counters polled by long computations.
 //! - [`numeric`]: compensated summation and Gauss–Legendre rules shared by all modules.
 //! - [`mem`]: large buffers on transparent huge pages.
 
+pub mod control;
 pub mod fpentropy;
 pub mod hmc;
 pub mod mem;

@@ -49,8 +49,18 @@ fn cancellable<T: Send>(
     threads: Option<usize>,
     f: impl FnOnce(Cancel<'_>) -> Result<T, MlpError> + Send,
 ) -> PyResult<T> {
-    crate::signals::run_with_signals(py, |flag| {
-        boltzkit_core::parallel::with_threads(threads, || f(Cancel(Some(flag))))
+    with_progress(py, threads, None, f)
+}
+
+/// [`cancellable`], calling `progress(done, total)` as the work advances.
+fn with_progress<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    progress: Option<&Py<PyAny>>,
+    f: impl FnOnce(Cancel<'_>) -> Result<T, MlpError> + Send,
+) -> PyResult<T> {
+    crate::signals::run_controlled(py, progress, |ctl| {
+        boltzkit_core::parallel::with_threads(threads, || f(Cancel(Some(ctl))))
             .map_err(MlpError::from)
             .and_then(|r| r)
     })?
@@ -126,7 +136,7 @@ pub fn mlp_estimate<'py>(
 
 /// Monte Carlo means and variances of every neuron.
 #[pyfunction]
-#[pyo3(signature = (net, n_samples, batch, seed, antithetic=false, threads=None))]
+#[pyo3(signature = (net, n_samples, batch, seed, antithetic=false, threads=None, progress=None))]
 pub fn mlp_monte_carlo<'py>(
     py: Python<'py>,
     net: &Bound<'py, PyTuple>,
@@ -135,6 +145,7 @@ pub fn mlp_monte_carlo<'py>(
     seed: u64,
     antithetic: bool,
     threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (n, input) = extract(net)?;
     let opts = McOptions {
@@ -143,7 +154,9 @@ pub fn mlp_monte_carlo<'py>(
         seed,
         antithetic,
     };
-    let r = cancellable(py, threads, |c| ml::monte_carlo(&n, &input, &opts, c))?;
+    let r = with_progress(py, threads, progress.as_ref(), |c| {
+        ml::monte_carlo(&n, &input, &opts, c)
+    })?;
     let d = PyDict::new(py);
     d.set_item("pre_mean", vecs(py, r.pre_mean))?;
     d.set_item("pre_var", vecs(py, r.pre_var))?;
@@ -157,7 +170,7 @@ pub fn mlp_monte_carlo<'py>(
 
 /// Plain or importance-sampled Monte Carlo tail probabilities of one layer's pre-activations.
 #[pyfunction]
-#[pyo3(signature = (net, layer, threshold, shift, n_samples, batch, seed, threads=None))]
+#[pyo3(signature = (net, layer, threshold, shift, n_samples, batch, seed, threads=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn mlp_tail_mc<'py>(
     py: Python<'py>,
@@ -169,13 +182,14 @@ pub fn mlp_tail_mc<'py>(
     batch: usize,
     seed: u64,
     threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (n, input) = extract(net)?;
     let sh = match &shift {
         Some(a) => Some(a.as_slice()?),
         None => None,
     };
-    let r = cancellable(py, threads, |c| {
+    let r = with_progress(py, threads, progress.as_ref(), |c| {
         ml::tail_monte_carlo(&n, &input, layer, threshold, sh, n_samples, batch, seed, c)
     })?;
     let d = PyDict::new(py);

@@ -117,7 +117,16 @@ fn cancellable<T: Send>(
     py: Python<'_>,
     f: impl FnOnce(Cancel<'_>) -> Result<T, SpinError> + Send,
 ) -> PyResult<T> {
-    crate::signals::run_with_signals(py, |flag| f(Cancel(Some(flag))))?.map_err(spin_to_pyerr)
+    with_progress(py, None, f)
+}
+
+/// [`cancellable`], calling `progress(done, total)` as the work advances.
+fn with_progress<T: Send>(
+    py: Python<'_>,
+    progress: Option<&Py<PyAny>>,
+    f: impl FnOnce(Cancel<'_>) -> Result<T, SpinError> + Send,
+) -> PyResult<T> {
+    crate::signals::run_controlled(py, progress, |c| f(Cancel(Some(c))))?.map_err(spin_to_pyerr)
 }
 
 fn rule(s: &str) -> PyResult<Rule> {
@@ -203,7 +212,7 @@ pub fn spin_local_fields<'py>(
 
 /// Simulated annealing (single-spin kernel).
 #[pyfunction]
-#[pyo3(signature = (model, betas, sweeps_per_beta, num_reads, proposal, order, initial_states, seed, trace, threads=None))]
+#[pyo3(signature = (model, betas, sweeps_per_beta, num_reads, proposal, order, initial_states, seed, trace, threads=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn spin_anneal<'py>(
     py: Python<'py>,
@@ -217,6 +226,7 @@ pub fn spin_anneal<'py>(
     seed: u64,
     trace: bool,
     threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let md = extract_model(model)?;
     let m = check_model(&md)?;
@@ -224,7 +234,7 @@ pub fn spin_anneal<'py>(
     let b = betas.as_slice()?;
     let init = states_of(&initial_states)?;
     let (rl, ord) = (rule(proposal)?, self::order(order)?);
-    let r = cancellable(py, |cancel| {
+    let r = with_progress(py, progress.as_ref(), |cancel| {
         let o = AnnealOptions {
             betas: b,
             sweeps_per_beta,
@@ -252,7 +262,7 @@ pub fn spin_anneal<'py>(
 
 /// Annealing / sampling with the whole-layer heat-bath kernel (layered models only).
 #[pyfunction]
-#[pyo3(signature = (model, betas, sweeps_per_beta, num_reads, initial_states, seed, trace, threads=None))]
+#[pyo3(signature = (model, betas, sweeps_per_beta, num_reads, initial_states, seed, trace, threads=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn spin_anneal_layered<'py>(
     py: Python<'py>,
@@ -264,6 +274,7 @@ pub fn spin_anneal_layered<'py>(
     seed: u64,
     trace: bool,
     threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let md = extract_model(model)?;
     let ModelData::Layered(lay) = &md else {
@@ -274,7 +285,7 @@ pub fn spin_anneal_layered<'py>(
     let n = lay.n();
     let b = betas.as_slice()?;
     let init = states_of(&initial_states)?;
-    let r = cancellable(py, |cancel| {
+    let r = with_progress(py, progress.as_ref(), |cancel| {
         sp::anneal_layered(
             lay,
             b,
@@ -324,7 +335,7 @@ pub fn spin_descend<'py>(
 
 /// Parallel tempering.
 #[pyfunction]
-#[pyo3(signature = (model, betas, n_sets, num_sweeps, burn_in, thin, proposal, record_states, seed, threads=None))]
+#[pyo3(signature = (model, betas, n_sets, num_sweeps, burn_in, thin, proposal, record_states, seed, threads=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn spin_tempering<'py>(
     py: Python<'py>,
@@ -338,13 +349,14 @@ pub fn spin_tempering<'py>(
     record_states: bool,
     seed: u64,
     threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let md = extract_model(model)?;
     let m = check_model(&md)?;
     let n = dispatch!(&m, |c| c.n());
     let b = betas.as_slice()?;
     let rl = rule(proposal)?;
-    let r = cancellable(py, |cancel| {
+    let r = with_progress(py, progress.as_ref(), |cancel| {
         let o = TemperingOptions {
             betas: b,
             n_sets,
@@ -390,7 +402,7 @@ pub fn spin_tempering<'py>(
 
 /// Exact enumeration (n ≤ 26).
 #[pyfunction]
-#[pyo3(signature = (model, betas, n_lowest, correlations, overlap_distribution, threads=None))]
+#[pyo3(signature = (model, betas, n_lowest, correlations, overlap_distribution, threads=None, progress=None))]
 pub fn spin_enumerate<'py>(
     py: Python<'py>,
     model: &Bound<'py, PyTuple>,
@@ -399,11 +411,12 @@ pub fn spin_enumerate<'py>(
     correlations: bool,
     overlap_distribution: bool,
     threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let md = extract_model(model)?;
     let m = check_model(&md)?;
     let b = betas.as_slice()?;
-    let r = cancellable(py, |cancel| {
+    let r = with_progress(py, progress.as_ref(), |cancel| {
         let o = EnumerateOptions {
             betas: b,
             n_lowest,
@@ -445,7 +458,7 @@ pub fn spin_enumerate<'py>(
 
 /// TAP fixed points from every start, annealed over the temperatures.
 #[pyfunction]
-#[pyo3(signature = (model, temperatures, damping, tol, max_iter, onsager, inits, threads=None, newton=false))]
+#[pyo3(signature = (model, temperatures, damping, tol, max_iter, onsager, inits, threads=None, newton=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn spin_tap<'py>(
     py: Python<'py>,
@@ -458,13 +471,14 @@ pub fn spin_tap<'py>(
     inits: PyReadonlyArray2<'py, f64>,
     threads: Option<usize>,
     newton: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let md = extract_model(model)?;
     let m = check_model(&md)?;
     let n = dispatch!(&m, |c| c.n());
     let t = temperatures.as_slice()?;
     let init = inits.as_slice()?;
-    let r = cancellable(py, |cancel| {
+    let r = with_progress(py, progress.as_ref(), |cancel| {
         let o = TapOptions {
             temperatures: t,
             damping,

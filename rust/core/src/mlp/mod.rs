@@ -30,7 +30,6 @@ pub use gradient::{Gradient, gradient};
 pub use monte_carlo::{McOptions, McResult, TailMc, monte_carlo, tail_monte_carlo};
 
 use crate::parallel::PoolError;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Errors of the MLP module.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -105,13 +104,28 @@ pub(crate) fn square_sizes(net: &Net) -> (Option<usize>, usize) {
 
 /// A cancellation flag polled between layers / batches; `None` never cancels.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Cancel<'a>(pub Option<&'a AtomicBool>);
+pub struct Cancel<'a>(pub Option<&'a crate::control::Control>);
 
 impl Cancel<'_> {
+    /// Records `n` more work units done (for a progress bar); free when nobody watches.
+    #[inline]
+    pub fn advance(&self, n: u64) {
+        if let Some(c) = self.0 {
+            c.advance(n);
+        }
+    }
+
+    /// Sets the number of work units expected.
+    pub fn set_total(&self, total: u64) {
+        if let Some(c) = self.0 {
+            c.set_total(total);
+        }
+    }
+
     /// `Err(Cancelled)` when cancellation was requested.
     #[inline]
     pub fn check(&self) -> Result<(), MlpError> {
-        if self.0.is_some_and(|f| f.load(Ordering::Relaxed)) {
+        if self.0.is_some_and(|c| c.stop_requested()) {
             Err(MlpError::Cancelled)
         } else {
             Ok(())

@@ -240,6 +240,8 @@ pub fn monte_carlo(
     let total: usize = net.widths[1..].iter().map(|w| 2 * w).sum();
     let n0 = net.widths[0];
     let n_batches = opts.n_samples.div_ceil(opts.batch as u64);
+    // Progress unit: one batch.
+    cancel.set_total(n_batches);
     let mut acc = Stats::new(total);
     let mut start = 0u64;
     while start < n_batches {
@@ -268,6 +270,7 @@ pub fn monte_carlo(
         for p in &parts {
             acc.merge(p);
         }
+        cancel.advance(end - start);
         start = end;
     }
     let mut res = McResult {
@@ -355,6 +358,7 @@ pub fn tail_monte_carlo(
     let alpha = n_samples.div_ceil(DEFENSIVE_EVERY) as f64 / n_samples as f64;
     let w = net.widths[layer + 1];
     let n_batches = n_samples.div_ceil(batch as u64);
+    cancel.set_total(n_batches);
     let (mut s1, mut s2, mut hits) = (vec![0.0; w], vec![0.0; w], vec![0u64; w]);
     let mut start = 0u64;
     while start < n_batches {
@@ -408,6 +412,7 @@ pub fn tail_monte_carlo(
                 hits[j] += h[j];
             }
         }
+        cancel.advance(end - start);
         start = end;
     }
     let nf = n_samples as f64;

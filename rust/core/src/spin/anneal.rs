@@ -241,6 +241,7 @@ fn run_block<C: Couplings>(
                     best[b].copy_from_slice(&s[b]);
                 }
             }
+            o.cancel.advance(k as u64);
         }
         if o.trace {
             for b in 0..k {
@@ -283,6 +284,10 @@ pub fn anneal<C: Couplings>(model: &C, o: &AnnealOptions<'_>) -> Result<AnnealRe
         }
     }
     let nb = o.betas.len();
+    // Progress unit: one sweep of one read.
+    o.cancel.set_total(
+        (o.num_reads as u64).saturating_mul((nb as u64).saturating_mul(o.sweeps_per_beta as u64)),
+    );
     let run = |reads: std::ops::Range<usize>| -> Result<Vec<ReadOut>, SpinError> {
         #[cfg(target_arch = "x86_64")]
         {

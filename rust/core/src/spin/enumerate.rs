@@ -322,6 +322,7 @@ pub fn enumerate_exact<C: Couplings<R = f64>>(
         for acc in accs.iter_mut() {
             acc.flush(&s);
         }
+        o.cancel.advance(1);
         Ok(Block {
             accs,
             lowest,
@@ -331,6 +332,8 @@ pub fn enumerate_exact<C: Couplings<R = f64>>(
         })
     };
     let nblocks = 1usize << blk_bits;
+    // Progress unit: one block of 2^kb states.
+    o.cancel.set_total(nblocks as u64);
     let blocks: Vec<Block> = with_threads(o.threads, || {
         (0..nblocks)
             .into_par_iter()

@@ -272,6 +272,11 @@ pub fn anneal_layered(
         }
     }
     let nl = model.widths.len();
+    // Progress unit: one sweep of one read.
+    cancel.set_total(
+        (num_reads as u64)
+            .saturating_mul((betas.len() as u64).saturating_mul(sweeps_per_beta as u64)),
+    );
     let run = |r: usize| -> Result<_, SpinError> {
         let mut rng = SplitMix64::new(seed, r as u64);
         let s0 = match initial {
@@ -314,6 +319,7 @@ pub fn anneal_layered(
                     best_e = e;
                     best = s;
                 }
+                cancel.advance(1);
             }
             if trace {
                 tr.push(model.energy(&to_i8(&x)));

@@ -46,7 +46,6 @@ pub use tap::{TapOptions, TapResult, tap, tap_free_energy};
 pub use tempering::{TemperingOptions, TemperingResult, tempering};
 
 use crate::parallel::PoolError;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Errors of the spin module.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -90,13 +89,28 @@ impl SpinError {
 
 /// A cancellation flag polled by long loops; `None` means "never cancelled".
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Cancel<'a>(pub Option<&'a AtomicBool>);
+pub struct Cancel<'a>(pub Option<&'a crate::control::Control>);
 
 impl Cancel<'_> {
     /// Whether cancellation was requested.
     #[inline]
     pub fn requested(&self) -> bool {
-        self.0.is_some_and(|f| f.load(Ordering::Relaxed))
+        self.0.is_some_and(|c| c.stop_requested())
+    }
+
+    /// Records `n` more work units done (for a progress bar); free when nobody watches.
+    #[inline]
+    pub fn advance(&self, n: u64) {
+        if let Some(c) = self.0 {
+            c.advance(n);
+        }
+    }
+
+    /// Sets the number of work units expected.
+    pub fn set_total(&self, total: u64) {
+        if let Some(c) = self.0 {
+            c.set_total(total);
+        }
     }
 
     /// `Err(Cancelled)` when cancellation was requested.

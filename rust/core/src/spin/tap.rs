@@ -214,9 +214,13 @@ pub fn tap<C: Couplings>(model: &C, o: &TapOptions<'_>) -> Result<TapResult, Spi
             out.3.push(res);
             out.4.push(tap_free_energy(model, &m, t, o.onsager));
             out.5.push(m.iter().map(|v| v * v).sum::<f64>() / n as f64);
+            o.cancel.advance(1);
         }
         Ok(out)
     };
+    // Progress unit: one temperature of one start.
+    o.cancel
+        .set_total((starts as u64).saturating_mul(nt as u64));
     let outs = with_threads(o.threads, || {
         (0..starts)
             .into_par_iter()

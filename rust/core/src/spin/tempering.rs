@@ -157,8 +157,11 @@ pub fn tempering<C: Couplings>(
             final_states: Vec::new(),
         };
         let total = o.burn_in + n_meas * o.thin;
+        // Progress unit: one round (a sweep of every replica and a swap pass).
+        o.cancel.set_total(total as u64);
         for round in 0..total {
             o.cancel.check()?;
+            o.cancel.advance(1);
             let step = |(k, rep): (usize, &mut Replica<C::R>)| {
                 let beta = o.betas[k % r];
                 let (de, _) = sweep(
