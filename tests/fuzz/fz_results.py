@@ -135,7 +135,8 @@ def _run_job(draw: st.DrawFn) -> Call:
     def fn() -> object:
         with tempfile.TemporaryDirectory() as d:
             p = Path(d) / "job.toml"
-            p.write_text(text + "\n")
+            # out=None: the file's own `out` (inside the scratch folder, never the working directory)
+            p.write_text((f'out = "{Path(d) / "res"}"\n' if out_kind == "none" else "") + text + "\n")
             out = {"dir": Path(d) / "out", "none": None, "file": p, "missing_parent": Path(d) / "a" / "b" / "c"}[out_kind]
             r = run_job(load_job(p), out=out, progress=False)
             return r.tables
