@@ -5,6 +5,7 @@ Statistical tolerances are 4 standard errors (iid reads, or batch means over 20 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -198,3 +199,20 @@ def test_default_beta_range_follows_closed_forms() -> None:
     assert m.default_beta_range() == sp.sk(500, seed=1).default_beta_range()
     r = m.anneal(1, 10)
     assert (r.betas[0], r.betas[-1]) == pytest.approx(m.default_beta_range(), rel=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["single", "layered"])
+def test_best_and_final_states_are_what_their_names_say(kernel: Literal["single", "layered"]) -> None:
+    """``best_*`` is the lowest state a read visited, ``final_*`` where its schedule ended (what
+    dwave-samplers returns); ``states``/``energies`` are the best ones. A hot-ending schedule makes
+    the two differ: the final state is a random high-temperature state, the best one is not."""
+    m = sp.layered_sk([12, 10, 8], seed=3) if kernel == "layered" else sp.sk(30, seed=3)
+    betas = np.concatenate([np.geomspace(0.1, 3.0, 40), np.full(5, 0.05)])  # anneal, then melt
+    r = m.anneal(16, schedule=betas, seed=2, kernel=kernel)
+    for s, e in ((r.best_states, r.best_energies), (r.final_states, r.final_energies)):
+        np.testing.assert_allclose(m.energy(s), e, rtol=0, atol=1e-9)
+    assert r.states is r.best_states and r.energies is r.best_energies
+    assert np.all(r.best_energies <= r.final_energies + 1e-9)
+    assert r.best_energies.mean() < r.final_energies.mean() - 0.1 * m.n**0.5
+    assert r.best_energy == r.best_energies.min()
+    np.testing.assert_array_equal(r.best_state, r.best_states[np.argmin(r.best_energies)])

@@ -191,12 +191,16 @@ class AnnealResult:
 
     Attributes
     ----------
-    states : ndarray of shape (num_reads, n), int8
-        Lowest-energy state of each read (after greedy polishing when requested).
-    energies : ndarray of shape (num_reads,), float64
+    best_states : ndarray of shape (num_reads, n), int8
+        The lowest-energy state each read visited along its schedule (then greedily descended to
+        a local minimum when ``polish=True``).
+    best_energies : ndarray of shape (num_reads,), float64
         Their energies, recomputed in float64 (offset included).
     final_states, final_energies : ndarray
-        State and energy at the end of each read's schedule (unpolished).
+        The state at the end of each read's schedule and its energy (never polished): what
+        dwave-samplers' and OpenJij's samplers return, and what
+        :class:`boltzkit.spin.SimulatedAnnealingSampler` puts in its ``SampleSet``.
+        ``best_energies <= final_energies`` read by read (up to rounding for float32 couplings).
     betas : ndarray of shape (num_betas,), float64
         The schedule used.
     trace : ndarray of shape (num_reads, num_betas), float64
@@ -211,8 +215,8 @@ class AnnealResult:
         The model's :attr:`SpinModel.labels`: column ``k`` of every state array is spin ``labels[k]``.
     """
 
-    states: I8
-    energies: F64
+    best_states: I8
+    best_energies: F64
     final_states: I8
     final_energies: F64
     betas: F64
@@ -223,14 +227,24 @@ class AnnealResult:
     labels: tuple[Hashable, ...] | None = None
 
     @property
+    def states(self) -> I8:
+        """The best state of each read: :attr:`best_states` (not the final one; see :attr:`final_states`)."""
+        return self.best_states
+
+    @property
+    def energies(self) -> F64:
+        """The best energy of each read: :attr:`best_energies` (see :attr:`final_energies`)."""
+        return self.best_energies
+
+    @property
     def best_energy(self) -> float:
         """Lowest energy over the reads."""
-        return float(self.energies.min())
+        return float(self.best_energies.min())
 
     @property
     def best_state(self) -> I8:
         """State of the lowest energy (first read on ties)."""
-        return np.asarray(self.states[int(np.argmin(self.energies))], dtype=np.int8)
+        return np.asarray(self.best_states[int(np.argmin(self.best_energies))], dtype=np.int8)
 
     def flips_per_ns(self) -> float:
         """Spin-flip attempts per nanosecond of wall time (all reads)."""
@@ -1081,8 +1095,8 @@ class SpinModel:
         if not (np.all(np.isfinite(exact)) and np.all(np.isfinite(final_e)) and np.all(np.isfinite(r["trace"]))):
             raise ComputationError("anneal: the energies are not finite")
         return AnnealResult(
-            states=states,
-            energies=exact,
+            best_states=states,
+            best_energies=exact,
             final_states=r["final_states"],
             final_energies=final_e,
             betas=betas,
