@@ -135,6 +135,7 @@ pub fn mlp_estimate<'py>(
 }
 
 /// Monte Carlo means and variances of every neuron.
+#[allow(clippy::too_many_arguments)]
 #[pyfunction]
 #[pyo3(signature = (net, n_samples, batch, seed, antithetic=false, threads=None, progress=None))]
 pub fn mlp_monte_carlo<'py>(

@@ -401,6 +401,7 @@ pub fn spin_tempering<'py>(
 }
 
 /// Exact enumeration (n ≤ 26).
+#[allow(clippy::too_many_arguments)]
 #[pyfunction]
 #[pyo3(signature = (model, betas, n_lowest, correlations, overlap_distribution, threads=None, progress=None))]
 pub fn spin_enumerate<'py>(
