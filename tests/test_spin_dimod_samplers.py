@@ -197,3 +197,36 @@ def test_import_without_dimod() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.startswith("OK SimulatedAnnealingSampler: needs dimod"), out.stdout + out.stderr
+
+
+def _dwave_rule(bqm: Any, rate: float = 0.01) -> list[float]:
+    """dwave-samplers' ``_default_ising_beta_range`` written out over the BQM's dicts (the truth)."""
+    h, J, _ = bqm.spin.to_ising()
+    total = {k: abs(v) for k, v in h.items()}
+    smallest = {k: abs(v) for k, v in h.items() if v != 0}
+    for (a, b), v in J.items():
+        for k in (a, b):
+            total[k] += abs(v)
+            if v != 0:
+                smallest[k] = min(abs(v), smallest.get(k, np.inf))
+    vals = np.array(list(smallest.values()))
+    cold = np.log(np.sum(vals == vals.min()) / rate) / (2 * vals.min())
+    return [np.log(2) / (2 * max(total.values())), float(cold)]
+
+
+@pytest.mark.parametrize("storage", ["dense", "csr", "layered", "float32"])
+def test_default_beta_range_is_dwaves_rule(storage: str) -> None:
+    from boltzkit.spin._samplers import default_ising_beta_range
+
+    rng = np.random.default_rng(4)
+    if storage == "layered":
+        m = sp.SpinModel.from_layers([rng.standard_normal((5, 7)), rng.integers(-2, 3, (3, 5)).astype(float)])
+    else:
+        j = np.triu(rng.integers(-3, 4, (30, 30)) * 0.5, 1)
+        j[rng.random((30, 30)) < 0.6] = 0  # zeros, and rows whose smallest coupling is shared
+        import scipy.sparse as sps
+
+        jj = sps.csr_array(j + j.T) if storage == "csr" else j + j.T
+        m = sp.SpinModel(jj, rng.integers(-1, 2, 30) * 0.25, dtype=np.float32 if storage == "float32" else np.float64)
+    assert m.storage == ("layered" if storage == "layered" else "csr" if storage == "csr" else "dense")
+    np.testing.assert_allclose(default_ising_beta_range(m), _dwave_rule(m.to_bqm()), rtol=1e-12)
