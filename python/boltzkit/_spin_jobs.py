@@ -131,7 +131,8 @@ def run_nn_phases(p: Table, out: Path, threads: int | None, progress: bool | Non
         trajs.append(tj)
         for k in range(len(tj.steps)):
             rows.append([a, int(tj.steps[k]), tj.T_c[k], tj.tc_glass[k], tj.T_glass[k], tj.T_hidden[k], tj.lambda_top[k],
-                         int(tj.n_outliers[k]), tj.q[k], tj.overlap[k], tj.test_accuracy[k]])  # fmt: skip
+                         int(tj.n_outliers[k]), tj.hidden_p[k], tj.hidden_z[k], tj.q[k], tj.overlap[k],
+                         tj.test_accuracy[k]])  # fmt: skip
     headers = [
         "activation",
         "step",
@@ -141,6 +142,8 @@ def run_nn_phases(p: Table, out: Path, threads: int | None, progress: bool | Non
         "T_hidden",
         "lambda_top",
         "outliers",
+        "hidden_p",
+        "hidden_z",
         "q",
         "overlap",
         "test_acc",

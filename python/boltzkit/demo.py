@@ -312,10 +312,10 @@ def _spin(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     for tj in trajs:
         for k in range(len(tj.steps)):
             rows.append([tj.label, int(tj.steps[k]), tj.T_c[k], tj.tc_glass[k], tj.T_hidden[k], int(tj.n_outliers[k]),
-                         tj.overlap[k], tj.test_accuracy[k]])  # fmt: skip
+                         tj.hidden_p[k], tj.overlap[k], tj.test_accuracy[k]])  # fmt: skip
     print(
         format_table(
-            ["net", "step", "T_c", "√λ(J∘J)", "T_hidden", "outliers", "overlap", "test acc"],
+            ["net", "step", "T_c", "√λ(J∘J)", "T_hidden", "outliers", "hidden-order p", "overlap", "test acc"],
             rows,
             f"MLPs on 8x8 digits mapped to spin models (layered-SK theory at init: T_c = {trajs[0].tc_theory_init:.3f})",
         )

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from boltzkit._progress import track
-from boltzkit._validate import as_bool, as_float, check_bytes, check_steps
+from boltzkit._validate import as_bool, as_float, as_int, check_bytes, check_steps
 from boltzkit.errors import InvalidArgumentError, InvalidTypeError
 from boltzkit.spin._model import SpinModel, _finite_array, _posint, _seed, _temps
 from boltzkit.spin.phase import (
@@ -32,6 +32,7 @@ from boltzkit.spin.phase import (
     bond_spectrum,
     fit_power_law,
     hidden_order,
+    hidden_order_test,
     tap_hessian_scan,
     tc_glass,
     tc_layered_theory,
@@ -344,8 +345,16 @@ class PhaseTrajectory:
     steps : ndarray of shape (k,)
     tc_glass : ndarray of shape (k,)
         ``√λ_Perron(J∘J)`` of each snapshot.
-    T_glass, T_hidden, T_c : ndarray of shape (k,)
-        TAP-Hessian criteria (:func:`boltzkit.spin.phase.tap_hessian_scan`); ``T_c = max``.
+    T_glass, T_hidden : ndarray of shape (k,)
+        TAP-Hessian criteria (:func:`boltzkit.spin.phase.tap_hessian_scan`).
+    T_c : ndarray of shape (k,)
+        ``max(T_glass, T_hidden)`` where the hidden order is significant, else ``T_glass``: a
+        hidden-order crossing caused by a random fluctuation of the spectrum's edge is not a phase.
+    hidden_p, hidden_z : ndarray of shape (k,)
+        p-value and z-score of :func:`boltzkit.spin.phase.hidden_order_test` (top eigenvalue of
+        ``J`` against weight-shuffled controls).
+    hidden_significant : ndarray of shape (k,), bool
+        ``hidden_p ≤ level``.
     t_hidden_formula : ndarray of shape (k,)
     tc_theory_init : float
         Layered-SK theory for the initial weight variances.
@@ -368,6 +377,9 @@ class PhaseTrajectory:
     T_hidden: F64
     T_c: F64
     t_hidden_formula: F64
+    hidden_p: F64
+    hidden_z: F64
+    hidden_significant: npt.NDArray[np.bool_]
     tc_theory_init: float
     lambda_top: F64
     n_outliers: F64
@@ -389,6 +401,8 @@ def analyse_training(
     include_input: bool = True,
     progress: bool | None = None,
     threads: int | None = None,
+    n_controls: int = 99,
+    level: float = 0.01,
 ) -> PhaseTrajectory:
     """Map each snapshot to a spin model and compute its critical temperatures and phases.
 
@@ -404,6 +418,13 @@ def analyse_training(
         Steps used for the power-law fit of ``T_c`` (default: all steps > 0).
     include_input : bool
         Keep input-layer spins (see :meth:`SpinModel.from_layers`).
+    progress : bool, optional
+        A bar over the snapshots (default: when stderr is a terminal).
+    threads : int, optional
+        Worker threads of the core calls.
+    n_controls, level : int, float
+        Shuffled controls and significance level of the hidden-order test
+        (:func:`boltzkit.spin.phase.hidden_order_test`; the seed is the snapshot's index).
 
     Returns
     -------
@@ -413,6 +434,8 @@ def analyse_training(
         raise InvalidTypeError(f"tr: expected a Training from train_mlp, got {type(tr).__name__}")
     T_frac = as_float("T_frac", T_frac, 0.0, 10.0, lo_open=True)
     include_input = as_bool("include_input", include_input)
+    n_controls = as_int("n_controls", n_controls, 1, 1_000_000)
+    level = as_float("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
     snaps = tr.snapshots
     if not snaps:
         raise InvalidArgumentError("tr: the training has no snapshots")
@@ -430,8 +453,9 @@ def analyse_training(
     edge0: float | None = None
     rows: list[list[float]] = []
     spectra: list[F64] = []
-    for s in track(snaps, total=len(snaps), desc="snapshots", progress=progress):
+    for idx, s in enumerate(track(snaps, total=len(snaps), desc="snapshots", progress=progress)):
         model = SpinModel.from_layers(s.weights, include_input=include_input)
+        ho = hidden_order_test(model, n_controls=n_controls, level=level, seed=idx, progress=False)
         spec = bond_spectrum(model, edge=edge0)
         if edge0 is None:
             edge0 = float(np.max(np.abs(spec.eigenvalues))) * 1.02
@@ -439,14 +463,15 @@ def analyse_training(
         spectra.append(spec.eigenvalues)
         scan = tap_hessian_scan(model, grid)
         tg = tc_glass(model, threads=threads)
-        t_phase = T_frac * scan.T_c
+        t_c = scan.T_c if ho.significant else scan.T_glass
+        t_phase = T_frac * t_c
         tap = model.tap([t_phase], init="eigen", n_starts=2, max_iter=20_000, damping=0.3, threads=threads, warn=False)
         ok = tap.converged[:, 0]
         k = int(np.argmin(np.where(ok, tap.free_energy[:, 0], np.inf))) if ok.any() else 0
         m = tap.m[k, 0]
-        rows.append([float(s.step), tg, scan.T_glass, scan.T_hidden, scan.T_c, scan.formula, float(spec.eigenvalues[-1]),
+        rows.append([float(s.step), tg, scan.T_glass, scan.T_hidden, t_c, scan.formula, float(spec.eigenvalues[-1]),
                      float(spec.n_outliers), float(tap.q[k, 0]), hidden_order(m, spec.top_vectors[:, 0]) if np.any(m) else 0.0,
-                     s.train_accuracy, s.test_accuracy])  # fmt: skip
+                     s.train_accuracy, s.test_accuracy, ho.p_value, ho.z, float(ho.significant)])  # fmt: skip
     a = np.array(rows)
     steps = a[:, 0]
     fit = None
@@ -463,6 +488,9 @@ def analyse_training(
         T_hidden=a[:, 3],
         T_c=a[:, 4],
         t_hidden_formula=a[:, 5],
+        hidden_p=a[:, 12],
+        hidden_z=a[:, 13],
+        hidden_significant=a[:, 14] > 0,
         tc_theory_init=tc0,
         lambda_top=a[:, 6],
         n_outliers=a[:, 7],
