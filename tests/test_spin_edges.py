@@ -214,7 +214,10 @@ def test_tap_hessian_scan_is_scale_free() -> None:
     ref = phase.tap_hessian_scan(m, t)
     tiny = phase.tap_hessian_scan(sp.SpinModel(m.J * 1e-170), t * 1e-170)
     assert tiny.T_glass == pytest.approx(ref.T_glass * 1e-170, rel=1e-6)
-    np.testing.assert_allclose(tiny.lambda_min, ref.lambda_min, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(tiny.lambda_min, ref.lambda_min * 1e-170, rtol=1e-9, atol=1e-182)  # T·A(T) scales as T
+    tiny_b, ref_b = (phase.tap_hessian_scan(mm, tt, form="beta") for mm, tt in ((sp.SpinModel(m.J * 1e-170), t * 1e-170), (m, t)))
+    assert tiny_b.T_glass == pytest.approx(ref_b.T_glass * 1e-170, rel=1e-6)
+    np.testing.assert_allclose(tiny_b.lambda_min, ref_b.lambda_min, rtol=1e-9, atol=1e-12)
     with pytest.raises(InvalidArgumentError, match=r"^T: "):
         phase.tap_hessian_scan(m, [1e300])
 

@@ -10,6 +10,7 @@ import pytest
 from scipy.optimize import brentq
 
 import boltzkit.spin as sp
+from boltzkit.errors import InvalidArgumentError
 from boltzkit.spin import phase
 
 
@@ -141,21 +142,36 @@ def test_pure_sk_has_only_the_glass_criterion() -> None:
     m = sp.sk(500, seed=6)
     scan = phase.tap_hessian_scan(m, np.linspace(0.6, 1.6, 11))
     assert scan.T_glass == pytest.approx(1.0, abs=0.11)
-    # λ_min(T) = (1 − 1/T)² in the large-N limit
+    # λ_min(T·A(T)) = T (1 − 1/T)² in the large-N limit (the β-form: (1 − 1/T)²)
     far = np.abs(scan.T - 1) > 0.3
-    np.testing.assert_allclose(scan.lambda_min[far], (1 - 1 / scan.T[far]) ** 2, atol=0.05)
+    np.testing.assert_allclose(scan.lambda_min[far], scan.T[far] * (1 - 1 / scan.T[far]) ** 2, atol=0.05)
+    beta = phase.tap_hessian_scan(m, scan.T, form="beta")
+    assert beta.form == "beta" and beta.T_hidden != beta.T_hidden  # nan: no crossing in either form
+    np.testing.assert_allclose(beta.lambda_min, scan.lambda_min / scan.T, rtol=1e-9)
     assert phase.bond_spectrum(m).n_outliers <= 2
 
 
 def test_glass_temperature_is_refined_off_the_grid() -> None:
     """±1/√n couplings have equal row sums d = (n − 1)/n, so A(T) = (1 + d/T²) − J/T has
-    λ_min(T) = 1 + d/T² − λ_max(J)/T, minimal at T = 2d/λ_max(J) exactly."""
+    λ_min(T) = 1 + d/T² − λ_max(J)/T, minimal at T = 2d/λ_max(J) exactly (the β-form), while
+    T·A(T) = T + d/T − J has λ_min = T + d/T − λ_max(J), minimal at T = √d whatever λ_max."""
     n = 300
     m = sp.sk(n, seed=3, couplings="pm1")
     lam_max = float(np.linalg.eigvalsh(m.J)[-1])
-    scan = phase.tap_hessian_scan(m, np.linspace(0.5, 1.6, 12))
-    assert scan.T_glass == pytest.approx(2 * (n - 1) / n / lam_max, rel=1e-5)
-    assert scan.lambda_min == pytest.approx(1 + (n - 1) / n / scan.T**2 - lam_max / scan.T, abs=1e-9)
+    d = (n - 1) / n
+    scan = phase.tap_hessian_scan(m, np.linspace(0.5, 1.6, 12), form="beta")
+    assert scan.T_glass == pytest.approx(2 * d / lam_max, rel=1e-5)
+    assert scan.lambda_min == pytest.approx(1 + d / scan.T**2 - lam_max / scan.T, abs=1e-9)
+    tf = phase.tap_hessian_scan(m, np.linspace(0.5, 1.6, 12))
+    assert tf.form == "T" and tf.T_glass == pytest.approx(math.sqrt(d), rel=1e-5)
+    assert tf.lambda_min == pytest.approx(tf.T + d / tf.T - lam_max, abs=1e-9)
+    # the β-form moves with the fluctuating edge λ_max ≠ 2√d (here 1.93); the T-form does not
+    assert abs(scan.T_glass - math.sqrt(d)) > 0.03
+
+
+def test_hessian_form_is_checked() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^form: "):
+        phase.tap_hessian_scan(sp.sk(10, seed=0), [0.5, 1.0], form="temperature")  # type: ignore[arg-type]
 
 
 def test_power_law_fit_recovers_the_exponent() -> None:

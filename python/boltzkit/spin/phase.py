@@ -15,7 +15,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BondSpectrum",
+    "HessianForm",
     "HessianScan",
     "HiddenOrderTest",
     "PowerLawFit",
@@ -192,6 +193,9 @@ def _extreme_eig(mod: SpinModel, largest: bool) -> float:
     return float(w[0])
 
 
+HessianForm = Literal["T", "beta"]
+
+
 @dataclass(frozen=True)
 class HessianScan:
     """Result of :func:`tap_hessian_scan`.
@@ -201,7 +205,7 @@ class HessianScan:
     T : ndarray of shape (n_T,)
         Temperature grid (ascending).
     lambda_min : ndarray of shape (n_T,)
-        Smallest eigenvalue of ``A(T)``.
+        Smallest eigenvalue of ``T·A(T)`` (``form="T"``) or of ``A(T)`` (``form="beta"``).
     T_glass : float
         Temperature where ``λ_min`` is smallest (the glass criterion): the grid argmin, refined by
         Brent's bounded minimisation between its two grid neighbours (kept on the grid at an end).
@@ -214,6 +218,8 @@ class HessianScan:
         ``max(T_glass, T_hidden)``.
     formula : float
         :func:`t_hidden_formula` of the same couplings, for comparison.
+    form : {"T", "beta"}
+        The form whose ``λ_min`` was minimised (see :func:`tap_hessian_scan`).
     """
 
     T: F64
@@ -223,6 +229,7 @@ class HessianScan:
     hidden_vector: F64
     T_c: float
     formula: float
+    form: HessianForm = "T"
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """``λ_min(T)`` with the two criteria marked; ``ax``: matplotlib Axes (pyplot's current
@@ -230,7 +237,7 @@ class HessianScan:
         from .._plot import axes_or_current
 
         ax = axes_or_current(ax)
-        ax.plot(self.T, self.lambda_min, "o-", ms=3, label="λ_min of A(T)")
+        ax.plot(self.T, self.lambda_min, "o-", ms=3, label="λ_min of " + ("T·A(T)" if self.form == "T" else "A(T)"))
         ax.axhline(0, color="k", lw=0.6)
         ax.axvline(self.T_glass, color="C1", ls="--", label=f"T_glass ≈ {self.T_glass:.3f}")
         if math.isfinite(self.T_hidden):
@@ -259,7 +266,9 @@ def _lambda_min(j: Any, d: F64, t: float, dense: bool) -> tuple[float, F64]:
     return float(w[0]), np.asarray(v[:, 0], dtype=np.float64)
 
 
-def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike, *, progress: bool | None = None) -> HessianScan:
+def tap_hessian_scan(
+    model: SpinModel | npt.ArrayLike, T: npt.ArrayLike, *, form: HessianForm = "T", progress: bool | None = None
+) -> HessianScan:
     """Smallest eigenvalue of the paramagnetic TAP Hessian ``A(T)`` on a temperature grid.
 
     Dense LAPACK (one eigenvalue) up to n = 400, Lanczos (ARPACK ``eigsh``) above (on the dense
@@ -272,6 +281,15 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike, *, prog
     model : SpinModel or array_like of shape (n, n)
     T : array_like of shape (n_T,)
         Temperatures (> 0); sorted ascending internally.
+    form : {"T", "beta"}
+        Which matrix's smallest eigenvalue is minimised over ``T`` for the glass criterion:
+        ``"T"`` (default), ``T·A(T) = diag(T + d_i/T) − J``; ``"beta"``, ``A(T) = diag(1 + d_i/T²)
+        − J/T`` itself. Both vanish together (same ``T_hidden``, same stability), and both have
+        their minimum at ``T_c`` for N → ∞, but their finite-N bias differs: with equal row sums
+        ``d`` the T-form's minimum sits at ``√d`` whatever the top eigenvalue of ``J``, while the
+        β-form's sits at ``2d/λ_max(J)`` and inherits the O(N^-2/3) fluctuation of the spectral
+        edge. On layered SK (N = 250 … 4000, benches/bench_spin_phase.py) the T-form's bias
+        is the smaller (table in benches/RESULTS.md). ``lambda_min`` holds the chosen form's values.
     progress : bool, optional
         A bar over the temperatures (default: when stderr is a terminal).
 
@@ -282,6 +300,9 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike, *, prog
     from scipy.optimize import brentq
 
     mod = _as_model(model)
+    if form not in ("T", "beta"):
+        raise InvalidArgumentError(f"form: must be 'T' or 'beta', got {form!r}")
+    t_form = form == "T"
     ts = np.sort(_temps("T", T))
     _check_t_scale(mod, ts)
     check_steps("T", ts.size * mod.n**3, f"{ts.size} eigenproblems of size {mod.n}", limit=10**13)
@@ -302,6 +323,13 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike, *, prog
     show = as_bool("progress", progress) if progress is not None else None
     for k, t in track(enumerate(ts), total=ts.size, desc="TAP Hessian scan", progress=show):
         lam[k] = _lambda_min(j, d, float(t), dense)[0]
+    if t_form:
+        lam *= ts  # λ_min(T·A(T)) = T·λ_min(A(T)) in the scaled units
+
+    def crit(t: float) -> float:
+        v = _lambda_min(j, d, float(t), dense)[0]
+        return v * t if t_form else v
+
     kmin = int(np.argmin(lam))
     t_glass = float(ts[kmin])
     if 0 < kmin < ts.size - 1:
@@ -309,7 +337,7 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike, *, prog
         from scipy.optimize import minimize_scalar
 
         res = minimize_scalar(
-            lambda t: _lambda_min(j, d, float(t), dense)[0],
+            crit,
             bounds=(float(ts[kmin - 1]), float(ts[kmin + 1])),
             method="bounded",
             options={"xatol": 1e-7 * float(ts[kmin])},
@@ -326,8 +354,10 @@ def tap_hessian_scan(model: SpinModel | npt.ArrayLike, T: npt.ArrayLike, *, prog
     elif neg.size:
         t_hidden = float(ts[-1])  # still unstable at the top of the grid: a lower bound
     t_glass, t_hidden = t_glass * sc, t_hidden * sc
+    if t_form:
+        lam *= sc
     t_c = max(t_glass, t_hidden) if math.isfinite(t_hidden) else t_glass
-    return HessianScan(t_user, lam, t_glass, t_hidden, vec, t_c, t_hidden_formula(mod))
+    return HessianScan(t_user, lam, t_glass, t_hidden, vec, t_c, t_hidden_formula(mod), form)
 
 
 @dataclass(frozen=True)
