@@ -191,6 +191,10 @@ def _cell(v: Any, bound: bool) -> Any:
     return v
 
 
+# drawn over a point whose value is only a lower bound
+_BOUND_MARKER = r"$\geq$"
+
+
 def _plot_metric(
     task: str, metric: str, ok: list[tuple[dict[str, Any], TaskRow]], x_key: str, others: list[str], folder: Path, plt: Any
 ) -> Path | None:
@@ -218,10 +222,9 @@ def _plot_metric(
         bound = np.array([any(b for _, b in pts[x]) for x in xs])
         if bound.any():
             any_bound = True
-            ax.plot(np.array(xs)[bound], mean[bound], linestyle="none", marker=marker, ms=10, mfc="none",
-                    color=line.get_color())  # fmt: skip
+            ax.plot(np.array(xs)[bound], mean[bound], linestyle="none", marker=_BOUND_MARKER, ms=14, color=line.get_color())
     if any_bound:
-        ax.plot([], [], linestyle="none", marker="o", ms=10, mfc="none", color="0.3", label="lower bound (truth-limited)")
+        ax.plot([], [], linestyle="none", marker=_BOUND_MARKER, ms=14, color="0.3", label="lower bound (truth-limited)")
     xs_all = [float(f[x_key]) for f, _ in ok]
     if min(xs_all) > 0 and max(xs_all) / min(xs_all) > 20:
         ax.set_xscale("log")

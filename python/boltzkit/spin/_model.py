@@ -267,6 +267,7 @@ class AnnealResult:
         ax.set_xscale("log")
         ax.set_xlabel("β")
         ax.set_ylabel("E / N" if n else "E")
+        ax.legend(fontsize=7)
         return ax
 
 
