@@ -278,3 +278,13 @@ def test_the_mlp_compare_job_prints_bounds_for_truth_limited_cells(tmp_path: Pat
         for method, lim in limited.items():
             if f" {method} " in line:
                 assert ("≥" in line) == lim, line
+
+
+@pytest.mark.parametrize("where", ["below_a_file", "a_folder"])
+def test_sweep_store_that_cannot_be_written(where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    store = f / "s.sqlite" if where == "below_a_file" else tmp_path
+    assert main(["sweep", str(SWEEP_FILES[0]), "--store", str(store), "--no-progress"]) == 2
+    err = _error_line(capsys)
+    assert err.startswith("boltzkit: error: store: cannot create or write")
