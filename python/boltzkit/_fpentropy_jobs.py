@@ -89,7 +89,7 @@ def run_scale_sweep(p: Table, out: Path, threads: int | None, progress: bool | N
         raise ConfigError(f"{p.path}.log2_max: must be > log2_min = {lo}, got {hi}")
     scales = 2.0 ** np.linspace(lo, hi, n)
     tables, files = [], []
-    fig, axes = plt.subplots(len(fmts), 1, figsize=(7, 3.2 * len(fmts)), squeeze=False)
+    fig, axes = plt.subplots(len(fmts), 1, figsize=(7, 3.2 * len(fmts)), squeeze=False, layout="constrained")
     for f, ax in zip(fmts, axes[:, 0], strict=True):
         sw = fp.entropy_vs_scale(dist, f, scales, progress=progress, threads=threads)
         sw.plot(ax)
@@ -101,7 +101,6 @@ def run_scale_sweep(p: Table, out: Path, threads: int | None, progress: bool | N
         t, path = write_rows(out, f"scale_sweep_{f.name}", headers, rows, f"Entropy vs scale, {sw.dist} in {f.name}")
         tables.append(t)
         files.append(path)
-    fig.tight_layout()
     png = out / "scale_sweep.png"
     fig.savefig(png, dpi=120)
     plt.close(fig)

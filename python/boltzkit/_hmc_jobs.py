@@ -86,7 +86,7 @@ def run_sample(p: Table, out: Path, threads: int | None, progress: bool | None) 
     p.done()
     rows: list[list[Any]] = []
     files: list[Path] = []
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for m in methods:
         kw = {**common, **overrides.get(m, {})}
         if "step_size" not in kw and kw.get("warmup") == 0:
@@ -116,7 +116,6 @@ def run_sample(p: Table, out: Path, threads: int | None, progress: bool | None) 
             files.append(path)
     ax.set_title(f"{target.name}: autocorrelation of x vs gradient evaluations")
     ax.legend()
-    fig.tight_layout()
     png = out / "autocorrelation.png"
     fig.savefig(png, dpi=120)
     plt.close(fig)

@@ -10,7 +10,16 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["axes_or_current", "axes_or_new", "axes_row_or_new"]
+__all__ = ["MARKERS", "axes_or_current", "axes_or_new", "axes_row_or_new", "next_marker"]
+
+#: Markers cycled over the series of one Axes, so that series stay apart without colour.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p")
+
+
+def next_marker(ax: Axes) -> str:
+    """The first marker of :data:`MARKERS` that no labelled line of ``ax`` uses yet."""
+    used = {line.get_marker() for line in ax.get_lines() if not str(line.get_label()).startswith("_")}
+    return next((m for m in MARKERS if m not in used), MARKERS[len(used) % len(MARKERS)])
 
 
 def _check_axes(ax: object, name: str) -> Axes:
@@ -26,7 +35,7 @@ def axes_or_new(ax: Axes | None, figsize: tuple[float, float], name: str = "ax")
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, new = plt.subplots(figsize=figsize)
+        fig, new = plt.subplots(figsize=figsize, layout="constrained")
         return fig, new
     a = _check_axes(ax, name)
     root: Any = a.get_figure(root=True)
@@ -38,7 +47,7 @@ def axes_row_or_new(axes: Any, n: int, figsize: tuple[float, float], name: str =
     import matplotlib.pyplot as plt
 
     if axes is None:
-        fig, arr = plt.subplots(1, n, figsize=figsize, squeeze=False)
+        fig, arr = plt.subplots(1, n, figsize=figsize, squeeze=False, layout="constrained")
         return fig, list(arr[0])
     try:
         seq = list(axes)

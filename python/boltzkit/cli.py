@@ -39,7 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--no-progress", action="store_true", help="never show progress bars")
     rp = sub.add_parser("report", help="tables and plots of a results store")
     rp.add_argument("store", type=Path, help="the SQLite store")
-    rp.add_argument("--out", type=Path, default=None, help="output folder (default: <store>-report)")
+    rp.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: beside the store, named after it without its extension: results/wobble.sqlite -> "
+        "results/wobble-report)",
+    )
+    rp.add_argument(
+        "--metrics",
+        default=None,
+        help="comma-separated metrics to plot (default: the first 8 in alphabetical order; the report says which)",
+    )
     return p
 
 
@@ -48,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     progress = False if getattr(args, "no_progress", False) else None
     try:
+        if getattr(args, "out", None) is not None:
+            from boltzkit._validate import out_folder
+
+            out_folder("--out", args.out)  # a file, an unwritable folder or a file as parent: refused before any work
         if args.command == "demo":
             from boltzkit.demo import run_demo
 
@@ -58,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from boltzkit.report import report
 
-            for f in report(args.store, args.out):
+            metrics = None if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
+            for f in report(args.store, args.out, metrics=metrics):
                 print(f"wrote {f}")
             return 0
         from boltzkit.jobs import JOB_TYPES, load_job, run_job

@@ -71,7 +71,7 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     # 3. scale invariance and wobble
     n = 33 if quick else 129
     scales = 2.0 ** np.linspace(-2, 2, n)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     for ax, name in zip(axes, ["bfloat16", "float8_e4m3fn"], strict=True):
         sw = fp.entropy_vs_scale(stats.norm(), name, scales, progress=progress)
         sw.plot(ax)
@@ -82,7 +82,6 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
             + f"; wobble amplitude {np.ptp(sw.exact) / 2:.2e} bits"
         )
     fig.suptitle("Exact entropy of σ·N(0,1) minus the paper's approximation: periodic in log2 σ")
-    fig.tight_layout()
     p = out / "fpentropy_scale_wobble.png"
     fig.savefig(p, dpi=120)
     plt.close(fig)
@@ -118,7 +117,7 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
         )
     )
     # 5. how good is the approximation, format by format
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     labels = [lab for lab, _, _ in errors]
     err_paper = [ep for _, ep, _ in errors]
     err_refined = [er for _, _, er in errors]
@@ -127,10 +126,10 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     ax.bar(xs + 0.2, err_refined, 0.4, label="|H − refined|  (≈ |wobble|)")
     ax.set_yscale("log")
     ax.set_xticks(xs, labels, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("bits")
+    ax.set_xlabel("format")
+    ax.set_ylabel("|error| (bits)")
     ax.set_title("Error of the approximations for N(0,1), by format")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     p = out / "fpentropy_approximation_error.png"
     fig.savefig(p, dpi=120)
     plt.close(fig)
@@ -166,7 +165,7 @@ def _hmc(out: Path, quick: bool, progress: bool | None) -> list[Path]:
         ),
     ]  # fmt: skip
     files: list[Path] = []
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
     for (title, target, tuned), ax in zip(cases, axes, strict=True):
         rows: list[list[object]] = []
         runs: dict[str, dict[str, Any]] = {
@@ -194,7 +193,6 @@ def _hmc(out: Path, quick: bool, progress: bool | None) -> list[Path]:
         ax.set_xlim(0, None)
         ax.legend(fontsize=7)
     fig.suptitle("Autocorrelation of x against gradient evaluations (lower is better)")
-    fig.tight_layout()
     p = out / "hmc_autocorrelation.png"
     fig.savefig(p, dpi=120)
     plt.close(fig)
@@ -224,9 +222,11 @@ def _spin(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     ]
     print(format_table(["β", "ln Z", "<E>/N", "C/N", "<q²>"], rows, f"Exact enumeration of SK, N = {n_ex} ({ex.seconds:.2f} s)"))
     print(f"ground state e/N = {ex.ground_energy / n_ex:.5f}, degeneracy {ex.degeneracy}\n")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    from boltzkit._plot import MARKERS
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
     for k, b in enumerate(betas):
-        axes[0].plot(ex.q_values, ex.pq[k], "o-", ms=3, label=f"β = {b:g}")
+        axes[0].plot(ex.q_values, ex.pq[k], "-", marker=MARKERS[k], ms=3, label=f"β = {b:g}")
     axes[0].set_xlabel("q")
     axes[0].set_ylabel("P(q)")
     axes[0].set_title(f"Exact two-replica P(q), SK N = {n_ex}")
@@ -249,7 +249,8 @@ def _spin(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     axes[1].plot(tt, mag, "k--", lw=1, label="Yang m(T)")
     axes[1].errorbar(ts, am, dam, fmt="s", ms=3, label="PT ⟨|m|⟩")
     axes[1].set_xlabel("T")
-    axes[1].set_title("2-D Ising: parallel tempering vs exact")
+    axes[1].set_ylabel("energy per spin e, magnetisation |m|")
+    axes[1].set_title("2-D Ising: tempering vs exact")
     axes[1].legend(fontsize=7)
     # 3. annealing SK
     n_sk = 500 if quick else 1000
@@ -271,14 +272,14 @@ def _spin(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     )
     print()
     r = sk.anneal(4, sweeps[-1], seed=1, trace=True)
-    axes[2].plot(np.arange(1, r.trace.shape[1] + 1), r.trace.T / n_sk, lw=0.8)
+    tr_lines = axes[2].plot(np.arange(1, r.trace.shape[1] + 1), r.trace.T / n_sk, lw=0.8)
+    tr_lines[0].set_label(f"{len(tr_lines)} reads")
     axes[2].axhline(-0.7633, color="k", ls=":", label="Parisi e0")
     axes[2].set_xscale("log")
     axes[2].set_xlabel("sweep")
     axes[2].set_ylabel("E/N")
     axes[2].set_title(f"Annealing SK N = {n_sk}, 4 reads")
     axes[2].legend(fontsize=8)
-    fig.tight_layout()
     p = out / "spin_exact_ising_anneal.png"
     fig.savefig(p, dpi=120)
     plt.close(fig)
@@ -348,8 +349,14 @@ def _mlp(out: Path, quick: bool, progress: bool | None) -> list[Path]:
         c = mlp.compare_equal_flops(net, ["mean_prop", "cov_prop"], truth_samples=2**16 if quick else 2**20, seed=1)
         comps.append(c)
         for r in c.rows:
-            rows.append([w, r["method"], r["mse_over_var"], r["flops"], r["speedup"], "yes" if r["truth_limited"] else ""])
-    print(format_table(["width", "method", "MSE/Var", "FLOPs", "speedup vs MC", "truth-limited"], rows, "ReLU He, depth 4"))
+            rows.append([w, r["method"], r["mse_over_var"], r["flops"], mlp.speedup_text(r), "yes" if r["truth_limited"] else ""])
+    print(
+        format_table(
+            ["width", "method", "MSE/Var", "FLOPs", "speedup vs MC", "truth-limited"],
+            rows,
+            "ReLU He, depth 4 (≥: truth-limited, the Monte Carlo truth cannot resolve the error, so only a lower bound)",
+        )
+    )
     fig = mlp.plot_mse_vs_flops(comps)
     fig.axes[0].set_title("ReLU He, depth 4: MC line vs estimator points")
     png = out / "mlp_mse_vs_flops.png"
@@ -396,13 +403,13 @@ def _mlp(out: Path, quick: bool, progress: bool | None) -> list[Path]:
         f"IS check {final_is.p[0]:.2e} ± {final_is.stderr[0] if final_is.stderr is not None else 0:.1e}; "
         f"plain MC with 20000 samples sees {int(final_mc.hits[0])} events\n"
     )
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
     ax.semilogy(hist, "o-", ms=3, label="cov_prop Gaussian tail")
     ax.axhline(float(final_is.p[0]), color="k", ls="--", label="IS check (final)")
     ax.set_xlabel("gradient step")
     ax.set_ylabel("P(y > t)")
+    ax.set_title("Training against a rare event")
     ax.legend()
-    fig.tight_layout()
     png = out / "mlp_rare_event_training.png"
     fig.savefig(png, dpi=110)
     plt.close(fig)

@@ -1171,13 +1171,17 @@ class Trace:
 
         ``ax``: matplotlib Axes to draw on (a new figure when None); ``label``: legend entry
         (default: the method). Returns the figure."""
-        from ._plot import axes_or_new
+        from ._plot import axes_or_new, next_marker
 
         if label is not None and not isinstance(label, str):
             raise InvalidTypeError(f"label: expected a str or None, got {type(label).__name__}")
         curve = self.mean_autocorrelation(quantity=quantity)
         fig, ax = axes_or_new(ax, (6, 4))
-        ax.plot(np.arange(curve.size) * self.grads_per_draw, curve, label=label or self.method)
+        every = max(1, curve.size // 12)
+        marker = next_marker(ax)
+        ax.plot(
+            np.arange(curve.size) * self.grads_per_draw, curve, marker=marker, ms=4, markevery=every, label=label or self.method
+        )
         ax.axhline(0.0, color="0.7", lw=0.8)
         ax.set_xlabel("gradient evaluations per chain")
         ax.set_ylabel(f"autocorrelation of {'x²' if quantity == 'x2' else 'x'}")

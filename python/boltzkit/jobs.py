@@ -146,6 +146,8 @@ def load_job(path: str | Path) -> Job:
         raise ConfigError(f"{p.name}: cannot read {p}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p.name}: invalid TOML ({p}): {e}") from None
+    if data.get("type") == "sweep":
+        raise ConfigError(f'{p.name}: is a sweep file (type = "sweep"), not a job file; run it with: boltzkit sweep {p}')
     top = Table(data, p.name)
     jtype = top.get_str("type", choices=tuple(sorted(JOB_TYPES)))
     out = Path(top.get_str("out", "boltzkit-results"))

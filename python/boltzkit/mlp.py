@@ -70,6 +70,7 @@ __all__ = [
     "mean_field",
     "plot_mse_vs_flops",
     "random_mlp",
+    "speedup_text",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -1307,7 +1308,10 @@ class Comparison:
     ``rows`` entries: ``method, mse, mse_over_var, flops, mc_mse_equal_flops, speedup`` where
     ``speedup = Var · flops_per_sample / (MSE · FLOPs)`` (FLOPs MC needs for the same MSE over the
     method's FLOPs). ``noise_floor`` is the truth's own mean squared standard error, already
-    subtracted from every MSE.
+    subtracted from every MSE. A row with ``truth_limited`` (raw MSE below 10× the noise floor: the
+    truth cannot resolve the method's error) has no measured speedup, only the lower bound
+    ``speedup_lower_bound = Var · flops_per_sample / (raw MSE · FLOPs)``; :func:`speedup_text`
+    prints it as ``≥ …``. ``speedup_lower_bound`` is None for the other rows.
     """
 
     rows: list[dict[str, Any]]
@@ -1320,8 +1324,16 @@ class Comparison:
         """A plain-text table."""
         lines = [f"{'method':<14}{'MSE/Var':>12}{'FLOPs':>12}{'speedup':>10}"]
         for r in self.rows:
-            lines.append(f"{r['method']:<14}{r['mse_over_var']:>12.3e}{r['flops']:>12.3e}{r['speedup']:>10.3g}")
+            lines.append(f"{r['method']:<14}{r['mse_over_var']:>12.3e}{r['flops']:>12.3e}{speedup_text(r):>10}")
         return "\n".join(lines)
+
+
+def speedup_text(row: dict[str, Any]) -> str:
+    """A row's speedup for printing: ``"12.3"`` when measured, ``"≥ 4.5"`` (the lower bound) when the
+    row is truth-limited, so that a bound is never shown as a measurement."""
+    if row.get("truth_limited"):
+        return f"≥ {row['speedup_lower_bound']:.3g}"
+    return f"{row['speedup']:.3g}"
 
 
 def compare_equal_flops(
@@ -1387,6 +1399,9 @@ def compare_equal_flops(
                 "mc_mse_equal_flops": var / n_eq,
                 "speedup": var * truth.flops_per_sample / (mse * est.flops),
                 "truth_limited": mse_raw < 10 * floor,
+                "speedup_lower_bound": (
+                    var * truth.flops_per_sample / (max(mse_raw, 1e-300) * est.flops) if mse_raw < 10 * floor else None
+                ),
             }
         )
     return Comparison(rows=rows, var=var, flops_per_sample=truth.flops_per_sample, noise_floor=floor, widths=net.widths)
@@ -1406,11 +1421,13 @@ def plot_mse_vs_flops(comparisons: Sequence[Comparison], ax: Axes | None = None)
 
     matplotlib.use("Agg", force=False)
 
-    from ._plot import axes_or_new
+    from ._plot import MARKERS, axes_or_new
 
     fig, ax = axes_or_new(ax, (6, 4.5))
-    markers = {"mean_prop": "o", "cov_prop": "s", "cumulant3": "^"}
-    for ci, c in enumerate(comparisons):
+    # one marker per method (cov_prop and cov_prop:2 apart), one colour per comparison
+    methods = list(dict.fromkeys(r["method"] for c in comparisons for r in c.rows))
+    markers = {m: MARKERS[i % len(MARKERS)] for i, m in enumerate(methods)}
+    for c in comparisons:
         fl = np.array([r["flops"] for r in c.rows])
         f = np.logspace(np.log10(fl.min()) - 1, np.log10(fl.max()) + 1, 50)
         (line,) = ax.loglog(f, c.flops_per_sample / f, "-", alpha=0.6, label=f"MC n={c.widths[1:-1]}" if c.widths else "MC")
@@ -1418,10 +1435,12 @@ def plot_mse_vs_flops(comparisons: Sequence[Comparison], ax: Axes | None = None)
             ax.loglog(
                 r["flops"],
                 r["mse_over_var"],
-                markers.get(r["method"].split(":")[0], "D"),
+                markers[r["method"]],
                 color=line.get_color(),
-                label=r["method"] if ci == 0 else None,
+                label="_nolegend_",
             )
+    for m in methods:  # legend entries of the methods, in grey (the colour is the comparison's)
+        ax.plot([], [], markers[m], color="0.35", linestyle="none", label=m)
     ax.set_xlabel("FLOPs")
     ax.set_ylabel("MSE / Var (output means)")
     ax.legend(fontsize=7)

@@ -115,6 +115,12 @@ def load_sweep(path: str | Path) -> SweepJob:
         raise ConfigError(f"{p.name}: cannot read {p}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p.name}: invalid TOML ({p}): {e}") from None
+    jtype = data.get("type")
+    if isinstance(jtype, str) and jtype != "sweep":
+        from boltzkit.jobs import JOB_TYPES
+
+        if jtype in JOB_TYPES:
+            raise ConfigError(f"{p.name}: is a job file (type = {jtype!r}), not a sweep file; run it with: boltzkit run {p}")
     return parse_sweep(data, source=p.name, default_name=p.stem)
 
 

@@ -262,10 +262,12 @@ class AnnealResult:
             n = as_int("n", n, 1, 1 << 40)
         ax = axes_or_current(ax)
         y = self.trace / (n or 1)
-        ax.plot(self.betas, y.T, lw=0.7, alpha=0.6)
+        lines = ax.plot(self.betas, y.T, lw=0.7, alpha=0.6)
+        lines[0].set_label(f"{len(lines)} read{'s' if len(lines) > 1 else ''}")
         ax.set_xscale("log")
         ax.set_xlabel("β")
         ax.set_ylabel("E / N" if n else "E")
+        ax.legend(fontsize=7)
         return ax
 
 

@@ -510,41 +510,50 @@ def plot_trajectories(trajs: Sequence[PhaseTrajectory], out: Path, prefix: str =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .._plot import MARKERS
+
     files: list[Path] = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
     for k, tj in enumerate(trajs):
         c = f"C{k}"
+        m0, m1 = MARKERS[(2 * k) % len(MARKERS)], MARKERS[(2 * k + 1) % len(MARKERS)]
         pos = tj.steps > 0
-        axes[0].loglog(tj.steps[pos], tj.T_c[pos], "o-", color=c, ms=4, label=f"{tj.label}: T_c (TAP Hessian)")
-        axes[0].loglog(tj.steps[pos], tj.tc_glass[pos], "s:", color=c, ms=3, alpha=0.6, label=f"{tj.label}: √λ(J∘J)")
+        axes[0].loglog(tj.steps[pos], tj.T_c[pos], "-", marker=m0, color=c, ms=4, label=f"{tj.label}: T_c (TAP Hessian)")
+        axes[0].loglog(tj.steps[pos], tj.tc_glass[pos], ":", marker=m1, color=c, ms=3, alpha=0.6, label=f"{tj.label}: √λ(J∘J)")
         if tj.fit is not None:
             ts = np.geomspace(tj.fit.window[0], tj.fit.window[1], 50)
             lo, hi = tj.fit.exponent_ci
-            axes[0].loglog(ts, tj.fit(ts), "--", color=c, lw=1, label=f"fit ∝ t^{tj.fit.exponent:.2f} [{lo:.2f}, {hi:.2f}]")
-        axes[0].axhline(tj.tc_theory_init, color=c, lw=0.6, ls="-.")
-        axes[1].semilogx(tj.steps[pos], tj.test_accuracy[pos], "o-", color=c, ms=4, label=f"{tj.label}: test accuracy")
-        axes[1].semilogx(tj.steps[pos], tj.overlap[pos], "s--", color=c, ms=3, label=f"{tj.label}: hidden-order overlap")
+            axes[0].loglog(
+                ts, tj.fit(ts), "--", color=c, lw=1, label=f"{tj.label}: fit ∝ t^{tj.fit.exponent:.2f} [{lo:.2f}, {hi:.2f}]"
+            )
+        axes[0].axhline(tj.tc_theory_init, color=c, lw=0.6, ls="-.", label=f"{tj.label}: layered-SK theory at init")
+        axes[1].semilogx(tj.steps[pos], tj.test_accuracy[pos], "-", marker=m0, color=c, ms=4, label=f"{tj.label}: test accuracy")
+        axes[1].semilogx(
+            tj.steps[pos], tj.overlap[pos], "--", marker=m1, color=c, ms=3, label=f"{tj.label}: hidden-order overlap"
+        )
     axes[0].set_xlabel("training step")
     axes[0].set_ylabel("T_c")
-    axes[0].set_title("Critical temperature through training (dash-dot: layered-SK theory at init)")
+    axes[0].set_title("Critical temperature")
     axes[0].legend(fontsize=7)
     axes[1].set_xlabel("training step")
-    axes[1].set_title("Accuracy and TAP overlap with the top bond eigenvector at 0.7 T_c")
+    axes[1].set_ylabel("test accuracy / overlap")
+    axes[1].set_title("Accuracy and overlap |m·v₁|/|m| at 0.7 T_c")
     axes[1].legend(fontsize=7)
-    fig.tight_layout()
+    fig.suptitle("Spin models of MLP weight snapshots through training")
     p = out / f"{prefix}_tc_vs_training.png"
     fig.savefig(p, dpi=120)
     plt.close(fig)
     files.append(p)
-    fig, axes = plt.subplots(1, len(trajs), figsize=(5.5 * len(trajs), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(trajs), figsize=(5.5 * len(trajs), 4.0), squeeze=False, layout="constrained")
     for ax, tj in zip(axes[0], trajs, strict=True):
-        for idx, lab in ((0, "init"), (len(tj.spectra) - 1, f"step {int(tj.steps[-1])}")):
-            ax.hist(tj.spectra[idx], bins=80, density=True, histtype="step", label=lab)
+        for idx, lab, ls in ((0, "init", "-"), (len(tj.spectra) - 1, f"step {int(tj.steps[-1])}", "--")):
+            ax.hist(tj.spectra[idx], bins=80, density=True, histtype="step", linestyle=ls, label=lab)
         ax.set_yscale("log")
         ax.set_xlabel("eigenvalue of J")
-        ax.set_title(f"Bond spectrum, {tj.label}: {int(tj.n_outliers[-1])} outliers after training")
+        ax.set_ylabel("density")
+        ax.set_title(f"{tj.label}: {int(tj.n_outliers[-1])} outliers after training")
         ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.suptitle("Bond spectra of the spin models, at init and after training")
     p = out / f"{prefix}_bond_spectrum.png"
     fig.savefig(p, dpi=120)
     plt.close(fig)
