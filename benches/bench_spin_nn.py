@@ -7,7 +7,7 @@ glass quickly, a hidden-order phase appears whose melting temperature ``T_c`` gr
 law in training time, and the bond matrix develops spectral outliers. This script measures each
 of these on networks trained here:
 
-    python benches/bench_spin_nn.py                        # digits, 4 seeds x (tanh, sign), ~3 min on 2 cores
+    python benches/bench_spin_nn.py                        # digits, 4 seeds x (tanh, sign), ~5.5 min on 2 loaded cores
     python benches/bench_spin_nn.py --mnist DIR            # MNIST from IDX files (or mnist.npz) in DIR
     python benches/bench_spin_nn.py --quick                # 1 seed, 1000 steps (smoke test)
     python benches/bench_spin_nn.py --plot benches/figures # also write the figures
