@@ -118,7 +118,7 @@ def run_nn_phases(p: Table, out: Path, threads: int | None, progress: bool | Non
         if w.shape != (2,) or not 0 < w[0] < w[1]:
             raise ConfigError(f"{p.path}.fit_window: expected [first_step, last_step] with 0 < first < last")
         fw = (float(w[0]), float(w[1]))
-    data = nn.load_digits(seed) if dataset == "digits" else nn.load_npz(dataset, seed)
+    data = nn.load_dataset(dataset, seed)
     trajs = []
     rows: list[list[Any]] = []
     for a in acts:

@@ -36,4 +36,4 @@ def write_csv(path: Path, headers: Sequence[str], rows: Sequence[Sequence[object
         w = csv.writer(fh)
         w.writerow(headers)
         for r in rows:
-            w.writerow([repr(v) if isinstance(v, float) else v for v in r])
+            w.writerow([repr(float(v)) if isinstance(v, float) else v for v in r])  # np.float64 too, without "np.float64(…)"

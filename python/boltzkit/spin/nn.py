@@ -3,7 +3,8 @@
 "Neural Networks as Spin Models: From Glass to Hidden Order Through Training" (Barney, Winer,
 Galitski) maps a network's weights to a layered Ising model and follows its phases through
 training. This module trains small MLPs with numpy only (Adam, softmax cross-entropy) on
-scikit-learn's bundled 8×8 digits, or on MNIST from a user-supplied ``.npz`` file, with
+scikit-learn's bundled 8×8 digits, or on MNIST supplied by the user (the IDX files of the MNIST
+distribution, plain or gzipped, or Keras' ``mnist.npz``), with
 continuous (tanh / ReLU) or binarised (sign, straight-through gradient) activations, takes weight
 snapshots at log-spaced steps and analyses each one with :mod:`boltzkit.spin.phase`.
 
@@ -44,8 +45,11 @@ __all__ = [
     "TrainConfig",
     "Training",
     "analyse_training",
+    "load_dataset",
     "load_digits",
+    "load_idx",
     "load_npz",
+    "read_idx",
     "train_mlp",
 ]
 
@@ -118,6 +122,226 @@ def load_npz(
     if x.size == 0 or not np.all(np.isfinite(x)) or y.dtype.kind not in "iu":
         raise InvalidArgumentError(f"path: {str(p)!r} needs finite images and integer labels")
     return _split(x / max(float(x.max()), 1e-12), np.asarray(y, dtype=np.int64), seed, test_fraction)
+
+
+# IDX (LeCun's MNIST format): magic 0x00 0x00 <dtype code> <ndim>, ndim big-endian uint32 sizes, then
+# the data, big-endian, in C order. The dtype codes of the format's definition:
+_IDX_DTYPES: dict[int, str] = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+# The four files of the MNIST distribution (and the dotted spelling of some mirrors), each maybe gzipped.
+_MNIST_FILES = {
+    "train_images": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    "train_labels": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    "test_images": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    "test_labels": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
+}
+
+
+def read_idx(path: str | Path, *, name: str = "path") -> npt.NDArray[np.generic]:
+    """One IDX file (plain or gzipped), exactly as stored.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An IDX file such as ``train-images-idx3-ubyte`` or ``train-images-idx3-ubyte.gz`` (gzip is
+        recognised by its magic bytes, whatever the file is called).
+    name : str
+        The argument named in error messages.
+
+    Returns
+    -------
+    ndarray
+        Shape from the header (e.g. (60000, 28, 28)), dtype from its type code in native byte order:
+        uint8 (0x08), int8 (0x09), int16 (0x0B), int32 (0x0C), float32 (0x0D), float64 (0x0E).
+
+    Raises
+    ------
+    InvalidArgumentError
+        When the file is missing or unreadable, is not gzip-compressed correctly, its magic number
+        or type code is not IDX, or its length differs from what the header's sizes imply
+        (truncated or trailing bytes).
+    """
+    import gzip
+    import zlib
+
+    if not isinstance(path, (str, Path)):
+        raise InvalidTypeError(f"{name}: expected a str or pathlib.Path, got {type(path).__name__}")
+    p = Path(path)
+    where = f"{name}: {str(p)!r}"
+    try:
+        with open(p, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+            try:
+                head = stream.read(4)
+                if len(head) < 4:
+                    raise InvalidArgumentError(f"{where} is too short for an IDX header ({len(head)} bytes)")
+                if head[0] != 0 or head[1] != 0:
+                    raise InvalidArgumentError(
+                        f"{where} is not an IDX file: magic number 0x{head.hex()} does not start with two zero bytes"
+                    )
+                code, ndim = head[2], head[3]
+                if code not in _IDX_DTYPES:
+                    raise InvalidArgumentError(
+                        f"{where}: unknown IDX type code 0x{code:02x} (expected one of 08, 09, 0b, 0c, 0d, 0e)"
+                    )
+                if ndim == 0:
+                    raise InvalidArgumentError(f"{where}: IDX header declares 0 dimensions")
+                dims_raw = stream.read(4 * ndim)
+                if len(dims_raw) < 4 * ndim:
+                    raise InvalidArgumentError(f"{where} is truncated inside its header ({ndim} dimensions declared)")
+                dims = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
+                dt = np.dtype(_IDX_DTYPES[code])
+                count = math.prod(dims)
+                nbytes = count * dt.itemsize
+                check_bytes(name, 2.0 * nbytes, f"the IDX array of shape {dims} in {str(p)!r}")
+                data = stream.read(nbytes + 1)
+            finally:
+                if gz:
+                    stream.close()
+    except FileNotFoundError:
+        raise InvalidArgumentError(f"{where} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidArgumentError(f"{where} is a directory, not an IDX file") from None
+    except (OSError, EOFError, zlib.error) as e:
+        raise InvalidArgumentError(f"{where} cannot be read (corrupt or truncated gzip?): {e}") from None
+    if len(data) < nbytes:
+        raise InvalidArgumentError(
+            f"{where} is truncated: its header declares shape {dims} of {dt.name}, {nbytes} data bytes; {len(data)} follow"
+        )
+    if len(data) > nbytes:
+        raise InvalidArgumentError(f"{where} has bytes after the {nbytes} data bytes its header declares (shape {dims})")
+    return np.frombuffer(data, dtype=dt).reshape(dims).astype(dt.newbyteorder("="))
+
+
+def _find_idx(d: Path, key: str) -> Path | None:
+    for stem in _MNIST_FILES[key]:
+        for cand in (d / stem, d / f"{stem}.gz"):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def _idx_pair(img_path: Path, lab_path: Path, img_name: str, lab_name: str) -> tuple[F64, npt.NDArray[np.int64], bool]:
+    """Images flattened to float64, labels int64, and whether the images were stored as uint8."""
+    img = read_idx(img_path, name=img_name)
+    lab = read_idx(lab_path, name=lab_name)
+    if img.ndim < 2:
+        raise InvalidArgumentError(f"{img_name}: {str(img_path)!r} holds shape {img.shape}; images need at least 2 dimensions")
+    if lab.ndim != 1 or lab.dtype.kind not in "iu":
+        raise InvalidArgumentError(
+            f"{lab_name}: {str(lab_path)!r} holds {lab.dtype} of shape {lab.shape}; labels need one integer per image"
+        )
+    if len(lab) != len(img):
+        raise InvalidArgumentError(
+            f"{lab_name}: {str(lab_path)!r} holds {len(lab)} labels but {str(img_path)!r} holds {len(img)} images"
+        )
+    if lab.size and int(lab.min()) < 0:
+        raise InvalidArgumentError(f"{lab_name}: {str(lab_path)!r} holds negative labels (min {int(lab.min())})")
+    x = img.reshape(len(img), -1).astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise InvalidArgumentError(f"{img_name}: {str(img_path)!r} holds non-finite pixels")
+    return x, lab.astype(np.int64), img.dtype == np.uint8
+
+
+def load_idx(
+    path: str | Path, seed: int = 0, test_fraction: float = 0.25, *, labels: str | Path | None = None
+) -> tuple[F64, npt.NDArray[np.int64], F64, npt.NDArray[np.int64]]:
+    """MNIST (or any image set) in LeCun's IDX format, flattened, scaled and split like :func:`load_npz`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A directory holding ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` and
+        optionally ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each may end in
+        ``.gz``; the dotted names ``train-images.idx3-ubyte`` of some mirrors are accepted too), or
+        one images file.
+    seed : int
+        Shuffle of the split when there is no test pair.
+    test_fraction : float
+        Share of the images held out when there is no test pair, in (0, 1).
+    labels : str or pathlib.Path, optional
+        The labels file of an images file ``path`` (default: the same name with ``images`` →
+        ``labels`` and ``idx3`` → ``idx1``). Not used with a directory.
+
+    Returns
+    -------
+    x_train, y_train, x_test, y_test : ndarray
+        Images of shape (k, pixels), float64, in [0, 1]: uint8 files are divided by 255 (the
+        format's full scale), other types by the training images' largest absolute value;
+        labels int64. The t10k pair, when present, is the test set as given (no shuffle).
+
+    Raises
+    ------
+    InvalidArgumentError
+        Missing files, a test images file without its labels (or the reverse), a malformed IDX file
+        (see :func:`read_idx`), images and labels of different counts, non-integer labels.
+    """
+    if not isinstance(path, (str, Path)):
+        raise InvalidTypeError(f"path: expected a str or pathlib.Path, got {type(path).__name__}")
+    if labels is not None and not isinstance(labels, (str, Path)):
+        raise InvalidTypeError(f"labels: expected a str or pathlib.Path, got {type(labels).__name__}")
+    test_fraction = as_float("test_fraction", test_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+    seed = _seed(seed)
+    p = Path(path)
+    if p.is_dir():
+        if labels is not None:
+            raise InvalidArgumentError("labels: only used when path is an images file, not a directory")
+        found = {k: _find_idx(p, k) for k in _MNIST_FILES}
+        tr_img, tr_lab = found["train_images"], found["train_labels"]
+        if tr_img is None or tr_lab is None:
+            missing = _MNIST_FILES["train_images" if tr_img is None else "train_labels"][0]
+            raise InvalidArgumentError(
+                f"path: {str(p)!r} has no {missing} (or {missing}.gz); an IDX directory needs the training pair"
+            )
+        te_img, te_lab = found["test_images"], found["test_labels"]
+        if (te_img is None) != (te_lab is None):
+            missing = _MNIST_FILES["test_labels" if te_lab is None else "test_images"][0]
+            raise InvalidArgumentError(f"path: {str(p)!r} has one file of the t10k test pair but no {missing} (or {missing}.gz)")
+        xtr, ytr, u8 = _idx_pair(tr_img, tr_lab, "path", "path")
+        test = None if te_img is None or te_lab is None else _idx_pair(te_img, te_lab, "path", "path")[:2]
+    else:
+        if not p.exists():
+            raise InvalidArgumentError(f"path: {str(p)!r} does not exist")
+        if labels is None:
+            guess = p.name.replace("images", "labels").replace("idx3", "idx1")
+            if guess == p.name:
+                raise InvalidArgumentError(
+                    f"labels: cannot derive the labels file from {p.name!r} (no 'images' or 'idx3' in the name); pass labels="
+                )
+            labels = p.with_name(guess)
+        xtr, ytr, u8 = _idx_pair(p, Path(labels), "path", "labels")
+        test = None
+    scale = 255.0 if u8 else max(float(np.max(np.abs(xtr))) if xtr.size else 0.0, 1e-12)
+    if test is None:
+        return _split(xtr / scale, ytr, seed, test_fraction)
+    xte, yte = test
+    if xte.shape[1] != xtr.shape[1]:
+        raise InvalidArgumentError(f"path: test images have {xte.shape[1]} pixels, training images {xtr.shape[1]}")
+    return xtr / scale, ytr, xte / scale, yte
+
+
+def load_dataset(
+    dataset: str | Path, seed: int = 0, test_fraction: float = 0.25
+) -> tuple[F64, npt.NDArray[np.int64], F64, npt.NDArray[np.int64]]:
+    """The data set of the ``spin.nn_phases`` job, by name or path.
+
+    ``"digits"`` is :func:`load_digits`; a directory, or a file that does not start with the zip
+    signature, is IDX (:func:`load_idx`); any other file is an ``.npz`` (:func:`load_npz`).
+    """
+    if isinstance(dataset, str) and dataset == "digits":
+        return load_digits(seed, test_fraction)
+    if not isinstance(dataset, (str, Path)):
+        raise InvalidTypeError(f"dataset: expected 'digits' or a path, got {type(dataset).__name__}")
+    p = Path(dataset)
+    if p.is_dir():
+        return load_idx(p, seed, test_fraction)
+    try:
+        with open(p, "rb") as f:
+            zip_magic = f.read(4) == b"PK\x03\x04"
+    except OSError as e:
+        raise InvalidArgumentError(f"dataset: cannot read {str(p)!r}: {e}") from None
+    return load_npz(p, seed, test_fraction) if zip_magic else load_idx(p, seed, test_fraction)
 
 
 def _split(
