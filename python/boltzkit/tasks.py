@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def _check_dist_and_format(t: Table) -> None:
 
     parse_dist(t.get_table("dist"))
     try:
-        fp.get_format(t.get_str("format"))
+        fp.get_format(cast("fp.FormatName", t.get_str("format")))  # an unknown name raises
     except BoltzkitError as e:
         raise ConfigError(f"{t.path}.format: {e}") from None
 
