@@ -40,7 +40,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,7 @@ from scipy import special
 from boltzkit import _core
 from boltzkit._progress import Report, counter, want_progress
 from boltzkit._threads import resolve_threads
+from boltzkit._typing import RealArray
 from boltzkit._validate import I64_MAX, U64_MAX, as_bool, as_float, as_int, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
@@ -60,10 +61,19 @@ __all__ = [
     "ACTIVATIONS",
     "KPROP_IMPLEMENTED",
     "MLP",
+    "Activation",
     "Comparison",
     "Estimate",
+    "EstimateDiagnostics",
+    "EstimateMethod",
     "Gradient",
+    "GradientMethod",
+    "InitScheme",
+    "KpropDiagnostics",
+    "KpropKind",
     "MonteCarlo",
+    "RealArray",
+    "TailMethod",
     "TailProbability",
     "compare_equal_flops",
     "gauss_moments",
@@ -73,8 +83,20 @@ __all__ = [
 ]
 
 F64 = npt.NDArray[np.float64]
+#: A hidden layer's activation (``heaviside`` and ``square`` are for tests / tails).
+Activation = Literal["relu", "gelu", "erf", "tanh", "identity", "heaviside", "square"]
+#: ``method=`` of :meth:`MLP.estimate`.
+EstimateMethod = Literal["mean_prop", "cov_prop", "cumulant3", "kprop"]
+#: ``kind=`` of ``MLP.estimate("kprop")``.
+KpropKind = Literal["simple", "augment"]
+#: ``method=`` of :meth:`MLP.gradient` and :meth:`MLP.tail_gradient`.
+GradientMethod = Literal["mean_prop", "cov_prop"]
+#: ``method=`` of :meth:`MLP.tail_probability`.
+TailMethod = Literal["gauss", "edgeworth", "mc", "is", "splitting"]
+#: ``init=`` of :func:`random_mlp`.
+InitScheme = Literal["he", "critical", "manual"]
 #: Activations accepted for hidden layers (``heaviside`` and ``square`` are for tests / tails).
-ACTIVATIONS = ("relu", "gelu", "erf", "tanh", "identity", "heaviside", "square")
+ACTIVATIONS: tuple[Activation, ...] = ("relu", "gelu", "erf", "tanh", "identity", "heaviside", "square")
 _METHODS = ("mean_prop", "cov_prop", "cumulant3", "kprop")
 #: ``(k_max, kind)`` pairs of ``estimate("kprop")`` implemented so far (equal to the paper's reference code).
 KPROP_IMPLEMENTED = ((1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple"))
@@ -190,6 +212,35 @@ def _overflow(name: str, arrays: Sequence[F64]) -> None:
 
 
 # --------------------------------------------------------------------------- results
+class KpropDiagnostics(TypedDict):
+    """``Estimate.diagnostics["kprop"]``: the options of a ``kprop`` estimate."""
+
+    k_max: int
+    kind: KpropKind
+    avg_metric: bool
+    factor: bool
+    #: the ``w_var`` per linear layer used for ``avg_metric`` (None when it was not needed)
+    init_scale: list[float] | None
+
+
+class EstimateDiagnostics(TypedDict):
+    """:attr:`Estimate.diagnostics`."""
+
+    #: False when the method gave a negative or non-finite variance and a lower-order estimate was returned
+    reliable: bool
+    #: that lower-order estimate: ``"cov_prop:2"``, ``"cov_prop:1"`` or ``"mean_prop"`` (None when reliable)
+    fallback: str | None
+    #: what was wrong with the method's own estimate (only when not reliable)
+    problem: NotRequired[str]
+    #: the options of a ``kprop`` estimate (only for ``method="kprop"``)
+    kprop: NotRequired[KpropDiagnostics]
+    #: variances raised to 1e-10
+    variance_clamps: int
+    #: Gauss–Hermite nodes of the 1-D expectations
+    gh_nodes: int
+    seconds: float
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A deterministic estimate. Index ``l`` runs over the linear layers (the last is the output).
@@ -214,7 +265,7 @@ class Estimate:
         wrong).
     """
 
-    method: str
+    method: EstimateMethod
     means: list[F64]
     variances: list[F64]
     act_means: list[F64]
@@ -222,7 +273,7 @@ class Estimate:
     cov: list[F64]
     kappa3: list[F64]
     flops_by_layer: list[float]
-    diagnostics: dict[str, Any]
+    diagnostics: EstimateDiagnostics
 
     @property
     def mean(self) -> F64:
@@ -264,7 +315,7 @@ class TailProbability:
     """``P(z_i > threshold)`` for the neurons of one layer (or one neuron)."""
 
     p: F64
-    method: str
+    method: TailMethod
     flops: float
     stderr: F64 | None = None
     raw: F64 | None = None
@@ -334,11 +385,11 @@ class MLP:
 
     def __init__(
         self,
-        weights: Sequence[Any],
-        biases: Sequence[Any] | None = None,
-        activations: Sequence[str] | None = None,
-        input_mean: Any = None,
-        input_cov: Any = None,
+        weights: Sequence[RealArray],
+        biases: Sequence[RealArray | None] | None = None,
+        activations: Sequence[Activation] | None = None,
+        input_mean: RealArray | None = None,
+        input_cov: RealArray | None = None,
     ) -> None:
         if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) == 0:
             raise InvalidTypeError("weights: expected a non-empty list of 2-D arrays")
@@ -366,7 +417,7 @@ class MLP:
                 raise InvalidArgumentError(f"biases[{i}]: expected length {w.shape[0]}, got {b.shape[0]}")
         if activations is not None and (isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence)):
             raise InvalidTypeError(f"activations: expected a list of names, got {type(activations).__name__}")
-        acts = ["relu"] * (depth - 1) if activations is None else list(activations)
+        acts: list[Activation] = ["relu"] * (depth - 1) if activations is None else list(activations)
         if len(acts) != depth - 1:
             raise InvalidArgumentError(f"activations: expected {depth - 1} names (the last layer is linear), got {len(acts)}")
         for a in acts:
@@ -385,7 +436,7 @@ class MLP:
                 raise InvalidArgumentError(f"input_cov: expected shape ({n0},) or ({n0}, {n0}), got {cov.shape}")
         self.weights: list[F64] = ws
         self.biases: list[F64] = bs
-        self.activations: list[str] = acts
+        self.activations: list[Activation] = acts
         self.input_mean: F64 = mean
         self.input_cov: F64 = cov
         #: ``w_var`` of every linear layer (``W_ij ~ N(0, w_var / fan_in)``), set by :func:`random_mlp`;
@@ -413,13 +464,14 @@ class MLP:
         return float(sum(2 * w[i + 1] * w[i] + w[i + 1] * (1 + _C_ACT[acts[i]]) for i in range(self.depth)))
 
     def _tuple(self) -> tuple[list[F64], list[F64], list[str], F64, F64]:
-        return (self.weights, self.biases, self.activations, self.input_mean, self.input_cov)
+        acts: list[str] = list(self.activations)
+        return (self.weights, self.biases, acts, self.input_mean, self.input_cov)
 
     def _layer(self, layer: int) -> int:
         layer = _int("layer", layer, -self.depth, self.depth - 1)
         return layer % self.depth
 
-    def replace(self, weights: Sequence[Any] | None = None, biases: Sequence[Any] | None = None) -> MLP:
+    def replace(self, weights: Sequence[RealArray] | None = None, biases: Sequence[RealArray | None] | None = None) -> MLP:
         """A copy with new weights and/or biases (same activations, input and ``init_scale``)."""
         out = MLP(
             self.weights if weights is None else weights,
@@ -455,7 +507,7 @@ class MLP:
         check_steps("weights", steps, f"{method} on widths {w}")
 
     # ---- exact forward pass (numpy)
-    def forward(self, x: Any, layer: int = -1) -> F64:
+    def forward(self, x: RealArray, layer: int = -1) -> F64:
         """Pre-activations of ``layer`` for inputs ``x`` of shape (n_samples, n_0) (numpy)."""
         h = _array("x", x, 2)
         if h.shape[1] != self.widths[0]:
@@ -481,12 +533,12 @@ class MLP:
     # ---- estimators
     def estimate(
         self,
-        method: Literal["mean_prop", "cov_prop", "cumulant3", "kprop"] = "cov_prop",
+        method: EstimateMethod = "cov_prop",
         mehler_order: int = 1,
         keep_cov: bool = False,
         threads: int | None = None,
         k_max: int = 2,
-        kind: Literal["simple", "augment"] = "simple",
+        kind: KpropKind = "simple",
         avg_metric: bool = False,
         factor: bool = False,
     ) -> Estimate:
@@ -556,7 +608,7 @@ class MLP:
         nthreads = resolve_threads(threads)
         core_method: str = method
         scale: list[float] | None = None
-        kdiag: dict[str, Any] | None = None
+        kdiag: KpropDiagnostics | None = None
         if method == "kprop":
             if (k, kind) not in KPROP_IMPLEMENTED:
                 raise InvalidArgumentError(
@@ -572,7 +624,7 @@ class MLP:
             kdiag = {"k_max": k, "kind": kind, "avg_metric": avg, "factor": fac, "init_scale": scale}
         self._check_estimate_size(core_method, order, keep)
         t0 = time.perf_counter()
-        diag: dict[str, Any] = {"reliable": True, "fallback": None}
+        diag: EstimateDiagnostics = {"reliable": True, "fallback": None, "variance_clamps": 0, "gh_nodes": 100, "seconds": 0.0}
         if kdiag is not None:
             diag["kprop"] = kdiag
         r = _core.mlp_estimate(self._tuple(), core_method, order, keep, nthreads, scale)
@@ -608,7 +660,8 @@ class MLP:
                         "lower-order estimator; rescale the weights"
                     )
                 raise ComputationError(f"estimate: {method} gave {bad}, and so did every lower-order estimator")
-        diag.update({"variance_clamps": int(r["clamps"]), "gh_nodes": 100, "seconds": time.perf_counter() - t0})
+        diag["variance_clamps"] = int(r["clamps"])
+        diag["seconds"] = time.perf_counter() - t0
         return Estimate(
             method=method,
             means=list(r["pre_mean"]),
@@ -932,7 +985,7 @@ class MLP:
         self,
         layer: int = -1,
         threshold: float = 3.0,
-        method: Literal["gauss", "edgeworth", "mc", "is", "splitting"] = "gauss",
+        method: TailMethod = "gauss",
         neuron: int | None = None,
         n_samples: int = 2**20,
         batch: int = 1024,
@@ -1101,10 +1154,10 @@ class MLP:
     # ---- gradients
     def gradient(
         self,
-        c_mean: Any,
-        c_var: Any = None,
+        c_mean: float | RealArray,
+        c_var: float | RealArray | None = None,
         layer: int = -1,
-        method: Literal["mean_prop", "cov_prop"] = "cov_prop",
+        method: GradientMethod = "cov_prop",
         mehler_order: int = 1,
         threads: int | None = None,
     ) -> Gradient:
@@ -1130,9 +1183,7 @@ class MLP:
             )
         return Gradient(value=float(v), d_weights=list(dws), d_biases=list(dbs))
 
-    def tail_gradient(
-        self, threshold: float, neuron: int = 0, layer: int = -1, method: Literal["mean_prop", "cov_prop"] = "cov_prop"
-    ) -> Gradient:
+    def tail_gradient(self, threshold: float, neuron: int = 0, layer: int = -1, method: GradientMethod = "cov_prop") -> Gradient:
         """Gaussian tail ``P = Q((t − m_i)/√v_i)`` of one neuron and its gradient (chain rule through
         :meth:`gradient`)."""
         layer = self._layer(layer)
@@ -1183,14 +1234,14 @@ def _gh(n: int = 100) -> tuple[F64, F64]:
 
 def random_mlp(
     widths: Sequence[int],
-    act: str = "relu",
-    init: Literal["he", "critical", "manual"] = "he",
+    act: Activation = "relu",
+    init: InitScheme = "he",
     w_var: float | None = None,
     b_var: float = 0.0,
     b_mean: float = 0.0,
     seed: int = 0,
-    input_mean: Any = None,
-    input_cov: Any = None,
+    input_mean: RealArray | None = None,
+    input_cov: RealArray | None = None,
 ) -> MLP:
     """A random MLP with ``W_ij ~ N(0, w_var_l / fan_in)`` and biases ``N(b_mean, b_var)``.
 
@@ -1203,7 +1254,7 @@ def random_mlp(
     if len(widths) < 2:
         raise InvalidArgumentError(f"widths: expected a list of at least two positive ints, got {len(widths)} entries")
     ws = [_int(f"widths[{i}]", w, 1) for i, w in enumerate(widths)]
-    act = _method("act", act, ACTIVATIONS)
+    act = _method("act", act, ACTIVATIONS)  # type: ignore[assignment]
     init = _method("init", init, ("he", "critical", "manual"))  # type: ignore[assignment]
     s = _int("seed", seed, 0, U64_MAX)
     bv = _float("b_var", b_var, 0.0)
@@ -1278,7 +1329,7 @@ def mean_field(
     return out
 
 
-def gauss_moments(activation: str, m: Any, v: Any, kmax: int = 6) -> dict[str, F64]:
+def gauss_moments(activation: Activation, m: float | RealArray, v: float | RealArray, kmax: int = 6) -> dict[str, F64]:
     """1-D Gaussian expectations for ``Z ~ N(m, v)`` (arrays): ``g`` (n, kmax+1) with
     ``g[:, k] = E φ^(k)(Z)``, ``e2 = E φ²``, ``var``, ``e3``, ``e4``, ``kappa3``, ``kappa4``."""
     act = _method("activation", activation, ACTIVATIONS)

@@ -397,7 +397,7 @@ def _mlp_tail_run(params: dict[str, Any], seed: int, threads: int | None) -> Met
     from boltzkit import mlp
 
     w, d = int(params["width"]), int(params["depth"])
-    net = mlp.random_mlp([w] * d + [1], act=str(params.get("act", "relu")), seed=seed)
+    net = mlp.random_mlp([w] * d + [1], act=cast("mlp.Activation", str(params.get("act", "relu"))), seed=seed)
     est = net.estimate("cov_prop")
     t = float(est.mean[0] + float(params.get("threshold_sd", 4.0)) * np.sqrt(est.variances[-1][0]))
     n = int(params.get("n_samples", 20000))
