@@ -28,12 +28,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ENUMERATE_MAX_N",
     "AnnealResult",
+    "BetaScheduleType",
     "DescendResult",
     "Diagonal",
     "Enumeration",
     "FloatDtype",
+    "InitialStateGenerator",
     "Kernel",
     "Proposal",
+    "ProposalAcceptance",
     "QuboFormat",
     "RealArray",
     "Schedule",
@@ -72,6 +75,12 @@ TapInit = Literal["random", "eigen", "zeros"]
 TapSolver = Literal["iterate", "newton"]
 #: ``format=`` of :meth:`SpinModel.to_qubo`.
 QuboFormat = Literal["dense", "csr", "dict"]
+#: ``beta_schedule_type=`` of the dimod samplers (dwave-samplers' names).
+BetaScheduleType = Literal["linear", "geometric", "custom"]
+#: ``initial_states_generator=`` of the dimod samplers.
+InitialStateGenerator = Literal["none", "tile", "random"]
+#: ``proposal_acceptance_criteria=`` of the dimod samplers.
+ProposalAcceptance = Literal["Metropolis", "Gibbs"]
 #: ``dtype=`` of the models: float64 (default) or float32 couplings.
 FloatDtype = type[np.float64] | type[np.float32] | np.dtype[np.float64] | np.dtype[np.float32] | Literal["float64", "float32"]
 
