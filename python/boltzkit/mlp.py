@@ -63,6 +63,7 @@ __all__ = [
     "MLP",
     "Activation",
     "Comparison",
+    "ComparisonRow",
     "Estimate",
     "EstimateDiagnostics",
     "EstimateMethod",
@@ -73,6 +74,7 @@ __all__ = [
     "KpropKind",
     "MonteCarlo",
     "RealArray",
+    "SplittingDetails",
     "TailMethod",
     "TailProbability",
     "compare_equal_flops",
@@ -241,6 +243,37 @@ class EstimateDiagnostics(TypedDict):
     seconds: float
 
 
+class SplittingDetails(TypedDict, total=False):
+    """:attr:`TailProbability.details` of ``method="splitting"`` (empty for the other methods)."""
+
+    #: the levels ``γ_1 < … < γ_T = t`` fixed by the pilot run
+    levels: list[float]
+    #: the per-replicate estimates
+    replicates: F64
+    #: how many replicates reached the threshold
+    nonzero: int
+    forward_passes: int
+    #: the pilot run's estimate
+    pilot_p: float
+    #: the population exceeded its cap (the estimate is then unreliable)
+    capped: bool
+    n_per_level: int
+
+
+class ComparisonRow(TypedDict):
+    """One entry of :attr:`Comparison.rows`."""
+
+    method: str
+    mse: float
+    mse_raw: float
+    mse_over_var: float
+    flops: float
+    mc_mse_equal_flops: float
+    speedup: float
+    #: the MSE is within 10x of the truth's own noise floor
+    truth_limited: bool
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A deterministic estimate. Index ``l`` runs over the linear layers (the last is the output).
@@ -333,7 +366,7 @@ class TailProbability:
     reliable: bool = True
     #: ``splitting``: ``levels``, per-replicate estimates ``replicates``, ``nonzero`` replicates,
     #: ``forward_passes``, the pilot's estimate ``pilot_p``, ``n_per_level``, ``capped``.
-    details: dict[str, Any] = field(default_factory=dict)
+    details: SplittingDetails = field(default_factory=SplittingDetails)
 
     def log_error(self, truth: F64 | float) -> F64:
         """``|log P_est − log P_true|`` (the relative-error metric for rare events); ``inf`` where
@@ -1098,7 +1131,15 @@ class MLP:
                 neurons=idx,
                 ess=np.array([ess1]),
                 reliable=reliable,
-                details={k: v for k, v in res.items() if k not in ("p", "stderr")},
+                details=SplittingDetails(
+                    levels=res["levels"],
+                    replicates=res["replicates"],
+                    nonzero=res["nonzero"],
+                    forward_passes=res["forward_passes"],
+                    pilot_p=res["pilot_p"],
+                    capped=res["capped"],
+                    n_per_level=res["n_per_level"],
+                ),
             )
         shift = None
         extra = 0.0
@@ -1361,7 +1402,7 @@ class Comparison:
     subtracted from every MSE.
     """
 
-    rows: list[dict[str, Any]]
+    rows: list[ComparisonRow]
     var: float
     flops_per_sample: float
     noise_floor: float
@@ -1421,7 +1462,7 @@ def compare_equal_flops(
     floor = float(np.mean(truth.variances[-1] / truth.n_samples))
     if not (var > 0 and math.isfinite(var)):
         raise InvalidArgumentError(f"net: the output variance is {var:.3g}; MSE/Var and the speedup are undefined")
-    rows = []
+    rows: list[ComparisonRow] = []
     for m in methods:
         name, _, order = m.partition(":")
         est = net.estimate(name, mehler_order=int(order) if order else 1, threads=threads)  # type: ignore[arg-type]
