@@ -511,7 +511,7 @@ class EntropyResult:
     """
 
     bits: float
-    method: str
+    method: Literal["enumerate", "classes"]
     error_estimate: float
     p_zero: float
     p_overflow: float
@@ -628,7 +628,7 @@ def _entropy(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, method: 
     _check_entropy(r, law, f, scale)
     return EntropyResult(
         bits=float(r["bits"]),
-        method=str(r["method"]),
+        method=cast('Literal["enumerate", "classes"]', str(r["method"])),
         error_estimate=float(r["error_estimate"]),
         p_zero=float(r["p_zero"]),
         p_overflow=float(r["p_overflow"]),
