@@ -31,10 +31,10 @@ def _no_panic(fn: Any) -> None:
 @pytest.mark.parametrize(
     ("call", "exc", "arg"),
     [
-        (lambda: fp.entropy(stats.norm(), "float7"), InvalidArgumentError, "fmt"),
-        (lambda: fp.entropy(stats.norm, "float16"), InvalidTypeError, "dist"),
-        (lambda: fp.entropy(stats.poisson(3), "float16"), InvalidTypeError, "dist"),
-        (lambda: fp.entropy("norm", "float16"), InvalidTypeError, "dist"),
+        (lambda: fp.entropy(stats.norm(), "float7"), InvalidArgumentError, "fmt"),  # type: ignore[arg-type]
+        (lambda: fp.entropy(stats.norm, "float16"), InvalidTypeError, "dist"),  # type: ignore[arg-type]
+        (lambda: fp.entropy(stats.poisson(3), "float16"), InvalidTypeError, "dist"),  # type: ignore[arg-type]
+        (lambda: fp.entropy("norm", "float16"), InvalidTypeError, "dist"),  # type: ignore[arg-type]
         (lambda: fp.entropy(stats.norm(scale=np.nan), "float16"), InvalidArgumentError, "dist"),
         (lambda: fp.entropy(stats.norm(scale=-1.0), "float16"), InvalidArgumentError, "dist"),
         (lambda: fp.entropy(stats.norm(loc=np.inf), "float16"), InvalidArgumentError, "dist"),
@@ -44,7 +44,7 @@ def _no_panic(fn: Any) -> None:
         (lambda: fp.entropy(stats.norm(), "float16", merge_zero="yes"), InvalidTypeError, "merge_zero"),  # type: ignore[arg-type]
         (lambda: fp.entropy(stats.norm(), "float16", threads=0), InvalidArgumentError, "threads"),
         (lambda: fp.entropy(stats.norm(), "float16", threads=2.5), InvalidTypeError, "threads"),  # type: ignore[arg-type]
-        (lambda: fp.approx_entropy(stats.norm(), "floatX"), InvalidArgumentError, "fmt"),
+        (lambda: fp.approx_entropy(stats.norm(), "floatX"), InvalidArgumentError, "fmt"),  # type: ignore[arg-type]
         (lambda: fp.entropy_vs_scale(stats.norm(), "float16", [1.0, -2.0]), InvalidArgumentError, "scales"),
         (lambda: fp.entropy_vs_scale(stats.norm(), "float16", [np.nan]), InvalidArgumentError, "scales"),
         (lambda: fp.entropy_vs_scale(stats.norm(), "float16", []), InvalidArgumentError, "scales"),
@@ -101,7 +101,7 @@ def test_a_user_law_returning_garbage_is_rejected(law: type[stats.rv_continuous]
     st.floats(allow_nan=True, allow_infinity=True, width=64),
     st.sampled_from(["float16", "float32", "float8_e4m3fn", "float4_e2m1fn", "float64"]),
 )
-def test_random_parameters_never_panic(law: str, a: float, b: float, name: str) -> None:
+def test_random_parameters_never_panic(law: str, a: float, b: float, name: fp.FormatName) -> None:
     def call() -> None:
         with np.errstate(all="ignore"):
             makers: dict[str, Any] = {
@@ -126,7 +126,7 @@ def test_random_parameters_never_panic(law: str, a: float, b: float, name: str) 
     st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50),
     st.sampled_from(list(fp.FORMATS)),
 )
-def test_quantize_never_panics(xs: list[float], name: str) -> None:
+def test_quantize_never_panics(xs: list[float], name: fp.FormatName) -> None:
     _no_panic(lambda: fp.quantize(np.array(xs, dtype=np.float64), name))
     _no_panic(lambda: fp.quantize_codes(np.array(xs, dtype=np.float64), name))
 

@@ -171,7 +171,7 @@ LOOPS: dict[str, Callable[[], object]] = {
     "valid: spin.anneal": lambda: _SMALL.anneal(2, 5, seed=0),
     "valid: mlp.monte_carlo": lambda: _TINY_NET.monte_carlo(n_samples=256),
     # refused in Python, at the boundary
-    "failing: fpentropy.quantize[unknown format]": _raises(lambda: fp.quantize(_ARR, "float7")),
+    "failing: fpentropy.quantize[unknown format]": _raises(lambda: fp.quantize(_ARR, "float7")),  # type: ignore[arg-type]
     "failing: spin.anneal[beta_range]": _raises(lambda: _SMALL.anneal(2, 5, beta_range=(0.0, 0.0))),
     "failing: mlp.MLP[NaN weights]": _raises(lambda: mlp.MLP([np.full((2, 2), np.nan), np.ones((1, 2))])),
     # refused by the Rust core, after buffers were allocated and a callback was entered

@@ -115,7 +115,7 @@ GRID_LAWS: dict[str, Any] = {
 
 @pytest.mark.parametrize("law", list(GRID_LAWS))
 @pytest.mark.parametrize("name", ["float32", "bfloat16", "float16", "float8_e4m3fn", "float8_e5m2"])
-def test_approximation_within_its_bound(law: str, name: str) -> None:
+def test_approximation_within_its_bound(law: str, name: fp.FormatName) -> None:
     for log2_scale in (-3.3, 0.0, 1.7, 6.25):
         d = GRID_LAWS[law](2.0**log2_scale)
         h = fp.entropy(d, name).bits

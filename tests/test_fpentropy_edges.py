@@ -30,7 +30,7 @@ class _ScaledPdf(stats.rv_continuous):
 
 
 @pytest.mark.parametrize("fmt", ["float16", "float8_e4m3fn"])
-def test_inconsistent_law_is_refused_naming_dist(fmt: str) -> None:
+def test_inconsistent_law_is_refused_naming_dist(fmt: fp.FormatName) -> None:
     # independent truth: the pdf integrates to 67, so no entropy of a probability law exists
     d = _ScaledPdf(name="scaledpdf")()
     with pytest.raises(InvalidArgumentError, match=r"^dist: .*sum to [0-9.]+, not 1: .*disagree"):

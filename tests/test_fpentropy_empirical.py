@@ -35,7 +35,8 @@ def _plugin_from_unique(codes: npt.NDArray[Any]) -> tuple[float, int]:
 def test_bit_for_bit_equal_to_np_unique(dtype: Any, rng: np.random.Generator) -> None:
     n = 300_000
     width = np.dtype(dtype).itemsize * 8
-    fmt = {8: "float8_e4m3fn", 16: "float16", 32: "float32", 64: "float64"}[width]
+    fmts: dict[int, fp.FormatName] = {8: "float8_e4m3fn", 16: "float16", 32: "float32", 64: "float64"}
+    fmt = fmts[width]
     # random codes with a skewed distribution (many repeats, many singletons)
     hi = 2**width if width < 64 else 2**63
     codes = (rng.integers(0, hi, size=n, dtype=np.uint64) >> rng.integers(0, width, size=n, dtype=np.uint64)).astype(dtype)

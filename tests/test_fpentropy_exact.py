@@ -32,7 +32,7 @@ SMALL = [
 STORAGE = {1: np.uint8, 2: np.uint16}
 
 
-def _values(name: str) -> npt.NDArray[np.float64]:
+def _values(name: fp.FormatName) -> npt.NDArray[np.float64]:
     """Sorted positive finite values of a format, decoded by ml_dtypes / numpy (not by us)."""
     dt = np.dtype(getattr(ml_dtypes, name)) if hasattr(ml_dtypes, name) else np.dtype(name)
     bits = fp.get_format(name).bits  # how many codes to decode; the values come from ml_dtypes
@@ -42,7 +42,7 @@ def _values(name: str) -> npt.NDArray[np.float64]:
     return out
 
 
-def _reference_entropy(name: str, dist: Any) -> float:
+def _reference_entropy(name: fp.FormatName, dist: Any) -> float:
     """-Σ P log2 P over every code, with masses from scipy's cdf / sf on the non-cancelling side."""
     v = _values(name)
     top = v[-1] + 0.5 * (v[-1] - v[-2])  # xmax + ulp/2
@@ -75,7 +75,7 @@ LAWS = [stats.norm(), stats.laplace(scale=0.7), stats.t(4.5, scale=2.0), stats.e
 
 @pytest.mark.parametrize("name", SMALL)
 @pytest.mark.parametrize("dist", LAWS, ids=lambda d: d.dist.name)
-def test_enumeration_with_ml_dtypes_values_and_scipy_cdf(name: str, dist: Any) -> None:
+def test_enumeration_with_ml_dtypes_values_and_scipy_cdf(name: fp.FormatName, dist: Any) -> None:
     want = _reference_entropy(name, dist)
     got = fp.entropy(dist, name)
     assert got.method == "enumerate"
@@ -100,7 +100,7 @@ SPEC_REFERENCE = {  # N(0,1); spec §7.1 (mpmath enumeration, brute force over f
 
 @pytest.mark.parametrize("name", list(SPEC_REFERENCE))
 @pytest.mark.parametrize("native", [True, False])
-def test_spec_reference_values(name: str, native: bool) -> None:
+def test_spec_reference_values(name: fp.FormatName, native: bool) -> None:
     want, tol = SPEC_REFERENCE[name]
     got = fp.entropy(stats.norm(), name, native=native)
     assert abs(got.bits - want) < tol
@@ -133,7 +133,7 @@ def _mp_pdf(law: str, x: mpmath.mpf) -> mpmath.mpf:
     raise AssertionError(law)
 
 
-def _mp_enumerate(name: str, law: str) -> float:
+def _mp_enumerate(name: fp.FormatName, law: str) -> float:
     """Enumeration at 40 digits (symmetric laws: twice the positive half, plus zero / overflow)."""
     v = [mpmath.mpf(float(x)) for x in _values(name)]
     top = v[-1] + (v[-1] - v[-2]) / 2
@@ -160,7 +160,7 @@ def _mp_enumerate(name: str, law: str) -> float:
     "name", ["float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2fnuz", "float4_e2m1fn", "float6_e3m2fn"]
 )
 @pytest.mark.parametrize("law", ["norm", "laplace"])
-def test_mpmath_enumeration_small_formats(name: str, law: str) -> None:
+def test_mpmath_enumeration_small_formats(name: fp.FormatName, law: str) -> None:
     dist = stats.norm() if law == "norm" else stats.laplace()
     assert abs(fp.entropy(dist, name).bits - _mp_enumerate(name, law)) < 1e-11
 
@@ -189,7 +189,7 @@ def _em_run(law: str, a: mpmath.mpf, w: mpmath.mpf, n: int) -> mpmath.mpf:
     return integral + (phi(mpmath.mpf(0)) + phi(b)) / 2 + d1 / 12
 
 
-def _mp_wide(name: str, law: str) -> float:
+def _mp_wide(name: fp.FormatName, law: str) -> float:
     """float32 / float64 entropy of a symmetric law: every run of equal cells summed by
     Euler–Maclaurin at 40 digits; binades below 2^-60 (where the density is flat to 1e-36)
     in closed form with f = f(0)."""
@@ -219,7 +219,7 @@ def _mp_wide(name: str, law: str) -> float:
 
 @pytest.mark.parametrize("name", ["float32", "float64"])
 @pytest.mark.parametrize("law", ["norm", "laplace", "logistic"])
-def test_wide_formats_against_high_precision(name: str, law: str) -> None:
+def test_wide_formats_against_high_precision(name: fp.FormatName, law: str) -> None:
     dist = {"norm": stats.norm(), "laplace": stats.laplace(), "logistic": stats.logistic()}[law]
     got = fp.entropy(dist, name)
     assert got.method == "classes"
@@ -252,7 +252,7 @@ def test_three_quarter_width_power_of_two_cell() -> None:
 
 
 @pytest.mark.parametrize(("name", "lo", "hi"), [("float16", -3, 2), ("float32", 0, 2), ("bfloat16", -40, 40)])
-def test_loguniform_on_binades(name: str, lo: int, hi: int) -> None:
+def test_loguniform_on_binades(name: fp.FormatName, lo: int, hi: int) -> None:
     # mass of the cell [c1, c2) is log(c2/c1) / ((hi - lo) ln 2), summed cell by cell in numpy
     v = _values(name) if name != "float32" else None
     if v is None:
@@ -272,7 +272,7 @@ def test_loguniform_on_binades(name: str, lo: int, hi: int) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(st.floats(-30, 30), st.integers(-20, 20), st.sampled_from(["bfloat16", "float32"]))
-def test_powers_of_two_scale_exactly(log2_sigma: float, k: int, name: str) -> None:
+def test_powers_of_two_scale_exactly(log2_sigma: float, k: int, name: fp.FormatName) -> None:
     sigma = 2.0**log2_sigma
     h0 = fp.entropy(stats.norm(scale=sigma), name).bits
     hk = fp.entropy(stats.norm(scale=sigma * 2.0**k), name).bits
@@ -281,7 +281,7 @@ def test_powers_of_two_scale_exactly(log2_sigma: float, k: int, name: str) -> No
 
 @settings(max_examples=25, deadline=None)
 @given(st.floats(-12, 12), st.sampled_from([*SMALL, "float32"]), st.sampled_from(["norm", "laplace", "t"]))
-def test_properties_of_symmetric_laws(log2_sigma: float, name: str, law: str) -> None:
+def test_properties_of_symmetric_laws(log2_sigma: float, name: fp.FormatName, law: str) -> None:
     sigma = 2.0**log2_sigma
     dist = {"norm": stats.norm(scale=sigma), "laplace": stats.laplace(scale=sigma), "t": stats.t(3.0, scale=sigma)}[law]
     f = fp.get_format(name)
@@ -300,7 +300,7 @@ def test_properties_of_symmetric_laws(log2_sigma: float, name: str, law: str) ->
 
 @settings(max_examples=20, deadline=None)
 @given(st.floats(-6, 6), st.sampled_from(["float16", "bfloat16", "float8_e4m3fn", "float32"]))
-def test_merge_zero_lowers_by_at_most_p_zero(loc: float, name: str) -> None:
+def test_merge_zero_lowers_by_at_most_p_zero(loc: float, name: fp.FormatName) -> None:
     dist = stats.norm(loc=loc * 1e-3, scale=1e-3)
     r = fp.entropy(dist, name)
     m = fp.entropy(dist, name, merge_zero=True)
@@ -311,7 +311,7 @@ def test_merge_zero_lowers_by_at_most_p_zero(loc: float, name: str) -> None:
     "dist", [stats.norm(0.3, 2.0), stats.gamma(2.5), stats.beta(2, 3), stats.cauchy(scale=0.1), stats.lognorm(0.6)]
 )
 @pytest.mark.parametrize("name", ["float16", "float32", "float8_e4m3fn"])
-def test_native_and_scipy_paths_agree(dist: Any, name: str) -> None:
+def test_native_and_scipy_paths_agree(dist: Any, name: fp.FormatName) -> None:
     a = fp.entropy(dist, name)
     b = fp.entropy(dist, name, native=False)
     assert abs(a.bits - b.bits) < 1e-10
@@ -325,7 +325,7 @@ def test_generic_scipy_law_is_supported() -> None:
 
 
 @pytest.mark.parametrize("name", ["float16", "float32"])
-def test_thread_count_does_not_change_results(name: str) -> None:
+def test_thread_count_does_not_change_results(name: fp.FormatName) -> None:
     dist = stats.t(3.0, loc=0.1, scale=2.0)
     r1 = fp.entropy(dist, name, threads=1)
     r2 = fp.entropy(dist, name, threads=2)

@@ -30,11 +30,11 @@ _finfo = cast(Callable[[Any], Any], ml_dtypes.finfo)  # ml_dtypes ships no type 
 STORAGE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def _dtype(name: str) -> np.dtype[Any]:
+def _dtype(name: fp.FormatName) -> np.dtype[Any]:
     return np.dtype(getattr(ml_dtypes, name)) if hasattr(ml_dtypes, name) else np.dtype(name)
 
 
-def _all_values(name: str) -> npt.NDArray[np.float64]:
+def _all_values(name: fp.FormatName) -> npt.NDArray[np.float64]:
     """Every value of a ≤16-bit format, decoded by ml_dtypes / numpy."""
     dt = _dtype(name)
     bits = fp.get_format(name).bits
@@ -43,7 +43,7 @@ def _all_values(name: str) -> npt.NDArray[np.float64]:
 
 
 @pytest.mark.parametrize("name", [*ML_FORMATS, "float16"])
-def test_format_parameters_match_ml_dtypes_finfo(name: str) -> None:
+def test_format_parameters_match_ml_dtypes_finfo(name: fp.FormatName) -> None:
     f = fp.get_format(name)
     fi = _finfo(_dtype(name))
     assert f.xmax == float(fi.max)
@@ -61,7 +61,7 @@ def test_format_parameters_match_ml_dtypes_finfo(name: str) -> None:
     assert f.n_symbols == 2 * n_pos + zeros + inf + nan
 
 
-def _probe_inputs(name: str, rng: np.random.Generator) -> npt.NDArray[np.float32]:
+def _probe_inputs(name: fp.FormatName, rng: np.random.Generator) -> npt.NDArray[np.float32]:
     """≥ 1e6 float32 inputs: random bit patterns, every value, every tie, ± one ulp around ties,
     subnormals, the overflow region, ±0, ±inf and NaN."""
     f = fp.get_format(name)
@@ -85,7 +85,7 @@ def _probe_inputs(name: str, rng: np.random.Generator) -> npt.NDArray[np.float32
 
 
 @pytest.mark.parametrize("name", ML_FORMATS)
-def test_quantize_matches_ml_dtypes_bit_for_bit(name: str, rng: np.random.Generator) -> None:
+def test_quantize_matches_ml_dtypes_bit_for_bit(name: fp.FormatName, rng: np.random.Generator) -> None:
     x = _probe_inputs(name, rng)
     dt = _dtype(name)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -187,7 +187,8 @@ def test_non_numeric_input_is_rejected() -> None:
 
 
 def test_format_from_precision_and_exponent_range() -> None:
-    for name in ["float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float6_e3m2fn", "float8_e4m3fnuz"]:
+    names: list[fp.FormatName] = ["float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float6_e3m2fn", "float8_e4m3fnuz"]
+    for name in names:
         f = fp.get_format(name)
         g = fp.FloatFormat.from_range(f.precision, f.emin, f.emax, f.zero, f.overflow)
         assert (g.exponent_bits, g.mantissa_bits, g.bias, g.xmax) == (f.exponent_bits, f.mantissa_bits, f.bias, f.xmax)

@@ -115,7 +115,11 @@ def test_hamiltonian_energy_and_bfmi() -> None:
     assert np.all(st["energy"] >= tr.energy)  # kinetic ≥ 0
     dt = tr.to_arviz(names={"a": (2,), "b": ()}, dims={"a": ["a_dim"]}, coords={"a_dim": ["u", "v"]})
     assert set(dt.children) >= {"posterior", "sample_stats", "warmup_posterior", "warmup_sample_stats"}
-    assert dt["posterior"]["a"].shape == (4, 400, 2) and list(dt["posterior"]["a_dim"].values) == ["u", "v"]
+    from xarray import DataTree
+
+    post = dt["posterior"]
+    assert isinstance(post, DataTree)
+    assert post["a"].shape == (4, 400, 2) and list(post.ds["a_dim"].values) == ["u", "v"]
     assert dt["warmup_posterior"]["b"].shape == (4, 200)
     np.testing.assert_array_equal(np.asarray(dt["sample_stats"]["energy"]), st["energy"])
     # E-BFMI from its definition: near 1 for NUTS on a Gaussian (a small value flags trouble)

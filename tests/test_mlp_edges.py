@@ -182,11 +182,11 @@ def test_negative_w_var_is_named() -> None:
 
 def test_gauss_moments_names_its_argument() -> None:
     with pytest.raises(InvalidArgumentError, match=r"^activation: "):
-        mlp.gauss_moments("softplus", [0.0], [1.0])
+        mlp.gauss_moments("softplus", [0.0], [1.0])  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match=r"^v: "):
         mlp.gauss_moments("relu", [0.0], [0.0])
     with pytest.raises(InvalidTypeError, match=r"^m: "):
-        mlp.gauss_moments("relu", "a", [1.0])
+        mlp.gauss_moments("relu", "a", [1.0])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ def test_gauss_moments_names_its_argument() -> None:
         (lambda n: mlp.mean_field(["relu"], [2.0]), "w_var", InvalidArgumentError),
         (lambda n: mlp.MLP([np.ones((2, 2), dtype=complex)]), "weights[0]", InvalidTypeError),
         (lambda n: mlp.MLP([np.ones((2, 2))], biases=3), "biases", InvalidTypeError),  # type: ignore[arg-type]
-        (lambda n: mlp.MLP([np.ones((2, 2)), np.ones((1, 2))], activations="relu"), "activations", InvalidTypeError),
+        (lambda n: mlp.MLP([np.ones((2, 2)), np.ones((1, 2))], activations="relu"), "activations", InvalidTypeError),  # type: ignore[arg-type]
     ],
 )
 def test_bad_arguments_raise_named_errors(call: Any, name: str, exc: type[Exception]) -> None:

@@ -29,7 +29,7 @@ def _quad_normal(f: Callable[[float], float], m: float, v: float, lo: float = -n
     return float(val)
 
 
-def _phi(act: str) -> Callable[[Any], Any]:
+def _phi(act: mlp.Activation) -> Callable[[Any], Any]:
     table: dict[str, Callable[[Any], Any]] = {
         "erf": special.erf,
         "gelu": lambda z: z * special.ndtr(z),
@@ -78,7 +78,7 @@ def test_relu_primitives_match_quadrature(m: float, v: float) -> None:
 
 @pytest.mark.parametrize(("m", "v"), GRID)
 @pytest.mark.parametrize("act", ["erf", "gelu", "tanh"])
-def test_smooth_primitives_match_quadrature(act: str, m: float, v: float) -> None:
+def test_smooth_primitives_match_quadrature(act: mlp.Activation, m: float, v: float) -> None:
     s = math.sqrt(v)
     r = mlp.gauss_moments(act, [m], [v], kmax=4)
     phi = _phi(act)
@@ -147,7 +147,7 @@ def test_identity_nets_are_exact() -> None:
 
 
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh", "gelu"])
-def test_depth_one_nets_are_exact(act: str) -> None:
+def test_depth_one_nets_are_exact(act: mlp.Activation) -> None:
     rng = np.random.default_rng(2)
     net = mlp.random_mlp([6, 24, 3], act=act, b_var=0.3, seed=5, input_mean=rng.standard_normal(6) * 0.3)
     w1, b1, w2, b2 = net.weights[0], net.biases[0], net.weights[1], net.biases[1]

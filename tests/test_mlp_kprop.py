@@ -18,7 +18,7 @@ from boltzkit import errors, mlp
 F64 = np.ndarray
 
 
-def _rng_net(widths: list[int], act: str, seed: int, bias: bool = True) -> mlp.MLP:
+def _rng_net(widths: list[int], act: mlp.Activation, seed: int, bias: bool = True) -> mlp.MLP:
     rng = np.random.default_rng(seed)
     ws = [
         rng.normal(0.0, math.sqrt((1.0 if i == 0 else 2.0) / widths[i]), (widths[i + 1], widths[i]))
@@ -53,7 +53,7 @@ def test_kprop_is_exact_on_identity_nets(k: int, kind: Kind) -> None:
 
 @pytest.mark.parametrize(("k", "kind"), KPROP)
 @pytest.mark.parametrize("act", ["relu", "tanh", "gelu"])
-def test_kprop_is_exact_with_one_hidden_layer(k: int, kind: Kind, act: str) -> None:
+def test_kprop_is_exact_with_one_hidden_layer(k: int, kind: Kind, act: mlp.Activation) -> None:
     # one hidden layer: z = W1 x + b1 is exactly Gaussian, E y = W2 E phi(z) + b2 (scipy quadrature)
     net = _rng_net([5, 12, 4], act, seed=2)
     w1, b1, w2, b2 = net.weights[0], net.biases[0], net.weights[1], net.biases[1]

@@ -104,7 +104,7 @@ def _fd_check(net: mlp.MLP, method: str, order: int, cm: np.ndarray, cv: np.ndar
         ("cov_prop", 1, "erf"),
     ],
 )
-def test_gradients_match_finite_differences(method: str, order: int, act: str) -> None:
+def test_gradients_match_finite_differences(method: str, order: int, act: mlp.Activation) -> None:
     rng = np.random.default_rng(1)
     a = rng.standard_normal((5, 5)) * 0.3
     net = mlp.random_mlp(
@@ -140,7 +140,7 @@ def test_bad_input_raises_clear_errors() -> None:
     with pytest.raises(errors.InvalidArgumentError, match="finite"):
         mlp.MLP([np.array([[np.inf, 1.0]]), np.ones((1, 1))])
     with pytest.raises(errors.InvalidArgumentError, match="activations"):
-        mlp.MLP(w, activations=["softplus"])
+        mlp.MLP(w, activations=["softplus"])  # type: ignore[list-item]
     with pytest.raises(errors.InvalidArgumentError, match="activations"):
         mlp.MLP(w, activations=["relu", "relu"])
     with pytest.raises(errors.InvalidArgumentError, match="input_cov"):

@@ -43,7 +43,7 @@ def _no_panic(fn: Any) -> None:
         (lambda: SpinModel(sps.csr_array(np.triu(GOOD))), InvalidArgumentError, "symmetric"),
         (lambda: SpinModel(GOOD, [1.0, 2.0]), InvalidArgumentError, "h"),
         (lambda: SpinModel(GOOD, [1.0, np.nan, 2.0]), InvalidArgumentError, "h"),
-        (lambda: SpinModel(GOOD, dtype=np.int32), InvalidTypeError, "dtype"),
+        (lambda: SpinModel(GOOD, dtype=np.int32), InvalidTypeError, "dtype"),  # type: ignore[arg-type]
         (lambda: SpinModel([["a", "b"], ["c", "d"]]), InvalidTypeError, "J"),
         (lambda: M.energy([1, 0, 1]), InvalidArgumentError, "spins must be -1 or \\+1"),
         (lambda: M.energy([1, 1]), InvalidArgumentError, "states"),
@@ -54,7 +54,7 @@ def _no_panic(fn: Any) -> None:
         (lambda: M.anneal(2, schedule=[]), InvalidArgumentError, "schedule"),
         (lambda: M.anneal(2, schedule=[1.0, -1.0]), InvalidArgumentError, "schedule"),
         (lambda: M.anneal(2, schedule=[np.nan]), InvalidArgumentError, "schedule"),
-        (lambda: M.anneal(2, schedule="cosine"), InvalidArgumentError, "schedule"),
+        (lambda: M.anneal(2, schedule="cosine"), InvalidArgumentError, "schedule"),  # type: ignore[arg-type]
         (lambda: M.anneal(2, beta_range=(-1.0, 2.0)), InvalidArgumentError, "beta_range"),
         (lambda: M.anneal(2, beta_range=(0.0, 2.0)), InvalidArgumentError, "beta_range"),
         (lambda: M.anneal(2, proposal="gibbs"), InvalidArgumentError, "proposal"),  # type: ignore[arg-type]
@@ -77,7 +77,7 @@ def _no_panic(fn: Any) -> None:
         (lambda: M.tap([]), InvalidArgumentError, "T"),
         (lambda: M.tap(1.0, damping=0.0), InvalidArgumentError, "damping"),
         (lambda: M.tap(1.0, init=[[2.0, 0, 0]]), InvalidArgumentError, "init"),
-        (lambda: M.tap(1.0, init="hot"), InvalidArgumentError, "init"),
+        (lambda: M.tap(1.0, init="hot"), InvalidArgumentError, "init"),  # type: ignore[arg-type]
         (lambda: M.tap(1.0, tol=0.0), InvalidArgumentError, "tol"),
         (lambda: M.enumerate_exact([]), InvalidArgumentError, "betas"),
         (lambda: M.enumerate_exact([np.inf]), InvalidArgumentError, "betas"),

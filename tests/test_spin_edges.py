@@ -121,7 +121,7 @@ def test_tap_paramagnet_of_tiny_couplings_closed_form() -> None:
         (lambda: sp.SpinModel.from_ising({"a": 1.0}, np.zeros((1, 1))), InvalidArgumentError, r"^J: "),
         (lambda: sp.SpinModel.from_ising({"a": 1.0}, {}, n=3), InvalidArgumentError, r"^n: "),
         (lambda: sp.SpinModel.from_ising({0: 1.0}, {}, variable_order=[1]), InvalidArgumentError, r"^variable_order: "),
-        (lambda: sp.SpinModel.from_bqm({"a": 1.0}), InvalidTypeError, r"^bqm: .*from_ising"),
+        (lambda: sp.SpinModel.from_bqm({"a": 1.0}), InvalidTypeError, r"^bqm: .*from_ising"),  # type: ignore[arg-type]
         (lambda: sp.SpinModel(np.zeros((2, 2)), labels=["a", "a"]), InvalidArgumentError, r"^labels: .*distinct"),
         (lambda: sp.SpinModel(np.zeros((2, 2)), labels=["a"]), InvalidArgumentError, r"^labels: expected 2"),
         (lambda: sp.SpinModel(np.zeros((2, 2)), labels=[[1], 2]), InvalidTypeError, r"^labels: .*hashable"),  # type: ignore[list-item]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     n = 33 if quick else 129
     scales = 2.0 ** np.linspace(-2, 2, n)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
-    for ax, name in zip(axes, ["bfloat16", "float8_e4m3fn"], strict=True):
+    for ax, name in zip(axes, cast("list[fp.FormatName]", ["bfloat16", "float8_e4m3fn"]), strict=True):
         sw = fp.entropy_vs_scale(stats.norm(), name, scales, progress=progress)
         sw.plot(ax)
         k = (n - 1) // 4
@@ -96,7 +96,7 @@ def _fpentropy(out: Path, quick: bool, progress: bool | None) -> list[Path]:
     for dty in dtypes:
         arr = w.astype(dty)
         r = fp.empirical_entropy(arr)
-        exact = fp.entropy(stats.norm(scale=0.02), dty.name).bits
+        exact = fp.entropy(stats.norm(scale=0.02), cast("fp.FormatName", dty.name)).bits
         rows.append(
             [
                 dty.name,

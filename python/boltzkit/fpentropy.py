@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -44,16 +44,24 @@ from boltzkit.errors import BoltzkitError, ComputationError, InvalidArgumentErro
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from scipy.stats import rv_continuous
 
 __all__ = [
     "FORMATS",
     "ApproxResult",
     "ApproxTerms",
+    "Correction",
     "EmpiricalResult",
+    "EntropyMethod",
     "EntropyResult",
     "FloatFormat",
     "FormatLike",
+    "FormatName",
+    "FrozenDistribution",
+    "Method",
+    "Overflow",
     "ScaleSweep",
+    "ZeroMode",
     "approx_entropy",
     "closed_form_k",
     "empirical_entropy",
@@ -82,9 +90,37 @@ FormatName = Literal[
 ]
 
 #: Names of the built-in formats.
-FORMATS: tuple[str, ...] = tuple(_core.format_names())
+FORMATS: tuple[FormatName, ...] = cast("tuple[FormatName, ...]", tuple(_core.format_names()))
 
-Method = Literal["auto", "enumerate", "classes"]
+#: ``method=`` of :func:`entropy`.
+EntropyMethod = Literal["auto", "enumerate", "classes"]
+#: Alias of :data:`EntropyMethod` (older name).
+Method = EntropyMethod
+#: ``FloatFormat.zero``: two signed zeros (IEEE) or one zero ("fnuz" formats).
+ZeroMode = Literal["signed", "single"]
+#: ``FloatFormat.overflow``: what values past ``xmax`` become.
+Overflow = Literal["inf", "nan", "saturate"]
+#: ``correction=`` of :func:`empirical_entropy`.
+Correction = Literal["miller-madow"]
+
+
+class FrozenDistribution(Protocol):
+    """What :func:`entropy` and friends use of a frozen continuous ``scipy.stats`` law
+    (``scipy.stats.norm(loc=0, scale=1)``): its generator and parameters (to recognise the laws
+    evaluated natively and to rescale it), its support, and the vectorised ``logpdf`` / ``cdf`` /
+    ``sf`` / ``ppf`` (the callbacks for the other laws)."""
+
+    @property
+    def dist(self) -> rv_continuous: ...
+    @property
+    def args(self) -> tuple[object, ...]: ...
+    @property
+    def kwds(self) -> Mapping[str, object]: ...
+    def support(self, /) -> tuple[float, float]: ...
+    def logpdf(self, x: npt.NDArray[np.float64], /) -> npt.ArrayLike: ...
+    def cdf(self, x: npt.NDArray[np.float64], /) -> npt.ArrayLike: ...
+    def sf(self, x: npt.NDArray[np.float64], /) -> npt.ArrayLike: ...
+    def ppf(self, q: npt.NDArray[np.float64], /) -> npt.ArrayLike: ...
 
 
 @dataclass(frozen=True)
@@ -120,8 +156,8 @@ class FloatFormat:
     exponent_bits: int
     mantissa_bits: int
     bias: int | None = None
-    zero: Literal["signed", "single"] = "signed"
-    overflow: Literal["inf", "nan", "saturate"] = "inf"
+    zero: ZeroMode = "signed"
+    overflow: Overflow = "inf"
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -150,7 +186,7 @@ class FloatFormat:
         _ = self._derived  # validates the combination in Rust (raises InvalidArgumentError)
 
     @classmethod
-    def from_name(cls, name: str) -> FloatFormat:
+    def from_name(cls, name: FormatName) -> FloatFormat:
         """The named format (one of :data:`FORMATS`)."""
         if not isinstance(name, str):
             raise InvalidTypeError(f"fmt: expected a format name, got {type(name).__name__}")
@@ -163,8 +199,8 @@ class FloatFormat:
         precision: int,
         emin: int,
         emax: int,
-        zero: Literal["signed", "single"] = "signed",
-        overflow: Literal["inf", "nan", "saturate"] = "inf",
+        zero: ZeroMode = "signed",
+        overflow: Overflow = "inf",
         name: str = "",
     ) -> FloatFormat:
         """The format with precision ``p`` (fraction bits ``p - 1``) and normal exponents
@@ -251,7 +287,9 @@ class FloatFormat:
         return math.log2(self.n_symbols)
 
 
-FormatLike = FormatName | str | FloatFormat | np.dtype[Any] | type
+#: A format: a :class:`FloatFormat`, a name from :data:`FORMATS`, or a numpy / ml_dtypes float
+#: dtype or scalar type (``np.float16``, ``np.dtype("float32")``, ``ml_dtypes.bfloat16``).
+FormatLike = FloatFormat | FormatName | np.dtype[Any] | type[np.generic] | type[float]
 
 
 def get_format(fmt: FormatLike) -> FloatFormat:
@@ -267,14 +305,14 @@ def get_format(fmt: FormatLike) -> FloatFormat:
     if isinstance(fmt, FloatFormat):
         return fmt
     if isinstance(fmt, str):
-        return FloatFormat.from_name(fmt)
+        return FloatFormat.from_name(fmt)  # unknown names (from untyped callers) raise InvalidArgumentError
     if fmt is None:  # np.dtype(None) would silently be float64
         raise InvalidTypeError("fmt: expected a format name, a float dtype or a FloatFormat, got None")
     try:
         dt = np.dtype(fmt)
     except TypeError:
         raise InvalidTypeError(f"fmt: expected a format name, a float dtype or a FloatFormat, got {type(fmt).__name__}") from None
-    return FloatFormat.from_name(dt.name)
+    return FloatFormat.from_name(cast("FormatName", dt.name))
 
 
 # --------------------------------------------------------------------------- quantization
@@ -380,7 +418,7 @@ class _Law:
 class _ScipyAdapter:
     """Vectorised callbacks the Rust core calls for a law it does not know natively."""
 
-    def __init__(self, dist: Any) -> None:
+    def __init__(self, dist: FrozenDistribution) -> None:
         self._d = dist
 
     def logpdf3(self, x: npt.NDArray[np.float64], h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -396,7 +434,7 @@ class _ScipyAdapter:
         return c, s
 
 
-def _law(dist: Any, *, native: bool = True) -> _Law:
+def _law(dist: FrozenDistribution, *, native: bool = True) -> _Law:
     from scipy import stats
 
     if isinstance(dist, stats.rv_continuous):
@@ -433,7 +471,9 @@ def _law(dist: Any, *, native: bool = True) -> _Law:
     bps = [v for v in (lo, hi) if math.isfinite(v)]
     try:
         with np.errstate(all="ignore"):
-            qs = np.asarray(dist.ppf([1e-6, 1e-3, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1 - 1e-6]), dtype=np.float64)
+            qs = np.asarray(
+                dist.ppf(np.array([1e-6, 1e-3, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1 - 1e-6])), dtype=np.float64
+            )
         iqr = float(qs[6] - qs[4])
         anchors = [float(q) for q in qs if math.isfinite(q) and lo < q < hi]
     except Exception:  # a user law whose ppf fails: its pdf / cdf are checked later anyway
@@ -471,7 +511,7 @@ class EntropyResult:
     """
 
     bits: float
-    method: str
+    method: Literal["enumerate", "classes"]
     error_estimate: float
     p_zero: float
     p_overflow: float
@@ -492,11 +532,11 @@ def _check_bool(v: object, name: str) -> bool:
 
 
 def entropy(
-    dist: Any,
+    dist: FrozenDistribution,
     fmt: FormatLike,
     *,
     merge_zero: bool = False,
-    method: Method = "auto",
+    method: EntropyMethod = "auto",
     native: bool = True,
     threads: int | None = None,
 ) -> EntropyResult:
@@ -588,7 +628,7 @@ def _entropy(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, method: 
     _check_entropy(r, law, f, scale)
     return EntropyResult(
         bits=float(r["bits"]),
-        method=str(r["method"]),
+        method=cast('Literal["enumerate", "classes"]', str(r["method"])),
         error_estimate=float(r["error_estimate"]),
         p_zero=float(r["p_zero"]),
         p_overflow=float(r["p_overflow"]),
@@ -647,7 +687,7 @@ class ApproxResult:
 
 
 def approx_entropy(
-    dist: Any,
+    dist: FrozenDistribution,
     fmt: FormatLike,
     *,
     merge_zero: bool = False,
@@ -729,7 +769,7 @@ def _approx(law: _Law, f: FloatFormat, scale: float, merge_zero: bool, threads: 
     return ApproxResult(paper=float(r["paper"]), refined=float(r["refined"]), bound=float(r["bound"]), terms=terms)
 
 
-def closed_form_k(dist: Any) -> float:
+def closed_form_k(dist: FrozenDistribution) -> float:
     """``K = h(sign, ln|X|)`` in bits from the closed forms of the paper's table.
 
     Available for laws with location 0 (uniform: ``[0, a]`` or ``[−a, a]``): normal, half-normal,
@@ -793,7 +833,7 @@ class ScaleSweep:
 _TINY = float(np.finfo(np.float64).tiny)
 
 
-def _scaled_law(dist: Any, law: _Law, c: float) -> tuple[_Law, float]:
+def _scaled_law(dist: FrozenDistribution, law: _Law, c: float) -> tuple[_Law, float]:
     """The law of ``c * X`` and the scale still to apply: a law evaluated through scipy is refrozen
     with ``loc * c`` and ``scale * c`` (scaling its callbacks instead leaves the quadrature without
     split points where the mass is, which costs minutes for ``c`` far from 1)."""
@@ -825,7 +865,7 @@ def _check_scales(law: _Law, s: npt.NDArray[np.float64]) -> None:
 
 
 def entropy_vs_scale(
-    dist: Any,
+    dist: FrozenDistribution,
     fmt: FormatLike,
     scales: npt.ArrayLike,
     *,
@@ -926,7 +966,7 @@ def empirical_entropy(
     arr: npt.NDArray[Any],
     *,
     fmt: FormatLike | None = None,
-    correction: Literal["miller-madow"] | None = None,
+    correction: Correction | None = None,
     threads: int | None = None,
 ) -> EmpiricalResult:
     """Bits per value of a float array: the plug-in entropy of its codes, split by field.

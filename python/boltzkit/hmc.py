@@ -56,24 +56,32 @@ import numpy.typing as npt
 from boltzkit import _core
 from boltzkit._progress import want_progress
 from boltzkit._threads import resolve_threads
+from boltzkit._typing import RealArray
 from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from xarray import DataTree
 
 __all__ = [
     "METHODS",
     "Bimodal",
     "BuiltinTarget",
     "DivergenceWarning",
+    "EnergyGrad",
     "Funnel",
     "GaussianAniso",
     "GaussianDense",
+    "InitialPoint",
     "LogisticRegression",
+    "Method",
+    "Metric",
     "NoExactSamplerError",
     "ProductOfT",
+    "Quantity",
+    "RealArray",
     "RoughWell",
     "Trace",
     "autocorrelation",
@@ -82,7 +90,14 @@ __all__ = [
     "sample",
 ]
 
+#: ``method=`` of :func:`sample`: the samplers.
 Method = Literal["nuts", "hmc", "lahmc", "ct_hmc", "mjhmc"]
+#: ``metric=`` of :func:`sample`: the adapted inverse mass matrix, diagonal or dense.
+Metric = Literal["diag", "dense"]
+#: ``quantity=`` of the :class:`Trace` diagnostics: the draws ``x`` or their squares ``x²``.
+Quantity = Literal["x", "x2"]
+#: ``x0=`` of :func:`sample`: starting points, or ``"exact"`` (draws from the target's exact sampler).
+InitialPoint = RealArray | Literal["exact"]
 #: The samplers.
 METHODS: tuple[str, ...] = ("nuts", "hmc", "lahmc", "ct_hmc", "mjhmc")
 #: Warm-up iterations when ``warmup`` is not given and the step size is to be adapted (Stan's).
@@ -94,7 +109,9 @@ F64 = npt.NDArray[np.float64]
 # The largest dimension of a built-in target: far beyond any use, small enough that every size
 # computed from it stays an exact int and a float.
 _MAX_DIM = 2**40
-EnergyGrad = Callable[[F64], tuple[Any, Any]]
+#: A user target: ``x`` (a batch of points, or one point with ``vectorized=False``) to
+#: ``(value, gradient)`` of the log-density (or of the energy, for ``target=``).
+EnergyGrad = Callable[[F64], tuple[npt.ArrayLike, npt.ArrayLike]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -743,7 +760,7 @@ class Trace:
         Seconds spent sampling (after warm-up).
     """
 
-    method: str
+    method: Method
     records: F64
     tau: F64 | None
     moves: npt.NDArray[np.uint8]
@@ -902,7 +919,7 @@ class Trace:
         first = "L" if self.method == "mjhmc" else "FL"
         return {first: frac(1), "F": frac(0), "R": frac(_MOVE_R)}
 
-    def ess(self, quantity: Literal["x", "x2"] = "x") -> F64:
+    def ess(self, quantity: Quantity = "x") -> F64:
         """ESS of the mean of ``x_i`` (or ``x_i²``) for every coordinate, from :attr:`draws`.
 
         NaN (with a warning) when there are fewer than 4 draws per chain: no estimate then.
@@ -924,16 +941,16 @@ class Trace:
             raise InvalidArgumentError(f"quantity: expected 'x' or 'x2', got {quantity!r}")
         return quantity == "x2"
 
-    def ess_per_grad(self, quantity: Literal["x", "x2"] = "x") -> F64:
+    def ess_per_grad(self, quantity: Quantity = "x") -> F64:
         """ESS per gradient evaluation for every coordinate (all chains' gradients)."""
         cost = self.grads_per_draw * self.draws.shape[0] * self.draws.shape[1]
         return np.asarray(self.ess(quantity) / cost, dtype=np.float64)
 
-    def autocorrelation(self, max_lag: int | None = None, quantity: Literal["x", "x2"] = "x") -> F64:
+    def autocorrelation(self, max_lag: int | None = None, quantity: Quantity = "x") -> F64:
         """Autocorrelation of :attr:`draws` per coordinate, shape (dim, lags)."""
         return autocorrelation(self.draws, max_lag, square=self._quantity(quantity))
 
-    def mean_autocorrelation(self, max_lag: int | None = None, quantity: Literal["x", "x2"] = "x") -> F64:
+    def mean_autocorrelation(self, max_lag: int | None = None, quantity: Quantity = "x") -> F64:
         """Autocorrelation of the whole vector, shape (lags,): the coordinates' autocovariances
         summed, then divided by their sum at lag 0 (``Σ_i cov_i(k) / Σ_i var_i``; the papers'
         measure, dominated by the widest coordinates)."""
@@ -945,7 +962,7 @@ class Trace:
             return np.asarray(rho.mean(axis=0), dtype=np.float64)
         return np.asarray(var @ rho / var.sum(), dtype=np.float64)
 
-    def grads_to_autocorr(self, level: float = 0.5, quantity: Literal["x", "x2"] = "x") -> float:
+    def grads_to_autocorr(self, level: float = 0.5, quantity: Quantity = "x") -> float:
         """Gradient evaluations (per chain) until :meth:`mean_autocorrelation` first falls below
         ``level`` (the papers' measure; linear interpolation between lags). NaN if it never does."""
         lv = as_float("level", level, -1.0, 1.0)
@@ -1090,9 +1107,9 @@ class Trace:
         self,
         names: Sequence[str] | Mapping[str, tuple[int, ...]] | None = None,
         *,
-        coords: Mapping[str, Sequence[Any]] | None = None,
+        coords: Mapping[str, npt.ArrayLike] | None = None,
         dims: Mapping[str, Sequence[str]] | None = None,
-    ) -> Any:
+    ) -> DataTree:
         """The draws as ArviZ data: ``posterior`` and ``sample_stats`` (:meth:`sample_stats`:
         the Hamiltonian ``energy``, so ``az.bfmi`` means what it says, ``diverging``,
         ``acceptance_rate``, ``step_size``, ``n_steps``, ``lp``, …), and ``warmup_posterior`` /
@@ -1156,7 +1173,8 @@ class Trace:
             import arviz  # type: ignore[import-not-found,unused-ignore]
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("to_arviz needs arviz: pip install 'boltzkit[arviz]'") from e
-        return arviz.from_dict(  # pragma: no cover - depends on the environment
+        # ArviZ < 1 returns an InferenceData (same groups, same access by name); typed as the current one
+        legacy: DataTree = arviz.from_dict(  # pragma: no cover - depends on the environment
             posterior=data["posterior"],
             sample_stats=data["sample_stats"],
             warmup_posterior=data.get("warmup_posterior"),
@@ -1165,8 +1183,9 @@ class Trace:
             dims=dim_map,
             coords=dict(coords) if coords else None,
         )
+        return legacy  # pragma: no cover - depends on the environment
 
-    def plot_autocorr(self, ax: Axes | None = None, *, quantity: Literal["x", "x2"] = "x", label: str | None = None) -> Figure:
+    def plot_autocorr(self, ax: Axes | None = None, *, quantity: Quantity = "x", label: str | None = None) -> Figure:
         """Plot :meth:`mean_autocorrelation` against gradient evaluations per chain.
 
         ``ax``: matplotlib Axes to draw on (a new figure when None); ``label``: legend entry
@@ -1405,14 +1424,14 @@ def sample(
     target_accept: float = 0.8,
     adapt_step_size: bool = True,
     adapt_metric: bool = True,
-    metric: Literal["diag", "dense"] = "diag",
+    metric: Metric = "diag",
     pool_warmup: bool = False,
     save_warmup: bool = False,
     max_tree_depth: int = 10,
     jitter: float = 0.0,
     vectorized: bool = True,
     pad_batch: bool = False,
-    x0: npt.ArrayLike | Literal["exact"] | None = None,
+    x0: InitialPoint | None = None,
     dim: int | None = None,
     thin: int = 1,
     cache: bool = True,
@@ -1659,7 +1678,7 @@ def sample(
 
 
 def _sample_hmc(
-    core_target: Any, method: str, starts: F64, eps: float, n_leapfrog: int, b: float, lam: float, look_ahead: int,
+    core_target: Any, method: Method, starts: F64, eps: float, n_leapfrog: int, b: float, lam: float, look_ahead: int,
     cache: bool, thin: int, minv: F64 | None, seed: int, warmup: int, adapt_step_size: bool, adapt_metric: bool,
     ta: float, n_samples: int, threads: int | None, progress: bool | None, beta: float | None, refresh_rate: float | None,
     jitter: float = 0.0,

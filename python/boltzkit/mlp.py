@@ -40,7 +40,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,7 @@ from scipy import special
 from boltzkit import _core
 from boltzkit._progress import Report, counter, want_progress
 from boltzkit._threads import resolve_threads
+from boltzkit._typing import RealArray
 from boltzkit._validate import I64_MAX, U64_MAX, as_bool, as_float, as_int, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
@@ -60,10 +61,21 @@ __all__ = [
     "ACTIVATIONS",
     "KPROP_IMPLEMENTED",
     "MLP",
+    "Activation",
     "Comparison",
+    "ComparisonRow",
     "Estimate",
+    "EstimateDiagnostics",
+    "EstimateMethod",
     "Gradient",
+    "GradientMethod",
+    "InitScheme",
+    "KpropDiagnostics",
+    "KpropKind",
     "MonteCarlo",
+    "RealArray",
+    "SplittingDetails",
+    "TailMethod",
     "TailProbability",
     "compare_equal_flops",
     "gauss_moments",
@@ -74,8 +86,20 @@ __all__ = [
 ]
 
 F64 = npt.NDArray[np.float64]
+#: A hidden layer's activation (``heaviside`` and ``square`` are for tests / tails).
+Activation = Literal["relu", "gelu", "erf", "tanh", "identity", "heaviside", "square"]
+#: ``method=`` of :meth:`MLP.estimate`.
+EstimateMethod = Literal["mean_prop", "cov_prop", "cumulant3", "kprop"]
+#: ``kind=`` of ``MLP.estimate("kprop")``.
+KpropKind = Literal["simple", "augment"]
+#: ``method=`` of :meth:`MLP.gradient` and :meth:`MLP.tail_gradient`.
+GradientMethod = Literal["mean_prop", "cov_prop"]
+#: ``method=`` of :meth:`MLP.tail_probability`.
+TailMethod = Literal["gauss", "edgeworth", "mc", "is", "splitting"]
+#: ``init=`` of :func:`random_mlp`.
+InitScheme = Literal["he", "critical", "manual"]
 #: Activations accepted for hidden layers (``heaviside`` and ``square`` are for tests / tails).
-ACTIVATIONS = ("relu", "gelu", "erf", "tanh", "identity", "heaviside", "square")
+ACTIVATIONS: tuple[Activation, ...] = ("relu", "gelu", "erf", "tanh", "identity", "heaviside", "square")
 _METHODS = ("mean_prop", "cov_prop", "cumulant3", "kprop")
 #: ``(k_max, kind)`` pairs of ``estimate("kprop")`` implemented so far (equal to the paper's reference code).
 KPROP_IMPLEMENTED = ((1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple"))
@@ -191,6 +215,68 @@ def _overflow(name: str, arrays: Sequence[F64]) -> None:
 
 
 # --------------------------------------------------------------------------- results
+class KpropDiagnostics(TypedDict):
+    """``Estimate.diagnostics["kprop"]``: the options of a ``kprop`` estimate."""
+
+    k_max: int
+    kind: KpropKind
+    avg_metric: bool
+    factor: bool
+    #: the ``w_var`` per linear layer used for ``avg_metric`` (None when it was not needed)
+    init_scale: list[float] | None
+
+
+class EstimateDiagnostics(TypedDict):
+    """:attr:`Estimate.diagnostics`."""
+
+    #: False when the method gave a negative or non-finite variance and a lower-order estimate was returned
+    reliable: bool
+    #: that lower-order estimate: ``"cov_prop:2"``, ``"cov_prop:1"`` or ``"mean_prop"`` (None when reliable)
+    fallback: str | None
+    #: what was wrong with the method's own estimate (only when not reliable)
+    problem: NotRequired[str]
+    #: the options of a ``kprop`` estimate (only for ``method="kprop"``)
+    kprop: NotRequired[KpropDiagnostics]
+    #: variances raised to 1e-10
+    variance_clamps: int
+    #: Gauss–Hermite nodes of the 1-D expectations
+    gh_nodes: int
+    seconds: float
+
+
+class SplittingDetails(TypedDict, total=False):
+    """:attr:`TailProbability.details` of ``method="splitting"`` (empty for the other methods)."""
+
+    #: the levels ``γ_1 < … < γ_T = t`` fixed by the pilot run
+    levels: list[float]
+    #: the per-replicate estimates
+    replicates: F64
+    #: how many replicates reached the threshold
+    nonzero: int
+    forward_passes: int
+    #: the pilot run's estimate
+    pilot_p: float
+    #: the population exceeded its cap (the estimate is then unreliable)
+    capped: bool
+    n_per_level: int
+
+
+class ComparisonRow(TypedDict):
+    """One entry of :attr:`Comparison.rows`."""
+
+    method: str
+    mse: float
+    mse_raw: float
+    mse_over_var: float
+    flops: float
+    mc_mse_equal_flops: float
+    speedup: float
+    #: the MSE is within 10x of the truth's own noise floor
+    truth_limited: bool
+    #: when truth_limited, the speedup that the raw MSE (truth noise included) guarantees; else None
+    speedup_lower_bound: float | None
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A deterministic estimate. Index ``l`` runs over the linear layers (the last is the output).
@@ -215,7 +301,7 @@ class Estimate:
         wrong).
     """
 
-    method: str
+    method: EstimateMethod
     means: list[F64]
     variances: list[F64]
     act_means: list[F64]
@@ -223,7 +309,7 @@ class Estimate:
     cov: list[F64]
     kappa3: list[F64]
     flops_by_layer: list[float]
-    diagnostics: dict[str, Any]
+    diagnostics: EstimateDiagnostics
 
     @property
     def mean(self) -> F64:
@@ -265,7 +351,7 @@ class TailProbability:
     """``P(z_i > threshold)`` for the neurons of one layer (or one neuron)."""
 
     p: F64
-    method: str
+    method: TailMethod
     flops: float
     stderr: F64 | None = None
     raw: F64 | None = None
@@ -283,7 +369,7 @@ class TailProbability:
     reliable: bool = True
     #: ``splitting``: ``levels``, per-replicate estimates ``replicates``, ``nonzero`` replicates,
     #: ``forward_passes``, the pilot's estimate ``pilot_p``, ``n_per_level``, ``capped``.
-    details: dict[str, Any] = field(default_factory=dict)
+    details: SplittingDetails = field(default_factory=SplittingDetails)
 
     def log_error(self, truth: F64 | float) -> F64:
         """``|log P_est − log P_true|`` (the relative-error metric for rare events); ``inf`` where
@@ -335,11 +421,11 @@ class MLP:
 
     def __init__(
         self,
-        weights: Sequence[Any],
-        biases: Sequence[Any] | None = None,
-        activations: Sequence[str] | None = None,
-        input_mean: Any = None,
-        input_cov: Any = None,
+        weights: Sequence[RealArray],
+        biases: Sequence[RealArray | None] | None = None,
+        activations: Sequence[Activation] | None = None,
+        input_mean: RealArray | None = None,
+        input_cov: RealArray | None = None,
     ) -> None:
         if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) == 0:
             raise InvalidTypeError("weights: expected a non-empty list of 2-D arrays")
@@ -367,7 +453,7 @@ class MLP:
                 raise InvalidArgumentError(f"biases[{i}]: expected length {w.shape[0]}, got {b.shape[0]}")
         if activations is not None and (isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence)):
             raise InvalidTypeError(f"activations: expected a list of names, got {type(activations).__name__}")
-        acts = ["relu"] * (depth - 1) if activations is None else list(activations)
+        acts: list[Activation] = ["relu"] * (depth - 1) if activations is None else list(activations)
         if len(acts) != depth - 1:
             raise InvalidArgumentError(f"activations: expected {depth - 1} names (the last layer is linear), got {len(acts)}")
         for a in acts:
@@ -386,7 +472,7 @@ class MLP:
                 raise InvalidArgumentError(f"input_cov: expected shape ({n0},) or ({n0}, {n0}), got {cov.shape}")
         self.weights: list[F64] = ws
         self.biases: list[F64] = bs
-        self.activations: list[str] = acts
+        self.activations: list[Activation] = acts
         self.input_mean: F64 = mean
         self.input_cov: F64 = cov
         #: ``w_var`` of every linear layer (``W_ij ~ N(0, w_var / fan_in)``), set by :func:`random_mlp`;
@@ -414,13 +500,14 @@ class MLP:
         return float(sum(2 * w[i + 1] * w[i] + w[i + 1] * (1 + _C_ACT[acts[i]]) for i in range(self.depth)))
 
     def _tuple(self) -> tuple[list[F64], list[F64], list[str], F64, F64]:
-        return (self.weights, self.biases, self.activations, self.input_mean, self.input_cov)
+        acts: list[str] = list(self.activations)
+        return (self.weights, self.biases, acts, self.input_mean, self.input_cov)
 
     def _layer(self, layer: int) -> int:
         layer = _int("layer", layer, -self.depth, self.depth - 1)
         return layer % self.depth
 
-    def replace(self, weights: Sequence[Any] | None = None, biases: Sequence[Any] | None = None) -> MLP:
+    def replace(self, weights: Sequence[RealArray] | None = None, biases: Sequence[RealArray | None] | None = None) -> MLP:
         """A copy with new weights and/or biases (same activations, input and ``init_scale``)."""
         out = MLP(
             self.weights if weights is None else weights,
@@ -456,7 +543,7 @@ class MLP:
         check_steps("weights", steps, f"{method} on widths {w}")
 
     # ---- exact forward pass (numpy)
-    def forward(self, x: Any, layer: int = -1) -> F64:
+    def forward(self, x: RealArray, layer: int = -1) -> F64:
         """Pre-activations of ``layer`` for inputs ``x`` of shape (n_samples, n_0) (numpy)."""
         h = _array("x", x, 2)
         if h.shape[1] != self.widths[0]:
@@ -482,12 +569,12 @@ class MLP:
     # ---- estimators
     def estimate(
         self,
-        method: Literal["mean_prop", "cov_prop", "cumulant3", "kprop"] = "cov_prop",
+        method: EstimateMethod = "cov_prop",
         mehler_order: int = 1,
         keep_cov: bool = False,
         threads: int | None = None,
         k_max: int = 2,
-        kind: Literal["simple", "augment"] = "simple",
+        kind: KpropKind = "simple",
         avg_metric: bool = False,
         factor: bool = False,
     ) -> Estimate:
@@ -557,7 +644,7 @@ class MLP:
         nthreads = resolve_threads(threads)
         core_method: str = method
         scale: list[float] | None = None
-        kdiag: dict[str, Any] | None = None
+        kdiag: KpropDiagnostics | None = None
         if method == "kprop":
             if (k, kind) not in KPROP_IMPLEMENTED:
                 raise InvalidArgumentError(
@@ -573,7 +660,7 @@ class MLP:
             kdiag = {"k_max": k, "kind": kind, "avg_metric": avg, "factor": fac, "init_scale": scale}
         self._check_estimate_size(core_method, order, keep)
         t0 = time.perf_counter()
-        diag: dict[str, Any] = {"reliable": True, "fallback": None}
+        diag: EstimateDiagnostics = {"reliable": True, "fallback": None, "variance_clamps": 0, "gh_nodes": 100, "seconds": 0.0}
         if kdiag is not None:
             diag["kprop"] = kdiag
         r = _core.mlp_estimate(self._tuple(), core_method, order, keep, nthreads, scale)
@@ -609,7 +696,8 @@ class MLP:
                         "lower-order estimator; rescale the weights"
                     )
                 raise ComputationError(f"estimate: {method} gave {bad}, and so did every lower-order estimator")
-        diag.update({"variance_clamps": int(r["clamps"]), "gh_nodes": 100, "seconds": time.perf_counter() - t0})
+        diag["variance_clamps"] = int(r["clamps"])
+        diag["seconds"] = time.perf_counter() - t0
         return Estimate(
             method=method,
             means=list(r["pre_mean"]),
@@ -933,7 +1021,7 @@ class MLP:
         self,
         layer: int = -1,
         threshold: float = 3.0,
-        method: Literal["gauss", "edgeworth", "mc", "is", "splitting"] = "gauss",
+        method: TailMethod = "gauss",
         neuron: int | None = None,
         n_samples: int = 2**20,
         batch: int = 1024,
@@ -1046,7 +1134,15 @@ class MLP:
                 neurons=idx,
                 ess=np.array([ess1]),
                 reliable=reliable,
-                details={k: v for k, v in res.items() if k not in ("p", "stderr")},
+                details=SplittingDetails(
+                    levels=res["levels"],
+                    replicates=res["replicates"],
+                    nonzero=res["nonzero"],
+                    forward_passes=res["forward_passes"],
+                    pilot_p=res["pilot_p"],
+                    capped=res["capped"],
+                    n_per_level=res["n_per_level"],
+                ),
             )
         shift = None
         extra = 0.0
@@ -1102,10 +1198,10 @@ class MLP:
     # ---- gradients
     def gradient(
         self,
-        c_mean: Any,
-        c_var: Any = None,
+        c_mean: float | RealArray,
+        c_var: float | RealArray | None = None,
         layer: int = -1,
-        method: Literal["mean_prop", "cov_prop"] = "cov_prop",
+        method: GradientMethod = "cov_prop",
         mehler_order: int = 1,
         threads: int | None = None,
     ) -> Gradient:
@@ -1131,9 +1227,7 @@ class MLP:
             )
         return Gradient(value=float(v), d_weights=list(dws), d_biases=list(dbs))
 
-    def tail_gradient(
-        self, threshold: float, neuron: int = 0, layer: int = -1, method: Literal["mean_prop", "cov_prop"] = "cov_prop"
-    ) -> Gradient:
+    def tail_gradient(self, threshold: float, neuron: int = 0, layer: int = -1, method: GradientMethod = "cov_prop") -> Gradient:
         """Gaussian tail ``P = Q((t − m_i)/√v_i)`` of one neuron and its gradient (chain rule through
         :meth:`gradient`)."""
         layer = self._layer(layer)
@@ -1184,14 +1278,14 @@ def _gh(n: int = 100) -> tuple[F64, F64]:
 
 def random_mlp(
     widths: Sequence[int],
-    act: str = "relu",
-    init: Literal["he", "critical", "manual"] = "he",
+    act: Activation = "relu",
+    init: InitScheme = "he",
     w_var: float | None = None,
     b_var: float = 0.0,
     b_mean: float = 0.0,
     seed: int = 0,
-    input_mean: Any = None,
-    input_cov: Any = None,
+    input_mean: RealArray | None = None,
+    input_cov: RealArray | None = None,
 ) -> MLP:
     """A random MLP with ``W_ij ~ N(0, w_var_l / fan_in)`` and biases ``N(b_mean, b_var)``.
 
@@ -1204,7 +1298,7 @@ def random_mlp(
     if len(widths) < 2:
         raise InvalidArgumentError(f"widths: expected a list of at least two positive ints, got {len(widths)} entries")
     ws = [_int(f"widths[{i}]", w, 1) for i, w in enumerate(widths)]
-    act = _method("act", act, ACTIVATIONS)
+    act = _method("act", act, ACTIVATIONS)  # type: ignore[assignment]
     init = _method("init", init, ("he", "critical", "manual"))  # type: ignore[assignment]
     s = _int("seed", seed, 0, U64_MAX)
     bv = _float("b_var", b_var, 0.0)
@@ -1279,7 +1373,7 @@ def mean_field(
     return out
 
 
-def gauss_moments(activation: str, m: Any, v: Any, kmax: int = 6) -> dict[str, F64]:
+def gauss_moments(activation: Activation, m: float | RealArray, v: float | RealArray, kmax: int = 6) -> dict[str, F64]:
     """1-D Gaussian expectations for ``Z ~ N(m, v)`` (arrays): ``g`` (n, kmax+1) with
     ``g[:, k] = E φ^(k)(Z)``, ``e2 = E φ²``, ``var``, ``e3``, ``e4``, ``kappa3``, ``kappa4``."""
     act = _method("activation", activation, ACTIVATIONS)
@@ -1314,7 +1408,7 @@ class Comparison:
     prints it as ``≥ …``. ``speedup_lower_bound`` is None for the other rows.
     """
 
-    rows: list[dict[str, Any]]
+    rows: list[ComparisonRow]
     var: float
     flops_per_sample: float
     noise_floor: float
@@ -1328,7 +1422,7 @@ class Comparison:
         return "\n".join(lines)
 
 
-def speedup_text(row: dict[str, Any]) -> str:
+def speedup_text(row: ComparisonRow | dict[str, Any]) -> str:
     """A row's speedup for printing: ``"12.3"`` when measured, ``"≥ 4.5"`` (the lower bound) when the
     row is truth-limited, so that a bound is never shown as a measurement."""
     if row.get("truth_limited"):
@@ -1382,7 +1476,7 @@ def compare_equal_flops(
     floor = float(np.mean(truth.variances[-1] / truth.n_samples))
     if not (var > 0 and math.isfinite(var)):
         raise InvalidArgumentError(f"net: the output variance is {var:.3g}; MSE/Var and the speedup are undefined")
-    rows = []
+    rows: list[ComparisonRow] = []
     for m in methods:
         name, _, order = m.partition(":")
         est = net.estimate(name, mehler_order=int(order) if order else 1, threads=threads)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def _check_dist_and_format(t: Table) -> None:
 
     parse_dist(t.get_table("dist"))
     try:
-        fp.get_format(t.get_str("format"))
+        fp.get_format(cast("fp.FormatName", t.get_str("format")))  # an unknown name raises
     except BoltzkitError as e:
         raise ConfigError(f"{t.path}.format: {e}") from None
 
@@ -399,7 +399,7 @@ def _mlp_tail_run(params: dict[str, Any], seed: int, threads: int | None) -> Met
     from boltzkit import mlp
 
     w, d = int(params["width"]), int(params["depth"])
-    net = mlp.random_mlp([w] * d + [1], act=str(params.get("act", "relu")), seed=seed)
+    net = mlp.random_mlp([w] * d + [1], act=cast("mlp.Activation", str(params.get("act", "relu"))), seed=seed)
     est = net.estimate("cov_prop")
     t = float(est.mean[0] + float(params.get("threshold_sd", 4.0)) * np.sqrt(est.variances[-1][0]))
     n = int(params.get("n_samples", 20000))

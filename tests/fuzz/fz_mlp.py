@@ -304,7 +304,7 @@ def _random_mlp(draw: st.DrawFn) -> Call:
 
     return _mk(
         f"random_mlp({widths!r}, act={act!r}, init={init!r}, w_var={w_var!r}, b_var={b_var!r}, b_mean={b_mean!r}, seed={seed!r})",
-        lambda: mlp.random_mlp(widths, act=act, init=init, w_var=w_var, b_var=b_var, b_mean=b_mean, seed=seed),
+        lambda: mlp.random_mlp(widths, act=act, init=init, w_var=w_var, b_var=b_var, b_mean=b_mean, seed=seed),  # type: ignore[arg-type]
         check,
     )
 

@@ -26,19 +26,44 @@ nn
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from boltzkit.spin import nn, phase
-from boltzkit.spin._fit import FitResult, coupling_rmse, fit_exact_ml, fit_mpf, fit_pseudolikelihood, mpf_objective
-from boltzkit.spin._generators import chain, curie_weiss, lattice_2d, layered_sk, sk
+from boltzkit.spin._fit import (
+    FitObjective,
+    FitResult,
+    SpinEncoding,
+    coupling_rmse,
+    fit_exact_ml,
+    fit_mpf,
+    fit_pseudolikelihood,
+    mpf_objective,
+)
+from boltzkit.spin._generators import Bonds, Couplings, chain, curie_weiss, lattice_2d, layered_sk, sk
 from boltzkit.spin._model import (
     ENUMERATE_MAX_N,
     AnnealResult,
+    BetaScheduleType,
     DescendResult,
+    Diagonal,
     Enumeration,
+    FloatDtype,
+    InitialStateGenerator,
+    Kernel,
+    Proposal,
+    ProposalAcceptance,
+    QuboFormat,
+    RealArray,
+    Schedule,
     SpinModel,
+    Storage,
+    StorageChoice,
+    SweepOrder,
+    TapInit,
     TapResult,
+    TapSolver,
     TemperingResult,
+    Vartype,
     batch_means,
     beta_schedule,
 )
@@ -49,33 +74,55 @@ if TYPE_CHECKING:
 _SAMPLERS = ("SimulatedAnnealingSampler", "SteepestDescentSolver", "TemperingSampler")
 
 
-def __getattr__(name: str) -> Any:
-    """The dimod samplers, imported on first use so that ``import boltzkit.spin`` works without dimod."""
-    if name in _SAMPLERS:
-        try:
-            from boltzkit.spin import _samplers
-        except ModuleNotFoundError as e:
-            if e.name != "dimod":
-                raise
-            raise ModuleNotFoundError(
-                f"{name}: needs dimod; pip install 'boltzkit[spin]' or pip install dimod", name="dimod"
-            ) from None
-        return getattr(_samplers, name)
-    raise AttributeError(f"module 'boltzkit.spin' has no attribute {name!r}")
+if not TYPE_CHECKING:  # hidden from type checkers: they see the samplers above, and a typo stays an error
+
+    def __getattr__(name: str) -> object:
+        """The dimod samplers, imported on first use so that ``import boltzkit.spin`` works without dimod."""
+        if name in _SAMPLERS:
+            try:
+                from boltzkit.spin import _samplers
+            except ModuleNotFoundError as e:
+                if e.name != "dimod":
+                    raise
+                raise ModuleNotFoundError(
+                    f"{name}: needs dimod; pip install 'boltzkit[spin]' or pip install dimod", name="dimod"
+                ) from None
+            return getattr(_samplers, name)
+        raise AttributeError(f"module 'boltzkit.spin' has no attribute {name!r}")
 
 
 __all__ = [
     "ENUMERATE_MAX_N",
     "AnnealResult",
+    "BetaScheduleType",
+    "Bonds",
+    "Couplings",
     "DescendResult",
+    "Diagonal",
     "Enumeration",
+    "FitObjective",
     "FitResult",
+    "FloatDtype",
+    "InitialStateGenerator",
+    "Kernel",
+    "Proposal",
+    "ProposalAcceptance",
+    "QuboFormat",
+    "RealArray",
+    "Schedule",
     "SimulatedAnnealingSampler",
+    "SpinEncoding",
     "SpinModel",
     "SteepestDescentSolver",
+    "Storage",
+    "StorageChoice",
+    "SweepOrder",
+    "TapInit",
     "TapResult",
+    "TapSolver",
     "TemperingResult",
     "TemperingSampler",
+    "Vartype",
     "batch_means",
     "beta_schedule",
     "chain",

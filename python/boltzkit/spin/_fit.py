@@ -17,9 +17,22 @@ from boltzkit._validate import as_bool, as_float, check_bytes, check_steps
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 from boltzkit.spin._model import ENUMERATE_MAX_N, SpinModel, _posint, _seed
 
-__all__ = ["FitResult", "coupling_rmse", "fit_exact_ml", "fit_mpf", "fit_pseudolikelihood", "mpf_objective"]
+__all__ = [
+    "FitObjective",
+    "FitResult",
+    "SpinEncoding",
+    "coupling_rmse",
+    "fit_exact_ml",
+    "fit_mpf",
+    "fit_pseudolikelihood",
+    "mpf_objective",
+]
 
 F64 = npt.NDArray[np.float64]
+#: ``objective=`` of :func:`mpf_objective`: minimum probability flow or negative log-pseudolikelihood.
+FitObjective = Literal["mpf", "pl"]
+#: ``spins=``: how the data encode a spin, ``±1`` or ``0/1``.
+SpinEncoding = Literal["pm1", "01"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,7 @@ def mpf_objective(
     data: npt.ArrayLike,
     model: SpinModel,
     *,
-    objective: Literal["mpf", "pl"] = "mpf",
+    objective: FitObjective = "mpf",
     threads: int | None = None,
 ) -> tuple[float, F64, F64]:
     """The MPF (or negative log-pseudolikelihood) objective of ±1 ``data`` at ``model`` (β = 1).
@@ -153,7 +166,7 @@ def _minimise(fun: Any, x0: F64, maxiter: int, gtol: float, progress: bool | Non
 def fit_mpf(
     data: npt.ArrayLike,
     *,
-    spins: Literal["pm1", "01"] = "pm1",
+    spins: SpinEncoding = "pm1",
     all_flip: bool = False,
     l2: float = 0.0,
     init: SpinModel | None = None,

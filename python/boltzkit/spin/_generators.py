@@ -10,9 +10,14 @@ import numpy as np
 
 from boltzkit._validate import as_bool, as_float, check_bytes
 from boltzkit.errors import InvalidArgumentError, InvalidTypeError
-from boltzkit.spin._model import MAX_COUPLING, SpinModel, _posint, _seed
+from boltzkit.spin._model import MAX_COUPLING, FloatDtype, SpinModel, _posint, _seed
 
-__all__ = ["chain", "curie_weiss", "lattice_2d", "layered_sk", "sk"]
+__all__ = ["Bonds", "Couplings", "chain", "curie_weiss", "lattice_2d", "layered_sk", "sk"]
+
+#: ``couplings=`` of :func:`sk`: Gaussian or ``±1`` couplings.
+Couplings = Literal["gaussian", "pm1"]
+#: ``kind=`` of :func:`lattice_2d`: ferromagnet, ``±J`` glass or Gaussian glass.
+Bonds = Literal["ferro", "pm_j", "gaussian"]
 
 
 def sk(
@@ -21,8 +26,8 @@ def sk(
     seed: int = 0,
     J0: float = 0.0,
     h_std: float = 0.0,
-    couplings: Literal["gaussian", "pm1"] = "gaussian",
-    dtype: type = np.float64,
+    couplings: Couplings = "gaussian",
+    dtype: FloatDtype = np.float64,
 ) -> SpinModel:
     """Sherrington–Kirkpatrick model: ``J_ij = J0/n + z_ij/√n`` for ``i < j``.
 
@@ -114,7 +119,7 @@ def layered_sk(
 def lattice_2d(
     L: int,
     *,
-    kind: Literal["ferro", "pm_j", "gaussian"] = "ferro",
+    kind: Bonds = "ferro",
     J: float = 1.0,
     h: float = 0.0,
     seed: int = 0,

@@ -16,23 +16,73 @@ import numpy.typing as npt
 from boltzkit import _core
 from boltzkit._progress import counter
 from boltzkit._threads import resolve_threads
+from boltzkit._typing import RealArray
 from boltzkit._validate import I64_MAX, as_bool, as_float, as_int, as_seed, check_bytes, check_steps, memory_limit
 from boltzkit.errors import ComputationError, InvalidArgumentError, InvalidTypeError
 
 if TYPE_CHECKING:
+    from dimod import BinaryQuadraticModel
     from matplotlib.axes import Axes
+    from scipy.sparse import csr_array, sparray, spmatrix
 
 __all__ = [
     "ENUMERATE_MAX_N",
     "AnnealResult",
+    "BetaScheduleType",
     "DescendResult",
+    "Diagonal",
     "Enumeration",
+    "FloatDtype",
+    "InitialStateGenerator",
+    "Kernel",
+    "Proposal",
+    "ProposalAcceptance",
+    "QuboFormat",
+    "RealArray",
+    "Schedule",
     "SpinModel",
+    "Storage",
+    "StorageChoice",
+    "SweepOrder",
+    "TapInit",
     "TapResult",
+    "TapSolver",
     "TemperingResult",
+    "Vartype",
     "batch_means",
     "beta_schedule",
 ]
+
+#: ``schedule=`` of :meth:`SpinModel.anneal` and :func:`beta_schedule` (or an explicit array of betas).
+Schedule = Literal["geometric", "linear"]
+#: ``proposal=``: Metropolis or heat-bath (Gibbs) single-spin updates.
+Proposal = Literal["metropolis", "heat_bath"]
+#: ``order=``: the order in which a sweep visits the spins.
+SweepOrder = Literal["sequential", "random"]
+#: ``kernel=`` of :meth:`SpinModel.anneal`.
+Kernel = Literal["single", "layered"]
+#: :attr:`SpinModel.storage`: how the couplings are held.
+Storage = Literal["dense", "csr", "layered"]
+#: ``storage=`` of the constructors: a storage, or ``"auto"`` (by density).
+StorageChoice = Literal["auto", "dense", "csr"]
+#: ``vartype=`` of :meth:`SpinModel.to_bqm` (dimod's names).
+Vartype = Literal["SPIN", "BINARY"]
+#: ``diagonal=`` of :class:`SpinModel`: refuse a non-zero diagonal of ``J`` or drop it.
+Diagonal = Literal["reject", "drop"]
+#: ``init=`` of :meth:`SpinModel.tap` (or an explicit array of magnetisations).
+TapInit = Literal["random", "eigen", "zeros"]
+#: ``solver=`` of :meth:`SpinModel.tap`.
+TapSolver = Literal["iterate", "newton"]
+#: ``format=`` of :meth:`SpinModel.to_qubo`.
+QuboFormat = Literal["dense", "csr", "dict"]
+#: ``beta_schedule_type=`` of the dimod samplers (dwave-samplers' names).
+BetaScheduleType = Literal["linear", "geometric", "custom"]
+#: ``initial_states_generator=`` of the dimod samplers.
+InitialStateGenerator = Literal["none", "tile", "random"]
+#: ``proposal_acceptance_criteria=`` of the dimod samplers.
+ProposalAcceptance = Literal["Metropolis", "Gibbs"]
+#: ``dtype=`` of the models: float64 (default) or float32 couplings.
+FloatDtype = type[np.float64] | type[np.float32] | np.dtype[np.float64] | np.dtype[np.float32] | Literal["float64", "float32"]
 
 F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
@@ -112,7 +162,7 @@ def _states(name: str, s: object, n: int) -> I8:
     return out
 
 
-def beta_schedule(beta_range: tuple[float, float], num_betas: int, schedule: Literal["geometric", "linear"] = "geometric") -> F64:
+def beta_schedule(beta_range: tuple[float, float], num_betas: int, schedule: Schedule = "geometric") -> F64:
     """Inverse temperatures from ``beta_range[0]`` (hot) to ``beta_range[1]`` (cold).
 
     Parameters
@@ -540,12 +590,12 @@ class SpinModel:
 
     def __init__(
         self,
-        J: Any,
+        J: npt.ArrayLike | sparray | spmatrix,
         h: npt.ArrayLike | None = None,
         *,
         offset: float = 0.0,
-        dtype: Any = np.float64,
-        diagonal: Literal["reject", "drop"] = "reject",
+        dtype: FloatDtype = np.float64,
+        diagonal: Diagonal = "reject",
         labels: Sequence[Hashable] | None = None,
     ) -> None:
         import scipy.sparse as sps
@@ -563,13 +613,13 @@ class SpinModel:
         self.dtype = dt
         self._layers: tuple[list[F64], list[int]] | None = None
         self._dense: F64 | None = None
-        self._csr: Any = None
+        self._csr: csr_array[np.float64] | None = None
         self._j32: npt.NDArray[np.float32] | None = None
         if sps.issparse(J):
             jdt = np.dtype(getattr(J, "dtype", np.float64))
             if jdt.kind not in "biuf":
                 raise InvalidTypeError(f"J: expected a sparse matrix of real numbers, got dtype {jdt}")
-            m = sps.csr_array(J, dtype=np.float64)  # type: ignore[call-overload]
+            m = sps.csr_array(J, dtype=np.float64)
             if m.ndim != 2 or m.shape[0] != m.shape[1]:
                 raise InvalidArgumentError(f"J: expected a square matrix, got shape {m.shape}")
             _finite_array("J", m.data, limit=MAX_COUPLING)
@@ -771,7 +821,7 @@ class SpinModel:
 
     # ----------------------------------------------------------------- storage
     @property
-    def storage(self) -> Literal["dense", "csr", "layered"]:
+    def storage(self) -> Storage:
         """How the couplings are stored."""
         if self._layers is not None:
             return "layered"
@@ -805,7 +855,7 @@ class SpinModel:
         """The dense coupling matrix (a copy), shape (n, n)."""
         return self.J.copy()
 
-    def to_csr(self) -> Any:
+    def to_csr(self) -> csr_array[np.float64]:
         """The couplings as a ``scipy.sparse.csr_array``."""
         import scipy.sparse as sps
 
@@ -951,7 +1001,7 @@ class SpinModel:
             return (0.1, 10.0)
         if self.storage != "dense":
             m = self.to_csr() / scale
-            sq = np.asarray(m.multiply(m).sum(axis=1)).ravel()
+            sq: F64 = np.asarray(m.multiply(m).sum(axis=1)).ravel()
         else:
             sq = ((self.J / scale) ** 2).sum(axis=1)
         hs = self.h / scale
@@ -988,11 +1038,11 @@ class SpinModel:
         num_sweeps: int = 1000,
         *,
         beta_range: tuple[float, float] | None = None,
-        schedule: Literal["geometric", "linear"] | npt.ArrayLike = "geometric",
+        schedule: Schedule | RealArray = "geometric",
         num_sweeps_per_beta: int = 1,
-        proposal: Literal["metropolis", "heat_bath"] = "metropolis",
-        order: Literal["sequential", "random"] = "sequential",
-        kernel: Literal["single", "layered"] = "single",
+        proposal: Proposal = "metropolis",
+        order: SweepOrder = "sequential",
+        kernel: Kernel = "single",
         initial_states: npt.ArrayLike | None = None,
         polish: bool = False,
         trace: bool = False,
@@ -1068,7 +1118,7 @@ class SpinModel:
         )  # fmt: skip
         if isinstance(schedule, str):
             br = self.default_beta_range() if beta_range is None else _beta_range(beta_range, stacklevel=2)
-            betas = beta_schedule(br, nb, schedule)  # type: ignore[arg-type]
+            betas = beta_schedule(br, nb, schedule)
         elif beta_range is not None:
             raise InvalidArgumentError("beta_range: not used with an explicit schedule array; pass one or the other")
         init = None if initial_states is None else _states("initial_states", initial_states, self.n)
@@ -1134,7 +1184,7 @@ class SpinModel:
         burn_in: int | None = None,
         thin: int = 1,
         n_sets: int = 2,
-        proposal: Literal["metropolis", "heat_bath"] = "metropolis",
+        proposal: Proposal = "metropolis",
         record_states: bool = False,
         seed: int = 0,
         threads: int | None = None,
@@ -1336,7 +1386,7 @@ class SpinModel:
         *,
         damping: float = 0.5,
         onsager: bool = True,
-        init: Literal["random", "eigen", "zeros"] | npt.ArrayLike = "random",
+        init: TapInit | RealArray = "random",
         n_starts: int = 1,
         noise: float = 1e-3,
         tol: float = 1e-10,
@@ -1345,7 +1395,7 @@ class SpinModel:
         threads: int | None = None,
         progress: bool | None = None,
         warn: bool = True,
-        solver: Literal["iterate", "newton"] = "iterate",
+        solver: TapSolver = "iterate",
     ) -> TapResult:
         """Solve the TAP equations by damped iteration, annealed over the temperatures ``T``.
 
@@ -1512,7 +1562,7 @@ class SpinModel:
         jd = {(lab[i], lab[j]): -float(x) for i, j, x in zip(r.tolist(), c.tolist(), v.tolist(), strict=True)}
         return hd, jd, self.offset
 
-    def to_bqm(self, vartype: Literal["SPIN", "BINARY"] = "SPIN") -> Any:
+    def to_bqm(self, vartype: Vartype = "SPIN") -> BinaryQuadraticModel:
         """A ``dimod.BinaryQuadraticModel`` with the same energies, labelled by :attr:`labels` (needs dimod).
 
         Parameters
@@ -1531,7 +1581,7 @@ class SpinModel:
         if vartype not in ("SPIN", "BINARY"):
             raise InvalidArgumentError(f"vartype: expected 'SPIN' or 'BINARY', got {vartype!r}")
         r, c, v = self._upper_coo()
-        bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
+        bqm: BinaryQuadraticModel = dimod.BinaryQuadraticModel.from_numpy_vectors(
             -self.h, (r, c, -v), self.offset, dimod.SPIN, variable_order=list(self._label_tuple())
         )
         if vartype == "BINARY":
@@ -1541,10 +1591,10 @@ class SpinModel:
     @overload
     def to_qubo(self, format: Literal["dense"] = "dense") -> tuple[F64, float]: ...
     @overload
-    def to_qubo(self, format: Literal["csr"]) -> tuple[Any, float]: ...
+    def to_qubo(self, format: Literal["csr"]) -> tuple[csr_array[np.float64], float]: ...
     @overload
     def to_qubo(self, format: Literal["dict"]) -> tuple[dict[tuple[Any, Any], float], float]: ...
-    def to_qubo(self, format: Literal["dense", "csr", "dict"] = "dense") -> tuple[Any, float]:
+    def to_qubo(self, format: QuboFormat = "dense") -> tuple[F64 | csr_array[np.float64] | dict[tuple[Any, Any], float], float]:
         """``(Q, offset)`` with ``E(s) = xᵀ Q x + offset`` for ``x = (1 + s)/2``; ``Q`` upper triangular.
 
         ``Q_ij = −4 J_ij`` (``i < j``), ``Q_ii = 2 Σ_j J_ij − 2 h_i``,
@@ -1601,8 +1651,8 @@ class SpinModel:
         n: int | None = None,
         *,
         variable_order: Sequence[Hashable] | None = None,
-        storage: Literal["auto", "dense", "csr"] = "auto",
-        dtype: Any = np.float64,
+        storage: StorageChoice = "auto",
+        dtype: FloatDtype = np.float64,
     ) -> SpinModel:
         """From dimod's convention ``E = Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``.
 
@@ -1711,11 +1761,11 @@ class SpinModel:
     @classmethod
     def from_bqm(
         cls,
-        bqm: Any,
+        bqm: BinaryQuadraticModel,
         *,
         variable_order: Sequence[Hashable] | None = None,
-        storage: Literal["auto", "dense", "csr"] = "auto",
-        dtype: Any = np.float64,
+        storage: StorageChoice = "auto",
+        dtype: FloatDtype = np.float64,
     ) -> SpinModel:
         """From a ``dimod.BinaryQuadraticModel`` (SPIN or BINARY), labels and offset kept.
 
@@ -1772,8 +1822,8 @@ class SpinModel:
         offset: float = 0.0,
         *,
         variable_order: Sequence[Hashable] | None = None,
-        storage: Literal["auto", "dense", "csr"] = "auto",
-        dtype: Any = np.float64,
+        storage: StorageChoice = "auto",
+        dtype: FloatDtype = np.float64,
     ) -> SpinModel:
         """From ``E(x) = Σ_{i,j} Q_ij x_i x_j + offset`` over ``x ∈ {0,1}``, with ``s = 2x − 1``.
 

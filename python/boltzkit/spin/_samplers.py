@@ -28,15 +28,15 @@ import numpy.typing as npt
 
 from boltzkit._validate import as_bool, as_int, check_bytes
 from boltzkit.errors import InvalidArgumentError, InvalidTypeError
-from boltzkit.spin._model import SpinModel
+from boltzkit.spin._model import BetaScheduleType, FloatDtype, InitialStateGenerator, ProposalAcceptance, SpinModel
+
+# bqm / initial_states / the returned SampleSet stay ``Any``: dimod's own annotations are partial
+# (SampleSet's methods are untyped, its SamplesLike alias leaves out the SampleSet it accepts).
 
 __all__ = ["SimulatedAnnealingSampler", "SteepestDescentSolver", "TemperingSampler"]
 
 dimod: Any = _dimod_module  # untyped for mypy
 F64 = npt.NDArray[np.float64]
-BetaScheduleType = Literal["linear", "geometric", "custom"]
-InitialStateGenerator = Literal["none", "tile", "random"]
-ProposalAcceptance = Literal["Metropolis", "Gibbs"]
 
 _SEED_MAX = 2**32 - 1
 
@@ -251,8 +251,8 @@ class SimulatedAnnealingSampler(dimod.Sampler, dimod.Initialized):  # type: igno
         proposal_acceptance_criteria: ProposalAcceptance = "Metropolis",
         *,
         threads: int | None = None,
-        dtype: Any = np.float64,
-        **kwargs: Any,
+        dtype: FloatDtype = np.float64,
+        **kwargs: object,
     ) -> Any:
         """Anneal ``num_reads`` states of a binary quadratic model.
 
@@ -421,7 +421,7 @@ class SteepestDescentSolver(dimod.Sampler, dimod.Initialized):  # type: ignore[m
         large_sparse_opt: bool = False,
         *,
         threads: int | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> Any:
         """Descend from ``num_reads`` initial states to local minima.
 
@@ -530,7 +530,7 @@ class TemperingSampler(dimod.Sampler):  # type: ignore[misc]
         proposal_acceptance_criteria: ProposalAcceptance = "Metropolis",
         *,
         threads: int | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> Any:
         """Run ``num_reads`` independent tempering ladders for ``num_sweeps`` rounds.
 

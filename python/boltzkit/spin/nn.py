@@ -40,6 +40,7 @@ from boltzkit.spin.phase import (
 )
 
 __all__ = [
+    "Activation",
     "PhaseTrajectory",
     "Snapshot",
     "TrainConfig",
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 F64 = npt.NDArray[np.float64]
+#: ``TrainConfig.activation``: the hidden activation (``sign`` trains with a straight-through gradient).
 Activation = Literal["tanh", "relu", "sign"]
 
 
