@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -52,7 +53,7 @@ def bias_table(sizes: list[int], instances: dict[int, int]) -> str:
             pg.append(phase.tc_glass(m) / th - 1)
         dt = time.perf_counter() - t0
         rows.append(f"| {3 * w} | {instances[n]} | {_mean_se(tf)} | {_mean_se(bf)} | {_mean_se(pg)} | {dt:.0f} |")
-        print(rows[-1], flush=True)
+        print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(rows)
 
 
@@ -81,7 +82,7 @@ def false_alarm_table(widths: list[int], nets: int) -> str:
             new += phase.hidden_order_test(m, seed=s, progress=False).significant
         dt = time.perf_counter() - t0
         rows.append(f"| [{w}, {w}, {w}] | {nets} | {_wilson(old, nets)} | {_wilson(new, nets)} | {dt:.0f} |")
-        print(rows[-1], flush=True)
+        print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(rows)
 
 
