@@ -116,14 +116,79 @@ pub(crate) fn accept(rule: Rule, beta: f64, de: f64, rng: &mut SplitMix64) -> bo
     }
 }
 
+/// The acceptance rule at one β, with a table of the acceptance probabilities when every local
+/// field is an integer in `[−M, M]` ([`Couplings::integral_bound`]): the table holds exactly
+/// the values [`accept`] would compute (`exp(−β ΔE)` for Metropolis, `1 + exp(β ΔE)` for heat
+/// bath, each from the same `β·ΔE`) and the same random numbers are drawn, so the results are
+/// bit-identical with and without it; it only saves the `exp`.
+#[derive(Debug, Clone)]
+pub(crate) struct Acceptor {
+    rule: Rule,
+    beta: f64,
+    m: f64,
+    table: Vec<f64>,
+}
+
+impl Acceptor {
+    pub(crate) fn new(rule: Rule, beta: f64, bound: Option<usize>) -> Self {
+        let table = match bound {
+            None => Vec::new(),
+            Some(m) => match rule {
+                Rule::Metropolis => (0..=m).map(|k| (-(beta * (2 * k) as f64)).exp()).collect(),
+                Rule::HeatBath => (0..=2 * m)
+                    .map(|k| 1.0 + (beta * (2.0 * (k as f64 - m as f64))).exp())
+                    .collect(),
+            },
+        };
+        Self {
+            rule,
+            beta,
+            m: bound.unwrap_or(0) as f64,
+            table,
+        }
+    }
+
+    /// [`accept`] of a move of cost `de`.
+    #[inline(always)]
+    pub(crate) fn accept(&self, de: f64, rng: &mut SplitMix64) -> bool {
+        if self.table.is_empty() {
+            return accept(self.rule, self.beta, de, rng);
+        }
+        let x = self.beta * de;
+        match self.rule {
+            Rule::Metropolis => {
+                x <= 0.0
+                    || (x < SKIP
+                        && rng.next_f64()
+                            < match self.table.get((de * 0.5) as usize) {
+                                Some(&p) => p,
+                                None => (-x).exp(),
+                            })
+            }
+            Rule::HeatBath => {
+                if x >= SKIP {
+                    false
+                } else if x <= -SKIP {
+                    true
+                } else {
+                    let d = match self.table.get((de * 0.5 + self.m) as usize) {
+                        Some(&d) => d,
+                        None => 1.0 + x.exp(),
+                    };
+                    rng.next_f64() * d < 1.0
+                }
+            }
+        }
+    }
+}
+
 /// One sweep of single-spin moves on `(s, φ)`; returns `(ΔE total, accepted)`.
 #[inline(always)]
 pub(crate) fn sweep<C: Couplings>(
     model: &C,
     s: &mut [i8],
     phi: &mut [C::R],
-    beta: f64,
-    rule: Rule,
+    acceptor: &Acceptor,
     order: Order,
     rng: &mut SplitMix64,
 ) -> (f64, u64) {
@@ -136,7 +201,7 @@ pub(crate) fn sweep<C: Couplings>(
             Order::Random => below(rng, n),
         };
         let de = 2.0 * s[i] as f64 * phi[i].to_f64();
-        if accept(rule, beta, de, rng) {
+        if acceptor.accept(de, rng) {
             s[i] = -s[i];
             model.flip(i, s[i], phi);
             de_sum += de;
@@ -203,7 +268,9 @@ fn run_block<C: Couplings>(
         .collect();
     let mut accepted = vec![0u64; k];
     let mut de_sum = vec![0.0f64; k];
+    let bound = model.integral_bound();
     for &beta in o.betas {
+        let acceptor = Acceptor::new(o.rule, beta, bound);
         for _ in 0..o.sweeps_per_beta {
             o.cancel.check()?;
             if o.order == Order::Sequential && k > 1 {
@@ -211,7 +278,7 @@ fn run_block<C: Couplings>(
                 for i in 0..n {
                     for b in 0..k {
                         let de = 2.0 * s[b][i] as f64 * phi[b][i].to_f64();
-                        if accept(o.rule, beta, de, &mut rngs[b]) {
+                        if acceptor.accept(de, &mut rngs[b]) {
                             s[b][i] = -s[b][i];
                             model.flip(i, s[b][i], &mut phi[b]);
                             de_sum[b] += de;
@@ -225,8 +292,7 @@ fn run_block<C: Couplings>(
                         model,
                         &mut s[b],
                         &mut phi[b],
-                        beta,
-                        o.rule,
+                        &acceptor,
                         o.order,
                         &mut rngs[b],
                     );
@@ -354,6 +420,95 @@ mod tests {
             }
         }
         j
+    }
+
+    /// Every `Couplings` method of `C` except `integral_bound`, which is `None`: the plain path.
+    struct NoTable<C>(C);
+
+    impl<C: Couplings> Couplings for NoTable<C> {
+        type R = C::R;
+        fn n(&self) -> usize {
+            self.0.n()
+        }
+        fn h(&self) -> &[f64] {
+            self.0.h()
+        }
+        fn fields(&self, s: &[i8], phi: &mut [Self::R]) {
+            self.0.fields(s, phi)
+        }
+        fn flip(&self, i: usize, s_new: i8, phi: &mut [Self::R]) {
+            self.0.flip(i, s_new, phi)
+        }
+        fn abs_row_sum(&self, i: usize) -> f64 {
+            self.0.abs_row_sum(i)
+        }
+        fn sq_row_sum(&self, i: usize) -> f64 {
+            self.0.sq_row_sum(i)
+        }
+        fn row_dot(&self, i: usize, x: &[f64]) -> f64 {
+            self.0.row_dot(i, x)
+        }
+        fn row_sq_dot(&self, i: usize, x: &[f64]) -> f64 {
+            self.0.row_sq_dot(i, x)
+        }
+        fn energy(&self, s: &[i8]) -> f64 {
+            self.0.energy(s)
+        }
+    }
+
+    #[test]
+    fn acceptance_tables_are_bit_identical_to_computing_exp() {
+        // integer couplings ±1, ±2 and integer fields: every ΔE is an even integer
+        let n = 30;
+        let mut g = SplitMix64::new(9, 0);
+        let mut j = vec![0.0; n * n];
+        for a in 0..n {
+            for b in (a + 1)..n {
+                let v = [-2.0, -1.0, 0.0, 1.0, 2.0][(g.next_u64() % 5) as usize];
+                j[a * n + b] = v;
+                j[b * n + a] = v;
+            }
+        }
+        let h: Vec<f64> = (0..n).map(|i| (i % 3) as f64 - 1.0).collect();
+        let m = Dense::new(&j, &h).unwrap();
+        let bound = m.integral_bound().expect("an integer model has a bound");
+        assert!(bound >= 2 && bound <= 2 * n);
+        assert_eq!(NoTable(m).integral_bound(), None);
+        let betas: Vec<f64> = (0..40).map(|k| 0.01 + 0.09 * k as f64).collect();
+        for rule in [Rule::Metropolis, Rule::HeatBath] {
+            for order in [Order::Sequential, Order::Random] {
+                for reads in [1, 5] {
+                    let o = AnnealOptions {
+                        betas: &betas,
+                        num_reads: reads,
+                        seed: 4,
+                        rule,
+                        order,
+                        trace: true,
+                        ..Default::default()
+                    };
+                    assert_eq!(anneal(&m, &o).unwrap(), anneal(&NoTable(m), &o).unwrap());
+                }
+            }
+            // the acceptor itself: same decision and same random numbers drawn, every ΔE
+            for &beta in &[0.0, 0.3, 1.7, 30.0] {
+                let t = Acceptor::new(rule, beta, Some(bound));
+                for k in -(bound as i64)..=(bound as i64) {
+                    let de = 2.0 * k as f64;
+                    let (mut r1, mut r2) =
+                        (SplitMix64::new(1, k as u64), SplitMix64::new(1, k as u64));
+                    for _ in 0..50 {
+                        assert_eq!(t.accept(de, &mut r1), accept(rule, beta, de, &mut r2));
+                    }
+                    assert_eq!(r1.next_u64(), r2.next_u64());
+                }
+            }
+        }
+        // non-integer couplings or too large fields: no table
+        let jf: Vec<f64> = j.iter().map(|v| v * 0.5).collect();
+        assert_eq!(Dense::new(&jf, &h).unwrap().integral_bound(), None);
+        let jl: Vec<f64> = j.iter().map(|v| v * 1000.0).collect();
+        assert_eq!(Dense::new(&jl, &h).unwrap().integral_bound(), None);
     }
 
     #[test]

@@ -73,6 +73,36 @@ pub trait Couplings: Sync {
 
     /// Energy `E(s) = −½ sᵀJs − hᵀs` computed in `f64`.
     fn energy(&self, s: &[i8]) -> f64;
+
+    /// `Some(M)` when every coupling and field is an integer and
+    /// `M = max_i (Σ_j |J_ij| + |h_i|) ≤ INT_TABLE_MAX`: every local field kept by the kernels is
+    /// then an exact integer in `[−M, M]`, so a move's cost `ΔE = 2 s φ` takes at most `2M + 1`
+    /// values and its acceptance probability can be looked up instead of computed.
+    fn integral_bound(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Largest field bound [`Couplings::integral_bound`] reports (acceptance tables of ≤ 2·256 + 1 entries).
+pub const INT_TABLE_MAX: usize = 256;
+
+/// [`Couplings::integral_bound`] of a model given its coupling values and fields.
+fn integral_bound_of<C: Couplings + ?Sized>(
+    model: &C,
+    couplings: impl Iterator<Item = f64>,
+) -> Option<usize> {
+    let mut all = couplings;
+    if !model.h().iter().all(|v| v.fract() == 0.0) || !all.all(|v| v.fract() == 0.0) {
+        return None;
+    }
+    let mut m = 0.0f64;
+    for i in 0..model.n() {
+        m = m.max(model.abs_row_sum(i) + model.h()[i].abs());
+        if m.is_nan() || m > INT_TABLE_MAX as f64 {
+            return None;
+        }
+    }
+    Some(m as usize)
 }
 
 /// Dense row-major couplings (`n × n`) in precision `R`, fields in `f64`.
@@ -198,6 +228,9 @@ impl<R: Real> Couplings for Dense<'_, R> {
             e -= si * (acc + self.h[i]);
         }
         e
+    }
+    fn integral_bound(&self) -> Option<usize> {
+        integral_bound_of(self, self.j.iter().map(|v| v.to_f64()))
     }
 }
 
@@ -353,6 +386,9 @@ impl Couplings for Sparse<'_> {
             e -= s[i] as f64 * (acc + self.h[i]);
         }
         e
+    }
+    fn integral_bound(&self) -> Option<usize> {
+        integral_bound_of(self, self.data.iter().copied())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Parallel tempering (replica exchange) with several independent ladders.
 
-use super::anneal::sweep;
+use super::anneal::{Acceptor, sweep};
 use super::{Cancel, Couplings, Order, Rule, SpinError, check_betas, random_state};
 use crate::parallel::with_threads;
 use crate::rng::SplitMix64;
@@ -159,17 +159,21 @@ pub fn tempering<C: Couplings>(
         let total = o.burn_in + n_meas * o.thin;
         // Progress unit: one round (a sweep of every replica and a swap pass).
         o.cancel.set_total(total as u64);
+        let bound = model.integral_bound();
+        let acceptors: Vec<Acceptor> = o
+            .betas
+            .iter()
+            .map(|&b| Acceptor::new(o.rule, b, bound))
+            .collect();
         for round in 0..total {
             o.cancel.check()?;
             o.cancel.advance(1);
             let step = |(k, rep): (usize, &mut Replica<C::R>)| {
-                let beta = o.betas[k % r];
                 let (de, _) = sweep(
                     model,
                     &mut rep.s,
                     &mut rep.phi,
-                    beta,
-                    o.rule,
+                    &acceptors[k % r],
                     Order::Sequential,
                     &mut rep.rng,
                 );
