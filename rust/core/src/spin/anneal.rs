@@ -269,11 +269,39 @@ fn run_block<C: Couplings>(
     let mut accepted = vec![0u64; k];
     let mut de_sum = vec![0.0f64; k];
     let bound = model.integral_bound();
+    // Interleaved lanes: the block's states and fields as `[spin][read]`, so that a flip's
+    // scattered field updates share cache lines across the reads (same arithmetic per read).
+    let lanes = o.order == Order::Sequential && k > 1 && model.prefers_lanes();
+    let (mut sl, mut pl) = (Vec::new(), Vec::new());
+    if lanes {
+        sl = vec![0i8; n * k];
+        pl = vec![C::R::default(); n * k];
+        for b in 0..k {
+            for i in 0..n {
+                sl[i * k + b] = s[b][i];
+                pl[i * k + b] = phi[b][i];
+            }
+        }
+    }
     for &beta in o.betas {
         let acceptor = Acceptor::new(o.rule, beta, bound);
         for _ in 0..o.sweeps_per_beta {
             o.cancel.check()?;
-            if o.order == Order::Sequential && k > 1 {
+            if lanes {
+                de_sum.fill(0.0);
+                for i in 0..n {
+                    for b in 0..k {
+                        let x = i * k + b;
+                        let de = 2.0 * sl[x] as f64 * pl[x].to_f64();
+                        if acceptor.accept(de, &mut rngs[b]) {
+                            sl[x] = -sl[x];
+                            model.flip_lane(i, sl[x], &mut pl, k, b);
+                            de_sum[b] += de;
+                            accepted[b] += 1;
+                        }
+                    }
+                }
+            } else if o.order == Order::Sequential && k > 1 {
                 de_sum.fill(0.0);
                 for i in 0..n {
                     for b in 0..k {
@@ -304,7 +332,13 @@ fn run_block<C: Couplings>(
                 e[b] += de_sum[b];
                 if e[b] < best_e[b] {
                     best_e[b] = e[b];
-                    best[b].copy_from_slice(&s[b]);
+                    if lanes {
+                        for (i, v) in best[b].iter_mut().enumerate() {
+                            *v = sl[i * k + b];
+                        }
+                    } else {
+                        best[b].copy_from_slice(&s[b]);
+                    }
                 }
             }
             o.cancel.advance(k as u64);
@@ -312,6 +346,13 @@ fn run_block<C: Couplings>(
         if o.trace {
             for b in 0..k {
                 trace[b].push(e[b]);
+            }
+        }
+    }
+    if lanes {
+        for (b, sb) in s.iter_mut().enumerate() {
+            for (i, v) in sb.iter_mut().enumerate() {
+                *v = sl[i * k + b];
             }
         }
     }
@@ -439,6 +480,12 @@ mod tests {
         fn flip(&self, i: usize, s_new: i8, phi: &mut [Self::R]) {
             self.0.flip(i, s_new, phi)
         }
+        fn flip_lane(&self, i: usize, s_new: i8, phi: &mut [Self::R], k: usize, b: usize) {
+            self.0.flip_lane(i, s_new, phi, k, b)
+        }
+        fn prefers_lanes(&self) -> bool {
+            self.0.prefers_lanes()
+        }
         fn abs_row_sum(&self, i: usize) -> f64 {
             self.0.abs_row_sum(i)
         }
@@ -540,33 +587,82 @@ mod tests {
 
     #[test]
     fn lockstep_blocks_do_not_change_any_read() {
-        // Read r's result depends only on (seed, r): blocks of 1, 3 and 8 reads, either order.
+        // Read r's result depends only on (seed, r): blocks of 1, 3 and 8 reads, either order,
+        // for every storage (dense rows, and the interleaved lanes of CSR and layered models).
         let n = 60;
         let j = sk(n, 2);
         let h = vec![0.05; n];
-        let m = Dense::new(&j, &h).unwrap();
+        check_blocks(&Dense::new(&j, &h).unwrap());
+        let (indptr, indices, data) = to_csr(&j, n);
+        check_blocks(&crate::spin::Sparse::new(&indptr, &indices, &data, &h).unwrap());
+        // integer couplings: lanes and acceptance tables together
+        let ji: Vec<f64> = j.iter().map(|v| (v * (n as f64).sqrt()).round()).collect();
+        let (indptr, indices, data) = to_csr(&ji, n);
+        let zero = vec![0.0; n];
+        let sp = crate::spin::Sparse::new(&indptr, &indices, &data, &zero).unwrap();
+        assert!(sp.integral_bound().is_some());
+        check_blocks(&sp);
+        let mut g = SplitMix64::new(3, 0);
+        let widths = [20usize, 25, 15];
+        let weights: Vec<Vec<f64>> = (0..2)
+            .map(|l| {
+                (0..widths[l] * widths[l + 1])
+                    .map(|_| g.next_f64() - 0.5)
+                    .collect()
+            })
+            .collect();
+        let lay = crate::spin::Layered::new(&widths, weights, vec![0.02; 60]).unwrap();
+        assert!(lay.prefers_lanes());
+        check_blocks(&lay);
+    }
+
+    fn to_csr(j: &[f64], n: usize) -> (Vec<usize>, Vec<usize>, Vec<f64>) {
+        let (mut indptr, mut indices, mut data) = (vec![0], Vec::new(), Vec::new());
+        for a in 0..n {
+            for b in 0..n {
+                // a sparse pattern: keep about a third of the pairs (symmetric)
+                if a != b && j[a * n + b] != 0.0 && (a * 7 + b * 7) % 3 == 0 {
+                    indices.push(b);
+                    data.push(j[a * n + b]);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        (indptr, indices, data)
+    }
+
+    fn check_blocks<C: Couplings>(m: &C) {
+        let n = m.n();
         let betas: Vec<f64> = (0..30).map(|k| 0.2 + 0.1 * k as f64).collect();
-        for order in [Order::Sequential, Order::Random] {
-            let mut o = AnnealOptions {
-                betas: &betas,
-                sweeps_per_beta: 2,
-                num_reads: 8,
-                seed: 5,
-                trace: true,
-                order,
-                threads: Some(1),
-                ..Default::default()
-            };
-            let whole = anneal(&m, &o).unwrap(); // one block of 8
-            o.threads = Some(3); // blocks of 3, 3, 2
-            assert_eq!(anneal(&m, &o).unwrap(), whole);
-            o.num_reads = 3;
-            o.threads = Some(4); // blocks of 1
-            let few = anneal(&m, &o).unwrap();
-            assert_eq!(few.final_states[..], whole.final_states[..3 * n]);
-            assert_eq!(few.best_energies[..], whole.best_energies[..3]);
-            assert_eq!(few.trace[..], whole.trace[..3 * betas.len()]);
-            assert_eq!(few.accepted[..], whole.accepted[..3]);
+        for rule in [Rule::Metropolis, Rule::HeatBath] {
+            for order in [Order::Sequential, Order::Random] {
+                let mut o = AnnealOptions {
+                    betas: &betas,
+                    sweeps_per_beta: 2,
+                    num_reads: 8,
+                    seed: 5,
+                    trace: true,
+                    rule,
+                    order,
+                    threads: Some(1),
+                    ..Default::default()
+                };
+                let whole = anneal(m, &o).unwrap(); // one block of 8
+                o.threads = Some(3); // blocks of 3, 3, 2
+                assert_eq!(anneal(m, &o).unwrap(), whole);
+                o.num_reads = 3;
+                o.threads = Some(4); // blocks of 1
+                let few = anneal(m, &o).unwrap();
+                assert_eq!(few.final_states[..], whole.final_states[..3 * n]);
+                assert_eq!(few.best_states[..], whole.best_states[..3 * n]);
+                assert_eq!(few.best_energies[..], whole.best_energies[..3]);
+                assert_eq!(few.trace[..], whole.trace[..3 * betas.len()]);
+                assert_eq!(few.accepted[..], whole.accepted[..3]);
+                for r in 0..8 {
+                    let st = &whole.best_states[r * n..(r + 1) * n];
+                    assert!((m.energy(st) - whole.best_energies[r]).abs() < 1e-9);
+                }
+            }
         }
     }
 

@@ -56,6 +56,15 @@ pub trait Couplings: Sync {
     fn fields(&self, s: &[i8], phi: &mut [Self::R]);
     /// Updates `φ` after spin `i` was flipped to `s_new`: `φ_j += 2 s_new J_ji` for every `j`.
     fn flip(&self, i: usize, s_new: i8, phi: &mut [Self::R]);
+    /// [`Couplings::flip`] on fields of `k` reads stored interleaved (`phi[j·k + b]` is read
+    /// `b`'s field at spin `j`), for read `b`: `phi[j·k + b] += 2 s_new J_ji` for every `j`, with
+    /// the same arithmetic as `flip` (bit-identical).
+    fn flip_lane(&self, i: usize, s_new: i8, phi: &mut [Self::R], k: usize, b: usize);
+    /// Whether lockstep blocks of reads should keep their fields interleaved (storages whose
+    /// flips touch scattered memory: one cache line then serves every read of the block).
+    fn prefers_lanes(&self) -> bool {
+        false
+    }
     /// `Σ_j |J_ij|`.
     fn abs_row_sum(&self, i: usize) -> f64;
     /// `Σ_j J_ij²`.
@@ -198,6 +207,13 @@ impl<R: Real> Couplings for Dense<'_, R> {
     fn flip(&self, i: usize, s_new: i8, phi: &mut [R]) {
         let f = R::from_f64(2.0 * s_new as f64);
         for (p, &jv) in phi.iter_mut().zip(self.row(i)) {
+            *p += f * jv;
+        }
+    }
+    #[inline]
+    fn flip_lane(&self, i: usize, s_new: i8, phi: &mut [R], k: usize, b: usize) {
+        let f = R::from_f64(2.0 * s_new as f64);
+        for (p, &jv) in phi[b..].iter_mut().step_by(k).zip(self.row(i)) {
             *p += f * jv;
         }
     }
@@ -358,6 +374,17 @@ impl Couplings for Sparse<'_> {
         for (&c, &v) in c.iter().zip(v) {
             phi[c] += f * v;
         }
+    }
+    #[inline]
+    fn flip_lane(&self, i: usize, s_new: i8, phi: &mut [f64], k: usize, b: usize) {
+        let f = 2.0 * s_new as f64;
+        let (c, v) = self.row(i);
+        for (&c, &v) in c.iter().zip(v) {
+            phi[c * k + b] += f * v;
+        }
+    }
+    fn prefers_lanes(&self) -> bool {
+        true
     }
     fn abs_row_sum(&self, i: usize) -> f64 {
         self.row(i).1.iter().map(|v| v.abs()).sum()

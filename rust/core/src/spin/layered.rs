@@ -162,6 +162,35 @@ impl Couplings for Layered {
             }
         }
     }
+    fn flip_lane(&self, i: usize, s_new: i8, phi: &mut [f64], lanes: usize, b: usize) {
+        let f = 2.0 * s_new as f64;
+        let (l, k) = self.locate(i);
+        if l > 0 {
+            let nprev = self.widths[l - 1];
+            let row = &self.weights[l - 1][k * nprev..(k + 1) * nprev];
+            let o = self.offsets[l - 1];
+            for (p, a) in phi[o * lanes + b..].iter_mut().step_by(lanes).zip(row) {
+                *p += f * a;
+            }
+        }
+        if l + 1 < self.widths.len() {
+            let nl = self.widths[l];
+            let o = self.offsets[l + 1];
+            let w = &self.weights[l];
+            let col = w[k..].iter().step_by(nl);
+            for (p, a) in phi[o * lanes + b..]
+                .iter_mut()
+                .step_by(lanes)
+                .take(self.widths[l + 1])
+                .zip(col)
+            {
+                *p += f * a;
+            }
+        }
+    }
+    fn prefers_lanes(&self) -> bool {
+        true
+    }
     fn abs_row_sum(&self, i: usize) -> f64 {
         self.row_iter(i).map(|(_, v)| v.abs()).sum()
     }
