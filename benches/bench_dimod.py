@@ -10,6 +10,8 @@ rebuilt on each side outside the timed call). Both samplers get the same explici
 
 D1  Dense SK N = 1000 (dimod J ~ N(0, 1/N), zero fields), 1000 sweeps, 4 reads.
 D2  Sparse random 3-regular N = 10,000 (±1 couplings), 1000 sweeps, 8 reads.
+D3  Periodic 2-D ±J lattice 100 × 100, 1000 sweeps, 8 reads.
+D4  The spin map of an MLP 784-256-256-10 at initialisation (W ~ N(0, 1/fan_in)), 1000 sweeps, 8 reads.
 
 Printed: wall seconds (best of ``--repeats``), boltzkit's split into preprocessing (conversion,
 initial states, schedule) / sampling / postprocessing, the ratio dwave / boltzkit, and mean e/N
@@ -19,6 +21,7 @@ initial states, schedule) / sampling / postprocessing, the ratio dwave / boltzki
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -77,6 +80,23 @@ def regular3_bqm(n: int, seed: int) -> Any:
     return dimod.BinaryQuadraticModel.from_numpy_vectors(np.zeros(n), (edges[:, 0], edges[:, 1], q), 0.0, "SPIN")
 
 
+def lattice_pmj_bqm(side: int, seed: int) -> Any:
+    """Periodic 2-D lattice side × side with ±1 couplings (±J spin glass)."""
+    rng = np.random.default_rng(seed)
+    idx = np.arange(side * side).reshape(side, side)
+    a = np.concatenate([idx.ravel(), idx.ravel()])
+    b = np.concatenate([np.roll(idx, -1, axis=1).ravel(), np.roll(idx, -1, axis=0).ravel()])
+    q = rng.choice([-1.0, 1.0], a.size)
+    return dimod.BinaryQuadraticModel.from_numpy_vectors(np.zeros(side * side), (a, b, q), 0.0, "SPIN")
+
+
+def mlp_map_bqm(widths: list[int], seed: int) -> Any:
+    """The spin model of an MLP at initialisation (W_l ~ N(0, 1/fan_in)), as a BQM: spins are neurons."""
+    rng = np.random.default_rng(seed)
+    ws = [rng.standard_normal((o, i)) / np.sqrt(i) for i, o in itertools.pairwise(widths)]
+    return sp.SpinModel.from_layers(ws).to_bqm()
+
+
 def save(bqm: Any, path: Path) -> None:
     h, (row, col, q), off = bqm.to_numpy_vectors(variable_order=range(len(bqm.variables)))
     np.savez(path, h=h, row=row, col=col, q=q, offset=off)
@@ -92,11 +112,15 @@ def main() -> None:
     ap.add_argument("--dwave-python", required=True, help="interpreter of a venv with dwave-samplers and dimod")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--sweeps", type=int, default=1000)
+    ap.add_argument("--cases", default="D1,D2,D3,D4", help="comma-separated subset of D1,D2,D3,D4")
     args = ap.parse_args()
-    cases = [
-        ("D1 dense SK", sk_bqm(1000, 1), 4),
-        ("D2 sparse 3-regular", regular3_bqm(10_000, 2), 8),
-    ]
+    make = {
+        "D1": lambda: ("D1 dense SK", sk_bqm(1000, 1), 4),
+        "D2": lambda: ("D2 sparse 3-regular", regular3_bqm(10_000, 2), 8),
+        "D3": lambda: ("D3 sparse ±J lattice 100×100", lattice_pmj_bqm(100, 3), 8),
+        "D4": lambda: ("D4 MLP map 784-256-256-10", mlp_map_bqm([784, 256, 256, 10], 4), 8),
+    }
+    cases = [make[c.strip()]() for c in args.cases.split(",")]
     cpu = platform.processor() or platform.machine()
     print(f"# bench_dimod: {cpu}, {os.cpu_count()} CPUs, boltzkit threads = {get_num_threads()}, load {os.getloadavg()[0]:.1f}")
     print(f"sweeps = {args.sweeps}, geometric schedule over dwave's default beta_range, seed 1, best of {args.repeats}\n")
@@ -117,7 +141,7 @@ def main() -> None:
         for (name, bqm, reads), run, pr in zip(cases, runs, peer, strict=True):
             n = len(bqm.variables)
             for label, kw in (("float64", {}), ("float32", {"dtype": np.float32}), ("float64, 1 thread", {"threads": 1})):
-                if "sparse" in name and label == "float32":
+                if not name.startswith("D1") and label == "float32":
                     continue  # float32 storage applies to dense couplings only
                 best, ss = np.inf, None
                 for _ in range(args.repeats):

@@ -101,6 +101,8 @@ def test_clear_errors(kwargs: dict[str, Any], exc: type[Exception], arg: str) ->
         (lambda: hmc.LogisticRegression(np.ones((3, 2)), np.array([0.0, 1.0])), "y"),
         (lambda: hmc.LogisticRegression(np.ones((3, 2)), np.array([0.0, 1.0, 0.5])), "y"),
         (lambda: hmc.LogisticRegression(np.ones((3, 2)), np.array([0.0, 1.0, 1.0]), prior_scale=0.0), "prior_scale"),
+        # found by the long fuzz run: a subnormal scale made 1/s² overflow and the energy at 0 NaN
+        (lambda: hmc.LogisticRegression(np.ones((3, 2)), np.array([0.0, 1.0, 1.0]), prior_scale=5e-324), "prior_scale"),
     ],
 )
 def test_bad_targets(make: Any, arg: str) -> None:

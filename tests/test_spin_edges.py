@@ -186,6 +186,19 @@ def test_reversed_fit_window_is_swapped_with_a_warning() -> None:
     assert f.prefactor == pytest.approx(3.0, rel=1e-12)
 
 
+def test_power_law_prefactor_beyond_the_float_range_is_an_error() -> None:
+    # found by the long fuzz run: t ~ 1e300, y ~ 1e300 with no trend gave prefactor = inf
+    rng = np.random.default_rng(0)
+    t = rng.uniform(1e299, 1e301, 6)
+    y = rng.uniform(1e299, 1e301, 6)
+    f = phase.fit_power_law(t / t.max(), y)  # rescaled: A is finite
+    assert math.isfinite(f.prefactor) and f.prefactor > 0
+    ok = phase.fit_power_law(t, 1e300 / t)  # y = A t^-1 with A = 1e300: representable
+    assert ok.exponent == pytest.approx(-1.0, rel=1e-9) and ok.prefactor == pytest.approx(1e300, rel=1e-6)
+    with pytest.raises(InvalidArgumentError, match=r"^t: the fitted prefactor"):
+        phase.fit_power_law(t, 1e300 / (t / 1e300))  # y = 1e600 / t: A = 1e600 is not a float
+
+
 def test_enumeration_refuses_betas_beyond_the_coupling_scale() -> None:
     # β·J = 1e200 used to give heat_capacity = nan; now refused up front, and 2 spins at β·J = 1e100
     # stay exact: C = β² Var E = 0 in the ground states' limit, ln Z = βJ + ln 2

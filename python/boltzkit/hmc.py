@@ -580,7 +580,7 @@ class LogisticRegression(BuiltinTarget):
     y : array_like of shape (n,)
         Labels, 0 or 1.
     prior_scale : float
-        Standard deviation ``s`` of the Gaussian prior of every coefficient.
+        Standard deviation ``s`` of the Gaussian prior of every coefficient (1e-100 … 1e100).
     """
 
     x: F64
@@ -594,7 +594,8 @@ class LogisticRegression(BuiltinTarget):
             raise InvalidArgumentError(f"y: expected {x.shape[0]} labels (rows of x), got {y.shape[0]}")
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
-        object.__setattr__(self, "prior_scale", _positive("prior_scale", self.prior_scale, 1e100))
+        # below ~1e-100 the prior precision 1/s² overflows (s = 5e-324 gave a NaN energy at 0)
+        object.__setattr__(self, "prior_scale", as_float("prior_scale", self.prior_scale, 1e-100, 1e100))
         _ = self._native
 
     @cached_property

@@ -644,4 +644,12 @@ def fit_power_law(t: npt.ArrayLike, y: npt.ArrayLike, *, window: tuple[float, fl
     resid = z - icpt - slope * x
     se = math.sqrt(float((resid**2).sum()) / (k - 2) / sxx)  # zero for an exact power law, never nan
     q = float(stats.t.ppf(0.975, k - 2))
-    return PowerLawFit(slope, float(np.exp(icpt)), (slope - q * se, slope + q * se), (lo, hi), k)
+    with np.errstate(over="ignore", under="ignore"):
+        pref = float(np.exp(icpt))
+    if not (0 < pref < math.inf):
+        # e.g. t ~ 1e300 with α ≈ −1: A = y / t^α is beyond the float range, the exponent is fine
+        raise InvalidArgumentError(
+            f"t: the fitted prefactor A = exp({icpt:.6g}) is outside the float range (exponent {slope:.6g}); "
+            "rescale t (e.g. t / max(t)) or y"
+        )
+    return PowerLawFit(slope, pref, (slope - q * se, slope + q * se), (lo, hi), k)
