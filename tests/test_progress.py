@@ -7,8 +7,10 @@ import io
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from boltzkit import InvalidTypeError, mlp
+from boltzkit import fpentropy as fp
 from boltzkit import spin as sp
 from boltzkit.spin import phase
 
@@ -22,6 +24,10 @@ _DATA = _M.tempering([1.0], 200, record_states=True).states.reshape(-1, 10)
         ("fit_mpf", lambda p: sp.fit_mpf(_DATA, maxiter=30, progress=p).model.J),
         ("fit_pseudolikelihood", lambda p: sp.fit_pseudolikelihood(_DATA, maxiter=30, progress=p).model.J),
         ("TAP Hessian scan", lambda p: phase.tap_hessian_scan(_M, np.geomspace(0.3, 3, 6), progress=p).lambda_min),
+        (
+            "entropy vs scale",
+            lambda p: fp.entropy_vs_scale(stats.norm(), "float8_e4m3fn", 2.0 ** np.linspace(-1, 1, 5), progress=p).exact,
+        ),
     ],
 )
 def test_progress_bar_on_request_only(name: str, call: object) -> None:
