@@ -98,9 +98,10 @@ pub(crate) fn below(rng: &mut SplitMix64, n: usize) -> usize {
     ((rng.next_u64() as u128 * n as u128) >> 64) as usize
 }
 
-/// Whether to accept a move of cost `de` at inverse temperature `beta`.
-#[inline]
-pub(crate) fn accept(rule: Rule, beta: f64, de: f64, rng: &mut SplitMix64) -> bool {
+/// Whether to accept a move of cost `de` at inverse temperature `beta`: the rule as written,
+/// the reference [`Acceptor`] is tested against.
+#[cfg(test)]
+fn accept(rule: Rule, beta: f64, de: f64, rng: &mut SplitMix64) -> bool {
     let x = beta * de;
     match rule {
         Rule::Metropolis => x <= 0.0 || (x < SKIP && rng.next_f64() < (-x).exp()),
@@ -118,7 +119,7 @@ pub(crate) fn accept(rule: Rule, beta: f64, de: f64, rng: &mut SplitMix64) -> bo
 
 /// The acceptance rule at one β, with a table of the acceptance probabilities when every local
 /// field is an integer in `[−M, M]` ([`Couplings::integral_bound`]): the table holds exactly
-/// the values [`accept`] would compute (`exp(−β ΔE)` for Metropolis, `1 + exp(β ΔE)` for heat
+/// the values the rule would compute (`exp(−β ΔE)` for Metropolis, `1 + exp(β ΔE)` for heat
 /// bath, each from the same `β·ΔE`) and the same random numbers are drawn, so the results are
 /// bit-identical with and without it; it only saves the `exp`.
 #[derive(Debug, Clone)]
@@ -148,12 +149,11 @@ impl Acceptor {
         }
     }
 
-    /// [`accept`] of a move of cost `de`.
+    /// Whether to accept a move of cost `de`: Metropolis `u < exp(−βΔE)`, heat bath
+    /// `u (1 + exp(βΔE)) < 1`, no random number drawn when `|βΔE| ≥ SKIP` decides alone (or
+    /// `βΔE ≤ 0` for Metropolis); the exponential comes from the table when there is one.
     #[inline(always)]
     pub(crate) fn accept(&self, de: f64, rng: &mut SplitMix64) -> bool {
-        if self.table.is_empty() {
-            return accept(self.rule, self.beta, de, rng);
-        }
         let x = self.beta * de;
         match self.rule {
             Rule::Metropolis => {
