@@ -259,3 +259,26 @@ def test_gauss_moments_has_kmax_plus_one_orders(kmax: int) -> None:
     r = mlp.gauss_moments("identity", [0.5, -1.0], [2.0, 3.0], kmax=kmax)
     assert r["g"].shape == (2, kmax + 1)
     assert r["g"][:, 0] == pytest.approx([0.5, -1.0])  # E Z = m
+
+
+def test_kprop_of_a_wide_tanh_input_is_prompt_and_right() -> None:
+    """Found by the long fuzz run: tanh pre-activations of sd ~1e100 made kprop's Wick quadrature
+    take ~1e101 trapezoid nodes (it hung). The wide-input rule is exact in the step limit:
+    tanh(Z) = sign(Z) for Z ~ N(0, 1e200), so the first activations have mean 0 and variance 1."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from boltzkit import mlp
+w = [np.array([[2.11742562e100, 7.79624387e98, 4.54918855e99, -6.25136509e99]]), np.array([[0.53097594]]),
+     np.array([[-1.28973001], [0.50300005], [1.11923162], [-2.93467197]])]
+net = mlp.MLP(w, activations=["tanh", "tanh"])
+for k, kind in [(1, "simple"), (2, "simple"), (2, "augment"), (3, "simple")]:
+    e = net.estimate("kprop", k_max=k, kind=kind)
+    assert all(np.all(np.isfinite(x)) for x in e.means + e.variances), (k, kind)
+    assert abs(e.act_means[0][0]) < 1e-12 and abs(e.act_variances[0][0] - 1) < 1e-12, (k, kind, e.act_variances[0])
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

@@ -239,13 +239,19 @@ fn tanh_poly(k: usize) -> &'static [f64] {
 }
 
 /// Input standard deviation above which tanh moments split off the step function.
-const TANH_SPLIT_SD: f64 = 64.0;
+pub(crate) const TANH_SPLIT_SD: f64 = 64.0;
 /// Half-width of the window in `z` outside which `tanh z = ±1` in f64 (`1 − tanh 25 ≈ 4e-22`).
 const TANH_WINDOW: f64 = 25.0;
 
 /// Nodes `(z, w)` for `∫_{−25}^{25} f(z) N(z; m, s²) dz`: 10-point Gauss–Legendre on panels of
 /// width 1 (tanh's poles at `±iπ/2` are far from each panel), a fixed 500 nodes whatever `s`.
-fn tanh_window_rule(m: f64, s: f64) -> Vec<(f64, f64)> {
+pub(crate) fn tanh_window_rule(m: f64, s: f64) -> Vec<(f64, f64)> {
+    tanh_window_panels(m, s, 1)
+}
+
+/// [`tanh_window_rule`] with `per_unit` panels of width `1/per_unit` per unit of `z` (finer panels
+/// for the higher derivatives of `tanh^p`, whose poles are of higher order).
+pub(crate) fn tanh_window_panels(m: f64, s: f64, per_unit: u32) -> Vec<(f64, f64)> {
     const X: [f64; 5] = [
         0.148_874_338_981_631_2,
         0.433_395_394_129_247_2,
@@ -260,13 +266,14 @@ fn tanh_window_rule(m: f64, s: f64) -> Vec<(f64, f64)> {
         0.149_451_349_150_580_6,
         0.066_671_344_308_688_1,
     ];
-    let panels = (2.0 * TANH_WINDOW) as i32;
+    let width = 1.0 / f64::from(per_unit.max(1));
+    let panels = (2.0 * TANH_WINDOW / width).round() as i32;
     let mut out = Vec::with_capacity(panels as usize * 10);
     for p in 0..panels {
-        let c = -TANH_WINDOW + 0.5 + f64::from(p);
+        let c = -TANH_WINDOW + width * (0.5 + f64::from(p));
         for (&x, &w) in X.iter().zip(&W) {
-            for z in [c - 0.5 * x, c + 0.5 * x] {
-                out.push((z, 0.5 * w * norm_pdf((z - m) / s) / s));
+            for z in [c - 0.5 * width * x, c + 0.5 * width * x] {
+                out.push((z, 0.5 * width * w * norm_pdf((z - m) / s) / s));
             }
         }
     }
