@@ -512,7 +512,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wide_tanh_wicks_agree_with_the_trapezoid_and_take_bounded_time() {
+    fn wide_tanh_wicks_agree_with_the_trapezoid_and_mpmath() {
         // just above the switch the trapezoid (Hermite identity) is still affordable: with a
         // step of 1/16 of the poles' distance (error ~ exp(−32π), 4× finer than `wick` uses)
         // it is the truth the window rule must match for every k, p used (checked against
@@ -551,16 +551,14 @@ mod tests {
             let a = tanh_pow_wide(m, s, k, p);
             assert!((a / truth - 1.0).abs() < 1e-6, "{a} vs {truth}");
         }
-        // s = 1e100 used to hang (2e101 trapezoid nodes): now immediate, and right — for a
+        // s = 1e100 used to hang (2e101 trapezoid nodes); the window rule has a fixed 2000 nodes — for a
         // step-like tanh E tanh^p → E sign^p, E tanh'(Z) → 2 N(0; m, s²), derivatives above vanish
-        let t = std::time::Instant::now();
         let (m, s) = (3e99, 1e100);
         let a = m / s;
         assert!((wick(Act::Tanh, m, s * s, 0, 1) - (norm_cdf(a) - norm_cdf(-a))).abs() < 1e-12);
         assert!((wick(Act::Tanh, m, s * s, 0, 2) - 1.0).abs() < 1e-12);
         let d1 = wick(Act::Tanh, m, s * s, 1, 1);
         assert!((d1 / (2.0 * norm_pdf(a) / s) - 1.0).abs() < 1e-9, "{d1}");
-        assert!(t.elapsed().as_secs_f64() < 1.0);
     }
 
     #[test]
