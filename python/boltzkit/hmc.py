@@ -1262,47 +1262,55 @@ def _vectorize(fn: Callable[..., Any], what: str, d: int) -> Callable[[F64], tup
     return loop
 
 
-def _wrap_callback(
-    fn: Callable[..., Any], sign: float, d: int, *, vectorized: bool = True, pad_to: int | None = None
-) -> Callable[[F64], tuple[F64, F64]]:
-    """Validates a user batch callback's results (shapes) and converts to energies. A NaN or
-    infinite value or gradient marks the point as outside the support (energy +inf):
-    the samplers reject it as a divergence instead of stopping the run. ``pad_to``: call ``fn``
-    with exactly that many rows (copies of the first row fill up), so a jitted function
-    compiles once."""
-    what = "target" if sign > 0 else "logdensity"
-    f = fn if vectorized else _vectorize(fn, what, d)
+class _Callback:
+    """A user batch callback as the Rust core calls it: validates the shapes of its results and
+    hands back ``(values, gradients)``. The core reads ``negate`` once (a log density: it negates
+    both while copying them), turns a NaN or infinite value into ``+inf`` (the point is outside the
+    support: a divergence, not an error; never written into the user's array) and accepts any
+    strides. ``pad_to``: call ``fn`` with exactly that many rows (copies of the first row fill
+    up), so a jitted function compiles once. Kept lean: it runs once per leapfrog round."""
 
-    def call(x: F64) -> tuple[F64, F64]:
-        n = x.shape[0]
+    __slots__ = ("d", "f", "negate", "pad_to", "what")
+
+    def __init__(self, fn: Callable[..., Any], sign: float, d: int, vectorized: bool, pad_to: int | None) -> None:
+        self.what = "target" if sign > 0 else "logdensity"
+        self.f = fn if vectorized else _vectorize(fn, self.what, d)
+        self.negate = sign < 0
+        self.d = d
+        self.pad_to = pad_to
+
+    def __call__(self, x: F64) -> tuple[F64, F64]:
+        n, d, pad_to = x.shape[0], self.d, self.pad_to
         xin = x
         if pad_to is not None and n < pad_to:
-            xin = np.concatenate([x, np.broadcast_to(x[:1], (pad_to - n, d))])
+            xin = np.empty((pad_to, d))
+            xin[:n] = x
+            xin[n:] = x[0]
         m = xin.shape[0]
-        out = f(xin)
+        out = self.f(xin)
         if not isinstance(out, tuple) or len(out) != 2:
-            raise InvalidArgumentError(f"{what}: must return a pair (values of shape (n,), gradients of shape (n, {d}))")
-        try:
-            e = np.asarray(out[0], dtype=np.float64)
-            g = np.asarray(out[1], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"{what}: returned something that is not an array of numbers") from None
+            raise InvalidArgumentError(f"{self.what}: must return a pair (values of shape (n,), gradients of shape (n, {d}))")
+        e, g = out
+        if type(e) is not np.ndarray or e.dtype != np.float64 or type(g) is not np.ndarray or g.dtype != np.float64:
+            try:
+                e = np.asarray(e, dtype=np.float64)
+                g = np.asarray(g, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(f"{self.what}: returned something that is not an array of numbers") from None
         if e.shape != (m,) or g.shape != (m, d):
             raise InvalidArgumentError(
-                f"{what}: returned shapes {e.shape} and {g.shape} for a batch of {m} points; expected ({m},) and ({m}, {d})"
+                f"{self.what}: returned shapes {e.shape} and {g.shape} for a batch of {m} points; expected ({m},) and ({m}, {d})"
             )
         if m != n:
-            e, g = e[:n], g[:n]
-        if sign < 0:
-            e, g = -e, -g
-        # a non-finite energy reads as +inf (never written into the user's array); a non-finite
-        # gradient stops the leapfrog where it meets it: the trajectory is divergent, exactly as
-        # for a native target that overflows
-        if not np.isfinite(e).all():
-            e = np.where(np.isfinite(e), e, np.inf)
-        return np.ascontiguousarray(e), np.ascontiguousarray(g)
+            return e[:n], g[:n]
+        return e, g
 
-    return call
+
+def _wrap_callback(
+    fn: Callable[..., Any], sign: float, d: int, *, vectorized: bool = True, pad_to: int | None = None
+) -> _Callback:
+    """The callback object the Rust core calls (:class:`_Callback`)."""
+    return _Callback(fn, sign, d, vectorized, pad_to)
 
 
 def _starts(x0: object, target: BuiltinTarget | None, d: int | None, n_chains: int, seed: int) -> F64:

@@ -5,7 +5,7 @@ use boltzkit_core::hmc::{
     self as core, BatchTarget, Builtin, Config, HmcError, Method, Metric, Nuts, NutsConfig,
     NutsWarmup, Sampler, Target, WarmupPlan, diag,
 };
-use numpy::ndarray::{Array1, Array2, Array3};
+use numpy::ndarray::{Array1, Array2, Array3, ArrayView2};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2,
     PyReadonlyArray3, PyUntypedArrayMethods,
@@ -164,13 +164,30 @@ impl HmcTarget {
     }
 }
 
-/// A Python callable `f(x: (n, d)) -> (energy (n,), grad (n, d))`, already validated by the
-/// Python layer (contiguous float64 arrays of the right shapes, no NaN). The exception of a
-/// failing call is kept and re-raised by the binding.
+/// A Python callable `f(x: (n, d)) -> (energy (n,), grad (n, d))` whose shapes the Python layer
+/// has checked (`boltzkit.hmc._Callback`); float64 arrays of any strides. With `negate` (read
+/// once from the callable's `negate` attribute) it returns a log density and its gradient, negated
+/// here while copying. A NaN or infinite energy reads as `+∞` (outside the support: the samplers
+/// reject the point as a divergence). The exception of a failing call is kept and re-raised by
+/// the binding.
 struct PyBatch {
     f: Py<PyAny>,
     dim: usize,
+    negate: bool,
     error: Option<PyErr>,
+}
+
+/// `dst = ±src` (`src` of any strides).
+fn copy_signed<'a>(dst: &mut [f64], src: impl Iterator<Item = &'a f64>, negate: bool) {
+    if negate {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = -*s;
+        }
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
 }
 
 impl BatchTarget for PyBatch {
@@ -184,14 +201,14 @@ impl BatchTarget for PyBatch {
         energies: &mut [f64],
         grads: &mut [f64],
     ) -> Result<(), HmcError> {
-        let (n, d) = (energies.len(), self.dim);
+        let (n, d, negate) = (energies.len(), self.dim, self.negate);
         let res: PyResult<()> = Python::attach(|py| {
-            let x = Array2::from_shape_vec((n, d), xs.to_vec())
-                .map_err(|e| InvalidArgumentError::new_err(e.to_string()))?
-                .into_pyarray(py);
+            let view = ArrayView2::from_shape((n, d), xs)
+                .map_err(|e| InvalidArgumentError::new_err(e.to_string()))?;
+            let x = PyArray2::from_array(py, &view);
             let out = self.f.call1(py, (x,))?;
             let (e, g): (PyReadonlyArray1<f64>, PyReadonlyArray2<f64>) = out.extract(py)?;
-            let (e, g) = (e.as_slice()?, g.as_slice()?);
+            let (e, g) = (e.as_array(), g.as_array());
             if e.len() != n || g.len() != n * d {
                 return Err(InvalidArgumentError::new_err(format!(
                     "target: returned {} energies and {} gradient values for {n} points in {d} dimensions",
@@ -199,8 +216,17 @@ impl BatchTarget for PyBatch {
                     g.len()
                 )));
             }
-            energies.copy_from_slice(e);
-            grads.copy_from_slice(g);
+            match g.as_slice() {
+                Some(gs) if !negate => grads.copy_from_slice(gs),
+                Some(gs) => copy_signed(grads, gs.iter(), true),
+                None => copy_signed(grads, g.iter(), negate),
+            }
+            copy_signed(energies, e.iter(), negate);
+            for v in energies.iter_mut() {
+                if !v.is_finite() {
+                    *v = f64::INFINITY;
+                }
+            }
             Ok(())
         });
         res.map_err(|err| {
@@ -446,9 +472,16 @@ fn parse_target(target: &Bound<'_, PyAny>, d: usize) -> PyResult<Tgt> {
         }
         Tgt::Native(inner)
     } else {
+        // a log-density callback says so once (boltzkit.hmc._Callback.negate)
+        let negate = target
+            .getattr("negate")
+            .ok()
+            .and_then(|v| v.extract::<bool>().ok())
+            .unwrap_or(false);
         Tgt::Py(PyBatch {
             f: target.clone().unbind(),
             dim: d,
+            negate,
             error: None,
         })
     })

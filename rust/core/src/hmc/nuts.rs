@@ -131,8 +131,11 @@ pub struct NutsOutput {
     pub warmup_grads: Vec<u64>,
 }
 
-/// A finished subtree (or a leaf) on the tree-building stack.
+/// A finished subtree (or a leaf) on the tree-building stack. A leaf keeps its momentum only in
+/// `prop.p` and its velocity only in `s_beg` (`rho`, `p_beg`, `p_end` and `s_end` are stale):
+/// read them through the accessors, which saves four vector copies per leapfrog step.
 struct Node {
+    leaf: bool,
     depth: u32,
     lsw: f64,
     rho: Vec<f64>,
@@ -146,6 +149,7 @@ struct Node {
 impl Node {
     fn new(d: usize) -> Self {
         Node {
+            leaf: false,
             depth: 0,
             lsw: f64::NEG_INFINITY,
             rho: vec![0.0; d],
@@ -155,6 +159,26 @@ impl Node {
             s_end: vec![0.0; d],
             prop: Phase::zeros(d),
         }
+    }
+
+    #[inline]
+    fn rho(&self) -> &[f64] {
+        if self.leaf { &self.prop.p } else { &self.rho }
+    }
+
+    #[inline]
+    fn p_beg(&self) -> &[f64] {
+        if self.leaf { &self.prop.p } else { &self.p_beg }
+    }
+
+    #[inline]
+    fn p_end(&self) -> &[f64] {
+        if self.leaf { &self.prop.p } else { &self.p_end }
+    }
+
+    #[inline]
+    fn s_end(&self) -> &[f64] {
+        if self.leaf { &self.s_beg } else { &self.s_end }
     }
 }
 
@@ -182,15 +206,65 @@ fn log_sum_exp(a: f64, b: f64) -> f64 {
     }
 }
 
+/// `a · b` with eight partial sums (so the loop vectorises; only its sign is used).
 #[inline]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut acc = [0.0; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// Whether every value is finite, without an early exit (so the loop vectorises): `x · 0` is
+/// `±0` for a finite `x` and NaN otherwise.
+#[inline]
+fn all_finite(v: &[f64]) -> bool {
+    let mut acc = [0.0; 8];
+    let c = v.chunks_exact(8);
+    let r = c.remainder();
+    for x in c {
+        for k in 0..8 {
+            acc[k] += x[k] * 0.0;
+        }
+    }
+    acc.iter().chain(r).all(|a| a.is_finite())
 }
 
 /// Stan's `compute_criterion`: both ends still move along `rho`.
 #[inline]
 fn criterion(s_minus: &[f64], s_plus: &[f64], rho: &[f64]) -> bool {
     dot(s_plus, rho) > 0.0 && dot(s_minus, rho) > 0.0
+}
+
+/// The first half of a leapfrog step from `src` into `dst` (kick and drift; `v` is scratch):
+/// the same arithmetic as [`NutsChain::kick_drift`] in place.
+#[inline]
+fn kick_drift_from(
+    metric: &Metric,
+    src: &Phase,
+    dst: &mut Phase,
+    v: &mut [f64],
+    sign: f64,
+    eps: f64,
+) {
+    let h = 0.5 * sign * eps;
+    for ((pd, ps), g) in dst.p.iter_mut().zip(&src.p).zip(&src.g) {
+        *pd = ps - h * g;
+    }
+    metric.velocity(&dst.p, v);
+    let e = sign * eps;
+    for ((xd, xs), vi) in dst.x.iter_mut().zip(&src.x).zip(v.iter()) {
+        *xd = xs + e * vi;
+    }
 }
 
 /// `a + b` into `out`.
@@ -387,7 +461,7 @@ impl NutsChain {
 
     /// `H(z)`, `+∞` for a non-finite energy, momentum or gradient.
     fn hamiltonian(&self, z: &Phase) -> f64 {
-        if !z.e.is_finite() || !z.g.iter().all(|g| g.is_finite()) {
+        if !z.e.is_finite() || !all_finite(&z.g) {
             return f64::INFINITY;
         }
         let h = z.e + self.metric.kinetic(&z.p);
@@ -551,16 +625,33 @@ impl NutsChain {
         if self.divergent {
             return self.finish();
         }
+        let last = self.leaves_left == 1;
+        if last {
+            // the subtree's far end: the trajectory's new end once the subtree is merged in
+            if self.forward {
+                self.fwd.copy_from(&self.z);
+            } else {
+                self.bck.copy_from(&self.z);
+            }
+        }
         {
+            // the leaf takes `z`'s buffers; the next leapfrog step starts from it into `z`
             let n = &mut self.nodes[self.top];
+            n.leaf = true;
             n.depth = 0;
             n.lsw = log_sum_exp(f64::NEG_INFINITY, w);
-            n.prop.copy_from(&self.z);
-            self.metric.velocity(&self.z.p, &mut n.s_beg);
-            n.s_end.copy_from_slice(&n.s_beg);
-            n.rho.copy_from_slice(&self.z.p);
-            n.p_beg.copy_from_slice(&self.z.p);
-            n.p_end.copy_from_slice(&self.z.p);
+            std::mem::swap(&mut n.prop, &mut self.z);
+            self.metric.velocity(&n.prop.p, &mut n.s_beg);
+            if !last {
+                kick_drift_from(
+                    &self.metric,
+                    &n.prop,
+                    &mut self.z,
+                    &mut self.v,
+                    self.sign,
+                    self.eps,
+                );
+            }
         }
         self.top += 1;
         while self.top >= 2 && self.nodes[self.top - 1].depth == self.nodes[self.top - 2].depth {
@@ -570,7 +661,6 @@ impl NutsChain {
         }
         self.leaves_left -= 1;
         if self.leaves_left > 0 {
-            self.kick_drift();
             return false;
         }
         // the subtree is complete: merge it into the trajectory
@@ -582,20 +672,30 @@ impl NutsChain {
             self.p_bf.copy_from_slice(&self.p_ff);
             self.s_bf.copy_from_slice(&self.s_ff);
             self.s_fb.copy_from_slice(&node.s_beg);
-            self.s_ff.copy_from_slice(&node.s_end);
-            self.p_fb.copy_from_slice(&node.p_beg);
-            self.p_ff.copy_from_slice(&node.p_end);
-            self.fwd.copy_from(&self.z);
+            self.s_ff.copy_from_slice(node.s_end());
+            self.p_fb.copy_from_slice(node.p_beg());
+            self.p_ff.copy_from_slice(node.p_end());
         } else {
             self.p_fb.copy_from_slice(&self.p_bb);
             self.s_fb.copy_from_slice(&self.s_bb);
             self.s_bf.copy_from_slice(&node.s_beg);
-            self.s_bb.copy_from_slice(&node.s_end);
-            self.p_bf.copy_from_slice(&node.p_beg);
-            self.p_bb.copy_from_slice(&node.p_end);
-            self.bck.copy_from(&self.z);
+            self.s_bb.copy_from_slice(node.s_end());
+            self.p_bf.copy_from_slice(node.p_beg());
+            self.p_bb.copy_from_slice(node.p_end());
         }
         self.depth += 1;
+        // the U-turn criteria first: a leaf's momentum lives in its proposal, which may move next
+        let (rho_bck, rho_fwd): (&[f64], &[f64]) = if self.forward {
+            (&self.tmp, node.rho())
+        } else {
+            (node.rho(), &self.tmp)
+        };
+        add(rho_bck, rho_fwd, &mut self.rho);
+        let mut persist = criterion(&self.s_bb, &self.s_ff, &self.rho);
+        add(rho_bck, &self.p_fb, &mut self.tmp2);
+        persist &= criterion(&self.s_bb, &self.s_fb, &self.tmp2);
+        add(rho_fwd, &self.p_bf, &mut self.tmp2);
+        persist &= criterion(&self.s_bf, &self.s_ff, &self.tmp2);
         if node.lsw > self.lsw {
             std::mem::swap(&mut self.sample, &mut node.prop);
         } else {
@@ -606,17 +706,6 @@ impl NutsChain {
             }
         }
         self.lsw = log_sum_exp(self.lsw, node.lsw);
-        let (rho_bck, rho_fwd): (&[f64], &[f64]) = if self.forward {
-            (&self.tmp, &node.rho)
-        } else {
-            (&node.rho, &self.tmp)
-        };
-        add(rho_bck, rho_fwd, &mut self.rho);
-        let mut persist = criterion(&self.s_bb, &self.s_ff, &self.rho);
-        add(rho_bck, &self.p_fb, &mut self.tmp2);
-        persist &= criterion(&self.s_bb, &self.s_fb, &self.tmp2);
-        add(rho_fwd, &self.p_bf, &mut self.tmp2);
-        persist &= criterion(&self.s_bf, &self.s_ff, &self.tmp2);
         if !persist || self.depth >= max_depth {
             return self.finish();
         }
@@ -630,6 +719,26 @@ impl NutsChain {
         let t = self.top;
         let (lo, hi) = self.nodes.split_at_mut(t - 1);
         let (a, b) = (&mut lo[t - 2], &mut hi[0]);
+        // the criteria and the merged node's ends first: a leaf's momentum lives in its
+        // proposal, which the multinomial choice below may exchange
+        add(a.rho(), b.rho(), &mut self.tmp);
+        let mut persist = criterion(&a.s_beg, b.s_end(), &self.tmp);
+        add(a.rho(), b.p_beg(), &mut self.tmp2);
+        persist &= criterion(&a.s_beg, &b.s_beg, &self.tmp2);
+        add(b.rho(), a.p_end(), &mut self.tmp2);
+        persist &= criterion(a.s_end(), b.s_end(), &self.tmp2);
+        if a.leaf {
+            a.p_beg.copy_from_slice(&a.prop.p);
+        }
+        if b.leaf {
+            a.p_end.copy_from_slice(&b.prop.p);
+            std::mem::swap(&mut a.s_end, &mut b.s_beg);
+        } else {
+            std::mem::swap(&mut a.s_end, &mut b.s_end);
+            std::mem::swap(&mut a.p_end, &mut b.p_end);
+        }
+        std::mem::swap(&mut a.rho, &mut self.tmp);
+        a.leaf = false;
         let lsw_sub = log_sum_exp(a.lsw, b.lsw);
         if b.lsw > lsw_sub {
             std::mem::swap(&mut a.prop, &mut b.prop);
@@ -640,16 +749,6 @@ impl NutsChain {
                 std::mem::swap(&mut a.prop, &mut b.prop);
             }
         }
-        let rho_sub = &mut self.tmp;
-        add(&a.rho, &b.rho, rho_sub);
-        let mut persist = criterion(&a.s_beg, &b.s_end, rho_sub);
-        add(&a.rho, &b.p_beg, &mut self.tmp2);
-        persist &= criterion(&a.s_beg, &b.s_beg, &self.tmp2);
-        add(&b.rho, &a.p_end, &mut self.tmp2);
-        persist &= criterion(&a.s_end, &b.s_end, &self.tmp2);
-        a.rho.copy_from_slice(rho_sub);
-        std::mem::swap(&mut a.s_end, &mut b.s_end);
-        std::mem::swap(&mut a.p_end, &mut b.p_end);
         a.lsw = lsw_sub;
         a.depth += 1;
         self.top -= 1;
@@ -1251,6 +1350,32 @@ fn after_transition(ch: &mut NutsChain, sched: Option<&Schedule>, i: usize, warm
 mod tests {
     use super::*;
     use crate::hmc::Builtin;
+
+    #[test]
+    fn vectorised_dot_and_finite_check_match_the_plain_loops() {
+        let mut r = Pcg64Mcg::seed_from_u64(3);
+        for n in 0..40 {
+            let a: Vec<f64> = (0..n).map(|_| r.random::<f64>() - 0.5).collect();
+            let b: Vec<f64> = (0..n).map(|_| r.random::<f64>() - 0.5).collect();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            let scale: f64 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+            assert!(
+                (dot(&a, &b) - plain).abs() <= 1e-15 * (1.0 + scale),
+                "n = {n}"
+            );
+            assert!(all_finite(&a));
+            for i in 0..n {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    let mut c = a.clone();
+                    c[i] = bad;
+                    assert!(!all_finite(&c), "n = {n}, i = {i}, {bad}");
+                }
+                let mut c = a.clone();
+                c[i] = f64::MAX;
+                assert!(all_finite(&c));
+            }
+        }
+    }
 
     #[test]
     fn log_sum_exp_matches_stan() {
