@@ -303,3 +303,19 @@ def test_enumeration_never_returns_probabilities_that_do_not_sum_to_one() -> Non
         assert str(e).startswith("enumerate_exact: ")
     else:
         np.testing.assert_allclose(r.pq.sum(axis=1), 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 2.0**-1070])
+def test_batch_means_is_homogeneous_at_the_ends_of_the_float_range(scale: float) -> None:
+    """Found by the long fuzz run: x ~ 1e300 gave an infinite standard error (squares overflow).
+    Mean and standard error scale with x; the truth is the same data at scale 1, in mpmath-free
+    closed form (the batch means of a known sequence)."""
+    x = np.tile([1.0, -0.5, 2.0, 0.25], 10)  # 40 samples, 20 batches of 2: batch means 0.25 / 1.125
+    m1, s1 = sp.batch_means(x)
+    bm = np.tile([0.25, 1.125], 10)
+    assert m1 == pytest.approx(x.mean(), rel=1e-15)
+    assert s1 == pytest.approx(bm.std(ddof=1) / math.sqrt(20), rel=1e-15)
+    m, s = sp.batch_means(x * scale)
+    assert np.isfinite(m) and np.isfinite(s) and s > 0
+    assert m == pytest.approx(m1 * scale, rel=1e-12 if scale > 1e-300 else 1e-3)
+    assert s == pytest.approx(s1 * scale, rel=1e-12 if scale > 1e-300 else 1e-3)

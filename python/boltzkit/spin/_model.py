@@ -231,8 +231,17 @@ def batch_means(x: npt.ArrayLike, n_batches: int = 20, axis: int = 0) -> tuple[F
     k = a.shape[0] // n_batches
     if k < 1:
         raise InvalidArgumentError(f"x: need at least n_batches = {n_batches} samples, got {a.shape[0]}")
+    # far from 1 the sums and squares would overflow or underflow: work on x / 2^e (exact)
+    top = float(np.max(np.abs(a))) if a.size else 0.0
+    scale = math.ldexp(1.0, math.frexp(top)[1]) if top > 0 and not 1e-150 < top < 1e150 else 1.0
+    if scale != 1.0:
+        a = a / scale
     b = a[: k * n_batches].reshape(n_batches, k, *a.shape[1:]).mean(axis=1)
-    return a.mean(axis=0), b.std(axis=0, ddof=1) / math.sqrt(n_batches)
+    mean = a.mean(axis=0) * scale
+    stderr = b.std(axis=0, ddof=1) / math.sqrt(n_batches) * scale
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(stderr))):
+        raise InvalidArgumentError("x: the mean or its standard error exceeds the float64 range (|x| up to 1.8e308)")
+    return mean, stderr
 
 
 @dataclass(frozen=True)
