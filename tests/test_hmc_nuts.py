@@ -244,3 +244,26 @@ def test_jitter_breaks_a_resonant_path_length() -> None:
     np.testing.assert_array_equal(la.records, lb.records)
     with pytest.raises(InvalidArgumentError, match="jitter"):
         hmc.sample(t, method="mjhmc", jitter=0.5, step_size=0.1, n_samples=5)
+
+
+def test_a_batch_dependent_callback_gives_the_same_draws_however_fast_it_runs() -> None:
+    """A callback whose rows depend on the batch (here: explicitly, by 1e-9 per row; numpy's
+    BLAS does it by blocking) must see the same batches in every run of a seed: the batches may
+    not follow the wall clock (found by the posterior bench: runs of one seed differed)."""
+    import time
+
+    slow = [False]
+
+    def logdensity(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if slow[0]:
+            time.sleep(0.002)
+        return -0.5 * (x**2).sum(axis=1), -x + 1e-9 * x.shape[0]
+
+    kw: dict[str, Any] = {"dim": 2, "n_samples": 150, "warmup": 100, "seed": 3, "progress": False}
+    for method in ("nuts", "lahmc"):
+        extra: dict[str, Any] = {} if method == "nuts" else {"step_size": 0.5, "warmup": 0}
+        a = hmc.sample(logdensity=logdensity, method=method, **{**kw, **extra})
+        slow[0] = True
+        b = hmc.sample(logdensity=logdensity, method=method, **{**kw, **extra})
+        slow[0] = False
+        np.testing.assert_array_equal(a.records, b.records)

@@ -1341,9 +1341,19 @@ def _starts(x0: object, target: BuiltinTarget | None, d: int | None, n_chains: i
     return np.ascontiguousarray(a)
 
 
-def _run_chunks(run: Any, total: int, step: Callable[[int], None], desc: str, progress: bool | None) -> float:
-    """Advance ``total`` iterations in chunks of about 0.2 s (so Ctrl-C stops within a second),
-    with a progress bar; returns the wall time."""
+#: Iterations per chunk of a run on a callback target: a fixed schedule 1, 2, 4, … up to this.
+CALLBACK_CHUNK = 64
+
+
+def _run_chunks(run: Any, total: int, step: Callable[[int], None], desc: str, progress: bool | None, timed: bool = True) -> float:
+    """Advance ``total`` iterations in chunks, with a progress bar; returns the wall time.
+
+    ``timed``: chunks of about 0.2 s (so Ctrl-C stops a native target within a second). A
+    callback target (``timed=False``) gets a fixed schedule instead (1, 2, 4, … up to
+    :data:`CALLBACK_CHUNK` iterations): chains wait for each other at a chunk's end, so the chunks
+    decide which rows share a callback batch, and a callback whose rows depend on the batch (a
+    BLAS product blocks differently for 3 rows than for 8) must see the same batches in every
+    run of a seed. Ctrl-C reaches a callback target inside its next call."""
     bar = None
     if want_progress(progress) and total > 0:
         from boltzkit._progress import bar as new_bar
@@ -1361,7 +1371,8 @@ def _run_chunks(run: Any, total: int, step: Callable[[int], None], desc: str, pr
             if bar is not None:
                 bar.update(k)
             per = dt / k
-            chunk = max(1, min(int(0.2 / per) if per > 0 else 1_000_000, 4 * k))
+            timed_chunk = max(1, min(int(0.2 / per) if per > 0 else 1_000_000, 4 * k))
+            chunk = timed_chunk if timed else min(2 * k, CALLBACK_CHUNK)
     finally:
         if bar is not None:
             bar.close()
@@ -1536,7 +1547,9 @@ def sample(
         Jump samplers: keep ``L z`` and ``L⁻¹ z`` between jumps (turning it off only costs
         gradients; for checks).
     seed : int
-        Seed; chain ``c`` uses its own stream, so results do not depend on ``threads``.
+        Seed; chain ``c`` uses its own stream, so results do not depend on ``threads``, nor on
+        how fast a callback runs: its batches follow a fixed schedule, so even a callback whose
+        rows depend on the batch they come in (BLAS blocking) reproduces bit for bit.
     threads : int, optional
         Worker threads (default: :func:`boltzkit.get_num_threads`).
     progress : bool, optional
@@ -1699,12 +1712,13 @@ def _sample_hmc(
     if jitter > 0:
         run.set_jitter(jitter, seed)
     run.init()
+    timed = not isinstance(core_target, _Callback)
     t_warm = 0.0
     if warmup > 0:
         run.start_warmup(warmup, adapt_step_size, adapt_metric, ta)
-        t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), f"{method} warm-up", progress)
+        t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), f"{method} warm-up", progress, timed)
     run.reserve(n_samples * thin)
-    wall = _run_chunks(run, n_samples * thin, lambda k: run.run(k, threads), method, progress)
+    wall = _run_chunks(run, n_samples * thin, lambda k: run.run(k, threads), method, progress, timed)
     out = run.output()
     _check_output(out, jump)
     return Trace(
@@ -1759,13 +1773,14 @@ def _sample_nuts(
         )
     run = _core.NutsRun(core_target, starts, eps, minv, max_depth, 1000.0, seed)
     run.init()
+    timed = not isinstance(core_target, _Callback)
     t_warm = 0.0
     if warmup > 0:
         run.start_warmup(warmup, adapt_step_size, adapt_metric, dense, ta, pooled, save)
-        t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), "nuts warm-up", progress)
+        t_warm = _run_chunks(run, warmup, lambda k: run.warmup(k, threads), "nuts warm-up", progress, timed)
     total = n_samples * thin
     run.reserve(total)
-    wall = _run_chunks(run, total, lambda k: run.run(k, threads), "nuts", progress)
+    wall = _run_chunks(run, total, lambda k: run.run(k, threads), "nuts", progress, timed)
     out = run.output(False)
     if not np.isfinite(out["x"]).all():  # pragma: no cover - divergent states are never kept
         raise ComputationError("sample: a recorded state is not finite")
