@@ -24,12 +24,14 @@ logistic regression natively (built-in targets) and the others through numpy bat
 
 Timing. boltzkit: ``wall`` is the whole ``hmc.sample`` call (warm-up + sampling), ``sample_s``
 its sampling part (``Trace.wall_time``). BlackJAX, default driver (one chain after the other,
-as in the first table): ``wall`` includes its JIT compilation. BlackJAX, ``logistic_big``
-(driver ``vmap``: 8 chains vmapped, as BlackJAX's docs run several chains): warm-up
-(``window_adaptation`` per chain, vmapped) and sampling are two jitted functions, compiled
-ahead of time (``.lower().compile()``, timed apart), then run once each; ``wall`` = warm-up +
-sampling runs without compilation, ``wall_jit`` = with it. Both sides also time the gradient of
-one point alone and of a batch of 8 (median of 30 calls; per point).
+as in the first table): ``wall`` includes its JIT compilation. BlackJAX, ``logistic_big``:
+warm-up (``window_adaptation`` per chain) and sampling are two jitted functions, compiled ahead
+of time (``.lower().compile()``, timed apart), then run; ``wall`` = warm-up + sampling runs
+without compilation, ``wall_jit`` = with it. ``--peer-driver vmap`` (default, as BlackJAX's docs
+run several chains): both functions vmapped over the chains, so the chains advance in lockstep
+(``lockstep`` = gradients computed, max over chains per draw × chains, / gradients used);
+``seq``: one chain after the other through the same compiled single-chain functions. Both sides
+also time the gradient of one point alone and of a batch of 8 (median of 30 calls; per point).
 """
 
 from __future__ import annotations
@@ -278,7 +280,7 @@ np.savez(cfg["out"], x=np.stack(out_x), steps=np.stack(steps), div=np.stack(div)
 """
 
 
-PEER_VMAP = """
+PEER_AOT = """
 import json, sys, time
 import numpy as np
 import jax, jax.numpy as jnp
@@ -309,17 +311,31 @@ def sample_one(k, state, eps, imm):
     return jax.lax.scan(one, state, jax.random.split(k, draws))[1]
 
 
+vm = cfg["driver"] == "vmap"
+
+
+def stack(outs):
+    return jax.tree.map(lambda *a: jnp.stack(a), *outs)
+
+
+def pick(t, c):
+    return jax.tree.map(lambda a: a[c], t)
+
+
 t0 = time.perf_counter()
-warm_c = jax.jit(jax.vmap(warm_one)).lower(k1, x0).compile()
+warm_c = jax.jit(jax.vmap(warm_one) if vm else warm_one).lower(*((k1, x0) if vm else (k1[0], x0[0]))).compile()
 t_cw = time.perf_counter() - t0
 t0 = time.perf_counter()
-state, eps, imm, wgrads = jax.block_until_ready(warm_c(k1, x0))
+wout = warm_c(k1, x0) if vm else stack([warm_c(k1[c], x0[c]) for c in range(chains)])
+state, eps, imm, wgrads = jax.block_until_ready(wout)
 t_w = time.perf_counter() - t0
 t0 = time.perf_counter()
-samp_c = jax.jit(jax.vmap(sample_one)).lower(k2, state, eps, imm).compile()
+args = (k2, state, eps, imm) if vm else (k2[0], pick(state, 0), eps[0], imm[0])
+samp_c = jax.jit(jax.vmap(sample_one) if vm else sample_one).lower(*args).compile()
 t_cs = time.perf_counter() - t0
 t0 = time.perf_counter()
-xs, ns, dv, dp = jax.block_until_ready(samp_c(k2, state, eps, imm))
+sout = samp_c(k2, state, eps, imm) if vm else stack([samp_c(k2[c], pick(state, c), eps[c], imm[c]) for c in range(chains)])
+xs, ns, dv, dp = jax.block_until_ready(sout)
 t_s = time.perf_counter() - t0
 vg1 = jax.jit(jax.value_and_grad(logdensity))
 vg8 = jax.jit(jax.vmap(jax.value_and_grad(logdensity)))
@@ -362,9 +378,9 @@ def _stats(tr: hmc.Trace, grads: float, wall: float) -> dict[str, Any]:
 def _run_peer(a: argparse.Namespace, name: str, m: dict[str, Any], tmp: Path, data: Path) -> dict[str, Any]:
     out = tmp / f"{name}.npz"
     cfg = {"data": str(data), "out": str(out), "dim": m["dim"], "chains": a.chains, "warmup": a.warmup,
-           "draws": a.draws, "seed": a.seed, "target_accept": a.target_accept}  # fmt: skip
+           "draws": a.draws, "seed": a.seed, "target_accept": a.target_accept, "driver": a.peer_driver}  # fmt: skip
     script = tmp / f"peer_{name}.py"
-    driver = PEER_VMAP if m.get("peer") == "vmap" else PEER
+    driver = PEER_AOT if m.get("peer") == "aot" else PEER
     script.write_text(driver.replace("{model}", textwrap.dedent(JAX_MODELS[name])))
     subprocess.run([a.peer_python, str(script), json.dumps(cfg)], check=True)
     p = np.load(out)
@@ -378,6 +394,8 @@ def _run_peer(a: argparse.Namespace, name: str, m: dict[str, Any], tmp: Path, da
                    "wall_jit": float(p["wall_jit"]), "ess_per_s_jit": st["min_ess_bulk"] / float(p["wall_jit"]),
                    "compile_s": float(p["compile_s"]), "grad1_us": 1e6 * float(p["grad1"]),
                    "grad8_us": 1e6 * float(p["grad8"])})  # fmt: skip
+        if a.peer_driver == "vmap":
+            st["lockstep"] = float(p["steps"].max(axis=0).sum() * p["steps"].shape[0] / p["steps"].sum())
     return st
 
 
@@ -391,6 +409,8 @@ def main() -> None:
     ap.add_argument("--only", action="append", help="run these models (logistic_big runs only when named)")
     ap.add_argument("--target-accept", type=float, default=0.8, help="both sides (default 0.8)")
     ap.add_argument("--no-peer", action="store_true", help="boltzkit only (no BlackJAX run)")
+    ap.add_argument("--peer-driver", choices=("vmap", "seq"), default="vmap",
+                    help="logistic_big: BlackJAX chains vmapped (default) or one after the other")  # fmt: skip
     a = ap.parse_args()
     cov, prec = _gauss100()
     xl, yl = _logistic_data()
@@ -403,7 +423,7 @@ def main() -> None:
         "eight_centred": {"logdensity": eight_centred, "dim": 10, "ref": None},
         "logistic": {"target": hmc.LogisticRegression(xl, yl, prior_scale=1.0), "dim": 101, "ref": None},
         "stoch_vol": {"logdensity": stochastic_volatility, "dim": 103, "ref": None},
-        "logistic_big": {"logdensity": logistic_big, "dim": 101, "ref": None, "peer": "vmap", "opt_in": True},
+        "logistic_big": {"logdensity": logistic_big, "dim": 101, "ref": None, "peer": "aot", "opt_in": True},
     }
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
@@ -430,7 +450,7 @@ def main() -> None:
             ours.update({"divergences": int(tr.divergences.sum()),
                          "mean_depth": float(np.mean(tr.sample_stats()["tree_depth"])), "step_size": tr.step_size,
                          "wall": wall_ours})  # fmt: skip
-            if m.get("peer") == "vmap":
+            if m.get("peer") == "aot":
                 f = m["target"].energy_grad if "target" in m else m["logdensity"]
                 ours.update({"sample_s": tr.wall_time, "ess_per_s_sampling": ours["min_ess_bulk"] / tr.wall_time,
                              "grad1_us": 1e6 * _grad_cost(f, x0[:1]),
@@ -457,7 +477,10 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     hdr = (f"{'model':<17} {'side':<9} {'max|z|':>7} {'sd ratio':>12} {'minESSb':>8} {'ESS/grad':>9} {'ESS/s':>8} "
            f"{'Rhat':>6} {'div':>4} {'depth':>5} {'eps':>6}")  # fmt: skip
-    print(f"target_accept {a.target_accept}, {a.chains} chains, warm-up {a.warmup}, draws {a.draws}")
+    print(
+        f"target_accept {a.target_accept}, {a.chains} chains, warm-up {a.warmup}, draws {a.draws}, "
+        f"BlackJAX driver for logistic_big: {a.peer_driver}"
+    )
     print(hdr)
     for r in rows:
         for side in ("ours", "blackjax"):
@@ -477,9 +500,10 @@ def main() -> None:
                     continue
                 s = r[side]
                 wj = s.get("wall_jit", s["wall"])
+                lock = f"  lockstep {s['lockstep']:.2f}" if "lockstep" in s else ""
                 print(f"{r['model']:<17} {side:<9} {s['grad1_us']:>11.0f} {s['grad8_us']:>14.0f} {s['sample_s']:>9.1f} "
                       f"{s['wall']:>8.1f} {wj:>10.1f} {s['ess_per_s_sampling']:>10.2f} {s['ess_per_s']:>10.2f} "
-                      f"{s['min_ess_bulk'] / wj:>10.2f}")  # fmt: skip
+                      f"{s['min_ess_bulk'] / wj:>10.2f}{lock}")  # fmt: skip
             if "blackjax" in r:
                 o, b = r["ours"], r["blackjax"]
                 ratios = (o["ess_per_s_sampling"] / b["ess_per_s_sampling"], o["ess_per_s"] / b["ess_per_s"],
