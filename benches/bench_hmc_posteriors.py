@@ -2,7 +2,8 @@
 
     python benches/bench_hmc_posteriors.py --peer-python /tmp/peers-hmc/bin/python \\
         [--chains 4] [--warmup 1000] [--draws 1000] [--only funnel ...] [--target-accept 0.8]
-        [--no-peer]
+        [--no-peer] [--peer-driver vmap|seq]
+    python benches/bench_hmc_posteriors.py --peer-python ... --only logistic_big --chains 8   # opt-in model
 
 The peer runs in its own environment (jax + blackjax from PyPI, outside the repo): this script
 writes a small driver to a temporary folder, runs it there, and reads back its draws. Both sides
@@ -18,13 +19,14 @@ statistics are those of the original x, against the same exact moments), eight s
 and non-centred, a logistic regression with 101 parameters (synthetic data, n = 400), a
 non-centred stochastic-volatility model with 103 parameters (T = 100 returns simulated from it),
 and ``logistic_big``: 101 parameters, n = 10⁴ rows, a gradient of ≈ 0.4–3 ms per point on this
-machine, run with ``--chains 8``. boltzkit evaluates the Gaussian, centred funnel and small
-logistic regression natively (built-in targets) and the others through numpy batched callbacks
-(``logdensity=``); BlackJAX evaluates JAX log densities (jitted).
+machine, run only when named (``--only logistic_big``, with ``--chains 8``). boltzkit evaluates
+the Gaussian, centred funnel and small logistic regression natively (built-in targets) and the
+others through numpy batched callbacks (``logdensity=``); BlackJAX evaluates JAX log densities
+(jitted).
 
 Timing. boltzkit: ``wall`` is the whole ``hmc.sample`` call (warm-up + sampling), ``sample_s``
 its sampling part (``Trace.wall_time``). BlackJAX, default driver (one chain after the other,
-as in the first table): ``wall`` includes its JIT compilation. BlackJAX, ``logistic_big``:
+each compiled anew): ``wall`` includes its JIT compilation. BlackJAX, ``logistic_big``:
 warm-up (``window_adaptation`` per chain) and sampling are two jitted functions, compiled ahead
 of time (``.lower().compile()``, timed apart), then run; ``wall`` = warm-up + sampling runs
 without compilation, ``wall_jit`` = with it. ``--peer-driver vmap`` (default, as BlackJAX's docs
