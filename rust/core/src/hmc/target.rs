@@ -362,7 +362,41 @@ impl Builtin {
     }
 }
 
+/// `a · b` with eight partial sums, so the loop vectorises (a serial sum is bound by the add
+/// latency: 3× slower than numpy's `X @ w` on the logistic regression's rows).
 #[inline]
+fn dot8(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// `(softplus(t), sigmoid(t))` from one exponential, bit for bit what [`softplus`] and
+/// [`sigmoid`] give.
+#[inline]
+fn softplus_sigmoid(t: f64) -> (f64, f64) {
+    let e = (-t.abs()).exp();
+    if t > 0.0 {
+        (t + e.ln_1p(), 1.0 / (1.0 + e))
+    } else if t == 0.0 {
+        (e.ln_1p(), 1.0 / (1.0 + e))
+    } else {
+        (e.ln_1p(), e / (1.0 + e))
+    }
+}
+
+/// The plain form of [`softplus_sigmoid`]'s first half (its test's reference).
+#[cfg(test)]
 fn softplus(t: f64) -> f64 {
     if t > 0.0 {
         t + (-t).exp().ln_1p()
@@ -948,9 +982,10 @@ impl Target for Builtin {
                     e += 0.5 * wi * wi * is2;
                 }
                 for (row, &yi) in feat.chunks_exact(*d).zip(y) {
-                    let t: f64 = row.iter().zip(x).map(|(a, b)| a * b).sum();
-                    e += softplus(t) - yi * t;
-                    let r = sigmoid(t) - yi;
+                    let t = dot8(row, x);
+                    let (sp, sg) = softplus_sigmoid(t);
+                    e += sp - yi * t;
+                    let r = sg - yi;
                     for (gi, &xi) in g.iter_mut().zip(row) {
                         *gi += r * xi;
                     }
@@ -1045,6 +1080,27 @@ mod tests {
                 let err = fd_check(t, &x);
                 assert!(err < 1e-6, "{t:?} at {x:?}: {err}");
             }
+        }
+    }
+
+    #[test]
+    fn fused_softplus_sigmoid_is_bit_identical() {
+        let mut ts = vec![
+            0.0,
+            -0.0,
+            1e-300,
+            -1e-300,
+            700.0,
+            -700.0,
+            800.0,
+            -800.0,
+            f64::MAX,
+        ];
+        ts.extend((-4000..=4000).map(|i| i as f64 * 0.0137));
+        for t in ts {
+            let (a, b) = softplus_sigmoid(t);
+            assert_eq!(a.to_bits(), softplus(t).to_bits(), "{t}");
+            assert_eq!(b.to_bits(), sigmoid(t).to_bits(), "{t}");
         }
     }
 
