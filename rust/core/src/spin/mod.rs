@@ -29,6 +29,7 @@ mod couplings;
 mod descend;
 mod enumerate;
 mod fit;
+mod lanes;
 mod layered;
 mod tap;
 mod tempering;
