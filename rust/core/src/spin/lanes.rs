@@ -187,12 +187,18 @@ impl IntLanes {
     ) {
         let mm = csr.m.min(INT_TABLE_MAX) as i32;
         let mut rng = self.rng;
+        let active = self.active;
         let (mut dsum, mut nacc) = (*de_sum, *accepted);
+        let (s, phi) = (&mut self.s[..], &mut self.phi[..]);
+        // Sign flips are xor / subtract with the sign mask (`s >> 31`: 0 for +1, −1 for −1)
+        // rather than multiplies: the chain from one spin's flip to its neighbour's decision
+        // is latency-bound.
         for (i, w) in csr.indptr.windows(2).enumerate() {
-            let (si, pi) = (self.s[i], self.phi[i]);
+            let (si, pi) = (s[i], phi[i]);
             let mut k = [0i32; W];
             for b in 0..W {
-                k[b] = si[b] * pi[b];
+                let sm = si[b] >> 31;
+                k[b] = (pi[b] ^ sm) - sm; // s φ
             }
             let mut ent = [0u64; W];
             for b in 0..W {
@@ -207,23 +213,25 @@ impl IntLanes {
                 rng[b] = rng[b].wrapping_add(GAMMA & draw);
                 let m = ((z >> 11) & draw) as i64;
                 // both sides < 2⁶³: a signed compare is the unsigned one
-                acc[b] = -i32::from(m < (ent[b] >> 1) as i64) & self.active[b];
+                acc[b] = -i32::from(m < (ent[b] >> 1) as i64) & active[b];
             }
-            let mut delta = [0i32; W];
             let mut snew = [0i32; W];
+            // the sign mask of the new spin where accepted; the field change 2 s_new J is
+            // `(2J ^ sm) − sm` masked to the accepting lanes
+            let mut sm = [0i32; W];
             for b in 0..W {
                 snew[b] = (si[b] ^ acc[b]) - acc[b]; // −s where accepted
-                delta[b] = (snew[b] << 1) & acc[b]; // 2 s_new where accepted, else 0
+                sm[b] = snew[b] >> 31;
                 dsum[b] += i64::from((k[b] << 1) & acc[b]); // ΔE = 2k
                 nacc[b] += u64::from(acc[b] as u32 & 1);
             }
-            self.s[i] = snew;
+            s[i] = snew;
             let (a, e) = (w[0] as usize, w[1] as usize);
             for (&c, &v) in csr.cols[a..e].iter().zip(&csr.vals[a..e]) {
-                let p = &mut self.phi[c as usize];
-                let v = i32::from(v);
+                let p = &mut phi[c as usize];
+                let v2 = 2 * i32::from(v);
                 for b in 0..W {
-                    p[b] += delta[b] * v;
+                    p[b] += ((v2 ^ sm[b]) - sm[b]) & acc[b];
                 }
             }
         }
