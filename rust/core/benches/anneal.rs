@@ -3,7 +3,8 @@
 //! the spin map of an MLP 784-256-256-10 (dense storage, as `from_bqm` picks for it), each with a
 //! geometric schedule over dwave-samplers' default β range.
 //!
-//! `cargo bench -p boltzkit-core --bench anneal` (sweeps per run: `ANNEAL_BENCH_SWEEPS`, default 100)
+//! `cargo bench -p boltzkit-core --bench anneal` (sweeps per run: `ANNEAL_BENCH_SWEEPS`, default
+//! 100; `ANNEAL_BENCH_CASES`: a substring of the names of the cases to build and run).
 
 use boltzkit_core::rng::SplitMix64;
 use boltzkit_core::spin::{AnnealOptions, Couplings, Dense, Sparse, anneal};
@@ -123,6 +124,9 @@ fn geometric(lo: f64, hi: f64, k: usize) -> Vec<f64> {
 }
 
 fn run<C: Couplings>(c: &mut Criterion, name: &str, m: &C, betas: &[f64]) {
+    if !std::env::var("ANNEAL_BENCH_CASES").map_or(true, |f| name.contains(&f)) {
+        return;
+    }
     let o = AnnealOptions {
         betas,
         num_reads: 8,
