@@ -294,13 +294,21 @@ fn run_block<C: Couplings>(
             None => random_state(&mut rngs[b], n),
         });
     }
+    // Fields and energies of dense models over the nonzero ranges of their rows (same bits).
+    let runs = prep.runs.as_ref();
+    let energy = |st: &[i8]| {
+        runs.and_then(|r| r.energy(model, st))
+            .unwrap_or_else(|| model.energy(st))
+    };
     let mut phi: Vec<Vec<C::R>> = Vec::with_capacity(k);
     for sb in &s {
         let mut p = vec![C::R::default(); n];
-        model.fields(sb, &mut p);
+        if !runs.is_some_and(|r| r.fields(model, sb, &mut p)) {
+            model.fields(sb, &mut p);
+        }
         phi.push(p);
     }
-    let mut e: Vec<f64> = s.iter().map(|sb| model.energy(sb)).collect();
+    let mut e: Vec<f64> = s.iter().map(|sb| energy(sb)).collect();
     let mut best = s.clone();
     let mut best_e = e.clone();
     let mut trace: Vec<Vec<f64>> = (0..k)
@@ -309,7 +317,6 @@ fn run_block<C: Couplings>(
     let mut accepted = vec![0u64; k];
     let mut de_sum = vec![0.0f64; k];
     let bound = model.integral_bound();
-    let runs = prep.runs.as_ref();
     // Integer couplings: the branch-free lane kernel (fields as exact integers).
     let int = match &prep.int {
         Some(csr) if o.order == Order::Sequential && k > 1 && model.prefers_lanes() => {
@@ -436,7 +443,7 @@ fn run_block<C: Couplings>(
         .zip(s)
         .zip(trace)
         .zip(accepted)
-        .map(|(((bs, fs), t), a)| (model.energy(&bs), bs, model.energy(&fs), fs, t, a))
+        .map(|(((bs, fs), t), a)| (energy(&bs), bs, energy(&fs), fs, t, a))
         .collect())
 }
 

@@ -559,6 +559,45 @@ impl RowRuns {
         (4 * covered <= 3 * n * n).then_some(Self { start, spans })
     }
 
+    /// [`Couplings::fields`] of a dense model summed over the ranges only (the same terms in the
+    /// same order, less the zero ones: the same bits); `false` (nothing written) when the model
+    /// is not dense.
+    pub(crate) fn fields<C: Couplings>(&self, model: &C, s: &[i8], phi: &mut [C::R]) -> bool {
+        for (i, p) in phi.iter_mut().enumerate() {
+            let Some(row) = model.dense_row(i) else {
+                return false;
+            };
+            let mut acc = 0.0f64;
+            for &(a, b) in &self.spans[self.start[i]..self.start[i + 1]] {
+                for (&jv, &sv) in row[a..b].iter().zip(&s[a..b]) {
+                    acc += jv.to_f64() * sv as f64;
+                }
+            }
+            *p = C::R::from_f64(acc + model.h()[i]);
+        }
+        true
+    }
+
+    /// [`Couplings::energy`] of a dense model summed over the ranges only (same bits); `None`
+    /// when the model is not dense.
+    pub(crate) fn energy<C: Couplings>(&self, model: &C, s: &[i8]) -> Option<f64> {
+        let mut e = 0.0;
+        for (i, &si) in s.iter().enumerate() {
+            let row = model.dense_row(i)?;
+            let mut acc = 0.0;
+            for &(a, b) in &self.spans[self.start[i]..self.start[i + 1]] {
+                let a = a.max(i + 1);
+                if a < b {
+                    for (&jv, &sj) in row[a..b].iter().zip(&s[a..b]) {
+                        acc += jv.to_f64() * sj as f64;
+                    }
+                }
+            }
+            e -= si as f64 * (acc + model.h()[i]);
+        }
+        Some(e)
+    }
+
     /// [`Couplings::flip`] of a dense row `row = J_i` over the ranges of row `i` (same bits).
     #[inline(always)]
     pub(crate) fn flip<R: Real>(&self, i: usize, row: &[R], s_new: i8, phi: &mut [R]) {
