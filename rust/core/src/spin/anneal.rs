@@ -490,7 +490,14 @@ pub fn anneal<C: Couplings>(model: &C, o: &AnnealOptions<'_>) -> Result<AnnealRe
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx512bw") {
+            // AVX-512 only for the integer lane kernel (its random streams need the 64-bit
+            // multiply); the dense row updates were no faster with it (measured, issue 18.3).
+            if prep.int.is_some()
+                && has!("avx512f")
+                && has!("avx512dq")
+                && has!("avx512vl")
+                && has!("avx512bw")
+            {
                 // SAFETY: the CPU supports these AVX-512 subsets (checked just above); as
                 // for AVX2 below, wider vectors give the same bits as the plain path.
                 return unsafe { run_block_avx512(model, o, prep, reads) };
