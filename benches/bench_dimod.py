@@ -2,6 +2,9 @@
 
     python benches/bench_dimod.py --dwave-python /tmp/peers-dimod/bin/python    # ~3 min on 2 cores
 
+On a busy machine add ``--rounds 3``: the dwave side and boltzkit's then alternate three times
+(best of each kept), so both see the same load.
+
 The peer (dwave-samplers + dimod) runs from its own virtual environment outside the repository,
 through that interpreter, in the same run, on the same BQMs (saved as dimod's numpy vectors and
 rebuilt on each side outside the timed call). Both samplers get the same explicit schedule
