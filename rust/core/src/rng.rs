@@ -5,10 +5,13 @@
 //! state is derived from `(seed, s)` by [`stream_seed`]. Because the derivation does not involve
 //! the thread that happens to run the stream, results are bit-identical for any thread count.
 
+/// The SplitMix64 increment (the golden-ratio constant).
+pub(crate) const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// SplitMix64 finaliser: a bijective, well-mixing map on `u64`.
 #[inline]
 pub fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(GAMMA);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -39,11 +42,18 @@ impl SplitMix64 {
         }
     }
 
+    /// The raw state: the next draw is [`splitmix64`]`(state)`, after which the state is
+    /// `state + GAMMA` (what lets several streams be advanced side by side in vector lanes).
+    #[inline]
+    pub(crate) fn state(&self) -> u64 {
+        self.state
+    }
+
     /// Next 64 random bits.
     #[inline]
     #[allow(clippy::should_implement_trait)]
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.state = self.state.wrapping_add(GAMMA);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -83,6 +93,17 @@ mod tests {
         let mean: f64 = (0..n).map(|_| g.next_f64()).sum::<f64>() / n as f64;
         // sd of the mean = sqrt(1/12/n) = 6.5e-4; 5 sd
         assert!((mean - 0.5).abs() < 3.3e-3, "mean {mean}");
+    }
+
+    #[test]
+    fn raw_state_gives_the_next_draw() {
+        let mut g = SplitMix64::new(5, 2);
+        for _ in 0..5 {
+            let s = g.state();
+            let z = g.next_u64();
+            assert_eq!(z, splitmix64(s));
+            assert_eq!(g.state(), s.wrapping_add(GAMMA));
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Simulated annealing with incrementally kept local fields, rayon over reads.
 
+use super::couplings::RowRuns;
+use super::lanes::{IntCsr, IntLanes, W, int_table};
 use super::{Cancel, Couplings, Real, SpinError, check_betas, check_states, random_state};
 use crate::parallel::with_threads;
 use crate::rng::SplitMix64;
@@ -182,10 +184,24 @@ impl Acceptor {
     }
 }
 
-/// One sweep of single-spin moves on `(s, φ)`; returns `(ΔE total, accepted)`.
+/// [`Couplings::flip`], over the nonzero ranges `runs` of a dense row when given (same bits).
+#[inline(always)]
+fn flip<C: Couplings>(model: &C, runs: Option<&RowRuns>, i: usize, s_new: i8, phi: &mut [C::R]) {
+    if let Some(r) = runs
+        && let Some(row) = model.dense_row(i)
+    {
+        r.flip(i, row, s_new, phi);
+    } else {
+        model.flip(i, s_new, phi);
+    }
+}
+
+/// One sweep of single-spin moves on `(s, φ)`; returns `(ΔE total, accepted)`. `runs`: the
+/// nonzero ranges of a dense model's rows ([`RowRuns`]), used by the flips when given.
 #[inline(always)]
 pub(crate) fn sweep<C: Couplings>(
     model: &C,
+    runs: Option<&RowRuns>,
     s: &mut [i8],
     phi: &mut [C::R],
     acceptor: &Acceptor,
@@ -203,7 +219,7 @@ pub(crate) fn sweep<C: Couplings>(
         let de = 2.0 * s[i] as f64 * phi[i].to_f64();
         if acceptor.accept(de, rng) {
             s[i] = -s[i];
-            model.flip(i, s[i], phi);
+            flip(model, runs, i, s[i], phi);
             de_sum += de;
             acc += 1;
         }
@@ -214,8 +230,17 @@ pub(crate) fn sweep<C: Couplings>(
 /// What one read returns: best energy and state, final energy and state, trace, accepted flips.
 type ReadOut = (f64, Vec<i8>, f64, Vec<i8>, Vec<f64>, u64);
 
-/// Most reads one thread runs in lockstep (see [`run_block`]).
-const MAX_BLOCK: usize = 8;
+/// Most reads one thread runs in lockstep (see [`run_block`]); the lanes of [`IntLanes`] hold
+/// a whole block.
+const MAX_BLOCK: usize = W;
+
+/// What [`anneal`] prepares once for all its blocks: the compact CSR of the integer lane
+/// kernel ([`IntLanes`], sequential order on CSR / layered storage with integer couplings) and
+/// the nonzero ranges of dense rows ([`RowRuns`]).
+struct Prepared {
+    int: Option<IntCsr>,
+    runs: Option<RowRuns>,
+}
 
 /// [`run_block`] compiled with AVX2 enabled (the dense field update `φ += 2 s J_i` runs on
 /// 256-bit vectors: 4 doubles or 8 floats per instruction instead of 2 or 4).
@@ -224,9 +249,23 @@ const MAX_BLOCK: usize = 8;
 unsafe fn run_block_avx2<C: Couplings>(
     model: &C,
     o: &AnnealOptions<'_>,
+    prep: &Prepared,
     reads: std::ops::Range<usize>,
 ) -> Result<Vec<ReadOut>, SpinError> {
-    run_block(model, o, reads)
+    run_block(model, o, prep, reads)
+}
+
+/// [`run_block`] compiled with AVX-512 (8 × 64-bit lanes and a native 64-bit multiply for the
+/// random streams of [`IntLanes`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512dq,avx512vl,avx512bw")]
+unsafe fn run_block_avx512<C: Couplings>(
+    model: &C,
+    o: &AnnealOptions<'_>,
+    prep: &Prepared,
+    reads: std::ops::Range<usize>,
+) -> Result<Vec<ReadOut>, SpinError> {
+    run_block(model, o, prep, reads)
 }
 
 /// Reads `reads` of [`anneal`], each with its own random stream `(seed, r)`, start state and
@@ -238,6 +277,7 @@ unsafe fn run_block_avx2<C: Couplings>(
 fn run_block<C: Couplings>(
     model: &C,
     o: &AnnealOptions<'_>,
+    prep: &Prepared,
     reads: std::ops::Range<usize>,
 ) -> Result<Vec<ReadOut>, SpinError> {
     let n = model.n();
@@ -254,13 +294,21 @@ fn run_block<C: Couplings>(
             None => random_state(&mut rngs[b], n),
         });
     }
+    // Fields and energies of dense models over the nonzero ranges of their rows (same bits).
+    let runs = prep.runs.as_ref();
+    let energy = |st: &[i8]| {
+        runs.and_then(|r| r.energy(model, st))
+            .unwrap_or_else(|| model.energy(st))
+    };
     let mut phi: Vec<Vec<C::R>> = Vec::with_capacity(k);
     for sb in &s {
         let mut p = vec![C::R::default(); n];
-        model.fields(sb, &mut p);
+        if !runs.is_some_and(|r| r.fields(model, sb, &mut p)) {
+            model.fields(sb, &mut p);
+        }
         phi.push(p);
     }
-    let mut e: Vec<f64> = s.iter().map(|sb| model.energy(sb)).collect();
+    let mut e: Vec<f64> = s.iter().map(|sb| energy(sb)).collect();
     let mut best = s.clone();
     let mut best_e = e.clone();
     let mut trace: Vec<Vec<f64>> = (0..k)
@@ -269,9 +317,17 @@ fn run_block<C: Couplings>(
     let mut accepted = vec![0u64; k];
     let mut de_sum = vec![0.0f64; k];
     let bound = model.integral_bound();
+    // Integer couplings: the branch-free lane kernel (fields as exact integers).
+    let int = match &prep.int {
+        Some(csr) if o.order == Order::Sequential && k > 1 && model.prefers_lanes() => {
+            Some((csr, IntLanes::new(&s, &phi, &rngs)))
+        }
+        _ => None,
+    };
+    let mut int = int;
     // Interleaved lanes: the block's states and fields as `[spin][read]`, so that a flip's
     // scattered field updates share cache lines across the reads (same arithmetic per read).
-    let lanes = o.order == Order::Sequential && k > 1 && model.prefers_lanes();
+    let lanes = int.is_none() && o.order == Order::Sequential && k > 1 && model.prefers_lanes();
     let (mut sl, mut pl) = (Vec::new(), Vec::new());
     if lanes {
         sl = vec![0i8; n * k];
@@ -285,9 +341,20 @@ fn run_block<C: Couplings>(
     }
     for &beta in o.betas {
         let acceptor = Acceptor::new(o.rule, beta, bound);
+        let table = int
+            .as_ref()
+            .map(|(csr, _)| int_table(o.rule, beta, csr.bound()));
         for _ in 0..o.sweeps_per_beta {
             o.cancel.check()?;
-            if lanes {
+            if let (Some((csr, il)), Some(table)) = (&mut int, table.as_deref()) {
+                let (mut ds, mut na) = ([0i64; W], [0u64; W]);
+                il.sweep(csr, table, &mut ds, &mut na);
+                for b in 0..k {
+                    // integer sums below 2⁵³: exactly the f64 sums of the scalar path
+                    de_sum[b] = ds[b] as f64;
+                    accepted[b] += na[b];
+                }
+            } else if lanes {
                 de_sum.fill(0.0);
                 for i in 0..n {
                     for b in 0..k {
@@ -308,7 +375,7 @@ fn run_block<C: Couplings>(
                         let de = 2.0 * s[b][i] as f64 * phi[b][i].to_f64();
                         if acceptor.accept(de, &mut rngs[b]) {
                             s[b][i] = -s[b][i];
-                            model.flip(i, s[b][i], &mut phi[b]);
+                            flip(model, runs, i, s[b][i], &mut phi[b]);
                             de_sum[b] += de;
                             accepted[b] += 1;
                         }
@@ -318,6 +385,7 @@ fn run_block<C: Couplings>(
                 for b in 0..k {
                     let (de, a) = sweep(
                         model,
+                        runs,
                         &mut s[b],
                         &mut phi[b],
                         &acceptor,
@@ -328,11 +396,14 @@ fn run_block<C: Couplings>(
                     accepted[b] += a;
                 }
             }
+            let mut improved = [false; W];
             for b in 0..k {
                 e[b] += de_sum[b];
                 if e[b] < best_e[b] {
                     best_e[b] = e[b];
-                    if lanes {
+                    if int.is_some() {
+                        improved[b] = true;
+                    } else if lanes {
                         for (i, v) in best[b].iter_mut().enumerate() {
                             *v = sl[i * k + b];
                         }
@@ -340,6 +411,11 @@ fn run_block<C: Couplings>(
                         best[b].copy_from_slice(&s[b]);
                     }
                 }
+            }
+            if let Some((_, il)) = &mut int
+                && improved.contains(&true)
+            {
+                il.keep_best(&improved);
             }
             o.cancel.advance(k as u64);
         }
@@ -356,12 +432,18 @@ fn run_block<C: Couplings>(
             }
         }
     }
+    if let Some((_, il)) = &int {
+        for b in 0..k {
+            s[b] = il.state(b);
+            best[b] = il.best_state(b);
+        }
+    }
     Ok(best
         .into_iter()
         .zip(s)
         .zip(trace)
         .zip(accepted)
-        .map(|(((bs, fs), t), a)| (model.energy(&bs), bs, model.energy(&fs), fs, t, a))
+        .map(|(((bs, fs), t), a)| (energy(&bs), bs, energy(&fs), fs, t, a))
         .collect())
 }
 
@@ -395,17 +477,39 @@ pub fn anneal<C: Couplings>(model: &C, o: &AnnealOptions<'_>) -> Result<AnnealRe
     o.cancel.set_total(
         (o.num_reads as u64).saturating_mul((nb as u64).saturating_mul(o.sweeps_per_beta as u64)),
     );
+    let prep = Prepared {
+        int: if o.order == Order::Sequential && model.prefers_lanes() {
+            IntCsr::new(model)
+        } else {
+            None
+        },
+        runs: RowRuns::new(model),
+    };
+    let prep = &prep;
     let run = |reads: std::ops::Range<usize>| -> Result<Vec<ReadOut>, SpinError> {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
+            use std::arch::is_x86_feature_detected as has;
+            // AVX-512 only for the integer lane kernel (its random streams need the 64-bit
+            // multiply); the dense row updates were no faster with it (measured, issue 18.3).
+            if prep.int.is_some()
+                && has!("avx512f")
+                && has!("avx512dq")
+                && has!("avx512vl")
+                && has!("avx512bw")
+            {
+                // SAFETY: the CPU supports these AVX-512 subsets (checked just above); as
+                // for AVX2 below, wider vectors give the same bits as the plain path.
+                return unsafe { run_block_avx512(model, o, prep, reads) };
+            }
+            if has!("avx2") {
                 // SAFETY: the CPU supports AVX2 (checked just above). Rust never contracts
                 // `a * b + c` into an FMA on its own, so the wider vectors of the field update
                 // give the same bits as the plain path (results do not depend on the CPU).
-                return unsafe { run_block_avx2(model, o, reads) };
+                return unsafe { run_block_avx2(model, o, prep, reads) };
             }
         }
-        run_block(model, o, reads)
+        run_block(model, o, prep, reads)
     };
     let outs: Vec<ReadOut> = with_threads(o.threads, || {
         // Blocks of reads run in lockstep (one coupling-row fetch serves the block); enough
@@ -463,7 +567,9 @@ mod tests {
         j
     }
 
-    /// Every `Couplings` method of `C` except `integral_bound`, which is `None`: the plain path.
+    /// Every `Couplings` method of `C` except `integral_bound`, `row_entries` and `dense_row`,
+    /// which are `None`: the plain path (no acceptance table, no integer lane kernel, no zero
+    /// skipping in dense rows).
     struct NoTable<C>(C);
 
     impl<C: Couplings> Couplings for NoTable<C> {
@@ -556,6 +662,114 @@ mod tests {
         assert_eq!(Dense::new(&jf, &h).unwrap().integral_bound(), None);
         let jl: Vec<f64> = j.iter().map(|v| v * 1000.0).collect();
         assert_eq!(Dense::new(&jl, &h).unwrap().integral_bound(), None);
+    }
+
+    /// Both runs of every rule and order, 1, 3 and 8 reads, 1 and 2 threads, are identical.
+    fn assert_same_runs<A: Couplings, B: Couplings>(a: &A, b: &B, sweeps: usize) {
+        let betas: Vec<f64> = (0..sweeps).map(|k| 0.05 * 1.03f64.powi(k as i32)).collect();
+        for rule in [Rule::Metropolis, Rule::HeatBath] {
+            for order in [Order::Sequential, Order::Random] {
+                for (reads, threads) in [(1, 1), (3, 1), (8, 1), (8, 2)] {
+                    let o = AnnealOptions {
+                        betas: &betas,
+                        num_reads: reads,
+                        seed: 11,
+                        rule,
+                        order,
+                        trace: true,
+                        threads: Some(threads),
+                        ..Default::default()
+                    };
+                    let (x, y) = (anneal(a, &o).unwrap(), anneal(b, &o).unwrap());
+                    assert_eq!(x, y, "{rule:?} {order:?} {reads} reads {threads} threads");
+                    for (p, q) in x.trace.iter().zip(&y.trace) {
+                        assert_eq!(p.to_bits(), q.to_bits());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integer_lane_kernel_is_bit_identical_to_the_plain_path() {
+        // a periodic 12 × 12 lattice with couplings in {−2, −1, 1, 2}, integer fields, and a
+        // few longer-range bonds; CSR storage (lanes) and the same model as layered storage
+        let side = 12;
+        let n = side * side;
+        let mut g = SplitMix64::new(21, 0);
+        let mut j = vec![0.0; n * n];
+        let mut bond = |a: usize, b: usize, g: &mut SplitMix64| {
+            let v = [-2.0, -1.0, 1.0, 2.0][(g.next_u64() % 4) as usize];
+            j[a * n + b] = v;
+            j[b * n + a] = v;
+        };
+        for r in 0..side {
+            for c in 0..side {
+                let i = r * side + c;
+                bond(i, r * side + (c + 1) % side, &mut g);
+                bond(i, ((r + 1) % side) * side + c, &mut g);
+                if i % 7 == 0 {
+                    bond(i, (i + n / 2 + 1) % n, &mut g);
+                }
+            }
+        }
+        let h: Vec<f64> = (0..n).map(|i| [0.0, 1.0, -1.0][i % 3]).collect();
+        let (mut indptr, mut indices, mut data) = (vec![0], Vec::new(), Vec::new());
+        for a in 0..n {
+            for b in 0..n {
+                if j[a * n + b] != 0.0 {
+                    indices.push(b);
+                    data.push(j[a * n + b]);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        let sp = crate::spin::Sparse::new(&indptr, &indices, &data, &h).unwrap();
+        assert!(IntCsr::new(&sp).is_some());
+        assert_same_runs(&sp, &NoTable(sp), 60);
+        // layered: ±1 / ±3 weights (a binarised network)
+        let widths = [30usize, 20, 10];
+        let weights: Vec<Vec<f64>> = (0..2)
+            .map(|l| {
+                (0..widths[l] * widths[l + 1])
+                    .map(|_| [-3.0, -1.0, 1.0, 3.0][(g.next_u64() % 4) as usize])
+                    .collect()
+            })
+            .collect();
+        let lay = crate::spin::Layered::new(&widths, weights, vec![1.0; 60]).unwrap();
+        assert!(IntCsr::new(&lay).is_some());
+        assert_same_runs(&lay, &NoTable(lay.clone()), 40);
+    }
+
+    #[test]
+    fn dense_row_ranges_are_bit_identical_to_whole_rows() {
+        // the dense form of a layered model (blocks of zeros), f64 and f32 storage
+        let widths = [40usize, 24, 24, 4];
+        let n: usize = widths.iter().sum();
+        let mut g = SplitMix64::new(8, 0);
+        let mut j = vec![0.0; n * n];
+        let mut off = 0;
+        for l in 0..widths.len() - 1 {
+            let nxt = off + widths[l];
+            for r in 0..widths[l + 1] {
+                for c in 0..widths[l] {
+                    let v = (g.next_f64() - 0.5) / (widths[l] as f64).sqrt();
+                    j[(nxt + r) * n + off + c] = v;
+                    j[(off + c) * n + nxt + r] = v;
+                }
+            }
+            off = nxt;
+        }
+        let h: Vec<f64> = (0..n).map(|_| 0.1 * (g.next_f64() - 0.5)).collect();
+        let d = Dense::new(&j, &h).unwrap();
+        assert!(RowRuns::new(&d).is_some());
+        assert_same_runs(&d, &NoTable(d), 30);
+        let j32: Vec<f32> = j.iter().map(|&v| v as f32).collect();
+        let d32 = Dense::new(&j32, &h).unwrap();
+        assert!(RowRuns::new(&d32).is_some());
+        assert_same_runs(&d32, &NoTable(d32), 30);
+        // SK couplings have no zeros to skip
+        assert!(RowRuns::new(&Dense::new(&sk(30, 1), &[0.0; 30]).unwrap()).is_none());
     }
 
     #[test]

@@ -65,6 +65,17 @@ pub trait Couplings: Sync {
     fn prefers_lanes(&self) -> bool {
         false
     }
+    /// Nonzero couplings of spin `i` as `(j, J_ij)`, for storages that list them cheaply (CSR,
+    /// layered); `None` for the others.
+    fn row_entries(&self, i: usize) -> Option<Vec<(usize, f64)>> {
+        let _ = i;
+        None
+    }
+    /// Row `i` of `J` for dense storage (`None` for the others).
+    fn dense_row(&self, i: usize) -> Option<&[Self::R]> {
+        let _ = i;
+        None
+    }
     /// `Σ_j |J_ij|`.
     fn abs_row_sum(&self, i: usize) -> f64;
     /// `Σ_j J_ij²`.
@@ -96,7 +107,7 @@ pub trait Couplings: Sync {
 pub const INT_TABLE_MAX: usize = 256;
 
 /// [`Couplings::integral_bound`] of a model given its coupling values and fields.
-fn integral_bound_of<C: Couplings + ?Sized>(
+pub(crate) fn integral_bound_of<C: Couplings + ?Sized>(
     model: &C,
     couplings: impl Iterator<Item = f64>,
 ) -> Option<usize> {
@@ -216,6 +227,9 @@ impl<R: Real> Couplings for Dense<'_, R> {
         for (p, &jv) in phi[b..].iter_mut().step_by(k).zip(self.row(i)) {
             *p += f * jv;
         }
+    }
+    fn dense_row(&self, i: usize) -> Option<&[R]> {
+        Some(self.row(i))
     }
     fn abs_row_sum(&self, i: usize) -> f64 {
         self.row(i).iter().map(|v| v.to_f64().abs()).sum()
@@ -386,6 +400,10 @@ impl Couplings for Sparse<'_> {
     fn prefers_lanes(&self) -> bool {
         true
     }
+    fn row_entries(&self, i: usize) -> Option<Vec<(usize, f64)>> {
+        let (c, v) = self.row(i);
+        Some(c.iter().copied().zip(v.iter().copied()).collect())
+    }
     fn abs_row_sum(&self, i: usize) -> f64 {
         self.row(i).1.iter().map(|v| v.abs()).sum()
     }
@@ -493,4 +511,101 @@ pub fn perron_hadamard<C: Couplings>(
         lam = rq;
     }
     (lam, v, max_iter)
+}
+
+/// Column ranges of each dense row that hold every nonzero coupling of the row (zero gaps
+/// shorter than [`RowRuns::MIN_GAP`] are kept inside a range): a flip then adds `2 s J_ij` over
+/// those ranges only. Skipping a zero coupling changes no bit: `φ + (±0) = φ` for every `φ`
+/// other than `−0`, and a local field is never `−0` (the fields start as sums from `+0`, and a
+/// sum is `−0` only when both terms are).
+#[derive(Debug, Clone)]
+pub(crate) struct RowRuns {
+    start: Vec<usize>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl RowRuns {
+    /// Shortest run of zeros worth a range break.
+    const MIN_GAP: usize = 16;
+
+    /// The ranges of a dense model's rows, or `None` when the model is not dense
+    /// ([`Couplings::dense_row`]) or when the ranges would skip less than a quarter of `J`.
+    pub(crate) fn new<C: Couplings>(model: &C) -> Option<Self> {
+        let n = model.n();
+        let mut start = Vec::with_capacity(n + 1);
+        let mut spans = Vec::new();
+        let mut covered = 0usize;
+        start.push(0);
+        for i in 0..n {
+            let row = model.dense_row(i)?;
+            let mut cur: Option<(usize, usize)> = None;
+            for (j, v) in row.iter().enumerate() {
+                if v.to_f64() == 0.0 {
+                    continue;
+                }
+                cur = match cur {
+                    Some((a, b)) if j - b < Self::MIN_GAP => Some((a, j + 1)),
+                    Some(r) => {
+                        spans.push(r);
+                        Some((j, j + 1))
+                    }
+                    None => Some((j, j + 1)),
+                };
+            }
+            spans.extend(cur);
+            covered += spans[start[i]..].iter().map(|(a, b)| b - a).sum::<usize>();
+            start.push(spans.len());
+        }
+        (4 * covered <= 3 * n * n).then_some(Self { start, spans })
+    }
+
+    /// [`Couplings::fields`] of a dense model summed over the ranges only (the same terms in the
+    /// same order, less the zero ones: the same bits); `false` (nothing written) when the model
+    /// is not dense.
+    pub(crate) fn fields<C: Couplings>(&self, model: &C, s: &[i8], phi: &mut [C::R]) -> bool {
+        for (i, p) in phi.iter_mut().enumerate() {
+            let Some(row) = model.dense_row(i) else {
+                return false;
+            };
+            let mut acc = 0.0f64;
+            for &(a, b) in &self.spans[self.start[i]..self.start[i + 1]] {
+                for (&jv, &sv) in row[a..b].iter().zip(&s[a..b]) {
+                    acc += jv.to_f64() * sv as f64;
+                }
+            }
+            *p = C::R::from_f64(acc + model.h()[i]);
+        }
+        true
+    }
+
+    /// [`Couplings::energy`] of a dense model summed over the ranges only (same bits); `None`
+    /// when the model is not dense.
+    pub(crate) fn energy<C: Couplings>(&self, model: &C, s: &[i8]) -> Option<f64> {
+        let mut e = 0.0;
+        for (i, &si) in s.iter().enumerate() {
+            let row = model.dense_row(i)?;
+            let mut acc = 0.0;
+            for &(a, b) in &self.spans[self.start[i]..self.start[i + 1]] {
+                let a = a.max(i + 1);
+                if a < b {
+                    for (&jv, &sj) in row[a..b].iter().zip(&s[a..b]) {
+                        acc += jv.to_f64() * sj as f64;
+                    }
+                }
+            }
+            e -= si as f64 * (acc + model.h()[i]);
+        }
+        Some(e)
+    }
+
+    /// [`Couplings::flip`] of a dense row `row = J_i` over the ranges of row `i` (same bits).
+    #[inline(always)]
+    pub(crate) fn flip<R: Real>(&self, i: usize, row: &[R], s_new: i8, phi: &mut [R]) {
+        let f = R::from_f64(2.0 * s_new as f64);
+        for &(a, b) in &self.spans[self.start[i]..self.start[i + 1]] {
+            for (p, &jv) in phi[a..b].iter_mut().zip(&row[a..b]) {
+                *p += f * jv;
+            }
+        }
+    }
 }

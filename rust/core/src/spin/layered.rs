@@ -191,6 +191,12 @@ impl Couplings for Layered {
     fn prefers_lanes(&self) -> bool {
         true
     }
+    fn row_entries(&self, i: usize) -> Option<Vec<(usize, f64)>> {
+        Some(self.row_iter(i).collect())
+    }
+    fn integral_bound(&self) -> Option<usize> {
+        super::couplings::integral_bound_of(self, self.weights.iter().flatten().copied())
+    }
     fn abs_row_sum(&self, i: usize) -> f64 {
         self.row_iter(i).map(|(_, v)| v.abs()).sum()
     }

@@ -171,6 +171,7 @@ pub fn tempering<C: Couplings>(
             let step = |(k, rep): (usize, &mut Replica<C::R>)| {
                 let (de, _) = sweep(
                     model,
+                    None,
                     &mut rep.s,
                     &mut rep.phi,
                     &acceptors[k % r],
