@@ -4,9 +4,10 @@ callback (returns preallocated arrays), per call and per coordinate.
     python benches/bench_hmc_callback.py [--dims 2 100 1000] [--chains 4] [--draws 300]
 
 Overhead per call = (wall time − time inside the callback) / calls; the callback's own time is
-measured around its body. The same with process CPU time (robust on a shared machine: the batched
-path runs on the calling thread). Target (issue 16): ≤ 5 µs + 0.05 µs per coordinate — shown per
-coordinate of a chain (d) and per coordinate of the call (chains × d).
+measured around its body. The same with process CPU time (less sensitive to other jobs on a shared
+machine, but it also counts rayon's worker threads while they spin idle: an upper bound).
+Target (issue 16): ≤ 5 µs + 0.05 µs per coordinate — shown per coordinate of a chain (d) and per
+coordinate of the call (chains × d).
 """
 
 from __future__ import annotations
