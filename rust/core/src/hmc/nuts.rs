@@ -23,7 +23,7 @@
 
 use super::HmcError;
 use super::metric::{Metric, Phase};
-use super::target::{BatchTarget, Target};
+use super::target::{BatchTarget, Target, dot8 as dot};
 use super::warmup::{DualAveraging, windows};
 use crate::parallel::with_threads;
 use crate::rng::stream_seed;
@@ -204,24 +204,6 @@ fn log_sum_exp(a: f64, b: f64) -> f64 {
     } else {
         b + (a - b).exp().ln_1p()
     }
-}
-
-/// `a · b` with eight partial sums (so the loop vectorises; only its sign is used).
-#[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
 }
 
 /// Whether every value is finite, without an early exit (so the loop vectorises): `x · 0` is
