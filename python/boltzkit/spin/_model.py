@@ -115,13 +115,16 @@ def _finite_array(name: str, x: object, ndim: int | None = None, limit: float | 
         raise InvalidTypeError(f"{name}: expected an array of real numbers") from None
     if ndim is not None and a.ndim != ndim:
         raise InvalidArgumentError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise InvalidArgumentError(f"{name}: every value must be finite")
-    if limit is not None and a.size and float(np.abs(a).max()) > limit:
-        raise InvalidArgumentError(
-            f"{name}: every value must be between -{limit:g} and {limit:g} (energies and their squares must stay "
-            f"finite), got {float(np.abs(a).max()):g}"
-        )
+    if a.size:
+        # max |a| from two reductions, no temporary; NaN propagates through np.maximum
+        top = float(np.maximum(a.max(), -a.min()))
+        if not math.isfinite(top):
+            raise InvalidArgumentError(f"{name}: every value must be finite")
+        if limit is not None and top > limit:
+            raise InvalidArgumentError(
+                f"{name}: every value must be between -{limit:g} and {limit:g} (energies and their squares must "
+                f"stay finite), got {top:g}"
+            )
     return np.ascontiguousarray(a)
 
 
@@ -1138,21 +1141,23 @@ class SpinModel:
         t0 = time.perf_counter()
         if kernel == "layered" and self._layers is None:
             raise InvalidArgumentError("kernel: 'layered' needs a model built with SpinModel.from_layers")
+        spec = self._spec(kernel != "layered")
         with counter(progress, "anneal", "sweep") as report:
             if kernel == "layered":
                 r = _core.spin_anneal_layered(self._spec(), betas, spb, nr, init, sd, do_trace, th, report)
                 r["accepted"] = np.zeros(nr, dtype=np.uint64)
                 r["attempts"] = 0
             else:
-                r = _core.spin_anneal(
-                    self._spec(True), betas, spb, nr, proposal, order, init, sd, do_trace, th, report,
-                )  # fmt: skip
+                r = _core.spin_anneal(spec, betas, spb, nr, proposal, order, init, sd, do_trace, th, report)
         dt = time.perf_counter() - t0
         states = r["best_states"]
         if do_polish:
             states, _, _ = _core.spin_descend(self._spec(), states, th)
-        exact = _core.spin_energies(self._spec(), states, th) + self.offset
-        final_e = _core.spin_energies(self._spec(), r["final_states"], th) + self.offset
+        # The core recomputes both energies from the states (not the running sums) with the
+        # couplings it ran on: exactly `spin_energies` unless those were the float32 copy.
+        same = kernel != "layered" and spec[0] != "dense32"
+        exact = (r["best_energies"] if same and not do_polish else _core.spin_energies(self._spec(), states, th)) + self.offset
+        final_e = (r["final_energies"] if same else _core.spin_energies(self._spec(), r["final_states"], th)) + self.offset
         if not (np.all(np.isfinite(exact)) and np.all(np.isfinite(final_e)) and np.all(np.isfinite(r["trace"]))):
             raise ComputationError("anneal: the energies are not finite")
         return AnnealResult(
@@ -1985,7 +1990,7 @@ def _from_ising_coo(
     if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise InvalidTypeError(f"dtype: expected float64 or float32, got {dt}")
     nz = qd != 0
-    r, c, v = rows[nz], cols[nz], -qd[nz]
+    r, c, v = (rows, cols, -qd) if nz.all() else (rows[nz], cols[nz], -qd[nz])
     self = SpinModel.__new__(SpinModel)
     self.offset = float(offset)
     self.dtype = dt

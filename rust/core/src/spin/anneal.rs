@@ -2,6 +2,7 @@
 
 use super::couplings::RowRuns;
 use super::lanes::{IntCsr, IntLanes, W, int_table};
+use super::tiled::{Rows, TILE, sweep_block};
 use super::{Cancel, Couplings, Real, SpinError, check_betas, check_states, random_state};
 use crate::parallel::with_threads;
 use crate::rng::SplitMix64;
@@ -119,6 +120,27 @@ fn accept(rule: Rule, beta: f64, de: f64, rng: &mut SplitMix64) -> bool {
     }
 }
 
+/// `u < e^{−x}` for `0 < x < SKIP` and `u ∈ [0, 1)`, exactly as `u < (-x).exp()` decides it,
+/// mostly without the `exp`: the Taylor bounds `1 − x + x²/2 − x³/6 ≤ e^{−x} ≤ 1 / (1 + x + x²/2
+/// + x³/6)` (x ≥ 0) decide every `u` outside them by a margin of `1e-12` relative, far beyond the
+/// rounding of the bounds (a few ulp) and of `exp` itself (< 1 ulp); only a `u` in between (a few
+/// per cent of the draws) pays for the `exp`.
+#[inline(always)]
+pub(crate) fn metropolis_below(u: f64, x: f64) -> bool {
+    const MARGIN: f64 = 1e-12;
+    let x2 = x * x;
+    let x3 = x2 * x;
+    let q = 1.0 + x + 0.5 * x2 + x3 * (1.0 / 6.0);
+    if u * q >= 1.0 + MARGIN {
+        return false;
+    }
+    let lo = 1.0 - x + 0.5 * x2 - x3 * (1.0 / 6.0);
+    if u < lo * (1.0 - MARGIN) {
+        return true;
+    }
+    u < (-x).exp()
+}
+
 /// The acceptance rule at one β, with a table of the acceptance probabilities when every local
 /// field is an integer in `[−M, M]` ([`Couplings::integral_bound`]): the table holds exactly
 /// the values the rule would compute (`exp(−β ΔE)` for Metropolis, `1 + exp(β ΔE)` for heat
@@ -151,6 +173,13 @@ impl Acceptor {
         }
     }
 
+    /// Whether a move of cost `de` is rejected without drawing a number (`β·ΔE ≥ SKIP`, both
+    /// rules); `β·ΔE` is monotone in `ΔE`, so a bound on the smallest cost decides for all.
+    #[inline(always)]
+    pub(crate) fn rejects_without_draw(&self, de: f64) -> bool {
+        self.beta * de >= SKIP
+    }
+
     /// Whether to accept a move of cost `de`: Metropolis `u < exp(−βΔE)`, heat bath
     /// `u (1 + exp(βΔE)) < 1`, no random number drawn when `|βΔE| ≥ SKIP` decides alone (or
     /// `βΔE ≤ 0` for Metropolis); the exponential comes from the table when there is one.
@@ -160,12 +189,13 @@ impl Acceptor {
         match self.rule {
             Rule::Metropolis => {
                 x <= 0.0
-                    || (x < SKIP
-                        && rng.next_f64()
-                            < match self.table.get((de * 0.5) as usize) {
-                                Some(&p) => p,
-                                None => (-x).exp(),
-                            })
+                    || (x < SKIP && {
+                        let u = rng.next_f64();
+                        match self.table.get((de * 0.5) as usize) {
+                            Some(&p) => u < p,
+                            None => metropolis_below(u, x),
+                        }
+                    })
             }
             Rule::HeatBath => {
                 if x >= SKIP {
@@ -186,11 +216,15 @@ impl Acceptor {
 
 /// [`Couplings::flip`], over the nonzero ranges `runs` of a dense row when given (same bits).
 #[inline(always)]
-fn flip<C: Couplings>(model: &C, runs: Option<&RowRuns>, i: usize, s_new: i8, phi: &mut [C::R]) {
-    if let Some(r) = runs
-        && let Some(row) = model.dense_row(i)
-    {
-        r.flip(i, row, s_new, phi);
+fn flip<C: Couplings>(
+    model: &C,
+    runs: Option<&RowRuns<C::R>>,
+    i: usize,
+    s_new: i8,
+    phi: &mut [C::R],
+) {
+    if let Some(r) = runs {
+        r.flip(i, s_new, phi);
     } else {
         model.flip(i, s_new, phi);
     }
@@ -201,7 +235,7 @@ fn flip<C: Couplings>(model: &C, runs: Option<&RowRuns>, i: usize, s_new: i8, ph
 #[inline(always)]
 pub(crate) fn sweep<C: Couplings>(
     model: &C,
-    runs: Option<&RowRuns>,
+    runs: Option<&RowRuns<C::R>>,
     s: &mut [i8],
     phi: &mut [C::R],
     acceptor: &Acceptor,
@@ -237,9 +271,9 @@ const MAX_BLOCK: usize = W;
 /// What [`anneal`] prepares once for all its blocks: the compact CSR of the integer lane
 /// kernel ([`IntLanes`], sequential order on CSR / layered storage with integer couplings) and
 /// the nonzero ranges of dense rows ([`RowRuns`]).
-struct Prepared {
+struct Prepared<R> {
     int: Option<IntCsr>,
-    runs: Option<RowRuns>,
+    runs: Option<RowRuns<R>>,
 }
 
 /// [`run_block`] compiled with AVX2 enabled (the dense field update `φ += 2 s J_i` runs on
@@ -249,7 +283,7 @@ struct Prepared {
 unsafe fn run_block_avx2<C: Couplings>(
     model: &C,
     o: &AnnealOptions<'_>,
-    prep: &Prepared,
+    prep: &Prepared<C::R>,
     reads: std::ops::Range<usize>,
 ) -> Result<Vec<ReadOut>, SpinError> {
     run_block(model, o, prep, reads)
@@ -262,7 +296,7 @@ unsafe fn run_block_avx2<C: Couplings>(
 unsafe fn run_block_avx512<C: Couplings>(
     model: &C,
     o: &AnnealOptions<'_>,
-    prep: &Prepared,
+    prep: &Prepared<C::R>,
     reads: std::ops::Range<usize>,
 ) -> Result<Vec<ReadOut>, SpinError> {
     run_block(model, o, prep, reads)
@@ -277,7 +311,7 @@ unsafe fn run_block_avx512<C: Couplings>(
 fn run_block<C: Couplings>(
     model: &C,
     o: &AnnealOptions<'_>,
-    prep: &Prepared,
+    prep: &Prepared<C::R>,
     reads: std::ops::Range<usize>,
 ) -> Result<Vec<ReadOut>, SpinError> {
     let n = model.n();
@@ -325,9 +359,30 @@ fn run_block<C: Couplings>(
         _ => None,
     };
     let mut int = int;
+    // Dense couplings, sequential order: tiles with deferred, fused field updates.
+    let tiled = if int.is_none() && o.order == Order::Sequential {
+        match runs {
+            Some(r) => Some(Rows::Runs(r)),
+            None => (0..n)
+                .map(|i| model.dense_row(i))
+                .collect::<Option<Vec<_>>>()
+                .map(Rows::Full),
+        }
+    } else {
+        None
+    };
+    let mut pending: Vec<Vec<(usize, C::R)>> = if tiled.is_some() {
+        (0..k).map(|_| Vec::with_capacity(TILE)).collect()
+    } else {
+        Vec::new()
+    };
     // Interleaved lanes: the block's states and fields as `[spin][read]`, so that a flip's
     // scattered field updates share cache lines across the reads (same arithmetic per read).
-    let lanes = int.is_none() && o.order == Order::Sequential && k > 1 && model.prefers_lanes();
+    let lanes = int.is_none()
+        && tiled.is_none()
+        && o.order == Order::Sequential
+        && k > 1
+        && model.prefers_lanes();
     let (mut sl, mut pl) = (Vec::new(), Vec::new());
     if lanes {
         sl = vec![0i8; n * k];
@@ -354,6 +409,17 @@ fn run_block<C: Couplings>(
                     de_sum[b] = ds[b] as f64;
                     accepted[b] += na[b];
                 }
+            } else if let Some(rows) = &tiled {
+                sweep_block(
+                    rows,
+                    &mut s,
+                    &mut phi,
+                    &mut pending,
+                    &mut de_sum,
+                    &mut accepted,
+                    &acceptor,
+                    &mut rngs,
+                );
             } else if lanes {
                 de_sum.fill(0.0);
                 for i in 0..n {
@@ -610,6 +676,35 @@ mod tests {
     }
 
     #[test]
+    fn metropolis_bounds_decide_as_the_exponential_does() {
+        let mut g = SplitMix64::new(5, 0);
+        let mut exp_calls = 0usize;
+        let total = 400_000;
+        for t in 0..total {
+            // x spread over (0, SKIP) on a log scale, u uniform, and u placed within a few ulp
+            // of e^{−x} (where a loose bound would decide wrongly).
+            let x =
+                SKIP * (-(g.next_f64() * 30.0)).exp2().min(1.0 - 1e-16) * g.next_f64().max(1e-300);
+            let p = (-x).exp();
+            let u = match t % 3 {
+                0 => g.next_f64(),
+                1 => f64::from_bits(p.to_bits().saturating_sub(g.next_u64() % 4)),
+                _ => f64::from_bits(p.to_bits() + g.next_u64() % 4).min(1.0 - f64::EPSILON / 2.0),
+            };
+            assert_eq!(metropolis_below(u, x), u < p, "x = {x}, u = {u}, p = {p}");
+            let q = 1.0 + x + 0.5 * x * x + x * x * x / 6.0;
+            if t % 3 == 0
+                && u * q < 1.0 + 1e-12
+                && u >= (1.0 - x + 0.5 * x * x - x * x * x / 6.0) * (1.0 - 1e-12)
+            {
+                exp_calls += 1;
+            }
+        }
+        // the bounds decide most uniform draws alone
+        assert!(exp_calls < total / 3 / 5, "{exp_calls}");
+    }
+
+    #[test]
     fn acceptance_tables_are_bit_identical_to_computing_exp() {
         // integer couplings ±1, ±2 and integer fields: every ΔE is an even integer
         let n = 30;
@@ -739,6 +834,44 @@ mod tests {
         let lay = crate::spin::Layered::new(&widths, weights, vec![1.0; 60]).unwrap();
         assert!(IntCsr::new(&lay).is_some());
         assert_same_runs(&lay, &NoTable(lay.clone()), 40);
+    }
+
+    #[test]
+    fn tiled_sweeps_are_bit_identical_to_flipping_at_once() {
+        // whole rows (SK, n not a multiple of the tile), hot to frozen: the deferred fused
+        // updates, the Taylor-bounded Metropolis test and the sat-out sweeps of frozen reads
+        // against the plain path (`NoTable` hides the dense rows)
+        let n = 2 * super::super::tiled::TILE + 7;
+        let h: Vec<f64> = (0..n).map(|i| 0.05 * ((i % 7) as f64 - 3.0)).collect();
+        let j = sk(n, 4);
+        let d = Dense::new(&j, &h).unwrap();
+        let j32: Vec<f32> = j.iter().map(|&v| v as f32).collect();
+        let d32 = Dense::new(&j32, &h).unwrap();
+        let betas: Vec<f64> = (0..60).map(|k| 0.02 * 1.35f64.powi(k)).collect();
+        let mut frozen = 0;
+        for rule in [Rule::Metropolis, Rule::HeatBath] {
+            for (reads, threads) in [(1, 1), (4, 1), (8, 2)] {
+                let o = AnnealOptions {
+                    betas: &betas,
+                    num_reads: reads,
+                    seed: 3,
+                    rule,
+                    trace: true,
+                    threads: Some(threads),
+                    ..Default::default()
+                };
+                let x = anneal(&d, &o).unwrap();
+                assert_eq!(x, anneal(&NoTable(d), &o).unwrap(), "{rule:?} {reads}");
+                assert_eq!(
+                    anneal(&d32, &o).unwrap(),
+                    anneal(&NoTable(d32), &o).unwrap(),
+                    "f32 {rule:?} {reads}"
+                );
+                // the cold end is frozen: the trace stops moving long before the schedule ends
+                frozen += x.trace.windows(2).filter(|w| w[0] == w[1]).count();
+            }
+        }
+        assert!(frozen > 100, "{frozen}");
     }
 
     #[test]

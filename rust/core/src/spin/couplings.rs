@@ -155,17 +155,24 @@ impl<'a, R: Real> Dense<'a, R> {
             ));
         }
         super::check_finite("h", h)?;
-        let mut amax = 0.0f64;
-        for (k, v) in j.iter().enumerate() {
-            let v = v.to_f64();
-            if !v.is_finite() {
-                return Err(SpinError::invalid(
-                    "J",
-                    format!("must be finite, got {v} at ({}, {})", k / n, k % n),
-                ));
+        // max |J| in eight independent lanes (no serial `max` chain), NaN / ±inf flagged by
+        // `|v| = NaN or > MAX`; the first offending entry is looked up only when there is one.
+        let (mut lanes, mut bad) = ([0.0f64; 8], false);
+        for c in j.chunks(8) {
+            for (m, v) in lanes.iter_mut().zip(c) {
+                let a = v.to_f64().abs();
+                bad |= a.is_nan() || a > f64::MAX;
+                *m = if a > *m { a } else { *m };
             }
-            amax = amax.max(v.abs());
         }
+        if bad && let Some(k) = j.iter().position(|v| !v.to_f64().is_finite()) {
+            let v = j[k].to_f64();
+            return Err(SpinError::invalid(
+                "J",
+                format!("must be finite, got {v} at ({}, {})", k / n, k % n),
+            ));
+        }
+        let amax = lanes.iter().fold(0.0f64, |m, &a| m.max(a));
         let tol = 1e-12 * amax;
         for a in 0..n {
             if j[a * n + a].to_f64() != 0.0 {
@@ -177,13 +184,36 @@ impl<'a, R: Real> Dense<'a, R> {
                     ),
                 ));
             }
-            for b in (a + 1)..n {
-                let (x, y) = (j[a * n + b].to_f64(), j[b * n + a].to_f64());
-                if (x - y).abs() > tol {
-                    return Err(SpinError::invalid(
-                        "J",
-                        format!("must be symmetric, J[{a},{b}] = {x} but J[{b},{a}] = {y}"),
-                    ));
+        }
+        // Symmetry tile by tile (both tiles stay in cache; a plain column walk misses on every
+        // load once `J` outgrows the cache); the first offending pair in row order is reported.
+        const T: usize = 32;
+        let bad = |a: usize, b: usize| {
+            let (x, y) = (j[a * n + b].to_f64(), j[b * n + a].to_f64());
+            (x - y).abs() > tol
+        };
+        for a0 in (0..n).step_by(T) {
+            let a1 = (a0 + T).min(n);
+            let mut found = false;
+            for b0 in (a0..n).step_by(T) {
+                let b1 = (b0 + T).min(n);
+                for a in a0..a1 {
+                    for b in b0.max(a + 1)..b1 {
+                        found |= bad(a, b);
+                    }
+                }
+            }
+            if found {
+                for a in a0..a1 {
+                    for b in (a + 1)..n {
+                        if bad(a, b) {
+                            let (x, y) = (j[a * n + b].to_f64(), j[b * n + a].to_f64());
+                            return Err(SpinError::invalid(
+                                "J",
+                                format!("must be symmetric, J[{a},{b}] = {x} but J[{b},{a}] = {y}"),
+                            ));
+                        }
+                    }
                 }
             }
         }
@@ -519,18 +549,25 @@ pub fn perron_hadamard<C: Couplings>(
 /// other than `−0`, and a local field is never `−0` (the fields start as sums from `+0`, and a
 /// sum is `−0` only when both terms are).
 #[derive(Debug, Clone)]
-pub(crate) struct RowRuns {
+pub(crate) struct RowRuns<R> {
     start: Vec<usize>,
-    spans: Vec<(usize, usize)>,
+    /// `(a, b, o)`: columns `a..b` of the row, stored at `packed[o..o + b − a]`.
+    spans: Vec<(usize, usize, usize)>,
+    /// Every range's couplings, row after row: a sweep streams them from one contiguous
+    /// buffer, which the hardware prefetchers follow, instead of from short pieces of rows
+    /// scattered through `J` (issue 18.3: the flips of a layer-shaped model wait on these loads).
+    packed: Vec<R>,
+    /// Rows with the same ranges share a class (the rows of one layer of a network's map).
+    classes: Vec<u32>,
 }
 
-impl RowRuns {
+impl<R: Real> RowRuns<R> {
     /// Shortest run of zeros worth a range break.
     const MIN_GAP: usize = 16;
 
     /// The ranges of a dense model's rows, or `None` when the model is not dense
     /// ([`Couplings::dense_row`]) or when the ranges would skip less than a quarter of `J`.
-    pub(crate) fn new<C: Couplings>(model: &C) -> Option<Self> {
+    pub(crate) fn new<C: Couplings<R = R>>(model: &C) -> Option<Self> {
         let n = model.n();
         let mut start = Vec::with_capacity(n + 1);
         let mut spans = Vec::new();
@@ -545,52 +582,102 @@ impl RowRuns {
                 }
                 cur = match cur {
                     Some((a, b)) if j - b < Self::MIN_GAP => Some((a, j + 1)),
-                    Some(r) => {
-                        spans.push(r);
+                    Some((a, b)) => {
+                        spans.push((a, b, covered));
+                        covered += b - a;
                         Some((j, j + 1))
                     }
                     None => Some((j, j + 1)),
                 };
             }
-            spans.extend(cur);
-            covered += spans[start[i]..].iter().map(|(a, b)| b - a).sum::<usize>();
+            if let Some((a, b)) = cur {
+                spans.push((a, b, covered));
+                covered += b - a;
+            }
             start.push(spans.len());
         }
-        (4 * covered <= 3 * n * n).then_some(Self { start, spans })
+        if 4 * covered > 3 * n * n {
+            return None;
+        }
+        let mut packed = Vec::with_capacity(covered);
+        for i in 0..n {
+            let row = model.dense_row(i)?;
+            for &(a, b, _) in &spans[start[i]..start[i + 1]] {
+                packed.extend_from_slice(&row[a..b]);
+            }
+        }
+        let mut ids: std::collections::HashMap<Vec<(usize, usize)>, u32> = Default::default();
+        let classes = (0..n)
+            .map(|i| {
+                let key: Vec<(usize, usize)> = spans[start[i]..start[i + 1]]
+                    .iter()
+                    .map(|&(a, b, _)| (a, b))
+                    .collect();
+                let next = ids.len() as u32;
+                *ids.entry(key).or_insert(next)
+            })
+            .collect();
+        Some(Self {
+            start,
+            spans,
+            packed,
+            classes,
+        })
+    }
+
+    /// The class of row `i`: rows with the same ranges share it.
+    #[inline(always)]
+    pub(crate) fn class(&self, i: usize) -> u32 {
+        self.classes[i]
+    }
+
+    /// Number of ranges of row `i`.
+    #[inline(always)]
+    pub(crate) fn n_spans(&self, i: usize) -> usize {
+        self.start[i + 1] - self.start[i]
+    }
+
+    /// Range `q` of row `i`: its first column and its couplings.
+    #[inline(always)]
+    pub(crate) fn span(&self, i: usize, q: usize) -> (usize, &[R]) {
+        let (a, b, o) = self.spans[self.start[i] + q];
+        (a, &self.packed[o..o + (b - a)])
+    }
+
+    /// The ranges of row `i`, each as its first column and its couplings.
+    #[inline(always)]
+    fn row(&self, i: usize) -> impl Iterator<Item = (usize, &[R])> {
+        self.spans[self.start[i]..self.start[i + 1]]
+            .iter()
+            .map(|&(a, b, o)| (a, &self.packed[o..o + (b - a)]))
     }
 
     /// [`Couplings::fields`] of a dense model summed over the ranges only (the same terms in the
     /// same order, less the zero ones: the same bits); `false` (nothing written) when the model
     /// is not dense.
-    pub(crate) fn fields<C: Couplings>(&self, model: &C, s: &[i8], phi: &mut [C::R]) -> bool {
+    pub(crate) fn fields<C: Couplings<R = R>>(&self, model: &C, s: &[i8], phi: &mut [R]) -> bool {
         for (i, p) in phi.iter_mut().enumerate() {
-            let Some(row) = model.dense_row(i) else {
-                return false;
-            };
             let mut acc = 0.0f64;
-            for &(a, b) in &self.spans[self.start[i]..self.start[i + 1]] {
-                for (&jv, &sv) in row[a..b].iter().zip(&s[a..b]) {
+            for (a, vals) in self.row(i) {
+                for (&jv, &sv) in vals.iter().zip(&s[a..]) {
                     acc += jv.to_f64() * sv as f64;
                 }
             }
-            *p = C::R::from_f64(acc + model.h()[i]);
+            *p = R::from_f64(acc + model.h()[i]);
         }
         true
     }
 
     /// [`Couplings::energy`] of a dense model summed over the ranges only (same bits); `None`
     /// when the model is not dense.
-    pub(crate) fn energy<C: Couplings>(&self, model: &C, s: &[i8]) -> Option<f64> {
+    pub(crate) fn energy<C: Couplings<R = R>>(&self, model: &C, s: &[i8]) -> Option<f64> {
         let mut e = 0.0;
         for (i, &si) in s.iter().enumerate() {
-            let row = model.dense_row(i)?;
             let mut acc = 0.0;
-            for &(a, b) in &self.spans[self.start[i]..self.start[i + 1]] {
-                let a = a.max(i + 1);
-                if a < b {
-                    for (&jv, &sj) in row[a..b].iter().zip(&s[a..b]) {
-                        acc += jv.to_f64() * sj as f64;
-                    }
+            for (a, vals) in self.row(i) {
+                let skip = (i + 1).saturating_sub(a).min(vals.len());
+                for (&jv, &sj) in vals[skip..].iter().zip(&s[a + skip..]) {
+                    acc += jv.to_f64() * sj as f64;
                 }
             }
             e -= si as f64 * (acc + model.h()[i]);
@@ -598,12 +685,12 @@ impl RowRuns {
         Some(e)
     }
 
-    /// [`Couplings::flip`] of a dense row `row = J_i` over the ranges of row `i` (same bits).
+    /// [`Couplings::flip`] of row `i` over its ranges (same bits).
     #[inline(always)]
-    pub(crate) fn flip<R: Real>(&self, i: usize, row: &[R], s_new: i8, phi: &mut [R]) {
+    pub(crate) fn flip(&self, i: usize, s_new: i8, phi: &mut [R]) {
         let f = R::from_f64(2.0 * s_new as f64);
-        for &(a, b) in &self.spans[self.start[i]..self.start[i + 1]] {
-            for (p, &jv) in phi[a..b].iter_mut().zip(&row[a..b]) {
+        for (a, vals) in self.row(i) {
+            for (p, &jv) in phi[a..a + vals.len()].iter_mut().zip(vals) {
                 *p += f * jv;
             }
         }

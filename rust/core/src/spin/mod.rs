@@ -35,6 +35,7 @@ mod lanes;
 mod layered;
 mod tap;
 mod tempering;
+mod tiled;
 
 pub use anneal::{AnnealOptions, AnnealResult, Order, Rule, anneal};
 pub use couplings::{Couplings, Dense, Real, Sparse, energies, local_fields, perron_hadamard};
