@@ -8,7 +8,7 @@ law in training time, and the bond matrix develops spectral outliers. This scrip
 of these on networks trained here:
 
     python benches/bench_spin_nn.py                        # digits, 4 seeds x (tanh, sign), ~5.5 min on 2 loaded cores
-    python benches/bench_spin_nn.py --mnist DIR            # MNIST from IDX files (or mnist.npz) in DIR
+    python benches/bench_spin_nn.py --mnist DIR --mc-hidden # MNIST from IDX files (or mnist.npz) in DIR
     python benches/bench_spin_nn.py --quick                # 1 seed, 1000 steps (smoke test)
     python benches/bench_spin_nn.py --plot benches/figures # also write the figures
 
@@ -21,7 +21,9 @@ use TAP: parallel tempering at ``T = 0.7 T_c(t)`` (2 independent ladders, 10 tem
 glass has a continuous ``P(q)`` reaching 0; a two-state ordered phase ``±m*`` has none) and how
 much the order prefers the top bond eigenvector ``v₁`` over the second one, ``μ₁²/μ₂²`` with
 ``μ_k² = ⟨(s·v_k)²⟩/n`` (order spread over several near-degenerate eigenvectors in a glass, one
-dominant direction in a hidden-order state). Power laws ``T_c ∝ t^α`` are fitted by
+dominant direction in a hidden-order state); ``--mc-hidden`` adds ``√⟨q²⟩`` and ``P(|q| < 0.1)`` of
+the overlap over the non-input spins only (on MNIST the 784 input spins, many of them pixels that
+are always blank, dilute the overlap over all spins). Power laws ``T_c ∝ t^α`` are fitted by
 ``phase.fit_power_law`` per seed (95 % CI from the regression) and pooled over seeds (mean ± t-based
 95 % CI of the per-seed exponents).
 """
@@ -56,10 +58,11 @@ def _md(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(out)
 
 
-def mc_phase(model: sp.SpinModel, t_c: float, seed: int, sweeps: int) -> tuple[float, float, float]:
+def mc_phase(model: sp.SpinModel, t_c: float, seed: int, sweeps: int, n_in: int) -> tuple[float, ...]:
     """Parallel tempering (2 ladders) at ``T = 0.7 T_c``: ``√⟨q²⟩``, ``P(|q| < 0.1)`` and ``μ₁²/μ₂²``.
 
-    ``μ_k² = ⟨(s·v_k)²⟩/n`` with ``v_k`` the k-th eigenvector of ``J`` from the top.
+    ``μ_k² = ⟨(s·v_k)²⟩/n`` with ``v_k`` the k-th eigenvector of ``J`` from the top. Then ``√⟨q²⟩``
+    and ``P(|q| < 0.1)`` again with the overlap taken over the spins after the ``n_in`` input spins.
     """
     temps = np.geomspace(0.7 * t_c, 1.6 * t_c, 10)
     pt = model.tempering(1 / temps, sweeps, n_sets=2, record_states=True, thin=5, seed=seed, progress=False)
@@ -67,7 +70,9 @@ def mc_phase(model: sp.SpinModel, t_c: float, seed: int, sweeps: int) -> tuple[f
     _, vecs = np.linalg.eigh(model.J)
     s = pt.states[:, :, 0, :].astype(np.float64)  # (meas, set, n) at the coldest temperature
     mu2 = ((s @ vecs[:, [-1, -2]]) ** 2).mean(axis=(0, 1)) / model.n
-    return math.sqrt(float((q**2).mean())), float((np.abs(q) < 0.1).mean()), float(mu2[0] / mu2[1])
+    qh = (s[:, 0, n_in:] * s[:, 1, n_in:]).mean(axis=1)
+    return (math.sqrt(float((q**2).mean())), float((np.abs(q) < 0.1).mean()), float(mu2[0] / mu2[1]),
+            math.sqrt(float((qh**2).mean())), float((np.abs(qh) < 0.1).mean()))  # fmt: skip
 
 
 def run_one(data: Data, act: nn.Activation, seed: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -80,7 +85,7 @@ def run_one(data: Data, act: nn.Activation, seed: int, args: argparse.Namespace)
     t1 = time.perf_counter()
     tj = nn.analyse_training(tr, progress=False, label=act)
     t2 = time.perf_counter()
-    mc = [mc_phase(sp.SpinModel.from_layers(s.weights), float(tj.T_c[k]), seed * 1000 + k, args.mc_sweeps)
+    mc = [mc_phase(sp.SpinModel.from_layers(s.weights), float(tj.T_c[k]), seed * 1000 + k, args.mc_sweeps, tr.widths[0])
           for k, s in enumerate(tr.snapshots)]  # fmt: skip
     t3 = time.perf_counter()
     pos = tj.steps > 0
@@ -107,6 +112,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--fit-from", type=float, default=100.0, help="first step of the power-law window")
     ap.add_argument("--mc-sweeps", type=int, default=4000)
+    ap.add_argument(
+        "--mc-hidden",
+        action="store_true",
+        help="also print the Monte Carlo overlap over the non-input spins (on MNIST most spins are inputs)",
+    )
     ap.add_argument("--plot", type=Path, default=None, help="folder for the figures")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
@@ -144,10 +154,11 @@ def main() -> None:
                          f"{tc[:, k].mean():.3f} ± {tc[:, k].std(ddof=1) if len(tjs) > 1 else 0:.3f}",
                          np.mean([t.lambda_top[k] for t in tjs]), np.mean([t.n_outliers[k] for t in tjs]),
                          max(t.hidden_p[k] for t in tjs), f"{sig}/{len(tjs)}", mc[:, k, 0].mean(), mc[:, k, 1].mean(),
-                         mc[:, k, 2].mean()])  # fmt: skip
+                         mc[:, k, 2].mean()] + ([mc[:, k, 3].mean(), mc[:, k, 4].mean()] if args.mc_hidden else []))  # fmt: skip
         print(f"### {label}: snapshots (means over {len(tjs)} seeds)\n")
         print(_md(["step", "test acc", "T_glass", "T_hidden", "T_c (± sd)", "λ_top(J)", "outliers", "max p (hidden)",
-                   "significant", "MC √⟨q²⟩", "MC P(|q|<0.1)", "MC μ₁²/μ₂²"], rows))  # fmt: skip
+                   "significant", "MC √⟨q²⟩", "MC P(|q|<0.1)", "MC μ₁²/μ₂²"]
+                  + (["MC √⟨q²⟩ non-input", "MC P(|q|<0.1) non-input"] if args.mc_hidden else []), rows))  # fmt: skip
         print()
         al = np.array([r["fit_all"].exponent for r in runs])
         aw = np.array([r["fit_win"].exponent if r["fit_win"] else np.nan for r in runs])
@@ -172,13 +183,15 @@ def main() -> None:
                         pooled(al), pooled(aw), per_seed, ", ".join(str(g) for g in gone),
                         f"{np.mean([t.n_outliers[0] for t in tjs]):.1f} → {np.mean([t.n_outliers[-1] for t in tjs]):.1f}",
                         f"{mc[:, 0, 1].mean():.3f} → {mc[:, -1, 1].mean():.3f}",
-                        f"{mc[:, 0, 2].mean():.1f} → {mc[:, -1, 2].mean():.1f}",
-                        f"{secs[0]:.0f} / {secs[1]:.0f} / {secs[2]:.0f}"])  # fmt: skip
+                        f"{mc[:, 0, 2].mean():.1f} → {mc[:, -1, 2].mean():.1f}"]
+                       + ([f"{mc[:, 0, 4].mean():.3f} → {mc[:, -1, 4].mean():.3f}"] if args.mc_hidden else [])
+                       + [f"{secs[0]:.0f} / {secs[1]:.0f} / {secs[2]:.0f}"])  # fmt: skip
     print("### Summary\n")
     print(_md(["net", "T_c theory (layered SK, init)", "T_glass(0) measured", "α, all steps > 0 (mean [95% CI])",
                f"α, steps ≥ {args.fit_from:g} (mean [95% CI])", "α per seed [95% CI]", "glass gone from step (per seed)",
-               "outliers init → end", "MC P(|q|<0.1) init → end", "MC μ₁²/μ₂² init → end",
-               "s train / analyse / MC"], summary))  # fmt: skip
+               "outliers init → end", "MC P(|q|<0.1) init → end", "MC μ₁²/μ₂² init → end"]
+              + (["MC P(|q|<0.1) non-input init → end"] if args.mc_hidden else [])
+              + ["s train / analyse / MC"], summary))  # fmt: skip
     print(f"\ntotal {time.perf_counter() - t_start:.0f} s")
     if args.plot is not None:
         args.plot.mkdir(parents=True, exist_ok=True)
