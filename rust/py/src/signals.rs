@@ -3,11 +3,21 @@
 
 use boltzkit_core::control::Control;
 use pyo3::prelude::*;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the progress callback is called at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Sets its flag and unparks its thread when dropped.
+struct Wake<'a>(&'a AtomicBool, std::thread::Thread);
+
+impl Drop for Wake<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+        self.1.unpark();
+    }
+}
 
 /// Runs `f(flag)` on a scoped worker thread with the GIL released (see [`run_controlled`]).
 pub(crate) fn run_with_signals<R: Send>(
@@ -30,13 +40,20 @@ pub(crate) fn run_controlled<R: Send>(
 ) -> PyResult<R> {
     let control = Control::new();
     let mut signal: Option<PyErr> = None;
+    let done = AtomicBool::new(false);
     let out = py.detach(|| {
         std::thread::scope(|sc| {
-            let h = sc.spawn(|| f(&control));
+            // The worker wakes the calling thread when it ends (normally or by a panic), so the
+            // result is returned at once rather than at the next poll (up to 50 ms later).
+            let caller = std::thread::current();
+            let h = sc.spawn(|| {
+                let _wake = Wake(&done, caller);
+                f(&control)
+            });
             let mut wait = Duration::from_micros(100);
             let mut shown = (0u64, 0u64);
             let mut last = Instant::now();
-            while !h.is_finished() {
+            while !done.load(Ordering::Acquire) {
                 std::thread::park_timeout(wait);
                 wait = (wait * 2).min(Duration::from_millis(50));
                 if signal.is_some() {

@@ -371,11 +371,8 @@ fn run_block<C: Couplings>(
     } else {
         None
     };
-    let mut pending: Vec<Vec<(usize, C::R)>> = if tiled.is_some() {
-        (0..k).map(|_| Vec::with_capacity(TILE)).collect()
-    } else {
-        Vec::new()
-    };
+    let mut pending: Vec<(usize, C::R)> =
+        Vec::with_capacity(if tiled.is_some() { TILE } else { 0 });
     // Interleaved lanes: the block's states and fields as `[spin][read]`, so that a flip's
     // scattered field updates share cache lines across the reads (same arithmetic per read).
     let lanes = int.is_none()

@@ -16,7 +16,6 @@
 
 use super::anneal::Acceptor;
 use super::couplings::{Real, RowRuns};
-use super::lanes::W;
 use crate::rng::SplitMix64;
 
 /// Spins per tile.
@@ -194,58 +193,58 @@ fn min_cost<R: Real>(s: &[i8], phi: &[R]) -> f64 {
 
 /// One sequential sweep of the reads `b` of a block over a dense model, tile by tile; per
 /// read the same decisions (`acceptor` with read `b`'s stream `rngs[b]`), flips and sums as
-/// [`super::anneal::sweep`] (bit-identical).
+/// [`super::anneal::sweep`] (bit-identical). Within a tile the reads take their turns one
+/// after the other (each read's visits keep their order; the reads share nothing), and a read
+/// whose every move in the tile is rejected without a draw (`β·ΔE ≥ SKIP` at the tile's
+/// smallest cost, `β·ΔE` being monotone in `ΔE`) skips the tile: no visit would flip a spin
+/// (so no cost would change) or draw a number.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep_block<R: Real>(
     rows: &Rows<'_, R>,
     s: &mut [Vec<i8>],
     phi: &mut [Vec<R>],
-    pending: &mut [Vec<(usize, R)>],
+    pending: &mut Vec<(usize, R)>,
     de_sum: &mut [f64],
     accepted: &mut [u64],
     acceptor: &Acceptor,
     rngs: &mut [SplitMix64],
 ) {
     let n = s[0].len();
-    let k = s.len();
     de_sum.fill(0.0);
-    // A read whose every move is rejected without a draw (`β·ΔE ≥ SKIP` at its smallest ΔE;
-    // `β·ΔE` is monotone in ΔE) sits out the sweep: it would flip nothing and draw nothing.
-    let mut live = [false; W];
-    let mut any = false;
-    for b in 0..k {
-        live[b] = !acceptor.rejects_without_draw(min_cost(&s[b], &phi[b]));
-        any |= live[b];
-    }
-    if !any {
-        return;
-    }
     for lo in (0..n).step_by(TILE) {
         let hi = (lo + TILE).min(n);
-        for i in lo..hi {
-            for b in 0..k {
-                if !live[b] {
-                    continue;
-                }
-                let de = 2.0 * s[b][i] as f64 * phi[b][i].to_f64();
-                if acceptor.accept(de, &mut rngs[b]) {
-                    s[b][i] = -s[b][i];
-                    let f = R::from_f64(2.0 * s[b][i] as f64);
+        for (b, ((sb, pb), rng)) in s
+            .iter_mut()
+            .zip(phi.iter_mut())
+            .zip(rngs.iter_mut())
+            .enumerate()
+        {
+            let (sb, pb) = (&mut sb[..n], &mut pb[..n]);
+            if acceptor.rejects_without_draw(min_cost(&sb[lo..hi], &pb[lo..hi])) {
+                continue;
+            }
+            // the running sum of the sweep, added to in visit order as on the plain path
+            let (mut de_b, mut acc_b) = (de_sum[b], 0u64);
+            for i in lo..hi {
+                let de = 2.0 * sb[i] as f64 * pb[i].to_f64();
+                if acceptor.accept(de, rng) {
+                    sb[i] = -sb[i];
+                    let f = R::from_f64(2.0 * sb[i] as f64);
                     for q in 0..rows.n_spans(i) {
                         let (a, vals) = rows.span(i, q);
-                        add_inside(&mut phi[b], a, vals, f, lo, hi);
+                        add_inside(pb, a, vals, f, lo, hi);
                     }
-                    pending[b].push((i, f));
-                    de_sum[b] += de;
-                    accepted[b] += 1;
+                    pending.push((i, f));
+                    de_b += de;
+                    acc_b += 1;
                 }
             }
-        }
-        for b in 0..k {
-            if !pending[b].is_empty() {
-                apply_pending(rows, &pending[b], &mut phi[b], lo, hi);
-                pending[b].clear();
+            if !pending.is_empty() {
+                apply_pending(rows, pending, pb, lo, hi);
+                pending.clear();
+                de_sum[b] = de_b;
+                accepted[b] += acc_b;
             }
         }
     }
