@@ -6,9 +6,9 @@ Each ``--before`` / ``--after`` is a directory holding a built ``boltzkit`` pack
 ``_core`` extension included). For each case of ``bench_dimod.py`` (D1–D4, 1000 sweeps, dwave's
 default ``beta_range``, geometric schedule, seed 1) the two builds run alternately in fresh
 interpreters, 3 rounds × 2 repeats, best time of each kept (alternating makes both see the same
-load on a busy machine); the process CPU time of the same calls is reported beside the wall time (on a
-machine shared with other work it is the steadier of the two). Samples and energies are hashed: a change that is meant to keep every
-bit must print ``True``.
+load on a busy machine); the process CPU time of the same calls is reported beside the wall time
+(on a machine shared with other work it is the steadier of the two). Samples and energies are
+hashed: a change that is meant to keep every bit must print ``True``.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def main() -> None:
                     assert got["hash"] == out["hash"], "a build is not reproducible"
     print(f"# threads = {args.threads}, best of 2 × {args.rounds} rounds, load {os.getloadavg()[0]:.1f}\n")
     print(
-        "| case | before s | after s | before ÷ after | before CPU s | after CPU s | CPU before ÷ after | same samples and energies |"
+        "| case | before s | after s | before ÷ after | before CPU s | after CPU s | CPU before ÷ after "
+        "| same samples and energies |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name in cases:
