@@ -101,3 +101,32 @@ def test_training_on_digits_creates_significant_hidden_order() -> None:
     assert tj.hidden_significant[-1] and tj.hidden_z[-1] > 4
     assert tj.T_c[0] == tj.T_glass[0]
     assert tj.T_c[-1] == pytest.approx(max(tj.T_glass[-1], tj.T_hidden[-1]))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sign"])
+def test_the_papers_picture_on_digits_for_both_networks(activation: str) -> None:
+    """Issue 18.2 in CI size, for the continuous and the binarised network: at initialisation a
+    glass with no bond-spectrum outlier; the hidden order becomes significant early (in the first
+    fifth of training) and stays; outliers appear and their number grows; T_c grows as a power
+    law in the steps after that (exponent > 0 with its 95 % interval, fitted on the later
+    snapshots), and the fit describes every fitted point to within 15 %."""
+    data = sp.nn.load_digits(0)
+    cfg = sp.nn.TrainConfig(hidden=(64, 64), activation=activation, steps=1000, n_snapshots=12, seed=1)  # type: ignore[arg-type]
+    tr = sp.nn.train_mlp(*data, cfg, progress=False)
+    tj = sp.nn.analyse_training(tr, progress=False, n_controls=49, level=0.02)
+    steps = tj.steps
+    assert steps[0] == 0 and steps[-1] == 1000
+    # the random network: glass, no outlier, no hidden order
+    assert tj.n_outliers[0] == 0 and not tj.hidden_significant[0] and tj.T_c[0] == tj.T_glass[0]
+    # the glass is destroyed early: significant hidden order from some step ≤ 200 on
+    sig = np.asarray(tj.hidden_significant)
+    gone = next(k for k in range(len(steps)) if sig[k:].all())
+    assert steps[gone] <= 200, (steps, sig)
+    # outliers appear and grow
+    assert tj.n_outliers[-1] >= 3 and tj.n_outliers[-1] > tj.n_outliers[gone]
+    # T_c(t) is a power law after the glass is gone
+    fit = phase.fit_power_law(steps, tj.T_c, window=(float(max(steps[gone], 1)), 1000.0))
+    assert fit.n_points >= 4
+    assert fit.exponent_ci[0] > 0.05 and fit.exponent < 1.5, fit
+    win = steps >= max(steps[gone], 1)
+    assert np.all(np.abs(fit(steps[win]) / tj.T_c[win] - 1) < 0.15), (fit, tj.T_c)
