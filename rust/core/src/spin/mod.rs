@@ -15,8 +15,10 @@
 //! - [`enumerate_exact`]: every state of `n ≤ 26` spins in Gray-code order (rayon over blocks).
 //! - [`anneal`]: simulated annealing (Metropolis / heat-bath, sequential / random order, any
 //!   β schedule), rayon over reads, lockstep blocks of reads; integer couplings run in a
-//!   branch-free vector-lane kernel (`lanes`), dense rows skip their zero blocks — all
-//!   bit-identical to the plain path; [`descend`]: greedy steepest descent.
+//!   branch-free vector-lane kernel (`lanes`), dense sequential sweeps run in tiles whose
+//!   flips reach the other fields at the tile's end, several fused per pass (`tiled`), dense
+//!   rows skip their zero blocks — all bit-identical to the plain path; [`descend`]: greedy
+//!   steepest descent.
 //! - [`tempering`]: parallel tempering with replica exchange and two-replica overlaps.
 //! - [`Layered`] and [`anneal_layered`]: whole-layer heat-bath for network-shaped models.
 //! - [`tap`]: damped TAP fixed points with the Onsager term, annealed in temperature, many starts.
