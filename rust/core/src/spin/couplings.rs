@@ -564,6 +564,8 @@ pub(crate) struct RowRuns<R> {
 impl<R: Real> RowRuns<R> {
     /// Shortest run of zeros worth a range break.
     const MIN_GAP: usize = 16;
+    /// Largest packed copy of the ranges' couplings.
+    const MAX_PACKED_BYTES: usize = 1 << 28;
 
     /// The ranges of a dense model's rows, or `None` when the model is not dense
     /// ([`Couplings::dense_row`]) or when the ranges would skip less than a quarter of `J`.
@@ -596,7 +598,9 @@ impl<R: Real> RowRuns<R> {
             }
             start.push(spans.len());
         }
-        if 4 * covered > 3 * n * n {
+        // worth it only when it skips a quarter of `J`; the packed copy is capped (beyond it
+        // the whole rows serve, with the same bits)
+        if 4 * covered > 3 * n * n || covered * std::mem::size_of::<R>() > Self::MAX_PACKED_BYTES {
             return None;
         }
         let mut packed = Vec::with_capacity(covered);
