@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIVATIONS",
+    "KPROP_GRADIENT",
     "KPROP_IMPLEMENTED",
     "MLP",
     "Activation",
@@ -93,7 +94,7 @@ EstimateMethod = Literal["mean_prop", "cov_prop", "cumulant3", "kprop"]
 #: ``kind=`` of ``MLP.estimate("kprop")``.
 KpropKind = Literal["simple", "augment"]
 #: ``method=`` of :meth:`MLP.gradient` and :meth:`MLP.tail_gradient`.
-GradientMethod = Literal["mean_prop", "cov_prop"]
+GradientMethod = Literal["mean_prop", "cov_prop", "kprop"]
 #: ``method=`` of :meth:`MLP.tail_probability`.
 TailMethod = Literal["gauss", "edgeworth", "mc", "is", "splitting"]
 #: ``init=`` of :func:`random_mlp`.
@@ -103,6 +104,8 @@ ACTIVATIONS: tuple[Activation, ...] = ("relu", "gelu", "erf", "tanh", "identity"
 _METHODS = ("mean_prop", "cov_prop", "cumulant3", "kprop")
 #: ``(k_max, kind)`` pairs of ``estimate("kprop")`` implemented so far (equal to the paper's reference code).
 KPROP_IMPLEMENTED = ((1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple"))
+#: ``(k_max, kind)`` pairs of ``gradient(method="kprop")`` / ``tail_gradient(method="kprop")``.
+KPROP_GRADIENT = ((2, "simple"), (2, "augment"))
 _C_ACT = {"identity": 0.0, "relu": 1.0, "heaviside": 1.0, "square": 1.0, "gelu": 20.0, "erf": 20.0, "tanh": 20.0}
 
 
@@ -1193,9 +1196,31 @@ class MLP:
     def _truncated(self, layer: int) -> MLP:
         if layer == self.depth - 1:
             return self
-        return MLP(self.weights[: layer + 1], self.biases[: layer + 1], self.activations[:layer], self.input_mean, self.input_cov)
+        out = MLP(self.weights[: layer + 1], self.biases[: layer + 1], self.activations[:layer], self.input_mean, self.input_cov)
+        out.init_scale = None if self.init_scale is None else list(self.init_scale[: layer + 1])
+        return out
 
     # ---- gradients
+    def _gradient_route(
+        self, method: object, mehler_order: object, k_max: object, kind: object, avg_metric: object
+    ) -> tuple[str, int, bool]:
+        """``(core method, Mehler order, avg_metric)`` of a gradient request (validated)."""
+        m = _method("method", method, ("mean_prop", "cov_prop", "kprop"))
+        order = _int("mehler_order", mehler_order, 1, 38)
+        if m != "kprop":
+            return m, order, False
+        k = _int("k_max", k_max, 1, 4)
+        kd = _method("kind", kind, ("simple", "augment"))
+        avg = as_bool("avg_metric", avg_metric)
+        if (k, kd) not in KPROP_GRADIENT:
+            raise InvalidArgumentError(
+                f"k_max: gradients through kprop exist for (k_max, kind) in {list(KPROP_GRADIENT)}, got ({k}, {kd!r})"
+            )
+        if kd == "simple":
+            # kprop K = 2 SIMPLE is cov_prop with mehler_order=1 (the metric is not used)
+            return "cov_prop", 1, False
+        return "kprop2_augment", 1, avg
+
     def gradient(
         self,
         c_mean: float | RealArray,
@@ -1204,38 +1229,93 @@ class MLP:
         method: GradientMethod = "cov_prop",
         mehler_order: int = 1,
         threads: int | None = None,
+        k_max: int = 2,
+        kind: KpropKind = "simple",
+        avg_metric: bool = False,
     ) -> Gradient:
         """Reverse-mode gradient of ``J = Σ c_mean_i m_i + Σ c_var_i v_i`` (estimated pre-activation
         means ``m`` and variances ``v`` of ``layer``) with respect to every weight and bias.
 
-        ``method="cov_prop"`` with ``mehler_order=1`` is also the gradient of
-        ``estimate("kprop", k_max=2, kind="simple")`` (the same estimator); gradients through
-        ``kind="augment"`` and ``k_max=3`` are not implemented."""
+        Parameters
+        ----------
+        c_mean : float or ndarray (n_layer,)
+            Coefficients of the means (a number: the same for every neuron).
+        c_var : float or ndarray (n_layer,) or None
+            Coefficients of the variances (``None``: zero).
+        layer : int
+            The linear layer whose pre-activations enter ``J`` (negative counts from the end).
+        method : {"mean_prop", "cov_prop", "kprop"}
+            The estimator differentiated, as in :meth:`estimate`.
+        mehler_order : int
+            ``cov_prop`` only: its Mehler order (1..38).
+        threads : int or None
+        k_max, kind, avg_metric
+            ``kprop`` only, as in :meth:`estimate`; gradients exist for :data:`KPROP_GRADIENT`:
+            ``k_max=2`` with ``kind="simple"`` (the same estimator as ``cov_prop`` with
+            ``mehler_order=1``, hence its gradient) or ``kind="augment"`` (exact metric, or with
+            ``avg_metric`` the average metric ``w_var_l I``: :attr:`init_scale` as constants, or,
+            when ``init_scale`` is ``None``, the mean squared row norm of ``W_l``, which is
+            differentiated through).
+
+        Returns
+        -------
+        Gradient
+            ``value`` (``J``), ``d_weights`` (shapes of the weights), ``d_biases`` (of the biases).
+            The gradient of the estimate as computed: when :meth:`estimate` would fall back to a
+            lower order (a negative variance), this is still the requested estimator's gradient
+            (:meth:`tail_gradient` follows the fallback).
+
+        Raises
+        ------
+        InvalidArgumentError
+            Bad coefficients or layer, unknown method or kind, a ``(k_max, kind)`` without gradients
+            (names ``k_max``), a bad ``init_scale``, weights so large that the gradient overflows.
+        """
         layer = self._layer(layer)
         w = self.widths[layer + 1]
         cm = _coef("c_mean", c_mean, w)
         cv = np.zeros(w) if c_var is None else _coef("c_var", c_var, w)
-        method = _method("method", method, ("mean_prop", "cov_prop"))  # type: ignore[assignment]
-        order = _int("mehler_order", mehler_order, 1, 38)
+        core_method, order, avg = self._gradient_route(method, mehler_order, k_max, kind, avg_metric)
+        scale = self._init_scale() if avg and self.init_scale is not None else None
         nthreads = resolve_threads(threads)
-        self._check_estimate_size(method, order, False)
-        check_bytes("weights", 8 * 4 * sum(n * n for n in self.widths), f"the reverse pass over widths {self.widths}")
-        v, dws, dbs = _core.mlp_gradient(self._tuple(), method, order, layer, cm, cv, nthreads)
+        self._check_estimate_size(core_method, order, False)
+        sq = sum(n * n for n in self.widths)
+        need = 8 * (4 * sq + 12 * max(self.widths) ** 2) if core_method == "kprop2_augment" else 8 * 4 * sq
+        check_bytes("weights", need, f"the reverse pass over widths {self.widths}")
+        v, dws, dbs = _core.mlp_gradient(self._tuple(), core_method, order, layer, cm, cv, nthreads, scale, avg)
         if not math.isfinite(v) or not all(np.all(np.isfinite(a)) for a in [*dws, *dbs]):
             raise InvalidArgumentError(
                 "weights: the values are too large: the gradient overflowed float64 (non-finite); rescale the weights"
             )
         return Gradient(value=float(v), d_weights=list(dws), d_biases=list(dbs))
 
-    def tail_gradient(self, threshold: float, neuron: int = 0, layer: int = -1, method: GradientMethod = "cov_prop") -> Gradient:
+    def tail_gradient(
+        self,
+        threshold: float,
+        neuron: int = 0,
+        layer: int = -1,
+        method: GradientMethod = "cov_prop",
+        k_max: int = 2,
+        kind: KpropKind = "simple",
+        avg_metric: bool = False,
+    ) -> Gradient:
         """Gaussian tail ``P = Q((t − m_i)/√v_i)`` of one neuron and its gradient (chain rule through
-        :meth:`gradient`)."""
+        :meth:`gradient`).
+
+        ``method``, ``k_max``, ``kind``, ``avg_metric`` choose the estimator of ``m_i`` and ``v_i``
+        as in :meth:`gradient` (e.g. ``method="kprop", kind="augment"``); when the estimate falls
+        back to a lower order (``diagnostics["fallback"]``), ``P`` and its gradient are those of
+        the fallback estimator."""
         layer = self._layer(layer)
         t = _float("threshold", threshold)
         w = self.widths[layer + 1]
         i = _int("neuron", neuron, 0, w - 1)
-        method = _method("method", method, ("mean_prop", "cov_prop"))  # type: ignore[assignment]
-        est = self._truncated(layer).estimate(method)
+        core_method, _, avg = self._gradient_route(method, 1, k_max, kind, avg_metric)
+        sub = self._truncated(layer)
+        if core_method == "kprop2_augment":
+            est = sub.estimate("kprop", k_max=2, kind="augment", avg_metric=avg)
+        else:
+            est = sub.estimate(core_method)  # type: ignore[arg-type]
         m, v = float(est.means[layer][i]), float(est.variances[layer][i])
         zeros = Gradient(
             value=0.0, d_weights=[np.zeros_like(a) for a in self.weights], d_biases=[np.zeros_like(a) for a in self.biases]
@@ -1252,9 +1332,16 @@ class MLP:
         cv = np.zeros(w)
         cm[i] = pdf / sd
         cv[i] = pdf * u / (2 * v)
-        # the gradient of the estimator that gave m and v (mean_prop when cov_prop fell back)
-        gm = "mean_prop" if est.diagnostics.get("fallback") == "mean_prop" else method
-        g = self.gradient(cm, cv, layer=layer, method=gm)
+        # the gradient of the estimator that gave m and v (a lower order when the estimate fell back)
+        fallback = est.diagnostics.get("fallback")
+        if fallback == "mean_prop":
+            g = self.gradient(cm, cv, layer=layer, method="mean_prop")
+        elif fallback is not None and fallback.startswith("cov_prop:"):
+            g = self.gradient(cm, cv, layer=layer, method="cov_prop", mehler_order=int(fallback.split(":")[1]))
+        elif core_method == "kprop2_augment":
+            g = self.gradient(cm, cv, layer=layer, method="kprop", k_max=2, kind="augment", avg_metric=avg)
+        else:
+            g = self.gradient(cm, cv, layer=layer, method=core_method)  # type: ignore[arg-type]
         return Gradient(value=p, d_weights=g.d_weights, d_biases=g.d_biases)
 
 

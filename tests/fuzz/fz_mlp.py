@@ -189,13 +189,24 @@ def _gradient(draw: st.DrawFn) -> Call:
     cm = draw(_mostly(st.floats(-2.0, 2.0), st.one_of(floats_or_bad(-2.0, 2.0), any_array((3,)))))
     cv = draw(_mostly(st.one_of(st.none(), st.floats(-2.0, 2.0)), st.one_of(floats_or_bad(-2.0, 2.0), any_array((3,)))))
     layer = draw(_mostly(st.integers(-3, 2), sizes(0, 3)))
-    method = draw(_mostly(st.sampled_from(["mean_prop", "cov_prop"]), _ACTS))
+    method = draw(_mostly(st.sampled_from(["mean_prop", "cov_prop", "kprop"]), _ACTS))
     order = draw(_mostly(st.integers(1, 6), sizes(1, 40)))
+    k, kind, avg = draw(_kprop_opts())
     return _mk(
-        f"MLP(**{args!r}).gradient({cm!r}, {cv!r}, layer={layer!r}, method={method!r}, mehler_order={order!r})",
-        lambda: _net(args).gradient(cm, cv, layer=layer, method=method, mehler_order=order),
+        f"MLP(**{args!r}).gradient({cm!r}, {cv!r}, layer={layer!r}, method={method!r}, mehler_order={order!r}, "
+        f"k_max={k!r}, kind={kind!r}, avg_metric={avg!r})",
+        lambda: _net(args).gradient(cm, cv, layer=layer, method=method, mehler_order=order, k_max=k, kind=kind, avg_metric=avg),
         _check_grad,
     )
+
+
+@st.composite
+def _kprop_opts(draw: st.DrawFn) -> tuple[Any, Any, Any]:
+    """``k_max``, ``kind``, ``avg_metric`` of a kprop gradient (mostly the ones that exist)."""
+    k = draw(_mostly(st.sampled_from([2, 2, 1, 3]), sizes(0, 5)))
+    kind = draw(_mostly(st.sampled_from(["simple", "augment"]), _ACTS))
+    avg = draw(_mostly(st.booleans(), bad_scalars()))
+    return k, kind, avg
 
 
 @st.composite
@@ -204,15 +215,17 @@ def _tail_gradient(draw: st.DrawFn) -> Call:
     thr = draw(_mostly(st.floats(-5.0, 5.0), floats_or_bad(-5.0, 5.0)))
     neuron = draw(_mostly(st.integers(0, 4), sizes(0, 4)))
     layer = draw(_mostly(st.integers(-3, 2), sizes(0, 3)))
-    method = draw(_mostly(st.sampled_from(["mean_prop", "cov_prop"]), _ACTS))
+    method = draw(_mostly(st.sampled_from(["mean_prop", "cov_prop", "kprop"]), _ACTS))
+    k, kind, avg = draw(_kprop_opts())
 
     def check(g: object) -> None:
         _check_grad(g)
         assert isinstance(g, mlp.Gradient) and 0.0 <= g.value <= 1.0
 
     return _mk(
-        f"MLP(**{args!r}).tail_gradient({thr!r}, neuron={neuron!r}, layer={layer!r}, method={method!r})",
-        lambda: _net(args).tail_gradient(thr, neuron=neuron, layer=layer, method=method),
+        f"MLP(**{args!r}).tail_gradient({thr!r}, neuron={neuron!r}, layer={layer!r}, method={method!r}, "
+        f"k_max={k!r}, kind={kind!r}, avg_metric={avg!r})",
+        lambda: _net(args).tail_gradient(thr, neuron=neuron, layer=layer, method=method, k_max=k, kind=kind, avg_metric=avg),
         check,
     )
 

@@ -202,8 +202,11 @@ pub fn mlp_tail_mc<'py>(
 }
 
 /// Reverse-mode gradient of `Σ c_mean m + Σ c_var v` at layer `layer`: `(value, dW list, db list)`.
+/// `method` `mean_prop` / `cov_prop` (any Mehler order) or `kprop2_augment` (kprop `K = 2`
+/// AUGMENT): with `avg_metric`, the average metric `init_scale` (constants) or, when `None`, the
+/// mean squared row norms of the weights (differentiated through).
 #[pyfunction]
-#[pyo3(signature = (net, method, mehler_order, layer, c_mean, c_var, threads=None))]
+#[pyo3(signature = (net, method, mehler_order, layer, c_mean, c_var, threads=None, init_scale=None, avg_metric=false))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn mlp_gradient<'py>(
     py: Python<'py>,
@@ -214,6 +217,8 @@ pub fn mlp_gradient<'py>(
     c_mean: PyReadonlyArray1<'py, f64>,
     c_var: PyReadonlyArray1<'py, f64>,
     threads: Option<usize>,
+    init_scale: Option<Vec<f64>>,
+    avg_metric: bool,
 ) -> PyResult<(
     f64,
     Vec<Bound<'py, PyArray2<f64>>>,
@@ -222,8 +227,17 @@ pub fn mlp_gradient<'py>(
     let (n, input) = extract(net)?;
     let m = self::method(method)?;
     let (cm, cv) = (c_mean.as_slice()?, c_var.as_slice()?);
+    let metric = match (avg_metric, init_scale.as_deref()) {
+        (false, _) => ml::KpropMetric::Exact,
+        (true, Some(sc)) => ml::KpropMetric::Average(sc),
+        (true, None) => ml::KpropMetric::AverageOfRows,
+    };
     let g = cancellable(py, threads, |c| {
-        ml::gradient(&n, &input, m, mehler_order, layer, cm, cv, c)
+        if m == Method::KProp2Augment {
+            ml::kprop2_gradient(&n, &input, metric, layer, cm, cv, c)
+        } else {
+            ml::gradient(&n, &input, m, mehler_order, layer, cm, cv, c)
+        }
     })?;
     let mut dws = Vec::new();
     for (l, w) in g.d_weights.into_iter().enumerate() {

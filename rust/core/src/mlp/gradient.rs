@@ -33,7 +33,7 @@ struct Fwd {
     s_act: f64,  // isotropic post variance (mean_prop)
 }
 
-fn matvec_t(w: &[f64], rows: usize, cols: usize, x: &[f64]) -> Vec<f64> {
+pub(crate) fn matvec_t(w: &[f64], rows: usize, cols: usize, x: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; cols];
     for i in 0..rows {
         let xi = x[i];
@@ -44,23 +44,14 @@ fn matvec_t(w: &[f64], rows: usize, cols: usize, x: &[f64]) -> Vec<f64> {
     out
 }
 
-/// Gradient of `J = Σ c_mean_i m_i + Σ c_var_i v_i` at layer `layer`'s pre-activations.
-///
-/// # Errors
-/// [`MlpError::InvalidArgument`] for a bad layer, wrong lengths, non-finite coefficients or
-/// an unsupported method or order.
-#[allow(clippy::too_many_arguments)]
-#[allow(clippy::needless_range_loop)]
-pub fn gradient(
+/// Checks the objective's layer and coefficients (shared with the kprop gradient).
+pub(crate) fn check_objective(
     net: &Net,
     input: &Input,
-    method: Method,
-    mehler_order: usize,
     layer: usize,
     c_mean: &[f64],
     c_var: &[f64],
-    cancel: Cancel<'_>,
-) -> Result<Gradient, MlpError> {
+) -> Result<(), MlpError> {
     if input.dim() != net.widths[0] {
         return Err(MlpError::invalid(
             "input_mean",
@@ -83,10 +74,32 @@ pub fn gradient(
     if c_mean.iter().chain(c_var).any(|v| !v.is_finite()) {
         return Err(MlpError::invalid("c_mean", "coefficients must be finite"));
     }
-    if method == Method::Cumulant3 {
+    Ok(())
+}
+
+/// Gradient of `J = Σ c_mean_i m_i + Σ c_var_i v_i` at layer `layer`'s pre-activations.
+///
+/// # Errors
+/// [`MlpError::InvalidArgument`] for a bad layer, wrong lengths, non-finite coefficients or
+/// an unsupported method or order.
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::needless_range_loop)]
+pub fn gradient(
+    net: &Net,
+    input: &Input,
+    method: Method,
+    mehler_order: usize,
+    layer: usize,
+    c_mean: &[f64],
+    c_var: &[f64],
+    cancel: Cancel<'_>,
+) -> Result<Gradient, MlpError> {
+    check_objective(net, input, layer, c_mean, c_var)?;
+    let w_out = net.widths[layer + 1];
+    if !matches!(method, Method::MeanProp | Method::CovProp) {
         return Err(MlpError::invalid(
             "method",
-            "gradients exist for mean_prop and cov_prop",
+            "gradients exist for mean_prop and cov_prop here (kprop K = 2 augment: kprop2_gradient)",
         ));
     }
     if mehler_order == 0 || mehler_order + 2 > MAX_ORDER {
@@ -406,7 +419,7 @@ pub fn gradient(
 }
 
 /// `W Σ` (row-major `rows × n0`).
-fn weighted(w: &[f64], rows: usize, input: &Input) -> Vec<f64> {
+pub(crate) fn weighted(w: &[f64], rows: usize, input: &Input) -> Vec<f64> {
     let n0 = input.dim();
     match &input.cov {
         Cov::Diag(d) => w

@@ -10,7 +10,8 @@
 //! - [`monte_carlo`]: batched forward passes with counter-based streams (bit-identical for any
 //!   thread count), per-neuron f64 sums, antithetic option; importance-sampled tail counts.
 //! - [`gradient`]: reverse-mode gradients of a `mean_prop` / `cov_prop` objective
-//!   `Σ c_i E y_i + Σ d_i Var y_i` with respect to every weight and bias.
+//!   `Σ c_i E y_i + Σ d_i Var y_i` with respect to every weight and bias; [`kprop_grad`]: the
+//!   same for kprop `K = 2` AUGMENT (exact or average metric).
 //!
 //! FLOPs are counted analytically from one table (see [`flops`]).
 //!
@@ -21,12 +22,14 @@ pub mod estimate;
 pub mod gauss;
 pub mod gradient;
 pub mod kprop;
+pub mod kprop_grad;
 pub mod linalg;
 pub mod monte_carlo;
 
 pub use estimate::{Estimate, EstimateOptions, LayerEstimate, Method, estimate, mean_field};
 pub use gauss::{Act, Moments};
 pub use gradient::{Gradient, gradient};
+pub use kprop_grad::{KpropMetric, kprop2_gradient};
 pub use monte_carlo::{McOptions, McResult, TailMc, monte_carlo, tail_monte_carlo};
 
 use crate::parallel::PoolError;
