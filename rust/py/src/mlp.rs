@@ -75,8 +75,9 @@ fn method(s: &str) -> PyResult<Method> {
         "kprop1" => Ok(Method::KProp1),
         "kprop2_augment" => Ok(Method::KProp2Augment),
         "kprop3_simple" => Ok(Method::KProp3Simple),
+        "kprop3_augment" => Ok(Method::KProp3Augment),
         _ => Err(crate::errors::InvalidArgumentError::new_err(format!(
-            "method: expected 'mean_prop', 'cov_prop', 'cumulant3', 'kprop1', 'kprop2_augment' or 'kprop3_simple', got {s:?}"
+            "method: expected 'mean_prop', 'cov_prop', 'cumulant3', 'kprop1', 'kprop2_augment', 'kprop3_simple' or 'kprop3_augment', got {s:?}"
         ))),
     }
 }
@@ -85,7 +86,8 @@ fn vecs<'py>(py: Python<'py>, v: Vec<Vec<f64>>) -> Vec<Bound<'py, PyArray1<f64>>
     v.into_iter().map(|x| PyArray1::from_vec(py, x)).collect()
 }
 
-/// Deterministic estimate (`mean_prop`, `cov_prop`, `cumulant3`, `kprop1`); returns a dict of
+/// Deterministic estimate (`mean_prop`, `cov_prop`, `cumulant3`, `kprop1`, `kprop2_augment`,
+/// `kprop3_simple`, `kprop3_augment`); returns a dict of
 /// per-layer lists. `init_scale` (one `w_var` per layer) selects the average metric of `kprop1`.
 #[pyfunction]
 #[pyo3(signature = (net, method, mehler_order=1, keep_cov=false, threads=None, init_scale=None))]

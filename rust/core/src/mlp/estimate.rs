@@ -33,6 +33,9 @@ pub enum Method {
     KProp2Augment,
     /// kprop `K = 3`, kind SIMPLE (full third cumulant, n ≤ [`CUMULANT3_MAX_WIDTH`]).
     KProp3Simple,
+    /// kprop `K = 3`, kind AUGMENT ([`super::kprop3::kprop3`]: also the fourth cumulant's
+    /// one-trace part `Sym(A ⊗ I)` and the diagrams of cost 3; n ≤ [`CUMULANT3_MAX_WIDTH`]).
+    KProp3Augment,
 }
 
 /// Largest width accepted by [`Method::Cumulant3`] (the third cumulant has `n³` entries).
@@ -172,7 +175,10 @@ pub fn estimate(
             format!("must be in 1..={MAX_ORDER}, got {}", opts.mehler_order),
         ));
     }
-    if matches!(opts.method, Method::Cumulant3 | Method::KProp3Simple) {
+    if matches!(
+        opts.method,
+        Method::Cumulant3 | Method::KProp3Simple | Method::KProp3Augment
+    ) {
         let wmax = net.widths.iter().copied().max().unwrap_or(0);
         if wmax > CUMULANT3_MAX_WIDTH {
             return Err(MlpError::TooLarge {
@@ -190,9 +196,16 @@ pub fn estimate(
             .map(|w| w[0].checked_mul(w[1]))
             .try_fold(0usize, |a, x| x.map(|x| a.max(x)))
             .and_then(|x| x.checked_mul(2)),
-        Method::CovProp | Method::Cumulant3 | Method::KProp2Augment | Method::KProp3Simple => {
+        Method::CovProp
+        | Method::Cumulant3
+        | Method::KProp2Augment
+        | Method::KProp3Simple
+        | Method::KProp3Augment => {
             let base = wmax.checked_mul(wmax).and_then(|x| x.checked_mul(6));
-            let cubes = if matches!(opts.method, Method::Cumulant3 | Method::KProp3Simple) {
+            let cubes = if matches!(
+                opts.method,
+                Method::Cumulant3 | Method::KProp3Simple | Method::KProp3Augment
+            ) {
                 wmax.checked_pow(3).and_then(|x| x.checked_mul(3))
             } else {
                 Some(0)
@@ -229,6 +242,14 @@ pub fn estimate(
             cancel,
         ),
         Method::KProp3Simple => super::kprop::kprop2_augment(
+            net,
+            input,
+            opts.init_scale.as_deref(),
+            opts.keep_cov,
+            true,
+            cancel,
+        ),
+        Method::KProp3Augment => super::kprop3::kprop3(
             net,
             input,
             opts.init_scale.as_deref(),

@@ -22,6 +22,7 @@ pub mod estimate;
 pub mod gauss;
 pub mod gradient;
 pub mod kprop;
+pub mod kprop3;
 pub mod kprop_grad;
 pub mod linalg;
 pub mod monte_carlo;

@@ -1,0 +1,115 @@
+//! kprop `K = 3` through the general diagram sum (`mlp::kprop3`): its SIMPLE kind equals the
+//! hand-written K = 3 SIMPLE (`Method::KProp3Simple`), AUGMENT runs through `estimate`.
+#![allow(clippy::needless_range_loop)]
+
+use boltzkit_core::mlp::{Cancel, EstimateOptions, Input, Method, Net, estimate, kprop3::kprop3};
+
+struct Lcg(u64);
+
+impl Lcg {
+    /// Uniform on (−1, 1).
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0
+    }
+}
+
+fn net(widths: &[usize], act: &str, bias: bool, seed: u64) -> Net {
+    let mut r = Lcg(seed);
+    let shapes: Vec<(usize, usize)> = widths.windows(2).map(|w| (w[1], w[0])).collect();
+    let weights = shapes
+        .iter()
+        .map(|&(rows, cols)| {
+            (0..rows * cols)
+                .map(|_| r.next() * (3.0 * 2.0 / cols as f64).sqrt())
+                .collect()
+        })
+        .collect();
+    let biases = shapes
+        .iter()
+        .map(|&(rows, _)| {
+            (0..rows)
+                .map(|_| if bias { 0.3 * r.next() } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let acts = vec![act.to_string(); widths.len() - 2];
+    Net::new(&shapes, weights, biases, &acts).unwrap()
+}
+
+fn input(n0: usize, seed: u64) -> Input {
+    let mut r = Lcg(seed);
+    let mean: Vec<f64> = (0..n0).map(|_| 0.5 * r.next()).collect();
+    let var: Vec<f64> = (0..n0).map(|_| 0.6 + 0.5 * r.next()).collect();
+    Input::new(n0, mean, var, false).unwrap()
+}
+
+fn max_rel(a: &[f64], b: &[f64]) -> f64 {
+    let scale = a.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-300);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / scale)
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn simple_kind_of_the_general_sum_equals_kprop3_simple() {
+    for (seed, (widths, act, bias)) in [
+        (vec![5, 7, 6, 4], "relu", true),
+        (vec![4, 6, 8, 5, 3], "tanh", false),
+        (vec![6, 5, 7, 4, 2], "gelu", true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n = net(&widths, act, bias, 11 + seed as u64);
+        let inp = input(widths[0], 5 + seed as u64);
+        for scale in [None, Some(vec![1.7; widths.len() - 1])] {
+            let opts = EstimateOptions {
+                method: Method::KProp3Simple,
+                mehler_order: 1,
+                keep_cov: true,
+                init_scale: scale.clone(),
+            };
+            let a = estimate(&n, &inp, &opts, Cancel(None)).unwrap();
+            let b = kprop3(&n, &inp, scale.as_deref(), true, false, Cancel(None)).unwrap();
+            for (la, lb) in a.layers.iter().zip(&b.layers) {
+                for (x, y) in [
+                    (&la.pre_mean, &lb.pre_mean),
+                    (&la.pre_var, &lb.pre_var),
+                    (&la.post_mean, &lb.post_mean),
+                    (&la.post_var, &lb.post_var),
+                    (la.pre_cov.as_ref().unwrap(), lb.pre_cov.as_ref().unwrap()),
+                ] {
+                    assert!(max_rel(x, y) < 1e-12, "{act} {scale:?}: {x:?} vs {y:?}");
+                }
+                if let (Some(x), Some(y)) = (&la.pre_kappa3, &lb.pre_kappa3) {
+                    assert!(max_rel(x, y) < 1e-11, "{x:?} vs {y:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn augment_runs_through_estimate_and_differs_from_simple() {
+    let n = net(&[6, 8, 8, 3], "relu", true, 3);
+    let inp = input(6, 4);
+    let run = |m| {
+        let opts = EstimateOptions {
+            method: m,
+            mehler_order: 1,
+            keep_cov: false,
+            init_scale: None,
+        };
+        estimate(&n, &inp, &opts, Cancel(None)).unwrap()
+    };
+    let (a, s) = (run(Method::KProp3Augment), run(Method::KProp3Simple));
+    let (ya, ys) = (&a.layers[2].pre_mean, &s.layers[2].pre_mean);
+    assert!(ya.iter().all(|x| x.is_finite()));
+    assert!(max_rel(ya, ys) > 1e-8 && max_rel(ya, ys) < 0.2, "{ya:?} {ys:?}");
+    assert!(a.flops() > s.flops());
+}
