@@ -2,7 +2,7 @@
 
     python benches/bench_mlp_reference.py --peer-python /tmp/peers-mlp/venv312/bin/python \\
         --peer-dir /tmp/peers-mlp/ref [--widths 8 16 32 64] [--time-widths 16 32 64 128] \\
-        [--mc-samples 1048576]
+        [--mc-samples 1048576] [--configs 'K3 augment' 'K3 augment avg']
 
 The reference (alignment-research-center/mlp_cumulant_propagation, PyTorch, float64) is a fetched
 copy outside the repository, run by its own interpreter through ``benches/_mlp_ref_peer.py``;
@@ -18,6 +18,7 @@ deviation, variances relative to the largest variance (max over neurons, then ov
 ``--time-widths``: wall time (median of ``--repeats`` calls after one warm-up) of both at equal
 ``(k_max, kind)``, width and thread count (``--threads``, default 1), ReLU depth 4.
 ``--mc-samples N``: MSE of the output means of both against a Monte Carlo truth (depth ≥ 3 nets).
+``--configs``: only these configuration labels (all three parts).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ CONFIGS: list[tuple[str, int, str, bool, bool]] = [
     ("K2 augment avg", 2, "augment", True, False),
     ("K3 simple", 3, "simple", False, False),
     ("K3 simple avg", 3, "simple", True, False),
+    ("K3 augment", 3, "augment", False, False),
+    ("K3 augment avg", 3, "augment", True, False),
 ]
 W_VAR = {"relu": 2.0, "tanh": 1.0, "gelu": 2.0}
 
@@ -102,7 +105,7 @@ def ours_raw(net: MLP, k: int, kind: str, avg: bool, threads: int) -> tuple[np.n
     if k == 1:
         method = "kprop1"
     elif k == 3:
-        method = "kprop3_simple"
+        method = f"kprop3_{kind}"
     elif kind == "augment":
         method = "kprop2_augment"
     else:
@@ -120,12 +123,14 @@ def build(d: dict[str, Any]) -> MLP:
 
 def equality(args: argparse.Namespace) -> None:
     nn = make_nets(args.widths, args.seed)
-    labels = [c[0] for c in CONFIGS]
+    labels = [c[0] for c in CONFIGS if not args.configs or c[0] in args.configs]
     ref = run_peer(args, nn, labels, repeats=0)
     worst: dict[tuple[str, str], list[float]] = {}
     for name, d in nn.items():
         net = build(d)
         for label, k, kind, avg, _ in CONFIGS:
+            if label not in labels:
+                continue
             m, v = ours_raw(net, k, kind, avg, args.threads)
             rm, rv = np.asarray(ref[name][label]["mean"]), np.asarray(ref[name][label]["var"])
             scale = float(np.sqrt(np.max(np.abs(rv))))
@@ -148,7 +153,8 @@ def timing(args: argparse.Namespace) -> None:
         ws_ = [n] * 5
         ws = [rng.normal(0.0, np.sqrt((1.0 if i == 0 else 2.0) / n), (n, n)) for i in range(4)]
         nn[f"n={n}"] = {"widths": ws_, "act": "relu", "bias": False, "ws": ws, "bs": None, "w_var": [1.0, 2.0, 2.0, 2.0]}
-    labels = ["K1 simple", "K2 simple", "K2 augment", "K3 simple"]
+    labels = ["K1 simple", "K2 simple", "K2 augment", "K3 simple", "K3 augment"]
+    labels = [lab for lab in labels if not args.configs or lab in args.configs]
     ref = run_peer(args, nn, labels, repeats=args.repeats)
     print(f"\nWall time, ReLU depth 4 (4 linear layers), {args.threads} thread(s) each, median of {args.repeats}:\n")
     print("| width | " + " | ".join(f"{lab}: ref / ours / ratio" for lab in labels) + " |")
@@ -172,7 +178,7 @@ def timing(args: argparse.Namespace) -> None:
 
 def mse(args: argparse.Namespace) -> None:
     nn = {k: v for k, v in make_nets(args.widths, args.seed).items() if len(v["ws"]) >= 3}
-    labels = [c[0] for c in CONFIGS if not c[3]]
+    labels = [c[0] for c in CONFIGS if not c[3] and (not args.configs or c[0] in args.configs)]
     ref = run_peer(args, nn, labels, repeats=0)
     print(f"\nMSE of the output means against Monte Carlo ({args.mc_samples} samples, antithetic), depth >= 3:\n")
     print("| net | " + " | ".join(f"{lab} ours / ref" for lab in labels) + " | MC stderr² |")
@@ -200,6 +206,7 @@ def main() -> None:
     ap.add_argument("--time-widths", type=int, nargs="*", default=[16, 32, 64, 128])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--mc-samples", type=int, default=0)
+    ap.add_argument("--configs", nargs="*", default=None, help="labels to run (default: all), e.g. 'K3 augment'")
     args = ap.parse_args()
     if not args.peer_python or not args.peer_dir or not Path(args.peer_python).exists() or not Path(args.peer_dir).is_dir():
         print("reference code not available (pass --peer-python and --peer-dir of a fetched copy); skipping")

@@ -13,8 +13,8 @@ the deterministic estimators propagate a Gaussian-like summary layer by layer:
     also the full third cumulant (an own leading-order activation rule, kept for old callers; the
     paper's K = 3 is ``estimate("kprop", k_max=3)``); cost ~ n⁴ per layer.
 ``kprop`` (``k_max`` K, ``kind`` simple / augment, ``avg_metric``)
-    the paper's cumulant propagation, equal to its reference code (K = 1, 2 both kinds, K = 3
-    simple so far).
+    the paper's cumulant propagation, equal to its reference code (K = 1, 2, 3, both kinds; K = 4
+    not yet).
 
 :meth:`MLP.monte_carlo` is the sampling baseline (Rust, batched GEMM, per-neuron f64
 accumulators, bit-identical at any thread count). FLOPs of every method come from one table
@@ -103,7 +103,7 @@ InitScheme = Literal["he", "critical", "manual"]
 ACTIVATIONS: tuple[Activation, ...] = ("relu", "gelu", "erf", "tanh", "identity", "heaviside", "square")
 _METHODS = ("mean_prop", "cov_prop", "cumulant3", "kprop")
 #: ``(k_max, kind)`` pairs of ``estimate("kprop")`` implemented so far (equal to the paper's reference code).
-KPROP_IMPLEMENTED = ((1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple"))
+KPROP_IMPLEMENTED = ((1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple"), (3, "augment"))
 #: ``(k_max, kind)`` pairs of ``gradient(method="kprop")`` / ``tail_gradient(method="kprop")``.
 KPROP_GRADIENT = ((2, "simple"), (2, "augment"))
 _C_ACT = {"identity": 0.0, "relu": 1.0, "heaviside": 1.0, "square": 1.0, "gelu": 20.0, "erf": 20.0, "tanh": 20.0}
@@ -531,7 +531,7 @@ class MLP:
             return
         if method == "kprop2_augment":
             method = "cov_prop"
-        if method == "kprop3_simple":
+        if method in ("kprop3_simple", "kprop3_augment"):
             if wmax > 256:
                 raise InvalidArgumentError(
                     f"k_max: kprop with k_max=3 needs every width at most 256 (n^3 third cumulants), got width {wmax}"
@@ -589,9 +589,8 @@ class MLP:
             ``kprop`` is the paper's cumulant propagation with the options of its reference code
             (``mlp_kprop(mlp, K_in, k_max, kind, use_avg_metric, factor)``, input cumulants
             ``{1: input_mean, 2: input_cov}``); see ``k_max``, ``kind``, ``avg_metric``, ``factor``.
-            Implemented so far: :data:`KPROP_IMPLEMENTED` (``k_max`` 1 and 2 with either kind, 3
-            with ``simple``); other combinations (``k_max=3, kind="augment"``, ``k_max=4``) raise
-            :class:`InvalidArgumentError`. ``cumulant3`` is an older, own K = 3 rule (not the
+            Implemented so far: :data:`KPROP_IMPLEMENTED` (``k_max`` 1, 2 and 3 with either kind);
+            ``k_max=4`` raises :class:`InvalidArgumentError`. ``cumulant3`` is an older, own K = 3 rule (not the
             paper's term selection; kept for old callers): prefer ``kprop`` with ``k_max=3``.
         mehler_order : int
             Order M of the Mehler series for the off-diagonal covariance (1..40; 1 = basic;
@@ -606,8 +605,11 @@ class MLP:
             input covariance enters through its trace ``tr Σ / n₀`` only); ``K = 2``: the mean and
             the full covariance (``simple`` equals ``cov_prop`` with ``mehler_order=1``;
             ``augment`` adds the third cumulant's one-trace part ``Sym(a ⊗ I)`` and the fourth's
-            pure trace ``c Sym(I ⊗ I)``); ``K = 3`` (``simple``, widths ≤ 256): also the full
-            third cumulant (``n³`` numbers, cost ``~n⁴`` per layer) and the fourth's pure trace.
+            pure trace ``c Sym(I ⊗ I)``); ``K = 3`` (widths ≤ 256): also the full third cumulant
+            (``n³`` numbers, cost ``~n⁴`` per layer) and the fourth's pure trace (``simple``) or
+            its one-trace part ``Sym(A ⊗ I)`` with an ``n × n`` core ``A`` (``augment``, which also
+            sums the diagrams of cost 3: ``~n³`` more work per activation, a few times ``simple``'s
+            time).
             ``Estimate.kappa3`` holds the tracked third cumulants ``κ3_iii`` of the
             pre-activations (the trace part's diagonal for ``K = 2`` augment).
         kind : {"simple", "augment"}
@@ -620,10 +622,13 @@ class MLP:
             ``kprop`` only: the metric of the trace parts after a linear layer is the average
             ``E[W Wᵀ] = w_var_l I`` (:attr:`init_scale`; when ``None``, the mean squared row norm
             of ``W_l``) instead of the exact ``W Wᵀ``. Only used when a trace part is tracked
-            (``K = 1`` here); ignored otherwise, as in the reference.
+            (``K = 1``, ``K = 2`` augment, ``K = 3``); ignored otherwise, as in the reference.
         factor : bool
             ``kprop`` only: the reference's factored top-degree cumulant for ``K = 3, 4``; at
-            ``K ≤ 2`` it has no effect (as in the reference).
+            ``K ≤ 2`` and for ``K = 3`` ``simple`` it has no effect on the numbers (the reference's
+            factored SIMPLE keeps every term). The factored ``K = 3`` ``augment`` (which drops the
+            augmented diagrams that do not factor) is not implemented: ``factor=True`` there raises
+            :class:`InvalidArgumentError`.
 
         Returns
         -------
@@ -635,7 +640,8 @@ class MLP:
         ------
         InvalidArgumentError
             Unknown method, bad order, ``cumulant3`` or kprop ``k_max=3`` above width 256, a
-            ``kprop`` combination that is not implemented, bad ``kind``.
+            ``kprop`` combination that is not implemented (``k_max=4``; ``factor=True`` with
+            ``k_max=3, kind="augment"``), bad ``kind``.
         """
         method = _method("method", method, _METHODS)  # type: ignore[assignment]
         order = _int("mehler_order", mehler_order, 1, 40)
@@ -652,10 +658,15 @@ class MLP:
             if (k, kind) not in KPROP_IMPLEMENTED:
                 raise InvalidArgumentError(
                     f"k_max: kprop is implemented for (k_max, kind) in {list(KPROP_IMPLEMENTED)}, got ({k}, {kind!r}); "
-                    "higher orders and augment at k_max 2 are not available yet (use cumulant3 for a third-cumulant estimate)"
+                    "k_max=4 is not available yet"
+                )
+            if fac and k == 3 and kind == "augment":
+                raise InvalidArgumentError(
+                    "factor: the factored kprop k_max=3 kind='augment' (which drops the augmented diagrams that do not "
+                    "factor) is not implemented; use factor=False (all diagrams) or kind='simple'"
                 )
             if k == 1 or kind == "augment" or k == 3:
-                core_method = {1: "kprop1", 2: "kprop2_augment", 3: "kprop3_simple"}[k]
+                core_method = {1: "kprop1", 2: "kprop2_augment", 3: f"kprop3_{kind}"}[k]
                 if avg:
                     scale = self._init_scale()
             else:
@@ -673,7 +684,7 @@ class MLP:
             chain = [("cov_prop", 2), ("cov_prop", 1), ("mean_prop", 1)]
             if core_method in ("mean_prop", "kprop1"):
                 chain = []
-            elif core_method in ("kprop2_augment", "kprop3_simple"):
+            elif core_method in ("kprop2_augment", "kprop3_simple", "kprop3_augment"):
                 chain = [("cov_prop", 1), ("mean_prop", 1)]
             elif core_method == "cov_prop":
                 chain = [c for c in chain if c[0] == "mean_prop" or c[1] < order]
