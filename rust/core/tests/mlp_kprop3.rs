@@ -110,6 +110,9 @@ fn augment_runs_through_estimate_and_differs_from_simple() {
     let (a, s) = (run(Method::KProp3Augment), run(Method::KProp3Simple));
     let (ya, ys) = (&a.layers[2].pre_mean, &s.layers[2].pre_mean);
     assert!(ya.iter().all(|x| x.is_finite()));
-    assert!(max_rel(ya, ys) > 1e-8 && max_rel(ya, ys) < 0.2, "{ya:?} {ys:?}");
+    assert!(
+        max_rel(ya, ys) > 1e-8 && max_rel(ya, ys) < 0.2,
+        "{ya:?} {ys:?}"
+    );
     assert!(a.flops() > s.flops());
 }

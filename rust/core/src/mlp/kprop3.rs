@@ -209,7 +209,13 @@ impl Pre<'_> {
 
     /// The joint power cumulant `κ(φ_{idx_0}^{p_0}, …)` on distinct indices.
     #[inline]
-    fn power_cumulant(&self, diags: &[Diagram], wk: &[Wicks], idx: &[usize; 3], p: &[usize]) -> f64 {
+    fn power_cumulant(
+        &self,
+        diags: &[Diagram],
+        wk: &[Wicks],
+        idx: &[usize; 3],
+        p: &[usize],
+    ) -> f64 {
         let mut acc = 0.0;
         for dg in diags {
             let mut x = dg.coef;
@@ -496,9 +502,7 @@ pub fn kprop3(
         };
         let k4_iiij = |i: usize, j: usize| -> f64 {
             let ij = i * rows + j;
-            pairs[ij][3]
-                - 3.0 * e[i] * k3off[ij]
-                - 3.0 * cn[ij] * (cn[i * rows + i] + e[i] * e[i])
+            pairs[ij][3] - 3.0 * e[i] * k3off[ij] - 3.0 * cn[ij] * (cn[i * rows + i] + e[i] * e[i])
         };
         let k4d: Vec<f64> = (0..rows)
             .map(|i| {
@@ -509,7 +513,13 @@ pub fn kprop3(
         // trace B_jk = Σ_i K4[i,i,j,k]
         let b_diag: Vec<f64> = (0..rows)
             .into_par_iter()
-            .map(|j| k4d[j] + (0..rows).filter(|&i| i != j).map(|i| k4_iijj(i, j)).sum::<f64>())
+            .map(|j| {
+                k4d[j]
+                    + (0..rows)
+                        .filter(|&i| i != j)
+                        .map(|i| k4_iijj(i, j))
+                        .sum::<f64>()
+            })
             .collect();
         let tr_b: f64 = b_diag.iter().sum();
         let tr_a = 3.0 * tr_b / (rf + 2.0);
