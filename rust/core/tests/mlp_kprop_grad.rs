@@ -6,41 +6,8 @@ use boltzkit_core::mlp::{
 };
 use boltzkit_core::parallel::with_threads;
 
-struct Lcg(u64);
-
-impl Lcg {
-    /// Uniform on (−1, 1).
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0
-    }
-}
-
-fn net(widths: &[usize], act: &str, bias: bool, seed: u64) -> Net {
-    let mut r = Lcg(seed);
-    let shapes: Vec<(usize, usize)> = widths.windows(2).map(|w| (w[1], w[0])).collect();
-    let weights = shapes
-        .iter()
-        .map(|&(rows, cols)| {
-            (0..rows * cols)
-                .map(|_| r.next() * (3.0 * 2.0 / cols as f64).sqrt())
-                .collect()
-        })
-        .collect();
-    let biases = shapes
-        .iter()
-        .map(|&(rows, _)| {
-            (0..rows)
-                .map(|_| if bias { 0.3 * r.next() } else { 0.0 })
-                .collect()
-        })
-        .collect();
-    let acts = vec![act.to_string(); widths.len() - 2];
-    Net::new(&shapes, weights, biases, &acts).unwrap()
-}
+mod common;
+use common::{Lcg, net};
 
 fn input(n0: usize, full: bool, seed: u64) -> Input {
     let mut r = Lcg(seed);
