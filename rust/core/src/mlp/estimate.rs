@@ -8,7 +8,7 @@
 //! one 1-D Gaussian coefficient of one neuron = [`Act::coef_flops`].
 
 use super::gauss::{Act, MAX_ORDER, Moments, clamp_var};
-use super::linalg::{View, gemm};
+use super::linalg::{View, a_wt, gemm, w_c};
 use super::{Cancel, Cov, Input, MlpError, Net};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -553,26 +553,8 @@ fn cov_prop(
             flops += f;
             s
         } else {
-            let mut a = vec![0.0; rows * cols];
-            gemm(
-                rows,
-                cols,
-                cols,
-                View::rows(w, cols),
-                View::rows(&c, cols),
-                0.0,
-                &mut a,
-            );
-            let mut s = vec![0.0; rows * rows];
-            gemm(
-                rows,
-                cols,
-                rows,
-                View::rows(&a, cols),
-                View::trans(w, cols),
-                0.0,
-                &mut s,
-            );
+            let a = w_c(w, rows, cols, &c);
+            let s = a_wt(&a, w, rows, cols);
             flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
             s
         };

@@ -9,7 +9,7 @@
 
 use super::estimate::Method;
 use super::gauss::{MAX_ORDER, Moments, clamp_var};
-use super::linalg::{View, gemm};
+use super::linalg::{View, a_wt, gemm, w_c, wt_s_w};
 use super::{Cancel, Cov, Input, MlpError, Net};
 use rayon::prelude::*;
 
@@ -141,17 +141,7 @@ pub fn gradient(
         let s: Vec<f64> = if l == 0 {
             let a = weighted(w, rows, input);
             if cov {
-                let mut s = vec![0.0; rows * rows];
-                gemm(
-                    rows,
-                    cols,
-                    rows,
-                    View::rows(&a, cols),
-                    View::trans(w, cols),
-                    0.0,
-                    &mut s,
-                );
-                s
+                a_wt(&a, w, rows, cols)
             } else {
                 (0..rows)
                     .map(|i| (0..cols).map(|j| a[i * cols + j] * w[i * cols + j]).sum())
@@ -159,27 +149,8 @@ pub fn gradient(
             }
         } else if cov {
             let c = &fwd[l - 1].c;
-            let mut a = vec![0.0; rows * cols];
-            gemm(
-                rows,
-                cols,
-                cols,
-                View::rows(w, cols),
-                View::rows(c, cols),
-                0.0,
-                &mut a,
-            );
-            let mut s = vec![0.0; rows * rows];
-            gemm(
-                rows,
-                cols,
-                rows,
-                View::rows(&a, cols),
-                View::trans(w, cols),
-                0.0,
-                &mut s,
-            );
-            s
+            let a = w_c(w, rows, cols, c);
+            a_wt(&a, w, rows, cols)
         } else {
             let sa = fwd[l - 1].s_act;
             (0..rows)
@@ -305,16 +276,7 @@ pub fn gradient(
         let (mut mb_prev, mut sb_prev);
         if cov {
             // dW += 2 S̄ W C
-            let mut wc = vec![0.0; rows * cols];
-            gemm(
-                rows,
-                cols,
-                cols,
-                View::rows(w, cols),
-                View::rows(&p.c, cols),
-                0.0,
-                &mut wc,
-            );
+            let wc = w_c(w, rows, cols, &p.c);
             let mut tmp = vec![0.0; rows * cols];
             gemm(
                 rows,
@@ -329,26 +291,7 @@ pub fn gradient(
                 *d += 2.0 * t;
             }
             // C̄ = Wᵀ S̄ W
-            let mut sw = vec![0.0; rows * cols];
-            gemm(
-                rows,
-                rows,
-                cols,
-                View::rows(&sbar, rows),
-                View::rows(w, cols),
-                0.0,
-                &mut sw,
-            );
-            let mut cbar = vec![0.0; n * n];
-            gemm(
-                n,
-                rows,
-                n,
-                View::trans(w, cols),
-                View::rows(&sw, cols),
-                0.0,
-                &mut cbar,
-            );
+            let cbar = wt_s_w(w, rows, cols, &sbar);
             // through the activation
             let s = &p.s;
             let mut gbar = vec![vec![0.0; order + 1]; n];

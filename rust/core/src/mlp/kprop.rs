@@ -25,7 +25,7 @@ use super::gauss::{
     Act, TANH_SPLIT_SD, VAR_FLOOR, gauss_hermite, hermite_he, norm_cdf, norm_pdf,
     tanh_window_panels,
 };
-use super::linalg::{View, gemm};
+use super::linalg::{a_wt, w_c};
 use super::{Cancel, Cov, Input, MlpError, Net};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -235,26 +235,8 @@ pub fn kprop2_augment(
         } else {
             std::mem::take(&mut c)
         };
-        let mut tmp = vec![0.0; rows * cols];
-        gemm(
-            rows,
-            cols,
-            cols,
-            View::rows(w, cols),
-            View::rows(&cin, cols),
-            0.0,
-            &mut tmp,
-        );
-        let mut s = vec![0.0; rows * rows];
-        gemm(
-            rows,
-            cols,
-            rows,
-            View::rows(&tmp, cols),
-            View::trans(w, cols),
-            0.0,
-            &mut s,
-        );
+        let tmp = w_c(w, rows, cols, &cin);
+        let s = a_wt(&tmp, w, rows, cols);
         flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
         // third / fourth cumulant cores after the linear step, and the metric
         let last = l + 1 == depth;
@@ -274,16 +256,7 @@ pub fn kprop2_augment(
         });
         // metric: exact W Wᵀ (always on the last layer), or w_var I
         let metric: Option<Vec<f64>> = if third.is_some() && (init_scale.is_none() || last) {
-            let mut mm = vec![0.0; rows * rows];
-            gemm(
-                rows,
-                cols,
-                rows,
-                View::rows(w, cols),
-                View::trans(w, cols),
-                0.0,
-                &mut mm,
-            );
+            let mm = a_wt(w, w, rows, cols);
             flops += 2.0 * rf * rf * cf;
             Some(mm)
         } else {

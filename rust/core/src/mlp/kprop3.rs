@@ -25,7 +25,7 @@
 use super::estimate::{Estimate, LayerEstimate, mode_products};
 use super::gauss::VAR_FLOOR;
 use super::kprop::wick;
-use super::linalg::{View, gemm};
+use super::linalg::{a_wt, w_c};
 use super::{Cancel, Cov, Input, MlpError, Net};
 use rayon::prelude::*;
 
@@ -279,27 +279,8 @@ pub fn kprop3(
         };
         // W X Wᵀ for a symmetric cols × cols X
         let sandwich = |x: &[f64]| -> Vec<f64> {
-            let mut tmp = vec![0.0; rows * cols];
-            gemm(
-                rows,
-                cols,
-                cols,
-                View::rows(w, cols),
-                View::rows(x, cols),
-                0.0,
-                &mut tmp,
-            );
-            let mut s = vec![0.0; rows * rows];
-            gemm(
-                rows,
-                cols,
-                rows,
-                View::rows(&tmp, cols),
-                View::trans(w, cols),
-                0.0,
-                &mut s,
-            );
-            s
+            let tmp = w_c(w, rows, cols, x);
+            a_wt(&tmp, w, rows, cols)
         };
         let s = sandwich(&cin);
         flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
@@ -328,16 +309,7 @@ pub fn kprop3(
             break;
         }
         let metric: Option<Vec<f64>> = if a4.is_some() && init_scale.is_none() {
-            let mut mm = vec![0.0; rows * rows];
-            gemm(
-                rows,
-                cols,
-                rows,
-                View::rows(w, cols),
-                View::trans(w, cols),
-                0.0,
-                &mut mm,
-            );
+            let mm = a_wt(w, w, rows, cols);
             flops += 2.0 * rf * rf * cf;
             Some(mm)
         } else {

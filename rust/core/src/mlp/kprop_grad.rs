@@ -23,7 +23,7 @@
 use super::gauss::{Act, VAR_FLOOR};
 use super::gradient::{Gradient, matvec_t, weighted};
 use super::kprop::wick;
-use super::linalg::{View, gemm};
+use super::linalg::{View, a_wt, gemm, w_c, wt_s_w};
 use super::{Cancel, Input, MlpError, Net};
 use rayon::prelude::*;
 
@@ -484,31 +484,12 @@ pub fn kprop2_gradient(
             .zip(net.biases[l].par_iter())
             .map(|(row, bi)| row.iter().zip(prev_mu).map(|(x, y)| x * y).sum::<f64>() + bi)
             .collect();
-        let mut s = vec![0.0; rows * rows];
         let a = if l == 0 {
             weighted(w, rows, input)
         } else {
-            let mut a = vec![0.0; rows * cols];
-            gemm(
-                rows,
-                cols,
-                cols,
-                View::rows(w, cols),
-                View::rows(&acts[l - 1].cn, cols),
-                0.0,
-                &mut a,
-            );
-            a
+            w_c(w, rows, cols, &acts[l - 1].cn)
         };
-        gemm(
-            rows,
-            cols,
-            rows,
-            View::rows(&a, cols),
-            View::trans(w, cols),
-            0.0,
-            &mut s,
-        );
+        let s = a_wt(&a, w, rows, cols);
         let (u, met, c4) = if l == 0 || l == layer {
             (None, None, 0.0)
         } else {
@@ -519,16 +500,7 @@ pub fn kprop2_gradient(
                 .collect();
             let met = match metric {
                 KpropMetric::Exact => {
-                    let mut mm = vec![0.0; rows * rows];
-                    gemm(
-                        rows,
-                        cols,
-                        rows,
-                        View::rows(w, cols),
-                        View::trans(w, cols),
-                        0.0,
-                        &mut mm,
-                    );
+                    let mm = a_wt(w, w, rows, cols);
                     Met::Full(mm)
                 }
                 KpropMetric::Average(sc) => Met::Avg(sc[l]),
@@ -583,17 +555,7 @@ pub fn kprop2_gradient(
         let wc = if l == 0 {
             weighted(w, rows, input)
         } else {
-            let mut wc = vec![0.0; rows * cols];
-            gemm(
-                rows,
-                cols,
-                cols,
-                View::rows(w, cols),
-                View::rows(&acts[l - 1].cn, cols),
-                0.0,
-                &mut wc,
-            );
-            wc
+            w_c(w, rows, cols, &acts[l - 1].cn)
         };
         gemm(
             rows,
@@ -653,26 +615,7 @@ pub fn kprop2_gradient(
         };
         let mubar = matvec_t(w, rows, cols, &mbar);
         // C̄ = Wᵀ S̄ W
-        let mut sw = vec![0.0; rows * cols];
-        gemm(
-            rows,
-            rows,
-            cols,
-            View::rows(&sbar, rows),
-            View::rows(w, cols),
-            0.0,
-            &mut sw,
-        );
-        let mut cbar = vec![0.0; cols * cols];
-        gemm(
-            cols,
-            rows,
-            cols,
-            View::trans(w, cols),
-            View::rows(&sw, cols),
-            0.0,
-            &mut cbar,
-        );
+        let cbar = wt_s_w(w, rows, cols, &sbar);
         cancel.check()?;
         let b = act_backward(&lins[l - 1], p, cols, &mubar, &cbar, &abar, c4bar);
         mbar = b.mbar;

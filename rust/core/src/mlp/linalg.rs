@@ -141,6 +141,61 @@ pub fn dgemm_abt_serial(m: usize, k: usize, n: usize, a: &[f64], b: &[f64], c: &
     }
 }
 
+/// `W C` (`rows × cols`) for a row-major `W` (`rows × cols`) and `C` (`cols × cols`).
+pub fn w_c(w: &[f64], rows: usize, cols: usize, c: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; rows * cols];
+    gemm(
+        rows,
+        cols,
+        cols,
+        View::rows(w, cols),
+        View::rows(c, cols),
+        0.0,
+        &mut out,
+    );
+    out
+}
+
+/// `A Wᵀ` (`rows × rows`) for row-major `A` and `W`, both `rows × cols`; `W Wᵀ` with `A = W`.
+pub fn a_wt(a: &[f64], w: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    let mut out = vec![0.0; rows * rows];
+    gemm(
+        rows,
+        cols,
+        rows,
+        View::rows(a, cols),
+        View::trans(w, cols),
+        0.0,
+        &mut out,
+    );
+    out
+}
+
+/// `Wᵀ S W` (`cols × cols`) for a row-major `W` (`rows × cols`) and `S` (`rows × rows`).
+pub fn wt_s_w(w: &[f64], rows: usize, cols: usize, s: &[f64]) -> Vec<f64> {
+    let mut sw = vec![0.0; rows * cols];
+    gemm(
+        rows,
+        rows,
+        cols,
+        View::rows(s, rows),
+        View::rows(w, cols),
+        0.0,
+        &mut sw,
+    );
+    let mut out = vec![0.0; cols * cols];
+    gemm(
+        cols,
+        rows,
+        cols,
+        View::trans(w, cols),
+        View::rows(&sw, cols),
+        0.0,
+        &mut out,
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
