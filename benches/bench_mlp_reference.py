@@ -51,6 +51,15 @@ CONFIGS: list[tuple[str, int, str, bool, bool]] = [
     ("K3 simple avg", 3, "simple", True, False),
     ("K3 augment", 3, "augment", False, False),
     ("K3 augment avg", 3, "augment", True, False),
+    ("K3 simple factor", 3, "simple", False, True),
+    ("K3 augment factor", 3, "augment", False, True),
+    ("K3 augment factor avg", 3, "augment", True, True),
+    ("K4 simple", 4, "simple", False, False),
+    ("K4 simple factor", 4, "simple", False, True),
+    ("K4 augment", 4, "augment", False, False),
+    ("K4 augment avg", 4, "augment", True, False),
+    ("K4 augment factor", 4, "augment", False, True),
+    ("K4 augment factor avg", 4, "augment", True, True),
 ]
 W_VAR = {"relu": 2.0, "tanh": 1.0, "gelu": 2.0}
 
@@ -100,12 +109,12 @@ def run_peer(args: argparse.Namespace, nn: dict[str, dict[str, Any]], labels: li
     return res
 
 
-def ours_raw(net: MLP, k: int, kind: str, avg: bool, threads: int) -> tuple[np.ndarray, np.ndarray]:
+def ours_raw(net: MLP, k: int, kind: str, avg: bool, threads: int, factor: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Output mean and variance of our kprop core, before the negative-variance fallback."""
     if k == 1:
         method = "kprop1"
-    elif k == 3:
-        method = f"kprop3_{kind}"
+    elif k >= 3:
+        method = f"kprop{k}_{kind}" + ("_factor" if factor and kind == "augment" else "")
     elif kind == "augment":
         method = "kprop2_augment"
     else:
@@ -128,10 +137,10 @@ def equality(args: argparse.Namespace) -> None:
     worst: dict[tuple[str, str], list[float]] = {}
     for name, d in nn.items():
         net = build(d)
-        for label, k, kind, avg, _ in CONFIGS:
+        for label, k, kind, avg, fac in CONFIGS:
             if label not in labels:
                 continue
-            m, v = ours_raw(net, k, kind, avg, args.threads)
+            m, v = ours_raw(net, k, kind, avg, args.threads, fac)
             rm, rv = np.asarray(ref[name][label]["mean"]), np.asarray(ref[name][label]["var"])
             scale = float(np.sqrt(np.max(np.abs(rv))))
             dm = float(np.max(np.abs(m - rm))) / scale
@@ -153,7 +162,7 @@ def timing(args: argparse.Namespace) -> None:
         ws_ = [n] * 5
         ws = [rng.normal(0.0, np.sqrt((1.0 if i == 0 else 2.0) / n), (n, n)) for i in range(4)]
         nn[f"n={n}"] = {"widths": ws_, "act": "relu", "bias": False, "ws": ws, "bs": None, "w_var": [1.0, 2.0, 2.0, 2.0]}
-    labels = ["K1 simple", "K2 simple", "K2 augment", "K3 simple", "K3 augment"]
+    labels = ["K1 simple", "K2 simple", "K2 augment", "K3 simple", "K3 augment", "K4 simple", "K4 augment"]
     labels = [lab for lab in labels if not args.configs or lab in args.configs]
     ref = run_peer(args, nn, labels, repeats=args.repeats)
     print(f"\nWall time, ReLU depth 4 (4 linear layers), {args.threads} thread(s) each, median of {args.repeats}:\n")
@@ -163,12 +172,12 @@ def timing(args: argparse.Namespace) -> None:
         net = build(d)
         cells = []
         for lab in labels:
-            _, k, kind, avg, _ = next(c for c in CONFIGS if c[0] == lab)
-            ours_raw(net, k, kind, avg, args.threads)
+            _, k, kind, avg, fac = next(c for c in CONFIGS if c[0] == lab)
+            ours_raw(net, k, kind, avg, args.threads, fac)
             times = []
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
-                ours_raw(net, k, kind, avg, args.threads)
+                ours_raw(net, k, kind, avg, args.threads, fac)
                 times.append(time.perf_counter() - t0)
             t = float(np.median(times))
             tr = float(ref[name][lab]["seconds"])

@@ -103,7 +103,16 @@ InitScheme = Literal["he", "critical", "manual"]
 ACTIVATIONS: tuple[Activation, ...] = ("relu", "gelu", "erf", "tanh", "identity", "heaviside", "square")
 _METHODS = ("mean_prop", "cov_prop", "cumulant3", "kprop")
 #: ``(k_max, kind)`` pairs of ``estimate("kprop")`` implemented so far (equal to the paper's reference code).
-KPROP_IMPLEMENTED = ((1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple"), (3, "augment"))
+KPROP_IMPLEMENTED = (
+    (1, "simple"),
+    (1, "augment"),
+    (2, "simple"),
+    (2, "augment"),
+    (3, "simple"),
+    (3, "augment"),
+    (4, "simple"),
+    (4, "augment"),
+)
 #: ``(k_max, kind)`` pairs of ``gradient(method="kprop")`` / ``tail_gradient(method="kprop")``.
 KPROP_GRADIENT = ((2, "simple"), (2, "augment"))
 _C_ACT = {"identity": 0.0, "relu": 1.0, "heaviside": 1.0, "square": 1.0, "gelu": 20.0, "erf": 20.0, "tanh": 20.0}
@@ -531,7 +540,14 @@ class MLP:
             return
         if method == "kprop2_augment":
             method = "cov_prop"
-        if method in ("kprop3_simple", "kprop3_augment"):
+        if method.startswith("kprop4_"):
+            if wmax > 128:
+                raise InvalidArgumentError(
+                    f"k_max: kprop with k_max=4 needs every width at most 128 (n^4 fourth cumulants), got width {wmax}"
+                )
+            check_bytes("weights", 8 * (6 * wmax * wmax + 4 * wmax**4), f"kprop k_max=4 on widths up to {wmax}")
+            return
+        if method.startswith("kprop3_"):
             if wmax > 256:
                 raise InvalidArgumentError(
                     f"k_max: kprop with k_max=3 needs every width at most 256 (n^3 third cumulants), got width {wmax}"
@@ -657,17 +673,14 @@ class MLP:
         if method == "kprop":
             if (k, kind) not in KPROP_IMPLEMENTED:
                 raise InvalidArgumentError(
-                    f"k_max: kprop is implemented for (k_max, kind) in {list(KPROP_IMPLEMENTED)}, got ({k}, {kind!r}); "
-                    "k_max=4 is not available yet"
+                    f"k_max: kprop is implemented for (k_max, kind) in {list(KPROP_IMPLEMENTED)}, got ({k}, {kind!r})"
                 )
-            if fac and k == 3 and kind == "augment":
-                raise InvalidArgumentError(
-                    "factor: the factored kprop k_max=3 kind='augment' (which drops the augmented diagrams that do not "
-                    "factor) is not implemented; use factor=False (all diagrams) or kind='simple'"
-                )
-            if k == 1 or kind == "augment" or k == 3:
-                core_method = {1: "kprop1", 2: "kprop2_augment", 3: f"kprop3_{kind}"}[k]
-                if avg:
+            if k == 1 or kind == "augment" or k >= 3:
+                core_method = {1: "kprop1", 2: "kprop2_augment", 3: f"kprop3_{kind}", 4: f"kprop4_{kind}"}[k]
+                if fac and k >= 3 and kind == "augment":
+                    core_method += "_factor"
+                # the metric is read only by trace parts (K = 4 simple tracks none)
+                if avg and core_method != "kprop4_simple":
                     scale = self._init_scale()
             else:
                 core_method, order = "cov_prop", 1
@@ -684,7 +697,7 @@ class MLP:
             chain = [("cov_prop", 2), ("cov_prop", 1), ("mean_prop", 1)]
             if core_method in ("mean_prop", "kprop1"):
                 chain = []
-            elif core_method in ("kprop2_augment", "kprop3_simple", "kprop3_augment"):
+            elif core_method.startswith(("kprop2_", "kprop3_", "kprop4_")):
                 chain = [("cov_prop", 1), ("mean_prop", 1)]
             elif core_method == "cov_prop":
                 chain = [c for c in chain if c[0] == "mean_prop" or c[1] < order]

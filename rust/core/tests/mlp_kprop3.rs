@@ -42,7 +42,7 @@ fn simple_kind_of_the_general_sum_equals_kprop3_simple() {
                 init_scale: scale.clone(),
             };
             let a = estimate(&n, &inp, &opts, Cancel(None)).unwrap();
-            let b = kprop3(&n, &inp, scale.as_deref(), true, false, Cancel(None)).unwrap();
+            let b = kprop3(&n, &inp, scale.as_deref(), true, false, false, Cancel(None)).unwrap();
             for (la, lb) in a.layers.iter().zip(&b.layers) {
                 for (x, y) in [
                     (&la.pre_mean, &lb.pre_mean),

@@ -76,8 +76,14 @@ fn method(s: &str) -> PyResult<Method> {
         "kprop2_augment" => Ok(Method::KProp2Augment),
         "kprop3_simple" => Ok(Method::KProp3Simple),
         "kprop3_augment" => Ok(Method::KProp3Augment),
+        "kprop3_augment_factor" => Ok(Method::KProp3AugmentFactor),
+        "kprop4_simple" => Ok(Method::KProp4Simple),
+        "kprop4_augment" => Ok(Method::KProp4Augment),
+        "kprop4_augment_factor" => Ok(Method::KProp4AugmentFactor),
         _ => Err(crate::errors::InvalidArgumentError::new_err(format!(
-            "method: expected 'mean_prop', 'cov_prop', 'cumulant3', 'kprop1', 'kprop2_augment', 'kprop3_simple' or 'kprop3_augment', got {s:?}"
+            "method: expected 'mean_prop', 'cov_prop', 'cumulant3', 'kprop1', 'kprop2_augment', 'kprop3_simple', \
+             'kprop3_augment', 'kprop3_augment_factor', 'kprop4_simple', 'kprop4_augment' or 'kprop4_augment_factor', \
+             got {s:?}"
         ))),
     }
 }
@@ -87,7 +93,8 @@ fn vecs<'py>(py: Python<'py>, v: Vec<Vec<f64>>) -> Vec<Bound<'py, PyArray1<f64>>
 }
 
 /// Deterministic estimate (`mean_prop`, `cov_prop`, `cumulant3`, `kprop1`, `kprop2_augment`,
-/// `kprop3_simple`, `kprop3_augment`); returns a dict of
+/// `kprop3_simple`, `kprop3_augment`, `kprop3_augment_factor`, `kprop4_simple`, `kprop4_augment`,
+/// `kprop4_augment_factor`); returns a dict of
 /// per-layer lists. `init_scale` (one `w_var` per layer) selects the average metric of `kprop1`.
 #[pyfunction]
 #[pyo3(signature = (net, method, mehler_order=1, keep_cov=false, threads=None, init_scale=None))]

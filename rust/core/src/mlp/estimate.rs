@@ -36,7 +36,20 @@ pub enum Method {
     /// kprop `K = 3`, kind AUGMENT ([`super::kprop3::kprop3`]: also the fourth cumulant's
     /// one-trace part `Sym(A ⊗ I)` and the diagrams of cost 3; n ≤ [`CUMULANT3_MAX_WIDTH`]).
     KProp3Augment,
+    /// kprop `K = 3`, kind AUGMENT with the reference's factored term set (`factor=True`: the
+    /// augmented diagrams that do not factor are dropped).
+    KProp3AugmentFactor,
+    /// kprop `K = 4`, kind SIMPLE ([`super::kprop4::kprop4`]: `κ1 … κ4` in full, `n⁴` numbers;
+    /// n ≤ [`KPROP4_MAX_WIDTH`]). The reference's factored SIMPLE keeps every term: the same.
+    KProp4Simple,
+    /// kprop `K = 4`, kind AUGMENT (also `Sym(A ⊗ I)` of degree 5 and the pure trace of degree 6).
+    KProp4Augment,
+    /// kprop `K = 4`, kind AUGMENT with the reference's factored term set.
+    KProp4AugmentFactor,
 }
+
+/// Largest width accepted by the `K = 4` kprop methods (the fourth cumulant has `n⁴` entries).
+pub const KPROP4_MAX_WIDTH: usize = 128;
 
 /// Largest width accepted by [`Method::Cumulant3`] (the third cumulant has `n³` entries).
 pub const CUMULANT3_MAX_WIDTH: usize = 256;
@@ -177,7 +190,10 @@ pub fn estimate(
     }
     if matches!(
         opts.method,
-        Method::Cumulant3 | Method::KProp3Simple | Method::KProp3Augment
+        Method::Cumulant3
+            | Method::KProp3Simple
+            | Method::KProp3Augment
+            | Method::KProp3AugmentFactor
     ) {
         let wmax = net.widths.iter().copied().max().unwrap_or(0);
         if wmax > CUMULANT3_MAX_WIDTH {
@@ -185,6 +201,20 @@ pub fn estimate(
                 what: "method",
                 n: wmax as u64,
                 limit: CUMULANT3_MAX_WIDTH as u64,
+            });
+        }
+    }
+    let k4 = matches!(
+        opts.method,
+        Method::KProp4Simple | Method::KProp4Augment | Method::KProp4AugmentFactor
+    );
+    if k4 {
+        let wmax = net.widths.iter().copied().max().unwrap_or(0);
+        if wmax > KPROP4_MAX_WIDTH {
+            return Err(MlpError::TooLarge {
+                what: "method",
+                n: wmax as u64,
+                limit: KPROP4_MAX_WIDTH as u64,
             });
         }
     }
@@ -200,11 +230,21 @@ pub fn estimate(
         | Method::Cumulant3
         | Method::KProp2Augment
         | Method::KProp3Simple
-        | Method::KProp3Augment => {
+        | Method::KProp3Augment
+        | Method::KProp3AugmentFactor
+        | Method::KProp4Simple
+        | Method::KProp4Augment
+        | Method::KProp4AugmentFactor => {
             let base = wmax.checked_mul(wmax).and_then(|x| x.checked_mul(6));
-            let cubes = if matches!(
+            let cubes = if k4 {
+                // Q, Q' and the Leonov–Shiryaev tables: about four n⁴ tensors at the peak
+                wmax.checked_pow(4).and_then(|x| x.checked_mul(4))
+            } else if matches!(
                 opts.method,
-                Method::Cumulant3 | Method::KProp3Simple | Method::KProp3Augment
+                Method::Cumulant3
+                    | Method::KProp3Simple
+                    | Method::KProp3Augment
+                    | Method::KProp3AugmentFactor
             ) {
                 wmax.checked_pow(3).and_then(|x| x.checked_mul(3))
             } else {
@@ -249,14 +289,26 @@ pub fn estimate(
             true,
             cancel,
         ),
-        Method::KProp3Augment => super::kprop3::kprop3(
+        Method::KProp3Augment | Method::KProp3AugmentFactor => super::kprop3::kprop3(
             net,
             input,
             opts.init_scale.as_deref(),
             opts.keep_cov,
             true,
+            opts.method == Method::KProp3AugmentFactor,
             cancel,
         ),
+        Method::KProp4Simple | Method::KProp4Augment | Method::KProp4AugmentFactor => {
+            super::kprop4::kprop4(
+                net,
+                input,
+                opts.init_scale.as_deref(),
+                opts.keep_cov,
+                opts.method != Method::KProp4Simple,
+                opts.method == Method::KProp4AugmentFactor,
+                cancel,
+            )
+        }
         Method::CovProp | Method::Cumulant3 => cov_prop(net, input, opts, cancel),
     }
 }

@@ -242,6 +242,7 @@ pub fn kprop3(
     init_scale: Option<&[f64]>,
     keep_cov: bool,
     augment: bool,
+    factor: bool,
     cancel: Cancel<'_>,
 ) -> Result<Estimate, MlpError> {
     let budget = 2 + usize::from(augment);
@@ -348,6 +349,34 @@ pub fn kprop3(
         let d1 = diagrams(1, budget, max_deg);
         let d2 = diagrams(2, budget, max_deg);
         let d3 = diagrams(3, budget, max_deg);
+        // the reference's factored term set: hypertree diagrams only in the all-distinct slice
+        // (1,1,1), and no diagram multiplying the block κ3_ijk with another block in (2,1,1)
+        let (d3_top, d3_211): (Vec<Diagram>, Vec<Diagram>) = if factor {
+            let vecs = |dg: &Diagram| -> Vec<[usize; 4]> {
+                dg.blocks
+                    .iter()
+                    .map(|(deg, pos)| {
+                        let mut v = [0usize; 4];
+                        for &a in &pos[..*deg] {
+                            v[a] += 1;
+                        }
+                        v
+                    })
+                    .collect()
+            };
+            (
+                d3.iter()
+                    .filter(|dg| super::kprop4::is_hypertree(&vecs(dg), 3))
+                    .cloned()
+                    .collect(),
+                d3.iter()
+                    .filter(|dg| dg.blocks.len() == 1 || !vecs(dg).contains(&[1, 1, 1, 0]))
+                    .cloned()
+                    .collect(),
+            )
+        } else {
+            (d3.clone(), d3.clone())
+        };
         // the Wick coefficients the diagrams use: (k, p) with p ≤ 4 on one index, p ≤ 3 on two
         // (int parts (1,1) (2,1) (2,2) (3,1)), p ≤ 2 on three ((1,1,1) (2,1,1))
         let mut need = [[false; KMAX + 1]; 4];
@@ -456,12 +485,12 @@ pub fn kprop3(
                     } else if j == k {
                         k3off[j * rows + i]
                     } else {
-                        pre.power_cumulant(&d3, &wk, &[i, j, k], &[1, 1, 1])
+                        pre.power_cumulant(&d3_top, &wk, &[i, j, k], &[1, 1, 1])
                     };
                 }
             }
         });
-        flops += dflops(&d3) * rf * (rf - 1.0) * (rf - 2.0);
+        flops += dflops(&d3_top) * rf * (rf - 1.0) * (rf - 2.0);
         // K4 on two indices: K4[i,i,j,j] and K4[i,i,i,j]
         let k4_iijj = |i: usize, j: usize| -> f64 {
             let ij = i * rows + j;
@@ -509,7 +538,7 @@ pub fn kprop3(
                             continue;
                         }
                         // K4[i,i,j,k] = pK211 − 2 μ_i K3[i,j,k] − 2 C_ij C_ik
-                        let p211 = pre.power_cumulant(&d3, &wk, &[i, j, k], &[2, 1, 1]);
+                        let p211 = pre.power_cumulant(&d3_211, &wk, &[i, j, k], &[2, 1, 1]);
                         acc += p211
                             - 2.0 * e[i] * t[(i * rows + j) * rows + k]
                             - 2.0 * cn[i * rows + j] * cn[i * rows + k];
@@ -517,7 +546,7 @@ pub fn kprop3(
                     *x = acc;
                 }
             });
-            flops += (dflops(&d3) + 6.0) * rf * (rf - 1.0) * (rf - 2.0);
+            flops += (dflops(&d3_211) + 6.0) * rf * (rf - 1.0) * (rf - 2.0);
             (0..r2)
                 .map(|jk| {
                     let diag = if jk / rows == jk % rows { tr_a } else { 0.0 };

@@ -23,6 +23,7 @@ pub mod gauss;
 pub mod gradient;
 pub mod kprop;
 pub mod kprop3;
+pub mod kprop4;
 pub mod kprop_grad;
 pub mod linalg;
 pub mod monte_carlo;

@@ -1,0 +1,1237 @@
+//! kprop `K = 4`, kinds SIMPLE and AUGMENT, optionally with the reference's factored term set.
+//!
+//! Conventions are those of the reference code (`mlp_kprop(…, k_max=4, kind, use_avg_metric,
+//! factor)`):
+//!
+//! * After an activation the tower is `κ1 … κ4` in full (`μ`, `C`, `T`, `Q`); AUGMENT also keeps
+//!   the fifth cumulant's one-trace part `Sym(A ⊗ I)` (a symmetric order-3 core `A`) and the sixth
+//!   cumulant's pure trace `c Sym(I ⊗ I ⊗ I)`.
+//! * The linear step is exact on the cores (`Q' = Q ×₁W ×₂W ×₃W ×₄W`, `A' = A ×₁W ×₂W ×₃W`) and
+//!   replaces the metric `I` by `M = W Wᵀ` (or `w_var I` with the average metric).
+//! * The activation step sums, for every joint power cumulant `κ(φ_i^p, φ_j^q, …)` on distinct
+//!   indices, the connected, 2-mixed Wick diagrams of power-counting cost
+//!   `Σ (|v| − 1 − [v all even]) ≤ 3 + augment` (blocks of degree ≤ 4, AUGMENT ≤ 6), each weighted
+//!   `Π κ_v / v! / Π mult!` times the Wick coefficients `E[∂^{k_a} φ^{p_a}]`. Power cumulants are
+//!   turned into cumulants by Leonov–Shiryaev (a sum over the set partitions `π` with
+//!   `π ∨ σ = 1̂`), degree 5 is projected onto `Sym(A ⊗ I)` through its trace
+//!   `B = tr κ5` (`tr A = 5 tr B / (n + 4)`, `A = (10 B − 3 Sym(tr A ⊗ I)) / (n + 6)`) and degree 6
+//!   onto its pure trace (`c = 15 tr³ κ6 / (n (n + 2) (n + 4))`).
+//! * `factor = true` keeps the reference's factored term set (`factored_keeps_term`): in the
+//!   all-distinct slice of degree 4 only hypertree diagrams, elsewhere no diagram that multiplies
+//!   the all-distinct fourth-cumulant block with another block. For SIMPLE this keeps every term.
+//!
+//! Each slice is evaluated row by row: the last index runs over a contiguous row, the diagrams are
+//! grouped by the blocks that touch it, so one group costs one scalar sum and one fused vector
+//! pass. Symmetric slices are evaluated once per sorted index tuple.
+
+use super::estimate::{Estimate, LayerEstimate, mode_products};
+use super::gauss::VAR_FLOOR;
+use super::kprop::wick;
+use super::linalg::{View, a_wt, gemm, w_c};
+use super::{Cancel, Cov, Input, MlpError, Net};
+use rayon::prelude::*;
+
+/// Largest derivative order a diagram puts on one index (cost ≤ 4).
+const KMAX: usize = 8;
+/// Largest power of one activation in a tracked slice.
+const PMAX: usize = 6;
+
+/// A cumulant block: its degree and the positions of its slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Block {
+    deg: usize,
+    pos: [usize; 6],
+}
+
+/// One Wick diagram on `d ≤ 4` distinct positions.
+#[derive(Debug, Clone)]
+struct Diagram {
+    blocks: Vec<Block>,
+    /// Block vectors (multiplicity of each position), for the factored filter.
+    vecs: Vec<[usize; 4]>,
+    coef: f64,
+    k: [usize; 4],
+}
+
+fn factorial(n: usize) -> f64 {
+    (1..=n).map(|x| x as f64).product()
+}
+
+fn block_cost(v: &[usize; 4]) -> usize {
+    let s: usize = v.iter().sum();
+    s - 1 - usize::from(v.iter().all(|x| x % 2 == 0))
+}
+
+/// The connected, 2-mixed diagrams on `d` positions of cost `≤ budget` with block degrees
+/// `≤ max_deg`.
+fn diagrams(d: usize, budget: usize, max_deg: usize) -> Vec<Diagram> {
+    let mut cands: Vec<[usize; 4]> = Vec::new();
+    let mut v = [0usize; 4];
+    fn rec(a: usize, d: usize, max: usize, v: &mut [usize; 4], out: &mut Vec<[usize; 4]>) {
+        if a == d {
+            out.push(*v);
+            return;
+        }
+        for x in 0..=max {
+            v[a] = x;
+            rec(a + 1, d, max, v, out);
+        }
+        v[a] = 0;
+    }
+    let mut all = Vec::new();
+    rec(0, d, max_deg, &mut v, &mut all);
+    for v in all {
+        let s: usize = v.iter().sum();
+        let supp = v.iter().filter(|&&x| x > 0).count();
+        if s < 2 || s > max_deg || (s <= 2 && supp <= 1) || block_cost(&v) > budget {
+            continue;
+        }
+        cands.push(v);
+    }
+    let mut out = Vec::new();
+    let mut chosen: Vec<usize> = Vec::new();
+    fn multisets(
+        start: usize,
+        left: usize,
+        cands: &[[usize; 4]],
+        chosen: &mut Vec<usize>,
+        emit: &mut dyn FnMut(&[usize]),
+    ) {
+        emit(chosen);
+        for c in start..cands.len() {
+            let x = block_cost(&cands[c]);
+            if x <= left {
+                chosen.push(c);
+                multisets(c, left - x, cands, chosen, emit);
+                chosen.pop();
+            }
+        }
+    }
+    let mut emit = |sel: &[usize]| {
+        let mut parent: Vec<usize> = (0..d).collect();
+        fn find(p: &[usize], mut x: usize) -> usize {
+            while p[x] != x {
+                x = p[x];
+            }
+            x
+        }
+        for &c in sel {
+            let v = &cands[c];
+            let supp: Vec<usize> = (0..d).filter(|&a| v[a] > 0).collect();
+            for &b in &supp[1..] {
+                let (ra, rb) = (find(&parent, supp[0]), find(&parent, b));
+                parent[ra] = rb;
+            }
+        }
+        let root = find(&parent, 0);
+        if (1..d).any(|a| find(&parent, a) != root) {
+            return;
+        }
+        let mut k = [0usize; 4];
+        let mut coef = 1.0;
+        let mut blocks = Vec::new();
+        let mut vecs = Vec::new();
+        for (idx, &c) in sel.iter().enumerate() {
+            let v = &cands[c];
+            let mut pos = [0usize; 6];
+            let mut deg = 0;
+            for a in 0..d {
+                k[a] += v[a];
+                coef /= factorial(v[a]);
+                for _ in 0..v[a] {
+                    pos[deg] = a;
+                    deg += 1;
+                }
+            }
+            let mult = sel[..=idx].iter().filter(|&&x| x == c).count();
+            coef /= mult as f64;
+            blocks.push(Block { deg, pos });
+            vecs.push(*v);
+        }
+        if k.iter().any(|&x| x > KMAX) {
+            return;
+        }
+        out.push(Diagram {
+            blocks,
+            vecs,
+            coef,
+            k,
+        });
+    };
+    multisets(0, budget, &cands, &mut chosen, &mut emit);
+    out
+}
+
+/// The reference's `is_hypertree` on a diagram's blocks (parallel 2-support blocks merged).
+pub(super) fn is_hypertree(vecs: &[[usize; 4]], d: usize) -> bool {
+    let supports: Vec<u32> = vecs
+        .iter()
+        .map(|v| (0..d).filter(|&a| v[a] > 0).fold(0u32, |m, a| m | (1 << a)))
+        .collect();
+    let mut edges: Vec<u32> = Vec::new();
+    for &s in &supports {
+        let c = supports.iter().filter(|&&x| x == s).count();
+        if c > 1 && s.count_ones() != 2 {
+            return false;
+        }
+        if !edges.contains(&s) {
+            edges.push(s);
+        }
+    }
+    for (i, a) in edges.iter().enumerate() {
+        for b in &edges[i + 1..] {
+            if (a & b).count_ones() >= 2 {
+                return false;
+            }
+        }
+    }
+    let verts = edges.iter().fold(0u32, |m, e| m | e).count_ones() as usize;
+    let sum: usize = edges.iter().map(|e| e.count_ones() as usize - 1).sum();
+    sum == verts.max(1) - 1
+}
+
+/// The reference's `factored_keeps_term` for `K = 4` (`p` the slice's powers).
+fn factored_keeps(p: &[usize], dg: &Diagram) -> bool {
+    if p == [1, 1, 1, 1] {
+        return is_hypertree(&dg.vecs, 4);
+    }
+    dg.vecs.len() == 1 || !dg.vecs.contains(&[1, 1, 1, 1])
+}
+
+/// Pre-activation cumulants of one layer, read by the diagram sums.
+struct Pre<'a> {
+    n: usize,
+    s: &'a [f64],
+    t: Option<&'a [f64]>,
+    q: Option<&'a [f64]>,
+    a5: Option<&'a [f64]>,
+    c6: f64,
+    metric: Option<&'a [f64]>,
+    avg: f64,
+}
+
+/// The 15 perfect matchings of six slots.
+const MATCH6: [[(usize, usize); 3]; 15] = [
+    [(0, 1), (2, 3), (4, 5)],
+    [(0, 1), (2, 4), (3, 5)],
+    [(0, 1), (2, 5), (3, 4)],
+    [(0, 2), (1, 3), (4, 5)],
+    [(0, 2), (1, 4), (3, 5)],
+    [(0, 2), (1, 5), (3, 4)],
+    [(0, 3), (1, 2), (4, 5)],
+    [(0, 3), (1, 4), (2, 5)],
+    [(0, 3), (1, 5), (2, 4)],
+    [(0, 4), (1, 2), (3, 5)],
+    [(0, 4), (1, 3), (2, 5)],
+    [(0, 4), (1, 5), (2, 3)],
+    [(0, 5), (1, 2), (3, 4)],
+    [(0, 5), (1, 3), (2, 4)],
+    [(0, 5), (1, 4), (2, 3)],
+];
+
+impl Pre<'_> {
+    #[inline]
+    fn met(&self, i: usize, j: usize) -> f64 {
+        match self.metric {
+            Some(mm) => mm[i * self.n + j],
+            None => {
+                if i == j {
+                    self.avg
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// One entry of the degree-`ix.len()` pre-activation cumulant.
+    #[inline]
+    fn block(&self, ix: &[usize]) -> f64 {
+        let n = self.n;
+        match ix.len() {
+            2 => self.s[ix[0] * n + ix[1]],
+            3 => self.t.map_or(0.0, |t| t[(ix[0] * n + ix[1]) * n + ix[2]]),
+            4 => self
+                .q
+                .map_or(0.0, |q| q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]]),
+            5 => self.a5.map_or(0.0, |a| {
+                // Sym(A ⊗ M) over 5 slots: the metric on one of the 10 pairs
+                let mut acc = 0.0;
+                for p in 0..5 {
+                    for q in p + 1..5 {
+                        let mut r = [0usize; 3];
+                        let mut c = 0;
+                        for (x, &v) in ix.iter().enumerate() {
+                            if x != p && x != q {
+                                r[c] = v;
+                                c += 1;
+                            }
+                        }
+                        acc += self.met(ix[p], ix[q]) * a[(r[0] * n + r[1]) * n + r[2]];
+                    }
+                }
+                acc / 10.0
+            }),
+            6 => {
+                if self.c6 == 0.0 {
+                    return 0.0;
+                }
+                let mut acc = 0.0;
+                for m in &MATCH6 {
+                    acc += m
+                        .iter()
+                        .map(|&(a, b)| self.met(ix[a], ix[b]))
+                        .product::<f64>();
+                }
+                self.c6 * acc / 15.0
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// Per-neuron Wick coefficients, `wk[(p - 1) * (KMAX + 1) + k][i] = E[∂^k φ_i^p]`.
+struct Wicks {
+    rows: Vec<Vec<f64>>,
+}
+
+impl Wicks {
+    #[inline]
+    fn row(&self, p: usize, k: usize) -> &[f64] {
+        &self.rows[(p - 1) * (KMAX + 1) + k]
+    }
+    #[inline]
+    fn at(&self, p: usize, k: usize, i: usize) -> f64 {
+        self.rows[(p - 1) * (KMAX + 1) + k][i]
+    }
+}
+
+/// A slice's diagrams grouped by the blocks that touch the row position `L = d − 1`.
+struct SlicePlan {
+    d: usize,
+    p: Vec<usize>,
+    /// Distinct blocks touching `L`.
+    specs: Vec<Block>,
+    groups: Vec<Group>,
+    flops_per_entry: f64,
+}
+
+struct Group {
+    specs: Vec<usize>,
+    k_l: usize,
+    /// (coefficient, blocks not touching `L`, k on the positions before `L`)
+    members: Vec<(f64, Vec<Block>, [usize; 4])>,
+}
+
+impl SlicePlan {
+    fn new(diags: &[Diagram], p: &[usize], factor: bool) -> Self {
+        let d = p.len();
+        let l = d - 1;
+        let mut specs: Vec<Block> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut flops = 0.0;
+        for dg in diags {
+            if factor && d == 4 && !factored_keeps(p, dg) {
+                continue;
+            }
+            let mut ids = Vec::new();
+            let mut free = Vec::new();
+            for b in &dg.blocks {
+                if b.pos[..b.deg].contains(&l) {
+                    let id = specs.iter().position(|x| x == b).unwrap_or_else(|| {
+                        specs.push(*b);
+                        specs.len() - 1
+                    });
+                    ids.push(id);
+                } else {
+                    free.push(*b);
+                }
+            }
+            ids.sort_unstable();
+            flops += 1.0 + (free.len() + l) as f64;
+            let k_l = dg.k[l];
+            match groups.iter_mut().find(|g| g.specs == ids && g.k_l == k_l) {
+                Some(g) => g.members.push((dg.coef, free, dg.k)),
+                None => {
+                    flops += 2.0 + ids.len() as f64;
+                    groups.push(Group {
+                        specs: ids,
+                        k_l,
+                        members: vec![(dg.coef, free, dg.k)],
+                    });
+                }
+            }
+        }
+        SlicePlan {
+            d,
+            p: p.to_vec(),
+            specs,
+            groups,
+            flops_per_entry: flops,
+        }
+    }
+
+    /// The row `r[l] = pK(φ_{ix_0}^{p_0}, …, φ_l^{p_L})` for `l ∈ start..n` (entries where `l`
+    /// equals a prefix index are meaningless).
+    fn row(
+        &self,
+        pre: &Pre<'_>,
+        wk: &Wicks,
+        prefix: &[usize],
+        start: usize,
+        rows: &mut [Vec<f64>],
+        acc: &mut [f64],
+    ) {
+        let n = pre.n;
+        let l = self.d - 1;
+        let mut ix = [0usize; 6];
+        for (sid, b) in self.specs.iter().enumerate() {
+            let r = &mut rows[sid];
+            let nl = b.pos[..b.deg].iter().filter(|&&x| x == l).count();
+            let tensor = match b.deg {
+                2 => Some(pre.s),
+                3 => pre.t,
+                4 => pre.q,
+                _ => None,
+            };
+            if nl == 1 && b.deg <= 4 {
+                match tensor {
+                    Some(tn) => {
+                        let off = b.pos[..b.deg]
+                            .iter()
+                            .filter(|&&x| x != l)
+                            .fold(0usize, |o, &x| o * n + prefix[x])
+                            * n;
+                        r[start..n].copy_from_slice(&tn[off + start..off + n]);
+                    }
+                    None => r[start..n].fill(0.0),
+                }
+            } else {
+                for (j, x) in r.iter_mut().enumerate().take(n).skip(start) {
+                    for (s, slot) in b.pos[..b.deg].iter().enumerate() {
+                        ix[s] = if *slot == l { j } else { prefix[*slot] };
+                    }
+                    *x = pre.block(&ix[..b.deg]);
+                }
+            }
+        }
+        acc[start..n].fill(0.0);
+        let mut bix = [0usize; 6];
+        for g in &self.groups {
+            let mut sc = 0.0;
+            for (coef, free, k) in &g.members {
+                let mut x = *coef;
+                for b in free {
+                    for (s, slot) in b.pos[..b.deg].iter().enumerate() {
+                        bix[s] = prefix[*slot];
+                    }
+                    x *= pre.block(&bix[..b.deg]);
+                }
+                for a in 0..l {
+                    x *= wk.at(self.p[a], k[a], prefix[a]);
+                }
+                sc += x;
+            }
+            if sc == 0.0 {
+                continue;
+            }
+            let w = &wk.row(self.p[l], g.k_l)[start..n];
+            let out = &mut acc[start..n];
+            match g.specs.as_slice() {
+                [] => {
+                    for (o, wv) in out.iter_mut().zip(w) {
+                        *o += sc * wv;
+                    }
+                }
+                [a] => {
+                    let ra = &rows[*a][start..n];
+                    for ((o, wv), x) in out.iter_mut().zip(w).zip(ra) {
+                        *o += sc * wv * x;
+                    }
+                }
+                [a, b] => {
+                    let (ra, rb) = (&rows[*a][start..n], &rows[*b][start..n]);
+                    for (((o, wv), x), y) in out.iter_mut().zip(w).zip(ra).zip(rb) {
+                        *o += sc * wv * x * y;
+                    }
+                }
+                more => {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        let mut x = sc * w[j];
+                        for &s in more {
+                            x *= rows[s][start + j];
+                        }
+                        *o += x;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every row of the slice over sorted tuples (positions with equal powers carry increasing
+    /// indices), handed to `sink(prefix, start, row, out_chunk)`; `out` is split into one chunk of
+    /// `per0` values per first index (`d ≥ 2`), or is one chunk (`d = 1`).
+    fn run<F>(&self, pre: &Pre<'_>, wk: &Wicks, out: &mut [f64], per0: usize, sink: F)
+    where
+        F: Fn(&[usize], usize, &[f64], &mut [f64]) + Sync,
+    {
+        let n = pre.n;
+        let d = self.d;
+        let nspec = self.specs.len();
+        let start_of = |prefix: &[usize]| -> usize {
+            (0..d - 1)
+                .filter(|&a| self.p[a] == self.p[d - 1])
+                .map(|a| prefix[a] + 1)
+                .max()
+                .unwrap_or(0)
+        };
+        if d == 1 {
+            let mut rows = vec![vec![0.0; n]; nspec];
+            let mut acc = vec![0.0; n];
+            self.row(pre, wk, &[], 0, &mut rows, &mut acc);
+            sink(&[], 0, &acc, out);
+            return;
+        }
+        out.par_chunks_mut(per0)
+            .enumerate()
+            .for_each(|(i0, chunk)| {
+                let mut rows = vec![vec![0.0; n]; nspec];
+                let mut acc = vec![0.0; n];
+                let mut prefix = [i0, 0, 0];
+                let ok = |pf: &[usize]| -> bool {
+                    for b in 1..pf.len() {
+                        for a in 0..b {
+                            if pf[a] == pf[b] || (self.p[a] == self.p[b] && pf[a] > pf[b]) {
+                                return false;
+                            }
+                        }
+                    }
+                    true
+                };
+                let mut go = |pf: &[usize], chunk: &mut [f64]| {
+                    if !ok(pf) {
+                        return;
+                    }
+                    let st = start_of(pf);
+                    if st >= n {
+                        return;
+                    }
+                    self.row(pre, wk, pf, st, &mut rows, &mut acc);
+                    sink(pf, st, &acc, chunk);
+                };
+                match d {
+                    2 => go(&prefix[..1], chunk),
+                    3 => {
+                        for j in 0..n {
+                            prefix[1] = j;
+                            go(&prefix[..2], chunk);
+                        }
+                    }
+                    _ => {
+                        for j in 0..n {
+                            for k in 0..n {
+                                prefix[1] = j;
+                                prefix[2] = k;
+                                go(&prefix[..3], chunk);
+                            }
+                        }
+                    }
+                }
+            });
+    }
+
+    /// The number of sorted tuples the slice visits (for the FLOP count).
+    fn entries(&self, n: usize) -> f64 {
+        let mut count = 1.0;
+        let mut run = 1usize;
+        for a in 0..self.d {
+            count *= (n - a) as f64;
+            if a > 0 && self.p[a] == self.p[a - 1] {
+                run += 1;
+                count /= run as f64;
+            } else {
+                run = 1;
+            }
+        }
+        count
+    }
+}
+
+/// Canonical form of an index multiset: distinct indices ordered by (multiplicity desc, index
+/// asc) and their multiplicities.
+fn canon(ix: &[usize]) -> ([usize; 6], [usize; 6], usize) {
+    let mut vals = [0usize; 6];
+    let mut mult = [0usize; 6];
+    let mut d = 0;
+    for &x in ix {
+        match vals[..d].iter().position(|&v| v == x) {
+            Some(p) => mult[p] += 1,
+            None => {
+                vals[d] = x;
+                mult[d] = 1;
+                d += 1;
+            }
+        }
+    }
+    // insertion sort by (mult desc, value asc)
+    for b in 1..d {
+        let mut a = b;
+        while a > 0 && (mult[a - 1] < mult[a] || (mult[a - 1] == mult[a] && vals[a - 1] > vals[a]))
+        {
+            vals.swap(a - 1, a);
+            mult.swap(a - 1, a);
+            a -= 1;
+        }
+    }
+    (vals, mult, d)
+}
+
+/// Tables of one quantity per canonical slice pattern (`n^d` entries, canonical ones filled).
+struct Tables {
+    n: usize,
+    pats: Vec<(Vec<usize>, Vec<f64>)>,
+}
+
+impl Tables {
+    fn new(n: usize) -> Self {
+        Tables {
+            n,
+            pats: Vec::new(),
+        }
+    }
+    fn get(&self, p: &[usize]) -> &[f64] {
+        &self
+            .pats
+            .iter()
+            .find(|(q, _)| q == p)
+            .expect("pattern tabulated")
+            .1
+    }
+    fn insert(&mut self, p: &[usize], t: Vec<f64>) {
+        self.pats.push((p.to_vec(), t));
+    }
+    #[inline]
+    fn lookup(&self, ix: &[usize]) -> f64 {
+        let (vals, mult, d) = canon(ix);
+        let off = vals[..d].iter().fold(0usize, |o, &x| o * self.n + x);
+        self.get(&mult[..d])[off]
+    }
+}
+
+/// The set partitions `π ≠ 1̂` of the slots with `π ∨ σ = 1̂` (`σ`: slots of equal position),
+/// each as its blocks' slot lists.
+fn ls_partitions(slots: &[usize]) -> Vec<Vec<Vec<usize>>> {
+    let m = slots.len();
+    let mut out = Vec::new();
+    let mut assign = vec![0usize; m];
+    fn rec(
+        s: usize,
+        nb: usize,
+        assign: &mut Vec<usize>,
+        slots: &[usize],
+        out: &mut Vec<Vec<Vec<usize>>>,
+    ) {
+        let m = slots.len();
+        if s == m {
+            if nb < 2 {
+                return;
+            }
+            // connectivity of π ∨ σ
+            let mut parent: Vec<usize> = (0..m).collect();
+            fn find(p: &[usize], mut x: usize) -> usize {
+                while p[x] != x {
+                    x = p[x];
+                }
+                x
+            }
+            for a in 0..m {
+                for b in a + 1..m {
+                    if assign[a] == assign[b] || slots[a] == slots[b] {
+                        let (ra, rb) = (find(&parent, a), find(&parent, b));
+                        parent[ra] = rb;
+                    }
+                }
+            }
+            let r = find(&parent, 0);
+            if (1..m).all(|a| find(&parent, a) == r) {
+                let blocks: Vec<Vec<usize>> = (0..nb)
+                    .map(|b| (0..m).filter(|&s| assign[s] == b).collect())
+                    .collect();
+                out.push(blocks);
+            }
+            return;
+        }
+        for b in 0..=nb {
+            assign[s] = b;
+            rec(s + 1, nb.max(b + 1), assign, slots, out);
+        }
+    }
+    rec(0, 0, &mut assign, slots, &mut out);
+    out
+}
+
+/// Cumulants of the activations found so far, looked up by index multiset.
+struct Kap<'a> {
+    n: usize,
+    mu: &'a [f64],
+    c: &'a [f64],
+    t: &'a [f64],
+    q: &'a [f64],
+    k5: &'a Tables,
+}
+
+impl Kap<'_> {
+    #[inline]
+    fn get(&self, ix: &[usize]) -> f64 {
+        let n = self.n;
+        match ix.len() {
+            1 => self.mu[ix[0]],
+            2 => self.c[ix[0] * n + ix[1]],
+            3 => self.t[(ix[0] * n + ix[1]) * n + ix[2]],
+            4 => self.q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]],
+            _ => self.k5.lookup(ix),
+        }
+    }
+
+    /// `Σ_π Π_B κ(B)` over the Leonov–Shiryaev partitions of a slice with slot indices `ix`.
+    #[inline]
+    fn ls_sum(&self, parts: &[Vec<Vec<usize>>], ix: &[usize]) -> f64 {
+        let mut total = 0.0;
+        let mut buf = [0usize; 6];
+        for pi in parts {
+            let mut prod = 1.0;
+            for b in pi {
+                for (s, &slot) in b.iter().enumerate() {
+                    buf[s] = ix[slot];
+                }
+                prod *= self.get(&buf[..b.len()]);
+            }
+            total += prod;
+        }
+        total
+    }
+}
+
+/// Slots of a pattern (position `a` repeated `p_a` times).
+fn slots_of(p: &[usize]) -> Vec<usize> {
+    p.iter()
+        .enumerate()
+        .flat_map(|(a, &m)| std::iter::repeat_n(a, m))
+        .collect()
+}
+
+/// `X ×₁W ×₂W ×₃W ×₄W` for a symmetric `n⁴` tensor and `W` `r × n`, with its FLOPs.
+fn mode_products4(x: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
+    let n3 = n * n * n;
+    // A[i][bcd] = Σ_a W_ia X[a][bcd]
+    let mut a = vec![0.0; r * n3];
+    gemm(r, n, n3, View::rows(w, n), View::rows(x, n3), 0.0, &mut a);
+    // B[ibc][l] = Σ_d A[ibc][d] W_ld
+    let mut b = vec![0.0; r * n * n * r];
+    gemm(
+        r * n * n,
+        n,
+        r,
+        View::rows(&a, n),
+        View::trans(w, n),
+        0.0,
+        &mut b,
+    );
+    drop(a);
+    // C[i][j][c l] = Σ_b W_jb B[i][b][c l]
+    let mut c = vec![0.0; r * r * n * r];
+    c.par_chunks_mut(r * n * r)
+        .enumerate()
+        .for_each(|(i, blk)| {
+            gemm(
+                r,
+                n,
+                n * r,
+                View::rows(w, n),
+                View::rows(&b[i * n * n * r..(i + 1) * n * n * r], n * r),
+                0.0,
+                blk,
+            );
+        });
+    drop(b);
+    // D[i j][k][l] = Σ_c W_kc C[i j][c][l]
+    let mut out = vec![0.0; r * r * r * r];
+    out.par_chunks_mut(r * r).enumerate().for_each(|(ij, blk)| {
+        gemm(
+            r,
+            n,
+            r,
+            View::rows(w, n),
+            View::rows(&c[ij * n * r..(ij + 1) * n * r], r),
+            0.0,
+            blk,
+        );
+    });
+    let (rf, nf) = (r as f64, n as f64);
+    (
+        out,
+        2.0 * (rf * nf.powi(4)
+            + rf.powi(2) * nf.powi(3)
+            + rf.powi(3) * nf.powi(2)
+            + rf.powi(4) * nf),
+    )
+}
+
+/// kprop `K = 4`, kind AUGMENT (`augment = true`) or SIMPLE. `init_scale = Some(w_var)` is the
+/// average metric (the exact `W Wᵀ` on the last layer, as the reference).
+///
+/// # Errors
+/// [`MlpError::Cancelled`].
+#[allow(clippy::too_many_lines)]
+pub fn kprop4(
+    net: &Net,
+    input: &Input,
+    init_scale: Option<&[f64]>,
+    keep_cov: bool,
+    augment: bool,
+    factor: bool,
+    cancel: Cancel<'_>,
+) -> Result<Estimate, MlpError> {
+    let budget = 3 + usize::from(augment);
+    let mut out = Estimate::default();
+    let mut mu = input.mean.clone();
+    let mut c: Vec<f64> = Vec::new();
+    let mut t3: Option<Vec<f64>> = None;
+    let mut q4: Option<Vec<f64>> = None;
+    let mut a5: Option<Vec<f64>> = None;
+    let mut c6 = 0.0;
+    let depth = net.depth();
+    for l in 0..depth {
+        cancel.check()?;
+        let (rows, cols) = (net.widths[l + 1], net.widths[l]);
+        let (rf, cf) = (rows as f64, cols as f64);
+        let n = rows;
+        let w = &net.weights[l];
+        let m: Vec<f64> = w
+            .par_chunks(cols)
+            .zip(net.biases[l].par_iter())
+            .map(|(row, bi)| row.iter().zip(&mu).map(|(x, y)| x * y).sum::<f64>() + bi)
+            .collect();
+        let mut flops = 2.0 * rf * cf + rf;
+        let cin: Vec<f64> = if l == 0 {
+            match &input.cov {
+                Cov::Diag(d) => {
+                    let mut full = vec![0.0; cols * cols];
+                    for (i, x) in d.iter().enumerate() {
+                        full[i * cols + i] = *x;
+                    }
+                    full
+                }
+                Cov::Full { cov, .. } => cov.clone(),
+            }
+        } else {
+            std::mem::take(&mut c)
+        };
+        let s = a_wt(&w_c(w, rows, cols, &cin), w, rows, cols);
+        flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+        let third = t3.take().map(|t| {
+            let (tp, f) = mode_products(&t, w, rows, cols);
+            flops += f;
+            tp
+        });
+        let pre_var: Vec<f64> = (0..n).map(|i| s[i * n + i]).collect();
+        let n2 = n * n;
+        let pre_kappa3: Option<Vec<f64>> = third
+            .as_ref()
+            .map(|t| (0..n).map(|i| t[i * n2 + i * n + i]).collect());
+        let last = l + 1 == depth;
+        if last {
+            out.layers.push(LayerEstimate {
+                pre_mean: m.clone(),
+                pre_var: pre_var.clone(),
+                post_mean: m,
+                post_var: pre_var,
+                pre_cov: if keep_cov { Some(s) } else { None },
+                pre_kappa3,
+            });
+            out.flops_by_layer.push(flops);
+            break;
+        }
+        cancel.check()?;
+        let fourth = q4.take().map(|q| {
+            let (qp, f) = mode_products4(&q, w, rows, cols);
+            flops += f;
+            qp
+        });
+        cancel.check()?;
+        let fifth = a5.take().map(|a| {
+            let (ap, f) = mode_products(&a, w, rows, cols);
+            flops += f;
+            ap
+        });
+        let metric: Option<Vec<f64>> = if fifth.is_some() && init_scale.is_none() {
+            flops += 2.0 * rf * rf * cf;
+            Some(a_wt(w, w, rows, cols))
+        } else {
+            None
+        };
+        let avg = init_scale.map_or(0.0, |sc| sc[l]);
+        cancel.check()?;
+        let act = net.act(l);
+        let first = third.is_none();
+        let max_deg = if first {
+            2
+        } else if augment {
+            6
+        } else {
+            4
+        };
+        let dg: Vec<Vec<Diagram>> = (1..=4).map(|d| diagrams(d, budget, max_deg)).collect();
+        // the slices (powers on distinct positions, sorted descending)
+        let mut pats: Vec<Vec<usize>> = vec![
+            vec![1],
+            vec![2],
+            vec![3],
+            vec![4],
+            vec![1, 1],
+            vec![2, 1],
+            vec![3, 1],
+            vec![2, 2],
+            vec![1, 1, 1],
+            vec![2, 1, 1],
+            vec![1, 1, 1, 1],
+        ];
+        if augment {
+            for p in [
+                vec![5],
+                vec![6],
+                vec![4, 1],
+                vec![3, 2],
+                vec![4, 2],
+                vec![3, 1, 1],
+                vec![2, 2, 1],
+            ] {
+                pats.push(p);
+            }
+        }
+        let trace5 = [1usize, 1, 1, 2];
+        let trace6 = [2usize, 2, 2];
+        let plans: Vec<SlicePlan> = pats
+            .iter()
+            .map(|p| SlicePlan::new(&dg[p.len() - 1], p, factor))
+            .collect();
+        let plan5 = augment.then(|| SlicePlan::new(&dg[3], &trace5, factor));
+        let plan6 = augment.then(|| SlicePlan::new(&dg[2], &trace6, factor));
+        // the Wick coefficients the plans use
+        let mut need = [[false; KMAX + 1]; PMAX];
+        for pl in plans.iter().chain(plan5.iter()).chain(plan6.iter()) {
+            for g in &pl.groups {
+                need[pl.p[pl.d - 1] - 1][g.k_l] = true;
+                for (_, _, k) in &g.members {
+                    for a in 0..pl.d - 1 {
+                        need[pl.p[a] - 1][k[a]] = true;
+                    }
+                }
+            }
+        }
+        let ncoef = need.iter().flatten().filter(|&&x| x).count() as f64;
+        let wrows: Vec<Vec<f64>> = (0..PMAX * (KMAX + 1))
+            .into_par_iter()
+            .map(|pk| {
+                let (p, k) = (pk / (KMAX + 1) + 1, pk % (KMAX + 1));
+                if need[p - 1][k] {
+                    (0..n).map(|i| wick(act, m[i], pre_var[i], k, p)).collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let wk = Wicks { rows: wrows };
+        out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
+        flops += ncoef * act.coef_flops() * rf;
+        let pre = Pre {
+            n,
+            s: &s,
+            t: third.as_deref(),
+            q: fourth.as_deref(),
+            a5: fifth.as_deref(),
+            c6,
+            metric: metric.as_deref(),
+            avg,
+        };
+        // power cumulants on every tabulated slice
+        let mut pk = Tables::new(n);
+        for pl in &plans {
+            cancel.check()?;
+            let d = pl.d;
+            let size = n.pow(d as u32);
+            let mut tab = vec![0.0; size];
+            let per0 = if d == 1 { size } else { size / n };
+            pl.run(&pre, &wk, &mut tab, per0, |pf, st, row, chunk| {
+                if d == 1 {
+                    chunk[st..].copy_from_slice(&row[st..]);
+                    return;
+                }
+                let off = pf[1..].iter().fold(0usize, |o, &x| o * n + x) * n;
+                chunk[off + st..off + n].copy_from_slice(&row[st..]);
+            });
+            flops += pl.flops_per_entry * pl.entries(n);
+            pk.insert(&pl.p, tab);
+        }
+        // cumulants, degree by degree (Leonov–Shiryaev on each canonical entry)
+        let mut kt = Tables::new(n);
+        let empty = Tables::new(n);
+        let mut cn = vec![0.0; n2];
+        let mut tn = vec![0.0; n2 * n];
+        let mut qn = vec![0.0; n2 * n2];
+        let e: Vec<f64> = pk.get(&[1]).to_vec();
+        let convert = |p: &[usize], kap: &Kap<'_>| -> Vec<f64> {
+            let d = p.len();
+            let parts = ls_partitions(&slots_of(p));
+            let src = pk.get(p);
+            let size = n.pow(d as u32);
+            let mut tab = vec![0.0; size];
+            let slots = slots_of(p);
+            tab.par_chunks_mut(size / n)
+                .enumerate()
+                .for_each(|(i0, chunk)| {
+                    let mut idx = [i0, 0, 0];
+                    let mut ix = [0usize; 6];
+                    let inner = (size / n).max(1);
+                    for rest in 0..inner {
+                        let mut r = rest;
+                        for a in (1..d).rev() {
+                            idx[a] = r % n;
+                            r /= n;
+                        }
+                        let pf = &idx[..d];
+                        let bad = (1..d).any(|b| {
+                            (0..b).any(|a| pf[a] == pf[b] || (p[a] == p[b] && pf[a] > pf[b]))
+                        });
+                        if bad {
+                            continue;
+                        }
+                        for (s, &slot) in slots.iter().enumerate() {
+                            ix[s] = pf[slot];
+                        }
+                        chunk[rest] =
+                            src[i0 * inner + rest] - kap.ls_sum(&parts, &ix[..slots.len()]);
+                    }
+                });
+            tab
+        };
+        for deg in 2..=if augment { 5 } else { 4 } {
+            cancel.check()?;
+            let kap = Kap {
+                n,
+                mu: &e,
+                c: &cn,
+                t: &tn,
+                q: &qn,
+                k5: &empty,
+            };
+            let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
+            for p in pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
+                let tab = if p.iter().all(|&x| x == 1) {
+                    pk.get(p).to_vec()
+                } else {
+                    convert(p, &kap)
+                };
+                new.push((p.clone(), tab));
+            }
+            for (p, tab) in new {
+                kt.insert(&p, tab);
+            }
+            flops += 20.0 * n.pow(deg.min(4) as u32 - 1) as f64 * rf;
+            // the full tensor of this degree
+            match deg {
+                2 => {
+                    for i in 0..n {
+                        for j in 0..n {
+                            cn[i * n + j] = kt.lookup(&[i, j]);
+                        }
+                    }
+                }
+                3 => {
+                    let kt = &kt;
+                    tn.par_chunks_mut(n2).enumerate().for_each(|(i, blk)| {
+                        for j in 0..n {
+                            for k in 0..n {
+                                blk[j * n + k] = kt.lookup(&[i, j, k]);
+                            }
+                        }
+                    });
+                }
+                4 => {
+                    let kt = &kt;
+                    let q1111 = kt.get(&[1, 1, 1, 1]);
+                    qn.par_chunks_mut(n * n2).enumerate().for_each(|(i, blk)| {
+                        for j in 0..n {
+                            for k in 0..n {
+                                for ll in 0..n {
+                                    let v = [i, j, k, ll];
+                                    let distinct =
+                                        i != j && i != k && i != ll && j != k && j != ll && k != ll;
+                                    blk[(j * n + k) * n + ll] = if distinct {
+                                        let mut sv = v;
+                                        sv.sort_unstable();
+                                        q1111[((sv[0] * n + sv[1]) * n + sv[2]) * n + sv[3]]
+                                    } else {
+                                        kt.lookup(&v)
+                                    };
+                                }
+                            }
+                        }
+                    });
+                }
+                _ => {}
+            }
+        }
+        let post_var: Vec<f64> = (0..n).map(|i| cn[i * n + i]).collect();
+        let (mut a_new, mut c_new) = (None, 0.0);
+        if augment {
+            cancel.check()?;
+            let kap = Kap {
+                n,
+                mu: &e,
+                c: &cn,
+                t: &tn,
+                q: &qn,
+                k5: &kt,
+            };
+            // B_jkl = Σ_i κ5_iijkl; j < k < l distinct: the (1,1,1,2) rows summed over i ∉ {j,k,l}
+            let plan5 = plan5.as_ref().expect("augment");
+            let parts5 = ls_partitions(&slots_of(&trace5));
+            let mut bsum = vec![0.0; n * n2];
+            let kapr = &kap;
+            plan5.run(&pre, &wk, &mut bsum, n2, |pf, st, row, chunk| {
+                let mut acc = 0.0;
+                let mut ix = [pf[0], pf[1], pf[2], 0, 0];
+                for (i, x) in row.iter().enumerate().skip(st) {
+                    if i == pf[0] || i == pf[1] || i == pf[2] {
+                        continue;
+                    }
+                    ix[3] = i;
+                    ix[4] = i;
+                    acc += x - kapr.ls_sum(&parts5, &ix);
+                }
+                chunk[pf[1] * n + pf[2]] = acc;
+            });
+            flops += (plan5.flops_per_entry + 8.0 * 6.0) * plan5.entries(n);
+            let mut b = vec![0.0; n * n2];
+            b.par_chunks_mut(n2).enumerate().for_each(|(j, blk)| {
+                for k in 0..n {
+                    for ll in 0..n {
+                        let mut v = [j, k, ll];
+                        v.sort_unstable();
+                        let distinct = v[0] != v[1] && v[1] != v[2];
+                        let mut acc = if distinct {
+                            bsum[(v[0] * n + v[1]) * n + v[2]]
+                        } else {
+                            0.0
+                        };
+                        for i in 0..n {
+                            if distinct && !v.contains(&i) {
+                                continue;
+                            }
+                            acc += kapr.get(&[i, i, j, k, ll]);
+                        }
+                        blk[k * n + ll] = acc;
+                    }
+                }
+            });
+            // A = (10 B − 3 Sym(a ⊗ I)) / (n + 6), a = tr A = 5 tr B / (n + 4)
+            let a_vec: Vec<f64> = (0..n)
+                .map(|j| 5.0 * (0..n).map(|k| b[(j * n + k) * n + k]).sum::<f64>() / (rf + 4.0))
+                .collect();
+            let mut an = vec![0.0; n * n2];
+            an.par_chunks_mut(n2).enumerate().for_each(|(j, blk)| {
+                for k in 0..n {
+                    for ll in 0..n {
+                        let sym = (if k == ll { a_vec[j] } else { 0.0 }
+                            + if j == ll { a_vec[k] } else { 0.0 }
+                            + if j == k { a_vec[ll] } else { 0.0 })
+                            / 3.0;
+                        blk[k * n + ll] = (10.0 * b[(j * n + k) * n + ll] - 3.0 * sym) / (rf + 6.0);
+                    }
+                }
+            });
+            a_new = Some(an);
+            // tr³ κ6 = 6 Σ_{i<j<k} κ6_iijjkk + 3 Σ_{a≠b} κ6_aaaabb + Σ κ6_aaaaaa
+            let plan6 = plan6.as_ref().expect("augment");
+            let parts6 = ls_partitions(&slots_of(&trace6));
+            let mut s6 = vec![0.0; n2];
+            plan6.run(&pre, &wk, &mut s6, n, |pf, st, row, chunk| {
+                let mut acc = 0.0;
+                let mut ix = [pf[0], pf[0], pf[1], pf[1], 0, 0];
+                for (k, x) in row.iter().enumerate().skip(st) {
+                    ix[4] = k;
+                    ix[5] = k;
+                    acc += x - kapr.ls_sum(&parts6, &ix);
+                }
+                chunk[pf[1]] = acc;
+            });
+            flops += (plan6.flops_per_entry + 6.0 * parts6.len() as f64) * plan6.entries(n);
+            let parts42 = ls_partitions(&slots_of(&[4, 2]));
+            let parts6s = ls_partitions(&slots_of(&[6]));
+            let pk42 = pk.get(&[4, 2]);
+            let pk6 = pk.get(&[6]);
+            let mut tr6 = 6.0 * s6.iter().sum::<f64>();
+            for a in 0..n {
+                tr6 += pk6[a] - kap.ls_sum(&parts6s, &[a; 6]);
+                for bb in 0..n {
+                    if bb != a {
+                        tr6 +=
+                            3.0 * (pk42[a * n + bb] - kap.ls_sum(&parts42, &[a, a, a, a, bb, bb]));
+                    }
+                }
+            }
+            flops += (parts42.len() as f64 * 6.0 + 2.0) * rf * rf;
+            c_new = 15.0 * tr6 / (rf * (rf + 2.0) * (rf + 4.0));
+        }
+        out.layers.push(LayerEstimate {
+            pre_mean: m,
+            pre_var,
+            post_mean: e.clone(),
+            post_var,
+            pre_cov: if keep_cov { Some(s) } else { None },
+            pre_kappa3,
+        });
+        out.flops_by_layer.push(flops);
+        mu = e;
+        c = cn;
+        t3 = Some(tn);
+        q4 = Some(qn);
+        a5 = a_new;
+        c6 = c_new;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagram_counts_match_the_reference() {
+        // the reference's get_all_terms per number of positions (K = 4 SIMPLE / AUGMENT)
+        for (d, simple, augment) in [(1, 3, 8), (2, 15, 49), (3, 35, 187), (4, 29, 384)] {
+            assert_eq!(diagrams(d, 3, 4).len(), simple, "d = {d}");
+            assert_eq!(diagrams(d, 4, 6).len(), augment, "d = {d}");
+        }
+        // factored AUGMENT keeps 309 of 384 in (1,1,1,1) and 378 in (2,1,1,1)
+        let d4 = diagrams(4, 4, 6);
+        let keep = |p: &[usize]| d4.iter().filter(|dg| factored_keeps(p, dg)).count();
+        assert_eq!(keep(&[1, 1, 1, 1]), 309);
+        assert_eq!(keep(&[2, 1, 1, 1]), 378);
+        let d4s = diagrams(4, 3, 4);
+        assert!(d4s.iter().all(|dg| factored_keeps(&[1, 1, 1, 1], dg)));
+    }
+
+    #[test]
+    fn leonov_shiryaev_partition_counts() {
+        // κ(X², Y): π ∨ σ = 1̂ with π ≠ 1̂: {X}{X Y} twice
+        assert_eq!(ls_partitions(&[0, 0, 1]).len(), 2);
+        // κ(X²): {X}{X}
+        assert_eq!(ls_partitions(&[0, 0]).len(), 1);
+        // all distinct: none
+        assert!(ls_partitions(&[0, 1, 2, 3]).is_empty());
+        // κ(X², Y, Z, W): the 8 splits of {Y, Z, W} between the two X's
+        assert_eq!(ls_partitions(&[0, 0, 1, 2, 3]).len(), 8);
+    }
+}
