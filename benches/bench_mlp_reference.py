@@ -18,7 +18,8 @@ deviation, variances relative to the largest variance (max over neurons, then ov
 ``--time-widths``: wall time (median of ``--repeats`` calls after one warm-up) of both at equal
 ``(k_max, kind)``, width and thread count (``--threads``, default 1), ReLU depth 4.
 ``--mc-samples N``: MSE of the output means of both against a Monte Carlo truth (depth ≥ 3 nets).
-``--configs``: only these configuration labels (all three parts).
+``--configs``: only these configuration labels (all three parts). ``--equal-widths``: every layer
+``n`` wide (the reference's ``factor=True`` asserts square weight matrices).
 """
 
 from __future__ import annotations
@@ -64,14 +65,14 @@ CONFIGS: list[tuple[str, int, str, bool, bool]] = [
 W_VAR = {"relu": 2.0, "tanh": 1.0, "gelu": 2.0}
 
 
-def make_nets(widths: list[int], seed: int) -> dict[str, dict[str, Any]]:
+def make_nets(widths: list[int], seed: int, equal: bool = False) -> dict[str, dict[str, Any]]:
     rng = np.random.default_rng(seed)
     out: dict[str, dict[str, Any]] = {}
     for n in widths:
         for depth in (2, 3, 4):
             for act in ("relu", "tanh", "gelu"):
                 for bias in (False, True):
-                    ws_ = [n + 3] + [n] * (depth - 1) + [n // 2 + 1]
+                    ws_ = [n] * (depth + 1) if equal else [n + 3] + [n] * (depth - 1) + [n // 2 + 1]
                     wv = [1.0] + [W_VAR[act]] * (depth - 1)
                     ws = [rng.normal(0.0, np.sqrt(wv[i] / ws_[i]), (ws_[i + 1], ws_[i])) for i in range(depth)]
                     bs = [rng.normal(0.0, np.sqrt(0.1), ws_[i + 1]) for i in range(depth)] if bias else None
@@ -131,7 +132,7 @@ def build(d: dict[str, Any]) -> MLP:
 
 
 def equality(args: argparse.Namespace) -> None:
-    nn = make_nets(args.widths, args.seed)
+    nn = make_nets(args.widths, args.seed, args.equal_widths)
     labels = [c[0] for c in CONFIGS if not args.configs or c[0] in args.configs]
     ref = run_peer(args, nn, labels, repeats=0)
     worst: dict[tuple[str, str], list[float]] = {}
@@ -147,7 +148,8 @@ def equality(args: argparse.Namespace) -> None:
             dv = float(np.max(np.abs(v - rv))) / float(np.max(np.abs(rv)))
             w = worst.setdefault((d["act"], label), [0.0, 0.0])
             w[0], w[1] = max(w[0], dm), max(w[1], dv)
-    print(f"Equality on {len(nn)} nets (hidden widths {args.widths}, 2-4 linear layers, ± biases, input n+3, output n//2+1):\n")
+    shape = "every layer n wide" if args.equal_widths else "input n+3, output n//2+1"
+    print(f"Equality on {len(nn)} nets (hidden widths {args.widths}, 2-4 linear layers, ± biases, {shape}):\n")
     print("| activation | " + " | ".join(labels) + " |")
     print("|---|" + "---|" * len(labels))
     for act in ("relu", "tanh", "gelu"):
@@ -186,7 +188,7 @@ def timing(args: argparse.Namespace) -> None:
 
 
 def mse(args: argparse.Namespace) -> None:
-    nn = {k: v for k, v in make_nets(args.widths, args.seed).items() if len(v["ws"]) >= 3}
+    nn = {k: v for k, v in make_nets(args.widths, args.seed, args.equal_widths).items() if len(v["ws"]) >= 3}
     labels = [c[0] for c in CONFIGS if not c[3] and (not args.configs or c[0] in args.configs)]
     ref = run_peer(args, nn, labels, repeats=0)
     print(f"\nMSE of the output means against Monte Carlo ({args.mc_samples} samples, antithetic), depth >= 3:\n")
@@ -216,6 +218,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--mc-samples", type=int, default=0)
     ap.add_argument("--configs", nargs="*", default=None, help="labels to run (default: all), e.g. 'K3 augment'")
+    ap.add_argument(
+        "--equal-widths",
+        action="store_true",
+        help="every layer n wide (the reference's factored kinds need square weight matrices)",
+    )
     args = ap.parse_args()
     if not args.peer_python or not args.peer_dir or not Path(args.peer_python).exists() or not Path(args.peer_dir).is_dir():
         print("reference code not available (pass --peer-python and --peer-dir of a fetched copy); skipping")

@@ -29,7 +29,16 @@ def _rng_net(widths: list[int], act: mlp.Activation, seed: int, bias: bool = Tru
 
 
 Kind = Literal["simple", "augment"]
-KPROP: list[tuple[int, Kind]] = [(1, "simple"), (1, "augment"), (2, "simple"), (2, "augment"), (3, "simple"), (3, "augment")]
+KPROP: list[tuple[int, Kind]] = [
+    (1, "simple"),
+    (1, "augment"),
+    (2, "simple"),
+    (2, "augment"),
+    (3, "simple"),
+    (3, "augment"),
+    (4, "simple"),
+    (4, "augment"),
+]
 
 
 @pytest.mark.parametrize(("k", "kind"), KPROP)
@@ -45,7 +54,7 @@ def test_kprop_is_exact_on_identity_nets(k: int, kind: Kind) -> None:
     np.testing.assert_allclose(est.mean, mean, rtol=1e-12, atol=1e-12)
     if k >= 2:
         np.testing.assert_allclose(est.cov[-1], cov, rtol=1e-11, atol=1e-12)
-    if k == 3:
+    if k >= 3:
         np.testing.assert_allclose(est.kappa3[-1], 0.0, atol=1e-12)  # Gaussian: no third cumulant
     assert est.diagnostics["reliable"]
     assert est.diagnostics["kprop"]["k_max"] == k
@@ -94,8 +103,8 @@ def test_kprop_augment_is_exact_for_square_activations() -> None:
     # variance of the second pre-activation (E z^2 = m^2 + v, no higher Wick terms)
     net = _rng_net([6, 10, 8, 4], "square", seed=3)
     mean3, m2, s2 = _square_truth(net)
-    for k in (2, 3):
-        aug = net.estimate("kprop", k_max=k, kind="augment" if k == 2 else "simple", keep_cov=True)
+    for k, kind in [(2, "augment"), (3, "simple"), (4, "simple"), (4, "augment")]:
+        aug = net.estimate("kprop", k_max=k, kind=kind, keep_cov=True)  # type: ignore[arg-type]
         np.testing.assert_allclose(aug.means[1], m2, rtol=1e-12)
         np.testing.assert_allclose(aug.cov[1], s2, rtol=1e-11, atol=1e-12)
         np.testing.assert_allclose(aug.mean, mean3, rtol=1e-11)
@@ -122,13 +131,39 @@ def test_kprop3_augment_gets_the_third_cumulant_after_a_square_layer() -> None:
     )
     truth = np.einsum("iii->i", np.einsum("ai,bj,ck,ijk->abc", w2, w2, w2, k3))
     mean3, m2, s2 = _square_truth(net)
-    aug = _core.mlp_estimate(net._tuple(), "kprop3_augment", 1, True, 1, None)
     simple = _core.mlp_estimate(net._tuple(), "kprop3_simple", 1, True, 1, None)
-    np.testing.assert_allclose(aug["pre_kappa3"][0], truth, rtol=1e-11, atol=1e-11 * np.max(np.abs(truth)))
     assert np.max(np.abs(simple["pre_kappa3"][0] - truth)) > 0.1 * np.max(np.abs(truth))
-    np.testing.assert_allclose(aug["pre_mean"][1], m2, rtol=1e-12)
-    np.testing.assert_allclose(aug["pre_cov"][1], s2, rtol=1e-11, atol=1e-12)
-    np.testing.assert_allclose(aug["pre_mean"][2], mean3, rtol=1e-11)
+    # K = 4 (both kinds) sums the triangle too (cost 3 is within SIMPLE's budget there)
+    for method in ("kprop3_augment", "kprop4_simple", "kprop4_augment"):
+        aug = _core.mlp_estimate(net._tuple(), method, 1, True, 1, None)
+        np.testing.assert_allclose(aug["pre_kappa3"][0], truth, rtol=1e-11, atol=1e-11 * np.max(np.abs(truth)))
+        np.testing.assert_allclose(aug["pre_mean"][1], m2, rtol=1e-12)
+        np.testing.assert_allclose(aug["pre_cov"][1], s2, rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(aug["pre_mean"][2], mean3, rtol=1e-11)
+
+
+def test_kprop4_augment_is_exact_through_three_square_layers() -> None:
+    # x ~ N(0, I_3) and three square layers: the output is a polynomial of degree 8 in x, so a
+    # 5-node-per-axis Gauss-Hermite product rule (exact to degree 9) gives the exact output mean.
+    # The mean needs the exact variance of the third pre-activation, i.e. Cov(z2_a^2, z2_b^2), i.e.
+    # the exact fourth cumulant of z2 = W2 x1 + b2, i.e. of x1 = z1^2: its all-distinct slice
+    # includes the Gaussian 4-cycle 16 S_ij S_jk S_kl S_li, a diagram of cost 4 that only K = 4
+    # AUGMENT sums. K = 4 SIMPLE and K = 3 AUGMENT (fourth cumulant as Sym(A x I) only) are not exact.
+    from boltzkit import _core
+
+    net = _rng_net([3, 6, 5, 4, 2], "square", seed=12)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(5)
+    grid = np.stack(np.meshgrid(nodes, nodes, nodes, indexing="ij"), axis=-1).reshape(-1, 3)
+    wgt = np.einsum("i,j,k->ijk", weights, weights, weights).reshape(-1) / (2 * math.pi) ** 1.5
+    truth = wgt @ net.forward(grid)
+    spread = float(np.max(np.abs(truth)))
+
+    def raw(method: str) -> F64:
+        return np.asarray(_core.mlp_estimate(net._tuple(), method, 1, False, 1, None)["pre_mean"][-1])
+
+    np.testing.assert_allclose(raw("kprop4_augment"), truth, rtol=1e-10, atol=1e-12 * spread)
+    for other in ("kprop4_simple", "kprop3_augment"):
+        assert np.max(np.abs(raw(other) - truth)) > 1e-4 * spread, other
 
 
 def test_kprop_avg_metric_equals_exact_metric_on_normalised_rows() -> None:
@@ -176,14 +211,43 @@ def test_kprop_mse_falls_with_k_against_monte_carlo() -> None:
     assert floor < mse[2] / 10
 
 
+def test_kprop_factor_keeps_the_references_term_sets() -> None:
+    # factored SIMPLE keeps every term (the same numbers); factored AUGMENT drops the augmented
+    # diagrams that do not factor: a small change, not none (equality with the reference's own
+    # factored runs is measured side by side in benches/bench_mlp_reference.py)
+    from boltzkit import _core
+
+    net = _rng_net([10, 16, 16, 16, 4], "relu", seed=13)
+    for k in (3, 4):
+        a = net.estimate("kprop", k_max=k, kind="simple")
+        b = net.estimate("kprop", k_max=k, kind="simple", factor=True)
+        assert a.diagnostics["reliable"] and b.diagnostics["reliable"]
+        np.testing.assert_array_equal(a.mean, b.mean)
+        assert b.diagnostics["kprop"]["factor"] is True
+        full = _core.mlp_estimate(net._tuple(), f"kprop{k}_augment", 1, False, 1, None)
+        fac = _core.mlp_estimate(net._tuple(), f"kprop{k}_augment_factor", 1, False, 1, None)
+        diff = float(np.max(np.abs(full["pre_mean"][-1] - fac["pre_mean"][-1])))
+        assert 0.0 < diff < 0.05 * float(np.max(np.sqrt(np.abs(full["pre_var"][-1]))))
+
+
+def test_kprop4_is_bit_identical_for_any_thread_count() -> None:
+    net = _rng_net([9, 14, 14, 14, 3], "tanh", seed=14)
+    for kind in ("simple", "augment"):
+        a = net.estimate("kprop", k_max=4, kind=kind, threads=1)
+        b = net.estimate("kprop", k_max=4, kind=kind, threads=2)
+        np.testing.assert_array_equal(a.mean, b.mean)
+        np.testing.assert_array_equal(a.variances[-1], b.variances[-1])
+        assert a.flops == b.flops > 0
+
+
 def test_kprop_bad_options() -> None:
     net = mlp.random_mlp([4, 6, 2], seed=0)
-    with pytest.raises(errors.InvalidArgumentError, match=r"^factor"):
-        net.estimate("kprop", k_max=3, kind="augment", factor=True)
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
         mlp.random_mlp([4, 300, 2], seed=0).estimate("kprop", k_max=3, kind="augment")
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
-        net.estimate("kprop", k_max=4)
+        mlp.random_mlp([4, 130, 2], seed=0).estimate("kprop", k_max=4)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
+        net.estimate("kprop", k_max=5)
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
         mlp.random_mlp([4, 300, 2], seed=0).estimate("kprop", k_max=3)
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):

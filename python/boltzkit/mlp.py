@@ -605,8 +605,8 @@ class MLP:
             ``kprop`` is the paper's cumulant propagation with the options of its reference code
             (``mlp_kprop(mlp, K_in, k_max, kind, use_avg_metric, factor)``, input cumulants
             ``{1: input_mean, 2: input_cov}``); see ``k_max``, ``kind``, ``avg_metric``, ``factor``.
-            Implemented so far: :data:`KPROP_IMPLEMENTED` (``k_max`` 1, 2 and 3 with either kind);
-            ``k_max=4`` raises :class:`InvalidArgumentError`. ``cumulant3`` is an older, own K = 3 rule (not the
+            Implemented: :data:`KPROP_IMPLEMENTED` (``k_max`` 1 to 4 with either kind, and the factored
+            term sets of ``k_max`` 3 and 4). ``cumulant3`` is an older, own K = 3 rule (not the
             paper's term selection; kept for old callers): prefer ``kprop`` with ``k_max=3``.
         mehler_order : int
             Order M of the Mehler series for the off-diagonal covariance (1..40; 1 = basic;
@@ -625,7 +625,10 @@ class MLP:
             (``n³`` numbers, cost ``~n⁴`` per layer) and the fourth's pure trace (``simple``) or
             its one-trace part ``Sym(A ⊗ I)`` with an ``n × n`` core ``A`` (``augment``, which also
             sums the diagrams of cost 3: ``~n³`` more work per activation, a few times ``simple``'s
-            time).
+            time); ``K = 4`` (widths ≤ 128): the first four cumulants in full (``n⁴`` numbers, cost
+            ``~8 n⁵`` per layer for the fourth cumulant's linear step; ``simple``), plus the fifth
+            cumulant's one-trace part ``Sym(A ⊗ I)`` with an order-3 core and the sixth's pure trace
+            (``augment``, diagrams up to cost 4).
             ``Estimate.kappa3`` holds the tracked third cumulants ``κ3_iii`` of the
             pre-activations (the trace part's diagonal for ``K = 2`` augment).
         kind : {"simple", "augment"}
@@ -638,13 +641,16 @@ class MLP:
             ``kprop`` only: the metric of the trace parts after a linear layer is the average
             ``E[W Wᵀ] = w_var_l I`` (:attr:`init_scale`; when ``None``, the mean squared row norm
             of ``W_l``) instead of the exact ``W Wᵀ``. Only used when a trace part is tracked
-            (``K = 1``, ``K = 2`` augment, ``K = 3``); ignored otherwise, as in the reference.
+            (``K = 1``, ``K = 2`` augment, ``K = 3``, ``K = 4`` augment); ignored otherwise, as in
+            the reference.
         factor : bool
-            ``kprop`` only: the reference's factored top-degree cumulant for ``K = 3, 4``; at
-            ``K ≤ 2`` and for ``K = 3`` ``simple`` it has no effect on the numbers (the reference's
-            factored SIMPLE keeps every term). The factored ``K = 3`` ``augment`` (which drops the
-            augmented diagrams that do not factor) is not implemented: ``factor=True`` there raises
-            :class:`InvalidArgumentError`.
+            ``kprop`` only: the reference's factored top-degree cumulant for ``K = 3, 4``
+            (``factored_keeps_term``). At ``K ≤ 2`` and with ``simple`` it has no effect on the
+            numbers (the reference's factored SIMPLE keeps every term). With ``augment`` it drops
+            the augmented diagrams that do not factor: in the all-distinct slice of degree ``K``
+            only hypertree diagrams are kept, and elsewhere no diagram that multiplies the
+            all-distinct degree-``K`` block with another block; a slightly different estimate
+            (the reference's), not a faster evaluation of the same one (we evaluate densely).
 
         Returns
         -------
@@ -655,9 +661,8 @@ class MLP:
         Raises
         ------
         InvalidArgumentError
-            Unknown method, bad order, ``cumulant3`` or kprop ``k_max=3`` above width 256, a
-            ``kprop`` combination that is not implemented (``k_max=4``; ``factor=True`` with
-            ``k_max=3, kind="augment"``), bad ``kind``.
+            Unknown method, bad order, ``cumulant3`` or kprop ``k_max=3`` above width 256, kprop
+            ``k_max=4`` above width 128, ``k_max`` outside 1..4, bad ``kind``.
         """
         method = _method("method", method, _METHODS)  # type: ignore[assignment]
         order = _int("mehler_order", mehler_order, 1, 40)

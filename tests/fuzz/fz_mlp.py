@@ -135,7 +135,7 @@ def _estimate(draw: st.DrawFn) -> Call:
 @st.composite
 def _kprop(draw: st.DrawFn) -> Call:
     args = draw(_net_args())
-    k = draw(_mostly(st.integers(1, 3), sizes(0, 5)))
+    k = draw(_mostly(st.integers(1, 4), sizes(0, 5)))
     kind = draw(_mostly(st.sampled_from(["simple", "augment"]), _ACTS))
     avg = draw(_mostly(st.booleans(), bad_scalars()))
     factor = draw(_mostly(st.booleans(), bad_scalars()))
