@@ -53,6 +53,14 @@ struct Diagram {
     k: [usize; 4],
 }
 
+/// `n` zeros, on huge pages when large (an `n⁴` buffer otherwise spends more time in page faults
+/// than in the work that fills it).
+fn zeros(n: usize) -> Vec<f64> {
+    let mut v = crate::mem::with_capacity_huge(n);
+    v.resize(n, 0.0);
+    v
+}
+
 fn factorial(n: usize) -> f64 {
     (1..=n).map(|x| x as f64).product()
 }
@@ -300,10 +308,6 @@ impl Wicks {
     fn row(&self, p: usize, k: usize) -> &[f64] {
         &self.rows[(p - 1) * (KMAX + 1) + k]
     }
-    #[inline]
-    fn at(&self, p: usize, k: usize, i: usize) -> f64 {
-        self.rows[(p - 1) * (KMAX + 1) + k][i]
-    }
 }
 
 /// A slice's diagrams grouped by the blocks that touch the row position `L = d − 1`.
@@ -312,15 +316,19 @@ struct SlicePlan {
     p: Vec<usize>,
     /// Distinct blocks touching `L`.
     specs: Vec<Block>,
+    /// Distinct blocks not touching `L` (evaluated once per prefix).
+    fspecs: Vec<Block>,
     groups: Vec<Group>,
     flops_per_entry: f64,
+    /// Evaluate whole rows (the row index unordered with respect to the prefix).
+    full_row: bool,
 }
 
 struct Group {
     specs: Vec<usize>,
     k_l: usize,
-    /// (coefficient, blocks not touching `L`, k on the positions before `L`)
-    members: Vec<(f64, Vec<Block>, [usize; 4])>,
+    /// (coefficient, ids of the blocks not touching `L`, k on the positions before `L`)
+    members: Vec<(f64, Vec<usize>, [usize; 4])>,
 }
 
 impl SlicePlan {
@@ -328,6 +336,7 @@ impl SlicePlan {
         let d = p.len();
         let l = d - 1;
         let mut specs: Vec<Block> = Vec::new();
+        let mut fspecs: Vec<Block> = Vec::new();
         let mut groups: Vec<Group> = Vec::new();
         let mut flops = 0.0;
         for dg in diags {
@@ -344,7 +353,11 @@ impl SlicePlan {
                     });
                     ids.push(id);
                 } else {
-                    free.push(*b);
+                    let id = fspecs.iter().position(|x| x == b).unwrap_or_else(|| {
+                        fspecs.push(*b);
+                        fspecs.len() - 1
+                    });
+                    free.push(id);
                 }
             }
             ids.sort_unstable();
@@ -366,8 +379,10 @@ impl SlicePlan {
             d,
             p: p.to_vec(),
             specs,
+            fspecs,
             groups,
             flops_per_entry: flops,
+            full_row: false,
         }
     }
 
@@ -406,6 +421,84 @@ impl SlicePlan {
                     }
                     None => r[start..n].fill(0.0),
                 }
+            } else if nl == 1 && (b.deg == 5 || b.deg == 6) {
+                // the fixed slots' indices; the row index is the last slot
+                let mut fx = [0usize; 5];
+                let mut nf = 0;
+                for &slot in &b.pos[..b.deg] {
+                    if slot != l {
+                        fx[nf] = prefix[slot];
+                        nf += 1;
+                    }
+                }
+                r[start..n].fill(0.0);
+                // add `c · M[x, ·]` to the row
+                let add_met = |r: &mut [f64], x: usize, c: f64| match pre.metric {
+                    Some(mm) => {
+                        for (v, m) in r[start..n].iter_mut().zip(&mm[x * n + start..x * n + n]) {
+                            *v += c * m;
+                        }
+                    }
+                    None => {
+                        if x >= start {
+                            r[x] += c * pre.avg;
+                        }
+                    }
+                };
+                if b.deg == 5 {
+                    if let Some(a) = pre.a5 {
+                        // Sym(A ⊗ M): the metric on a pair of fixed slots (A's row over l), or on
+                        // a fixed slot and l (A's three other fixed slots)
+                        for p in 0..4 {
+                            for q in p + 1..4 {
+                                let mut o = [0usize; 2];
+                                let mut c = 0;
+                                for (x, &v) in fx[..4].iter().enumerate() {
+                                    if x != p && x != q {
+                                        o[c] = v;
+                                        c += 1;
+                                    }
+                                }
+                                let mpq = pre.met(fx[p], fx[q]) / 10.0;
+                                if mpq != 0.0 {
+                                    let off = (o[0] * n + o[1]) * n;
+                                    for (v, av) in
+                                        r[start..n].iter_mut().zip(&a[off + start..off + n])
+                                    {
+                                        *v += mpq * av;
+                                    }
+                                }
+                            }
+                            let mut o = [0usize; 3];
+                            let mut c = 0;
+                            for (x, &v) in fx[..4].iter().enumerate() {
+                                if x != p {
+                                    o[c] = v;
+                                    c += 1;
+                                }
+                            }
+                            add_met(r, fx[p], a[(o[0] * n + o[1]) * n + o[2]] / 10.0);
+                        }
+                    }
+                } else if pre.c6 != 0.0 {
+                    // c Sym(M ⊗ M ⊗ M): l paired with fixed slot p, the other four matched
+                    for p in 0..5 {
+                        let mut o = [0usize; 4];
+                        let mut c = 0;
+                        for (x, &v) in fx[..5].iter().enumerate() {
+                            if x != p {
+                                o[c] = v;
+                                c += 1;
+                            }
+                        }
+                        let rest = pre.met(o[0], o[1]) * pre.met(o[2], o[3])
+                            + pre.met(o[0], o[2]) * pre.met(o[1], o[3])
+                            + pre.met(o[0], o[3]) * pre.met(o[1], o[2]);
+                        if rest != 0.0 {
+                            add_met(r, fx[p], pre.c6 * rest / 15.0);
+                        }
+                    }
+                }
             } else {
                 for (j, x) in r.iter_mut().enumerate().take(n).skip(start) {
                     for (s, slot) in b.pos[..b.deg].iter().enumerate() {
@@ -417,18 +510,37 @@ impl SlicePlan {
         }
         acc[start..n].fill(0.0);
         let mut bix = [0usize; 6];
+        // at most 84 distinct blocks on three positions (vectors of ℕ³ with sum ≤ 6)
+        let mut stack = [0.0f64; 128];
+        let mut heap = Vec::new();
+        let fv: &mut [f64] = if self.fspecs.len() <= stack.len() {
+            &mut stack
+        } else {
+            heap.resize(self.fspecs.len(), 0.0);
+            &mut heap
+        };
+        for (f, b) in self.fspecs.iter().enumerate() {
+            for (s, slot) in b.pos[..b.deg].iter().enumerate() {
+                bix[s] = prefix[*slot];
+            }
+            fv[f] = pre.block(&bix[..b.deg]);
+        }
+        let mut gk = [[0.0f64; KMAX + 1]; 3];
+        for a in 0..l {
+            for (k, x) in gk[a].iter_mut().enumerate() {
+                let r = &wk.rows[(self.p[a] - 1) * (KMAX + 1) + k];
+                *x = if r.is_empty() { 0.0 } else { r[prefix[a]] };
+            }
+        }
         for g in &self.groups {
             let mut sc = 0.0;
             for (coef, free, k) in &g.members {
                 let mut x = *coef;
-                for b in free {
-                    for (s, slot) in b.pos[..b.deg].iter().enumerate() {
-                        bix[s] = prefix[*slot];
-                    }
-                    x *= pre.block(&bix[..b.deg]);
+                for &f in free {
+                    x *= fv[f];
                 }
                 for a in 0..l {
-                    x *= wk.at(self.p[a], k[a], prefix[a]);
+                    x *= gk[a][k[a]];
                 }
                 sc += x;
             }
@@ -455,6 +567,16 @@ impl SlicePlan {
                         *o += sc * wv * x * y;
                     }
                 }
+                [a, b, c] => {
+                    let (ra, rb, rc) = (
+                        &rows[*a][start..n],
+                        &rows[*b][start..n],
+                        &rows[*c][start..n],
+                    );
+                    for ((((o, wv), x), y), z) in out.iter_mut().zip(w).zip(ra).zip(rb).zip(rc) {
+                        *o += sc * wv * x * y * z;
+                    }
+                }
                 more => {
                     for (j, o) in out.iter_mut().enumerate() {
                         let mut x = sc * w[j];
@@ -479,6 +601,9 @@ impl SlicePlan {
         let d = self.d;
         let nspec = self.specs.len();
         let start_of = |prefix: &[usize]| -> usize {
+            if self.full_row {
+                return 0;
+            }
             (0..d - 1)
                 .filter(|&a| self.p[a] == self.p[d - 1])
                 .map(|a| prefix[a] + 1)
@@ -540,8 +665,26 @@ impl SlicePlan {
             });
     }
 
+    /// A plan with the prefix positions only (for counting).
+    fn clone_prefix(&self) -> SlicePlan {
+        SlicePlan {
+            d: self.d - 1,
+            p: self.p[..self.d - 1].to_vec(),
+            specs: Vec::new(),
+            fspecs: Vec::new(),
+            groups: Vec::new(),
+            flops_per_entry: 0.0,
+            full_row: self.full_row,
+        }
+    }
+
     /// The number of sorted tuples the slice visits (for the FLOP count).
     fn entries(&self, n: usize) -> f64 {
+        if self.full_row {
+            let mut sub = self.clone_prefix();
+            sub.full_row = false;
+            return sub.entries(n) * (n - self.d + 1) as f64;
+        }
         let mut count = 1.0;
         let mut run = 1usize;
         for a in 0..self.d {
@@ -589,7 +732,13 @@ fn canon(ix: &[usize]) -> ([usize; 6], [usize; 6], usize) {
 /// Tables of one quantity per canonical slice pattern (`n^d` entries, canonical ones filled).
 struct Tables {
     n: usize,
-    pats: Vec<(Vec<usize>, Vec<f64>)>,
+    pats: Vec<(u32, Vec<f64>)>,
+}
+
+/// A multiplicity pattern as one number (base 8).
+#[inline]
+fn code(p: &[usize]) -> u32 {
+    p.iter().fold(1u32, |c, &m| c * 8 + m as u32)
 }
 
 impl Tables {
@@ -599,16 +748,27 @@ impl Tables {
             pats: Vec::new(),
         }
     }
+    #[inline]
     fn get(&self, p: &[usize]) -> &[f64] {
+        let c = code(p);
         &self
             .pats
             .iter()
-            .find(|(q, _)| q == p)
+            .find(|(q, _)| *q == c)
             .expect("pattern tabulated")
             .1
     }
+    fn take(&mut self, p: &[usize]) -> Vec<f64> {
+        let c = code(p);
+        let slot = self
+            .pats
+            .iter_mut()
+            .find(|(q, _)| *q == c)
+            .expect("pattern tabulated");
+        std::mem::take(&mut slot.1)
+    }
     fn insert(&mut self, p: &[usize], t: Vec<f64>) {
-        self.pats.push((p.to_vec(), t));
+        self.pats.push((code(p), t));
     }
     #[inline]
     fn lookup(&self, ix: &[usize]) -> f64 {
@@ -720,61 +880,59 @@ fn slots_of(p: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-/// `X ×₁W ×₂W ×₃W ×₄W` for a symmetric `n⁴` tensor and `W` `r × n`, with its FLOPs.
+/// `X ×₁W ×₂W ×₃W ×₄W` for a symmetric `n⁴` tensor and `W` `r × n`, with its FLOPs. The last two
+/// modes go pair by pair (`Y_ab = W X_ab Wᵀ` for `a ≤ b`, mirrored), the first two as two GEMMs,
+/// the second only for `i ≤ j` (mirrored): `5 n⁵` instead of `8 n⁵` at `r = n`.
 fn mode_products4(x: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
-    let n3 = n * n * n;
-    // A[i][bcd] = Σ_a W_ia X[a][bcd]
-    let mut a = vec![0.0; r * n3];
-    gemm(r, n, n3, View::rows(w, n), View::rows(x, n3), 0.0, &mut a);
-    // B[ibc][l] = Σ_d A[ibc][d] W_ld
-    let mut b = vec![0.0; r * n * n * r];
+    let (n2, r2) = (n * n, r * r);
+    // Y[a][b][k][l]
+    let mut y = zeros(n2 * r2);
+    y.par_chunks_mut(n * r2).enumerate().for_each(|(a, blk)| {
+        for b in a..n {
+            let xab = &x[(a * n + b) * n2..(a * n + b + 1) * n2];
+            let yab = a_wt(&w_c(w, r, n, xab), w, r, n);
+            blk[b * r2..(b + 1) * r2].copy_from_slice(&yab);
+        }
+    });
+    for a in 0..n {
+        for b in 0..a {
+            y.copy_within((b * n + a) * r2..(b * n + a + 1) * r2, (a * n + b) * r2);
+        }
+    }
+    // U[i][b][kl] = Σ_a W_ia Y[a][b kl]
+    let mut u = zeros(r * n * r2);
     gemm(
-        r * n * n,
-        n,
         r,
-        View::rows(&a, n),
-        View::trans(w, n),
+        n,
+        n * r2,
+        View::rows(w, n),
+        View::rows(&y, n * r2),
         0.0,
-        &mut b,
+        &mut u,
     );
-    drop(a);
-    // C[i][j][c l] = Σ_b W_jb B[i][b][c l]
-    let mut c = vec![0.0; r * r * n * r];
-    c.par_chunks_mut(r * n * r)
-        .enumerate()
-        .for_each(|(i, blk)| {
-            gemm(
-                r,
-                n,
-                n * r,
-                View::rows(w, n),
-                View::rows(&b[i * n * n * r..(i + 1) * n * n * r], n * r),
-                0.0,
-                blk,
-            );
-        });
-    drop(b);
-    // D[i j][k][l] = Σ_c W_kc C[i j][c][l]
-    let mut out = vec![0.0; r * r * r * r];
-    out.par_chunks_mut(r * r).enumerate().for_each(|(ij, blk)| {
+    drop(y);
+    // Z[i][j][kl] = Σ_b W_jb U[i][b][kl] for j ≥ i, then mirrored
+    let mut out = zeros(r2 * r2);
+    out.par_chunks_mut(r * r2).enumerate().for_each(|(i, blk)| {
         gemm(
-            r,
+            r - i,
             n,
-            r,
-            View::rows(w, n),
-            View::rows(&c[ij * n * r..(ij + 1) * n * r], r),
+            r2,
+            View::rows(&w[i * n..], n),
+            View::rows(&u[i * n * r2..(i + 1) * n * r2], r2),
             0.0,
-            blk,
+            &mut blk[i * r2..],
         );
     });
+    for i in 0..r {
+        for j in 0..i {
+            out.copy_within((j * r + i) * r2..(j * r + i + 1) * r2, (i * r + j) * r2);
+        }
+    }
     let (rf, nf) = (r as f64, n as f64);
-    (
-        out,
-        2.0 * (rf * nf.powi(4)
-            + rf.powi(2) * nf.powi(3)
-            + rf.powi(3) * nf.powi(2)
-            + rf.powi(4) * nf),
-    )
+    let phase1 = nf * (nf + 1.0) / 2.0 * (2.0 * rf * nf * nf + 2.0 * rf * rf * nf);
+    let phase2 = 2.0 * rf.powi(3) * nf * nf + rf * (rf + 1.0) * nf * rf * rf;
+    (out, phase1 + phase2)
 }
 
 /// kprop `K = 4`, kind AUGMENT (`augment = true`) or SIMPLE. `init_scale = Some(w_var)` is the
@@ -913,7 +1071,12 @@ pub fn kprop4(
         let trace6 = [2usize, 2, 2];
         let plans: Vec<SlicePlan> = pats
             .iter()
-            .map(|p| SlicePlan::new(&dg[p.len() - 1], p, factor))
+            .map(|p| {
+                let mut pl = SlicePlan::new(&dg[p.len() - 1], p, factor);
+                // whole rows of the all-distinct fourth cumulant: Q is then filled by row copies
+                pl.full_row = p.as_slice() == [1, 1, 1, 1];
+                pl
+            })
             .collect();
         let plan5 = augment.then(|| SlicePlan::new(&dg[3], &trace5, factor));
         let plan6 = augment.then(|| SlicePlan::new(&dg[2], &trace6, factor));
@@ -960,7 +1123,7 @@ pub fn kprop4(
             cancel.check()?;
             let d = pl.d;
             let size = n.pow(d as u32);
-            let mut tab = vec![0.0; size];
+            let mut tab = zeros(size);
             let per0 = if d == 1 { size } else { size / n };
             pl.run(&pre, &wk, &mut tab, per0, |pf, st, row, chunk| {
                 if d == 1 {
@@ -977,15 +1140,14 @@ pub fn kprop4(
         let mut kt = Tables::new(n);
         let empty = Tables::new(n);
         let mut cn = vec![0.0; n2];
-        let mut tn = vec![0.0; n2 * n];
-        let mut qn = vec![0.0; n2 * n2];
+        let mut tn = zeros(n2 * n);
+        let mut qn = zeros(n2 * n2);
         let e: Vec<f64> = pk.get(&[1]).to_vec();
-        let convert = |p: &[usize], kap: &Kap<'_>| -> Vec<f64> {
+        let convert = |p: &[usize], src: &[f64], kap: &Kap<'_>| -> Vec<f64> {
             let d = p.len();
             let parts = ls_partitions(&slots_of(p));
-            let src = pk.get(p);
             let size = n.pow(d as u32);
-            let mut tab = vec![0.0; size];
+            let mut tab = zeros(size);
             let slots = slots_of(p);
             tab.par_chunks_mut(size / n)
                 .enumerate()
@@ -1028,9 +1190,9 @@ pub fn kprop4(
             let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
             for p in pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
                 let tab = if p.iter().all(|&x| x == 1) {
-                    pk.get(p).to_vec()
+                    pk.take(p)
                 } else {
-                    convert(p, &kap)
+                    convert(p, pk.get(p), &kap)
                 };
                 new.push((p.clone(), tab));
             }
@@ -1060,21 +1222,55 @@ pub fn kprop4(
                 4 => {
                     let kt = &kt;
                     let q1111 = kt.get(&[1, 1, 1, 1]);
-                    qn.par_chunks_mut(n * n2).enumerate().for_each(|(i, blk)| {
+                    let (t211, t31, t22, t4) = (
+                        kt.get(&[2, 1, 1]),
+                        kt.get(&[3, 1]),
+                        kt.get(&[2, 2]),
+                        kt.get(&[4]),
+                    );
+                    // κ4 at the multiset {x, x, y, z} (x, y, z distinct)
+                    let k211 =
+                        |x: usize, y: usize, z: usize| t211[(x * n + y.min(z)) * n + y.max(z)];
+                    qn.par_chunks_mut(n2 * n).enumerate().for_each(|(i, blk)| {
                         for j in 0..n {
                             for k in 0..n {
-                                for ll in 0..n {
-                                    let v = [i, j, k, ll];
-                                    let distinct =
-                                        i != j && i != k && i != ll && j != k && j != ll && k != ll;
-                                    blk[(j * n + k) * n + ll] = if distinct {
-                                        let mut sv = v;
-                                        sv.sort_unstable();
-                                        q1111[((sv[0] * n + sv[1]) * n + sv[2]) * n + sv[3]]
-                                    } else {
-                                        kt.lookup(&v)
-                                    };
+                                let row = &mut blk[(j * n + k) * n..(j * n + k + 1) * n];
+                                if i == j && j == k {
+                                    for (ll, x) in row.iter_mut().enumerate() {
+                                        *x = if ll == i { t4[i] } else { t31[i * n + ll] };
+                                    }
+                                    continue;
                                 }
+                                if i == j || i == k || j == k {
+                                    // {x, x, y}
+                                    let (x, y) = if i == j {
+                                        (i, k)
+                                    } else if i == k {
+                                        (i, j)
+                                    } else {
+                                        (j, i)
+                                    };
+                                    for (ll, v) in row.iter_mut().enumerate() {
+                                        *v = if ll == x {
+                                            t31[x * n + y]
+                                        } else if ll == y {
+                                            t22[x.min(y) * n + x.max(y)]
+                                        } else {
+                                            k211(x, y, ll)
+                                        };
+                                    }
+                                    continue;
+                                }
+                                let mut v = [i, j, k];
+                                v.sort_unstable();
+                                let [a, b, c] = v;
+                                // the sorted prefix's whole row (its l ∈ {a, b, c} entries are
+                                // other slices, set below)
+                                let off = ((a * n + b) * n + c) * n;
+                                row.copy_from_slice(&q1111[off..off + n]);
+                                row[a] = k211(a, b, c);
+                                row[b] = k211(b, a, c);
+                                row[c] = k211(c, a, b);
                             }
                         }
                     });
@@ -1097,23 +1293,32 @@ pub fn kprop4(
             // B_jkl = Σ_i κ5_iijkl; j < k < l distinct: the (1,1,1,2) rows summed over i ∉ {j,k,l}
             let plan5 = plan5.as_ref().expect("augment");
             let parts5 = ls_partitions(&slots_of(&trace5));
-            let mut bsum = vec![0.0; n * n2];
+            let mut bsum = zeros(n * n2);
             let kapr = &kap;
+            let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
             plan5.run(&pre, &wk, &mut bsum, n2, |pf, st, row, chunk| {
-                let mut acc = 0.0;
-                let mut ix = [pf[0], pf[1], pf[2], 0, 0];
-                for (i, x) in row.iter().enumerate().skip(st) {
-                    if i == pf[0] || i == pf[1] || i == pf[2] {
-                        continue;
-                    }
-                    ix[3] = i;
-                    ix[4] = i;
-                    acc += x - kapr.ls_sum(&parts5, &ix);
+                let (j, k, ll) = (pf[0], pf[1], pf[2]);
+                debug_assert_eq!(st, 0);
+                // Σ_i of the Leonov–Shiryaev terms 2 μ_i Q_ijkl + 2 (C_ij T_ikl + C_ik T_ijl + C_il T_ijk)
+                // (the 8 ways to split {j, k, l} between the two i's), as dot products over i
+                let (c, t, q) = (kapr.c, kapr.t, kapr.q);
+                let crow = |a: usize| &c[a * n..(a + 1) * n];
+                let trow = |a: usize, b: usize| &t[(a * n + b) * n..(a * n + b + 1) * n];
+                let qrow = &q[((j * n + k) * n + ll) * n..((j * n + k) * n + ll + 1) * n];
+                let ls_all = 2.0 * dot(kapr.mu, qrow)
+                    + 2.0
+                        * (dot(crow(j), trow(k, ll))
+                            + dot(crow(k), trow(j, ll))
+                            + dot(crow(ll), trow(j, k)));
+                let mut acc = row.iter().sum::<f64>() - ls_all;
+                // the i ∈ {j, k, l} entries belong to other slices
+                for i in [j, k, ll] {
+                    acc -= row[i] - kapr.ls_sum(&parts5, &[j, k, ll, i, i]);
                 }
-                chunk[pf[1] * n + pf[2]] = acc;
+                chunk[k * n + ll] = acc;
             });
             flops += (plan5.flops_per_entry + 8.0 * 6.0) * plan5.entries(n);
-            let mut b = vec![0.0; n * n2];
+            let mut b = zeros(n * n2);
             b.par_chunks_mut(n2).enumerate().for_each(|(j, blk)| {
                 for k in 0..n {
                     for ll in 0..n {
@@ -1139,7 +1344,7 @@ pub fn kprop4(
             let a_vec: Vec<f64> = (0..n)
                 .map(|j| 5.0 * (0..n).map(|k| b[(j * n + k) * n + k]).sum::<f64>() / (rf + 4.0))
                 .collect();
-            let mut an = vec![0.0; n * n2];
+            let mut an = zeros(n * n2);
             an.par_chunks_mut(n2).enumerate().for_each(|(j, blk)| {
                 for k in 0..n {
                     for ll in 0..n {
