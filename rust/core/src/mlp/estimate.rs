@@ -281,23 +281,17 @@ pub fn estimate(
             false,
             cancel,
         ),
-        Method::KProp3Simple => super::kprop::kprop2_augment(
-            net,
-            input,
-            opts.init_scale.as_deref(),
-            opts.keep_cov,
-            true,
-            cancel,
-        ),
-        Method::KProp3Augment | Method::KProp3AugmentFactor => super::kprop3::kprop3(
-            net,
-            input,
-            opts.init_scale.as_deref(),
-            opts.keep_cov,
-            true,
-            opts.method == Method::KProp3AugmentFactor,
-            cancel,
-        ),
+        Method::KProp3Simple | Method::KProp3Augment | Method::KProp3AugmentFactor => {
+            super::kprop4::kprop3_rows(
+                net,
+                input,
+                opts.init_scale.as_deref(),
+                opts.keep_cov,
+                opts.method != Method::KProp3Simple,
+                opts.method == Method::KProp3AugmentFactor,
+                cancel,
+            )
+        }
         Method::KProp4Simple | Method::KProp4Augment | Method::KProp4AugmentFactor => {
             super::kprop4::kprop4(
                 net,

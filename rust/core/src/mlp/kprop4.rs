@@ -30,6 +30,7 @@ use super::kprop::wick;
 use super::linalg::{View, a_wt, gemm, w_c};
 use super::{Cancel, Cov, Input, MlpError, Net};
 use rayon::prelude::*;
+use std::sync::OnceLock;
 
 /// Largest derivative order a diagram puts on one index (cost ≤ 4).
 const KMAX: usize = 8;
@@ -199,11 +200,13 @@ pub(super) fn is_hypertree(vecs: &[[usize; 4]], d: usize) -> bool {
 }
 
 /// The reference's `factored_keeps_term` for `K = 4` (`p` the slice's powers).
-fn factored_keeps(p: &[usize], dg: &Diagram) -> bool {
-    if p == [1, 1, 1, 1] {
-        return is_hypertree(&dg.vecs, 4);
+fn factored_keeps(p: &[usize], dg: &Diagram, k_max: usize) -> bool {
+    if p.len() == k_max && p.iter().all(|&x| x == 1) {
+        return is_hypertree(&dg.vecs, k_max);
     }
-    dg.vecs.len() == 1 || !dg.vecs.contains(&[1, 1, 1, 1])
+    let mut ones = [0usize; 4];
+    ones[..k_max].fill(1);
+    dg.vecs.len() == 1 || !dg.vecs.contains(&ones)
 }
 
 /// Pre-activation cumulants of one layer, read by the diagram sums.
@@ -212,6 +215,8 @@ struct Pre<'a> {
     s: &'a [f64],
     t: Option<&'a [f64]>,
     q: Option<&'a [f64]>,
+    /// `K = 3`: the fourth cumulant as `Sym(A ⊗ M)` (this core `A`) instead of `q`.
+    a4: Option<&'a [f64]>,
     a5: Option<&'a [f64]>,
     c6: f64,
     metric: Option<&'a [f64]>,
@@ -259,9 +264,20 @@ impl Pre<'_> {
         match ix.len() {
             2 => self.s[ix[0] * n + ix[1]],
             3 => self.t.map_or(0.0, |t| t[(ix[0] * n + ix[1]) * n + ix[2]]),
-            4 => self
-                .q
-                .map_or(0.0, |q| q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]]),
+            4 => match (self.q, self.a4) {
+                (Some(q), _) => q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]],
+                (None, Some(a)) => {
+                    let (i, j, k, l) = (ix[0], ix[1], ix[2], ix[3]);
+                    (a[i * n + j] * self.met(k, l)
+                        + a[i * n + k] * self.met(j, l)
+                        + a[i * n + l] * self.met(j, k)
+                        + a[j * n + k] * self.met(i, l)
+                        + a[j * n + l] * self.met(i, k)
+                        + a[k * n + l] * self.met(i, j))
+                        / 6.0
+                }
+                _ => 0.0,
+            },
             5 => self.a5.map_or(0.0, |a| {
                 // Sym(A ⊗ M) over 5 slots: the metric on one of the 10 pairs
                 let mut acc = 0.0;
@@ -332,7 +348,7 @@ struct Group {
 }
 
 impl SlicePlan {
-    fn new(diags: &[Diagram], p: &[usize], factor: bool) -> Self {
+    fn new(diags: &[Diagram], p: &[usize], factor: bool, k_max: usize) -> Self {
         let d = p.len();
         let l = d - 1;
         let mut specs: Vec<Block> = Vec::new();
@@ -340,7 +356,7 @@ impl SlicePlan {
         let mut groups: Vec<Group> = Vec::new();
         let mut flops = 0.0;
         for dg in diags {
-            if factor && d == 4 && !factored_keeps(p, dg) {
+            if factor && d == k_max && !factored_keeps(p, dg, k_max) {
                 continue;
             }
             let mut ids = Vec::new();
@@ -409,7 +425,7 @@ impl SlicePlan {
                 4 => pre.q,
                 _ => None,
             };
-            if nl == 1 && b.deg <= 4 {
+            if nl == 1 && b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
                 match tensor {
                     Some(tn) => {
                         let off = b.pos[..b.deg]
@@ -421,7 +437,7 @@ impl SlicePlan {
                     }
                     None => r[start..n].fill(0.0),
                 }
-            } else if nl == 1 && (b.deg == 5 || b.deg == 6) {
+            } else if nl == 1 && (b.deg == 4 || b.deg == 5 || b.deg == 6) {
                 // the fixed slots' indices; the row index is the last slot
                 let mut fx = [0usize; 5];
                 let mut nf = 0;
@@ -445,7 +461,29 @@ impl SlicePlan {
                         }
                     }
                 };
-                if b.deg == 5 {
+                if b.deg == 4 {
+                    if let Some(a) = pre.a4 {
+                        // Sym(A ⊗ M) over the fixed x0 x1 x2 and l
+                        let [x0, x1, x2, _, _] = fx;
+                        for (mxy, z) in [
+                            (pre.met(x0, x1), x2),
+                            (pre.met(x0, x2), x1),
+                            (pre.met(x1, x2), x0),
+                        ] {
+                            if mxy != 0.0 {
+                                let c = mxy / 6.0;
+                                for (v, av) in
+                                    r[start..n].iter_mut().zip(&a[z * n + start..z * n + n])
+                                {
+                                    *v += c * av;
+                                }
+                            }
+                        }
+                        add_met(r, x0, a[x1 * n + x2] / 6.0);
+                        add_met(r, x1, a[x0 * n + x2] / 6.0);
+                        add_met(r, x2, a[x0 * n + x1] / 6.0);
+                    }
+                } else if b.deg == 5 {
                     if let Some(a) = pre.a5 {
                         // Sym(A ⊗ M): the metric on a pair of fixed slots (A's row over l), or on
                         // a fixed slot and l (A's three other fixed slots)
@@ -836,7 +874,8 @@ struct Kap<'a> {
     mu: &'a [f64],
     c: &'a [f64],
     t: &'a [f64],
-    q: &'a [f64],
+    /// The full fourth cumulant (`K = 4`); `K = 3` looks degree 4 up in `k5`.
+    q: Option<&'a [f64]>,
     k5: &'a Tables,
 }
 
@@ -848,7 +887,10 @@ impl Kap<'_> {
             1 => self.mu[ix[0]],
             2 => self.c[ix[0] * n + ix[1]],
             3 => self.t[(ix[0] * n + ix[1]) * n + ix[2]],
-            4 => self.q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]],
+            4 => match self.q {
+                Some(q) => q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]],
+                None => self.k5.lookup(ix),
+            },
             _ => self.k5.lookup(ix),
         }
     }
@@ -935,6 +977,98 @@ fn mode_products4(x: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
     (out, phase1 + phase2)
 }
 
+/// The slices, their plans and the Wick coefficients they use, for one kind of layer.
+struct PlanSet {
+    pats: Vec<Vec<usize>>,
+    plans: Vec<SlicePlan>,
+    plan5: Option<SlicePlan>,
+    plan6: Option<SlicePlan>,
+    need: [[bool; KMAX + 1]; PMAX],
+}
+
+/// The plans of a layer (built once per process: the diagram enumeration costs more than a
+/// narrow layer's sums).
+fn plan_set(k_max: usize, augment: bool, factor: bool, first: bool) -> &'static PlanSet {
+    static CACHE: [OnceLock<PlanSet>; 16] = [const { OnceLock::new() }; 16];
+    let idx = usize::from(k_max == 4) * 8
+        + usize::from(augment) * 4
+        + usize::from(factor) * 2
+        + usize::from(first);
+    CACHE[idx].get_or_init(|| {
+        if k_max == 3 {
+            return plan_set3(augment, factor, first);
+        }
+        let budget = 3 + usize::from(augment);
+        let max_deg = if first {
+            2
+        } else if augment {
+            6
+        } else {
+            4
+        };
+        let dg: Vec<Vec<Diagram>> = (1..=4).map(|d| diagrams(d, budget, max_deg)).collect();
+        // the slices (powers on distinct positions, sorted descending)
+        let mut pats: Vec<Vec<usize>> = vec![
+            vec![1],
+            vec![2],
+            vec![3],
+            vec![4],
+            vec![1, 1],
+            vec![2, 1],
+            vec![3, 1],
+            vec![2, 2],
+            vec![1, 1, 1],
+            vec![2, 1, 1],
+            vec![1, 1, 1, 1],
+        ];
+        if augment {
+            for p in [
+                vec![5],
+                vec![6],
+                vec![4, 1],
+                vec![3, 2],
+                vec![4, 2],
+                vec![3, 1, 1],
+                vec![2, 2, 1],
+            ] {
+                pats.push(p);
+            }
+        }
+        let trace5 = [1usize, 1, 1, 2];
+        let trace6 = [2usize, 2, 2];
+        let plans: Vec<SlicePlan> = pats
+            .iter()
+            .map(|p| {
+                let mut pl = SlicePlan::new(&dg[p.len() - 1], p, factor, 4);
+                // whole rows of the all-distinct fourth cumulant: Q is then filled by row copies
+                pl.full_row = p.as_slice() == [1, 1, 1, 1];
+                pl
+            })
+            .collect();
+        let plan5 = augment.then(|| SlicePlan::new(&dg[3], &trace5, factor, 4));
+        let plan6 = augment.then(|| SlicePlan::new(&dg[2], &trace6, factor, 4));
+        // the Wick coefficients the plans use
+        let mut need = [[false; KMAX + 1]; PMAX];
+        for pl in plans.iter().chain(plan5.iter()).chain(plan6.iter()) {
+            for g in &pl.groups {
+                need[pl.p[pl.d - 1] - 1][g.k_l] = true;
+                for (_, _, k) in &g.members {
+                    for a in 0..pl.d - 1 {
+                        need[pl.p[a] - 1][k[a]] = true;
+                    }
+                }
+            }
+        }
+        PlanSet {
+            pats,
+            plans,
+            plan5,
+            plan6,
+            need,
+        }
+    })
+}
+
 /// kprop `K = 4`, kind AUGMENT (`augment = true`) or SIMPLE. `init_scale = Some(w_var)` is the
 /// average metric (the exact `W Wᵀ` on the last layer, as the reference).
 ///
@@ -950,7 +1084,6 @@ pub fn kprop4(
     factor: bool,
     cancel: Cancel<'_>,
 ) -> Result<Estimate, MlpError> {
-    let budget = 3 + usize::from(augment);
     let mut out = Estimate::default();
     let mut mu = input.mean.clone();
     let mut c: Vec<f64> = Vec::new();
@@ -1032,66 +1165,10 @@ pub fn kprop4(
         cancel.check()?;
         let act = net.act(l);
         let first = third.is_none();
-        let max_deg = if first {
-            2
-        } else if augment {
-            6
-        } else {
-            4
-        };
-        let dg: Vec<Vec<Diagram>> = (1..=4).map(|d| diagrams(d, budget, max_deg)).collect();
-        // the slices (powers on distinct positions, sorted descending)
-        let mut pats: Vec<Vec<usize>> = vec![
-            vec![1],
-            vec![2],
-            vec![3],
-            vec![4],
-            vec![1, 1],
-            vec![2, 1],
-            vec![3, 1],
-            vec![2, 2],
-            vec![1, 1, 1],
-            vec![2, 1, 1],
-            vec![1, 1, 1, 1],
-        ];
-        if augment {
-            for p in [
-                vec![5],
-                vec![6],
-                vec![4, 1],
-                vec![3, 2],
-                vec![4, 2],
-                vec![3, 1, 1],
-                vec![2, 2, 1],
-            ] {
-                pats.push(p);
-            }
-        }
+        let ps = plan_set(4, augment, factor, first);
+        let (pats, plans, need) = (&ps.pats, &ps.plans, &ps.need);
         let trace5 = [1usize, 1, 1, 2];
         let trace6 = [2usize, 2, 2];
-        let plans: Vec<SlicePlan> = pats
-            .iter()
-            .map(|p| {
-                let mut pl = SlicePlan::new(&dg[p.len() - 1], p, factor);
-                // whole rows of the all-distinct fourth cumulant: Q is then filled by row copies
-                pl.full_row = p.as_slice() == [1, 1, 1, 1];
-                pl
-            })
-            .collect();
-        let plan5 = augment.then(|| SlicePlan::new(&dg[3], &trace5, factor));
-        let plan6 = augment.then(|| SlicePlan::new(&dg[2], &trace6, factor));
-        // the Wick coefficients the plans use
-        let mut need = [[false; KMAX + 1]; PMAX];
-        for pl in plans.iter().chain(plan5.iter()).chain(plan6.iter()) {
-            for g in &pl.groups {
-                need[pl.p[pl.d - 1] - 1][g.k_l] = true;
-                for (_, _, k) in &g.members {
-                    for a in 0..pl.d - 1 {
-                        need[pl.p[a] - 1][k[a]] = true;
-                    }
-                }
-            }
-        }
         let ncoef = need.iter().flatten().filter(|&&x| x).count() as f64;
         let wrows: Vec<Vec<f64>> = (0..PMAX * (KMAX + 1))
             .into_par_iter()
@@ -1112,6 +1189,7 @@ pub fn kprop4(
             s: &s,
             t: third.as_deref(),
             q: fourth.as_deref(),
+            a4: None,
             a5: fifth.as_deref(),
             c6,
             metric: metric.as_deref(),
@@ -1119,7 +1197,7 @@ pub fn kprop4(
         };
         // power cumulants on every tabulated slice
         let mut pk = Tables::new(n);
-        for pl in &plans {
+        for pl in plans {
             cancel.check()?;
             let d = pl.d;
             let size = n.pow(d as u32);
@@ -1184,7 +1262,7 @@ pub fn kprop4(
                 mu: &e,
                 c: &cn,
                 t: &tn,
-                q: &qn,
+                q: Some(&qn),
                 k5: &empty,
             };
             let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
@@ -1287,11 +1365,11 @@ pub fn kprop4(
                 mu: &e,
                 c: &cn,
                 t: &tn,
-                q: &qn,
+                q: Some(&qn),
                 k5: &kt,
             };
             // B_jkl = Σ_i κ5_iijkl; j < k < l distinct: the (1,1,1,2) rows summed over i ∉ {j,k,l}
-            let plan5 = plan5.as_ref().expect("augment");
+            let plan5 = ps.plan5.as_ref().expect("augment");
             let parts5 = ls_partitions(&slots_of(&trace5));
             let mut bsum = zeros(n * n2);
             let kapr = &kap;
@@ -1301,7 +1379,7 @@ pub fn kprop4(
                 debug_assert_eq!(st, 0);
                 // Σ_i of the Leonov–Shiryaev terms 2 μ_i Q_ijkl + 2 (C_ij T_ikl + C_ik T_ijl + C_il T_ijk)
                 // (the 8 ways to split {j, k, l} between the two i's), as dot products over i
-                let (c, t, q) = (kapr.c, kapr.t, kapr.q);
+                let (c, t, q) = (kapr.c, kapr.t, kapr.q.expect("K = 4 keeps Q"));
                 let crow = |a: usize| &c[a * n..(a + 1) * n];
                 let trow = |a: usize, b: usize| &t[(a * n + b) * n..(a * n + b + 1) * n];
                 let qrow = &q[((j * n + k) * n + ll) * n..((j * n + k) * n + ll + 1) * n];
@@ -1358,7 +1436,7 @@ pub fn kprop4(
             });
             a_new = Some(an);
             // tr³ κ6 = 6 Σ_{i<j<k} κ6_iijjkk + 3 Σ_{a≠b} κ6_aaaabb + Σ κ6_aaaaaa
-            let plan6 = plan6.as_ref().expect("augment");
+            let plan6 = ps.plan6.as_ref().expect("augment");
             let parts6 = ls_partitions(&slots_of(&trace6));
             let mut s6 = vec![0.0; n2];
             plan6.run(&pre, &wk, &mut s6, n, |pf, st, row, chunk| {
@@ -1408,6 +1486,363 @@ pub fn kprop4(
     Ok(out)
 }
 
+/// The `K = 3` plans: slices of degree ≤ 3 and the degree-4 slices the trace needs; the
+/// all-distinct third cumulant in whole rows; the trace rows `(1, 1, 2)` (`j < k`, row over `i`).
+fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
+    let budget = 2 + usize::from(augment);
+    let max_deg = if first { 2 } else { 4 };
+    let dg: Vec<Vec<Diagram>> = (1..=3).map(|d| diagrams(d, budget, max_deg)).collect();
+    let pats: Vec<Vec<usize>> = vec![
+        vec![1],
+        vec![2],
+        vec![3],
+        vec![4],
+        vec![1, 1],
+        vec![2, 1],
+        vec![3, 1],
+        vec![2, 2],
+        vec![1, 1, 1],
+    ];
+    let plans: Vec<SlicePlan> = pats
+        .iter()
+        .map(|p| {
+            let mut pl = SlicePlan::new(&dg[p.len() - 1], p, factor, 3);
+            pl.full_row = p.as_slice() == [1, 1, 1];
+            pl
+        })
+        .collect();
+    let plan5 = Some(SlicePlan::new(&dg[2], &[1, 1, 2], factor, 3));
+    let mut need = [[false; KMAX + 1]; PMAX];
+    for pl in plans.iter().chain(plan5.iter()) {
+        for g in &pl.groups {
+            need[pl.p[pl.d - 1] - 1][g.k_l] = true;
+            for (_, _, k) in &g.members {
+                for a in 0..pl.d - 1 {
+                    need[pl.p[a] - 1][k[a]] = true;
+                }
+            }
+        }
+    }
+    PlanSet {
+        pats,
+        plans,
+        plan5,
+        plan6: None,
+        need,
+    }
+}
+
+/// kprop `K = 3`, kind AUGMENT (`augment = true`) or SIMPLE, on the row engine of this module
+/// (the same sums as [`super::kprop3::kprop3`], which stays as the independent diagram-by-diagram
+/// cross-check). The fourth cumulant is `Sym(A ⊗ I)` (AUGMENT, an `n × n` core) or its pure trace
+/// `c Sym(I ⊗ I)` (SIMPLE), projected through its trace `B_jk = Σ_i κ4_iijk`.
+///
+/// # Errors
+/// [`MlpError::Cancelled`].
+#[allow(clippy::too_many_lines)]
+pub fn kprop3_rows(
+    net: &Net,
+    input: &Input,
+    init_scale: Option<&[f64]>,
+    keep_cov: bool,
+    augment: bool,
+    factor: bool,
+    cancel: Cancel<'_>,
+) -> Result<Estimate, MlpError> {
+    let mut out = Estimate::default();
+    let mut mu = input.mean.clone();
+    let mut c: Vec<f64> = Vec::new();
+    let mut t3: Option<Vec<f64>> = None;
+    let mut a4: Option<Vec<f64>> = None;
+    let depth = net.depth();
+    for l in 0..depth {
+        cancel.check()?;
+        let (rows, cols) = (net.widths[l + 1], net.widths[l]);
+        let (rf, cf) = (rows as f64, cols as f64);
+        let n = rows;
+        let n2 = n * n;
+        let w = &net.weights[l];
+        let m: Vec<f64> = w
+            .par_chunks(cols)
+            .zip(net.biases[l].par_iter())
+            .map(|(row, bi)| row.iter().zip(&mu).map(|(x, y)| x * y).sum::<f64>() + bi)
+            .collect();
+        let mut flops = 2.0 * rf * cf + rf;
+        let cin: Vec<f64> = if l == 0 {
+            match &input.cov {
+                Cov::Diag(d) => {
+                    let mut full = vec![0.0; cols * cols];
+                    for (i, x) in d.iter().enumerate() {
+                        full[i * cols + i] = *x;
+                    }
+                    full
+                }
+                Cov::Full { cov, .. } => cov.clone(),
+            }
+        } else {
+            std::mem::take(&mut c)
+        };
+        let sandwich = |x: &[f64]| a_wt(&w_c(w, rows, cols, x), w, rows, cols);
+        let s = sandwich(&cin);
+        flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+        let third = t3.take().map(|t| {
+            let (tp, f) = mode_products(&t, w, rows, cols);
+            flops += f;
+            tp
+        });
+        let pre_var: Vec<f64> = (0..n).map(|i| s[i * n + i]).collect();
+        let pre_kappa3: Option<Vec<f64>> = third
+            .as_ref()
+            .map(|t| (0..n).map(|i| t[i * n2 + i * n + i]).collect());
+        if l + 1 == depth {
+            out.layers.push(LayerEstimate {
+                pre_mean: m.clone(),
+                pre_var: pre_var.clone(),
+                post_mean: m,
+                post_var: pre_var,
+                pre_cov: if keep_cov { Some(s) } else { None },
+                pre_kappa3,
+            });
+            out.flops_by_layer.push(flops);
+            break;
+        }
+        let metric: Option<Vec<f64>> = if a4.is_some() && init_scale.is_none() {
+            flops += 2.0 * rf * rf * cf;
+            Some(a_wt(w, w, rows, cols))
+        } else {
+            None
+        };
+        let avg = init_scale.map_or(0.0, |sc| sc[l]);
+        let met = |i: usize, j: usize| -> f64 {
+            match &metric {
+                Some(mm) => mm[i * n + j],
+                None => {
+                    if i == j {
+                        avg
+                    } else {
+                        0.0
+                    }
+                }
+            }
+        };
+        // AUGMENT: A' = W A Wᵀ; SIMPLE: the pure trace c Sym(M ⊗ M), A' = c M
+        let fourth: Option<Vec<f64>> = a4.take().map(|a| {
+            if augment {
+                flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+                sandwich(&a)
+            } else {
+                (0..n2).map(|ij| a[0] * met(ij / n, ij % n)).collect()
+            }
+        });
+        cancel.check()?;
+        let act = net.act(l);
+        let first = third.is_none();
+        let ps = plan_set(3, augment, factor, first);
+        let (pats, plans, need) = (&ps.pats, &ps.plans, &ps.need);
+        let ncoef = need.iter().flatten().filter(|&&x| x).count() as f64;
+        let wrows: Vec<Vec<f64>> = (0..PMAX * (KMAX + 1))
+            .into_par_iter()
+            .map(|pk| {
+                let (p, k) = (pk / (KMAX + 1) + 1, pk % (KMAX + 1));
+                if need[p - 1][k] {
+                    (0..n).map(|i| wick(act, m[i], pre_var[i], k, p)).collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let wk = Wicks { rows: wrows };
+        out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
+        flops += ncoef * act.coef_flops() * rf;
+        let pre = Pre {
+            n,
+            s: &s,
+            t: third.as_deref(),
+            q: None,
+            a4: fourth.as_deref(),
+            a5: None,
+            c6: 0.0,
+            metric: metric.as_deref(),
+            avg,
+        };
+        let mut pk = Tables::new(n);
+        for pl in plans {
+            cancel.check()?;
+            let d = pl.d;
+            let size = n.pow(d as u32);
+            let mut tab = zeros(size);
+            let per0 = if d == 1 { size } else { size / n };
+            pl.run(&pre, &wk, &mut tab, per0, |pf, st, row, chunk| {
+                if d == 1 {
+                    chunk[st..].copy_from_slice(&row[st..]);
+                    return;
+                }
+                let off = pf[1..].iter().fold(0usize, |o, &x| o * n + x) * n;
+                chunk[off + st..off + n].copy_from_slice(&row[st..]);
+            });
+            flops += pl.flops_per_entry * pl.entries(n);
+            pk.insert(&pl.p, tab);
+        }
+        // cumulants by Leonov–Shiryaev: degree 2 (C), 3 (T in full), 4 (the tables the trace reads)
+        let e: Vec<f64> = pk.get(&[1]).to_vec();
+        let mut kt = Tables::new(n);
+        let empty = Tables::new(n);
+        let mut cn = vec![0.0; n2];
+        let mut tn = zeros(n2 * n);
+        for deg in 2..=4 {
+            cancel.check()?;
+            let kap = Kap {
+                n,
+                mu: &e,
+                c: &cn,
+                t: &tn,
+                q: None,
+                k5: &empty,
+            };
+            let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
+            for p in pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
+                let tab = if p.iter().all(|&x| x == 1) {
+                    pk.take(p)
+                } else {
+                    ls_convert(p, pk.get(p), &kap, n)
+                };
+                new.push((p.clone(), tab));
+            }
+            for (p, tab) in new {
+                kt.insert(&p, tab);
+            }
+            flops += 20.0 * n.pow(deg as u32 - 1) as f64 * rf;
+            if deg == 2 {
+                for i in 0..n {
+                    for j in 0..n {
+                        cn[i * n + j] = kt.lookup(&[i, j]);
+                    }
+                }
+            } else if deg == 3 {
+                let t111 = kt.get(&[1, 1, 1]);
+                let (t21, t3d) = (kt.get(&[2, 1]), kt.get(&[3]));
+                tn.par_chunks_mut(n2).enumerate().for_each(|(i, blk)| {
+                    for j in 0..n {
+                        let row = &mut blk[j * n..(j + 1) * n];
+                        if i == j {
+                            for (k, x) in row.iter_mut().enumerate() {
+                                *x = if k == i { t3d[i] } else { t21[i * n + k] };
+                            }
+                            continue;
+                        }
+                        let (a, b) = (i.min(j), i.max(j));
+                        row.copy_from_slice(&t111[(a * n + b) * n..(a * n + b + 1) * n]);
+                        row[i] = t21[i * n + j];
+                        row[j] = t21[j * n + i];
+                    }
+                });
+            }
+        }
+        let kap = Kap {
+            n,
+            mu: &e,
+            c: &cn,
+            t: &tn,
+            q: None,
+            k5: &kt,
+        };
+        // B_jk = Σ_i κ4_iijk; j < k: the (1, 1, 2) rows summed over i ∉ {j, k}, with the
+        // Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik as dot products over i
+        let plan = ps.plan5.as_ref().expect("K = 3 trace plan");
+        let mut bsum = zeros(n2);
+        let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
+        let kapr = &kap;
+        plan.run(&pre, &wk, &mut bsum, n, |pf, _st, row, chunk| {
+            let (j, k) = (pf[0], pf[1]);
+            let ls = |i: usize| {
+                2.0 * e[i] * tn[(j * n + k) * n + i] + 2.0 * cn[i * n + j] * cn[i * n + k]
+            };
+            let ls_all = 2.0 * dot(&e, &tn[(j * n + k) * n..(j * n + k + 1) * n])
+                + 2.0 * dot(&cn[j * n..(j + 1) * n], &cn[k * n..(k + 1) * n]);
+            let mut acc = row.iter().sum::<f64>() - ls_all;
+            for i in [j, k] {
+                acc -= row[i] - ls(i);
+            }
+            chunk[k] = acc;
+        });
+        flops += (plan.flops_per_entry + 6.0) * plan.entries(n);
+        let mut b = vec![0.0; n2];
+        for j in 0..n {
+            for k in 0..n {
+                b[j * n + k] = if j == k {
+                    (0..n).map(|i| kapr.get(&[i, i, j, j])).sum()
+                } else {
+                    let (x, y) = (j.min(k), j.max(k));
+                    bsum[x * n + y] + kapr.get(&[j, j, j, k]) + kapr.get(&[k, k, j, k])
+                };
+            }
+        }
+        let tr_b: f64 = (0..n).map(|j| b[j * n + j]).sum();
+        let tr_a = 3.0 * tr_b / (rf + 2.0);
+        let a_new: Vec<f64> = if augment {
+            (0..n2)
+                .map(|jk| {
+                    let diag = if jk / n == jk % n { tr_a } else { 0.0 };
+                    (6.0 * b[jk] - diag) / (rf + 4.0)
+                })
+                .collect()
+        } else {
+            vec![tr_a / rf]
+        };
+        flops += 60.0 * rf * rf;
+        let post_var: Vec<f64> = (0..n).map(|i| cn[i * n + i]).collect();
+        out.layers.push(LayerEstimate {
+            pre_mean: m,
+            pre_var,
+            post_mean: e.clone(),
+            post_var,
+            pre_cov: if keep_cov { Some(s) } else { None },
+            pre_kappa3,
+        });
+        out.flops_by_layer.push(flops);
+        mu = e;
+        c = cn;
+        t3 = Some(tn);
+        a4 = Some(a_new);
+    }
+    Ok(out)
+}
+
+/// Cumulants on the canonical entries of slice `p` from its power cumulants `src`:
+/// `κ = pK − Σ_π Π_B κ(B)` (Leonov–Shiryaev).
+fn ls_convert(p: &[usize], src: &[f64], kap: &Kap<'_>, n: usize) -> Vec<f64> {
+    let d = p.len();
+    let slots = slots_of(p);
+    let parts = ls_partitions(&slots);
+    let size = n.pow(d as u32);
+    let mut tab = zeros(size);
+    let inner = (size / n).max(1);
+    tab.par_chunks_mut(inner)
+        .enumerate()
+        .for_each(|(i0, chunk)| {
+            let mut idx = [i0, 0, 0];
+            let mut ix = [0usize; 6];
+            for rest in 0..inner {
+                let mut r = rest;
+                for a in (1..d).rev() {
+                    idx[a] = r % n;
+                    r /= n;
+                }
+                let pf = &idx[..d];
+                let bad = (1..d)
+                    .any(|b| (0..b).any(|a| pf[a] == pf[b] || (p[a] == p[b] && pf[a] > pf[b])));
+                if bad {
+                    continue;
+                }
+                for (s, &slot) in slots.iter().enumerate() {
+                    ix[s] = pf[slot];
+                }
+                chunk[rest] = src[i0 * inner + rest] - kap.ls_sum(&parts, &ix[..slots.len()]);
+            }
+        });
+    tab
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1421,11 +1856,11 @@ mod tests {
         }
         // factored AUGMENT keeps 309 of 384 in (1,1,1,1) and 378 in (2,1,1,1)
         let d4 = diagrams(4, 4, 6);
-        let keep = |p: &[usize]| d4.iter().filter(|dg| factored_keeps(p, dg)).count();
+        let keep = |p: &[usize]| d4.iter().filter(|dg| factored_keeps(p, dg, 4)).count();
         assert_eq!(keep(&[1, 1, 1, 1]), 309);
         assert_eq!(keep(&[2, 1, 1, 1]), 378);
         let d4s = diagrams(4, 3, 4);
-        assert!(d4s.iter().all(|dg| factored_keeps(&[1, 1, 1, 1], dg)));
+        assert!(d4s.iter().all(|dg| factored_keeps(&[1, 1, 1, 1], dg, 4)));
     }
 
     #[test]
