@@ -425,17 +425,52 @@ impl SlicePlan {
                 4 => pre.q,
                 _ => None,
             };
-            if nl == 1 && b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
+            if b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
                 match tensor {
                     Some(tn) => {
-                        let off = b.pos[..b.deg]
+                        // symmetric: the fixed slots first, then the nl row slots, so the row
+                        // is tn[base + l · (n^{nl−1} + … + 1)]
+                        let base = b.pos[..b.deg]
                             .iter()
                             .filter(|&&x| x != l)
                             .fold(0usize, |o, &x| o * n + prefix[x])
-                            * n;
-                        r[start..n].copy_from_slice(&tn[off + start..off + n]);
+                            * n.pow(nl as u32);
+                        let stride = (0..nl).fold(0usize, |acc, _| acc * n + 1);
+                        if stride == 1 {
+                            r[start..n].copy_from_slice(&tn[base + start..base + n]);
+                        } else {
+                            for (j, x) in r.iter_mut().enumerate().take(n).skip(start) {
+                                *x = tn[base + j * stride];
+                            }
+                        }
                     }
                     None => r[start..n].fill(0.0),
+                }
+            } else if b.deg == 4 && nl >= 2 && pre.a4.is_some() && pre.metric.is_some() {
+                // Sym(A ⊗ M) with the row index on 2, 3 or 4 slots
+                let (a, mm) = (pre.a4.expect("checked"), pre.metric.expect("checked"));
+                let fx: Vec<usize> = b.pos[..b.deg]
+                    .iter()
+                    .filter(|&&x| x != l)
+                    .map(|&x| prefix[x])
+                    .collect();
+                let dg = |t: &[f64], j: usize| t[j * n + j];
+                for (j, v) in r.iter_mut().enumerate().take(n).skip(start) {
+                    *v = match nl {
+                        2 => {
+                            let (x, y) = (fx[0], fx[1]);
+                            (a[x * n + y] * dg(mm, j)
+                                + mm[x * n + y] * dg(a, j)
+                                + 2.0 * a[x * n + j] * mm[y * n + j]
+                                + 2.0 * a[y * n + j] * mm[x * n + j])
+                                / 6.0
+                        }
+                        3 => {
+                            let x = fx[0];
+                            (a[x * n + j] * dg(mm, j) + dg(a, j) * mm[x * n + j]) / 2.0
+                        }
+                        _ => dg(a, j) * dg(mm, j),
+                    };
                 }
             } else if nl == 1 && (b.deg == 4 || b.deg == 5 || b.deg == 6) {
                 // the fixed slots' indices; the row index is the last slot
@@ -1155,13 +1190,8 @@ pub fn kprop4(
             flops += f;
             ap
         });
-        let metric: Option<Vec<f64>> = if fifth.is_some() && init_scale.is_none() {
-            flops += 2.0 * rf * rf * cf;
-            Some(a_wt(w, w, rows, cols))
-        } else {
-            None
-        };
         let avg = init_scale.map_or(0.0, |sc| sc[l]);
+        let metric = dense_metric(fifth.is_some(), init_scale.map(|_| avg), w, rows, cols, &mut flops);
         cancel.check()?;
         let act = net.act(l);
         let first = third.is_none();
@@ -1486,6 +1516,34 @@ pub fn kprop4(
     Ok(out)
 }
 
+/// The metric of the trace parts after a linear layer, as a dense matrix (the row kernels read
+/// its rows): `W Wᵀ`, or `w_var I` with the average metric; `None` when no trace part is tracked.
+fn dense_metric(
+    needed: bool,
+    avg: Option<f64>,
+    w: &[f64],
+    rows: usize,
+    cols: usize,
+    flops: &mut f64,
+) -> Option<Vec<f64>> {
+    if !needed {
+        return None;
+    }
+    Some(match avg {
+        Some(v) => {
+            let mut m = vec![0.0; rows * rows];
+            for i in 0..rows {
+                m[i * rows + i] = v;
+            }
+            m
+        }
+        None => {
+            *flops += 2.0 * (rows * rows * cols) as f64;
+            a_wt(w, w, rows, cols)
+        }
+    })
+}
+
 /// The `K = 3` plans: slices of degree ≤ 3 and the degree-4 slices the trace needs; the
 /// all-distinct third cumulant in whole rows; the trace rows `(1, 1, 2)` (`j < k`, row over `i`).
 fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
@@ -1606,13 +1664,8 @@ pub fn kprop3_rows(
             out.flops_by_layer.push(flops);
             break;
         }
-        let metric: Option<Vec<f64>> = if a4.is_some() && init_scale.is_none() {
-            flops += 2.0 * rf * rf * cf;
-            Some(a_wt(w, w, rows, cols))
-        } else {
-            None
-        };
         let avg = init_scale.map_or(0.0, |sc| sc[l]);
+        let metric = dense_metric(a4.is_some(), init_scale.map(|_| avg), w, rows, cols, &mut flops);
         let met = |i: usize, j: usize| -> f64 {
             match &metric {
                 Some(mm) => mm[i * n + j],
