@@ -61,12 +61,14 @@ def main() -> None:
             for rep in range(repeats + 1):
                 t0 = time.perf_counter()
                 K = mlp_kprop(mlp, K_in, k_max=k_max, kind=kk, use_avg_metric=avg, factor=factor)
-                if rep > 0:
+                if rep > 0 or repeats < 0:
                     times.append(time.perf_counter() - t0)
+                if repeats < 0:
+                    break
             mean = K[1].to_tensor()
             cov = K[2].to_tensor()
             var = cov.diagonal() if cov.ndim == 2 else cov
-            res[label] = {"mean": mean.tolist(), "var": var.tolist(), "seconds": float(np.median(times))}
+            res[label] = {"mean": mean.tolist(), "var": var.tolist(), "seconds": float(np.median(times)) if times else float("nan")}
         out[name] = res
     json.dump(out, sys.stdout)
 

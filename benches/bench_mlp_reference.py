@@ -15,7 +15,8 @@ with ``MLP.estimate("kprop", …)`` on the same weights, raw (the core result be
 negative-variance fallback). Differences: means relative to the largest output standard
 deviation, variances relative to the largest variance (max over neurons, then over nets).
 
-``--time-widths``: wall time (median of ``--repeats`` calls after one warm-up) of both at equal
+``--time-widths``: wall time (median of ``--repeats`` calls after one warm-up; ``--repeats 0``: one
+cold call, for cells where the reference needs minutes) of both at equal
 ``(k_max, kind)``, width and thread count (``--threads``, default 1), ReLU depth 4.
 ``--mc-samples N``: MSE of the output means of both against a Monte Carlo truth (depth ≥ 3 nets).
 ``--configs``: only these configuration labels (all three parts). ``--equal-widths``: every layer
@@ -164,10 +165,12 @@ def timing(args: argparse.Namespace) -> None:
         ws_ = [n] * 5
         ws = [rng.normal(0.0, np.sqrt((1.0 if i == 0 else 2.0) / n), (n, n)) for i in range(4)]
         nn[f"n={n}"] = {"widths": ws_, "act": "relu", "bias": False, "ws": ws, "bs": None, "w_var": [1.0, 2.0, 2.0, 2.0]}
-    labels = ["K1 simple", "K2 simple", "K2 augment", "K3 simple", "K3 augment", "K4 simple", "K4 augment"]
+    labels = [c[0] for c in CONFIGS if not c[3]]  # every (K, kind, factor) with the exact metric
     labels = [lab for lab in labels if not args.configs or lab in args.configs]
-    ref = run_peer(args, nn, labels, repeats=args.repeats)
-    print(f"\nWall time, ReLU depth 4 (4 linear layers), {args.threads} thread(s) each, median of {args.repeats}:\n")
+    # --repeats 0: one cold call each (for cells where the reference takes minutes)
+    ref = run_peer(args, nn, labels, repeats=args.repeats if args.repeats > 0 else -1)
+    how = f"median of {args.repeats} after a warm-up" if args.repeats > 0 else "one cold call"
+    print(f"\nWall time, ReLU depth 4 (4 linear layers), {args.threads} thread(s) each, {how}:\n")
     print("| width | " + " | ".join(f"{lab}: ref / ours / ratio" for lab in labels) + " |")
     print("|---|" + "---|" * len(labels))
     for name, d in nn.items():
@@ -175,9 +178,10 @@ def timing(args: argparse.Namespace) -> None:
         cells = []
         for lab in labels:
             _, k, kind, avg, fac = next(c for c in CONFIGS if c[0] == lab)
-            ours_raw(net, k, kind, avg, args.threads, fac)
+            if args.repeats > 0:
+                ours_raw(net, k, kind, avg, args.threads, fac)
             times = []
-            for _ in range(args.repeats):
+            for _ in range(max(args.repeats, 1)):
                 t0 = time.perf_counter()
                 ours_raw(net, k, kind, avg, args.threads, fac)
                 times.append(time.perf_counter() - t0)

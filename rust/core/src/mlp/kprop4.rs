@@ -36,6 +36,10 @@ use std::sync::OnceLock;
 const KMAX: usize = 8;
 /// Largest power of one activation in a tracked slice.
 const PMAX: usize = 6;
+/// The symmetrisation weights of `Sym(A ⊗ M)` (6 and 10 terms) and `Sym(M ⊗ M ⊗ M)` (15).
+const SIXTH: f64 = 1.0 / 6.0;
+const TENTH: f64 = 1.0 / 10.0;
+const FIFTEENTH: f64 = 1.0 / 15.0;
 
 /// A cumulant block: its degree and the positions of its slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -274,7 +278,7 @@ impl Pre<'_> {
                         + a[j * n + k] * self.met(i, l)
                         + a[j * n + l] * self.met(i, k)
                         + a[k * n + l] * self.met(i, j))
-                        / 6.0
+                        * SIXTH
                 }
                 _ => 0.0,
             },
@@ -294,7 +298,7 @@ impl Pre<'_> {
                         acc += self.met(ix[p], ix[q]) * a[(r[0] * n + r[1]) * n + r[2]];
                     }
                 }
-                acc / 10.0
+                acc * TENTH
             }),
             6 => {
                 if self.c6 == 0.0 {
@@ -307,7 +311,7 @@ impl Pre<'_> {
                         .map(|&(a, b)| self.met(ix[a], ix[b]))
                         .product::<f64>();
                 }
-                self.c6 * acc / 15.0
+                self.c6 * acc * FIFTEENTH
             }
             _ => 0.0,
         }
@@ -345,7 +349,16 @@ struct Group {
     k_l: usize,
     /// (coefficient, ids of the blocks not touching `L`, k on the positions before `L`)
     members: Vec<(f64, Vec<usize>, [usize; 4])>,
+    /// The members flattened for the kernel: coefficient, four factor ids into the per-prefix
+    /// block values (unused: [`ONE`]), three ids into the per-prefix Wick values (unused: the
+    /// last entry, 1).
+    flat: Vec<(f64, [u16; 4], [u8; 3])>,
 }
+
+/// Id of the constant 1 among the per-prefix block values.
+const ONE: u16 = 127;
+/// Id of the constant 1 among the per-prefix Wick values.
+const GONE: u8 = 3 * (KMAX as u8 + 1);
 
 impl SlicePlan {
     fn new(diags: &[Diagram], p: &[usize], factor: bool, k_max: usize) -> Self {
@@ -387,10 +400,30 @@ impl SlicePlan {
                         specs: ids,
                         k_l,
                         members: vec![(dg.coef, free, dg.k)],
+                        flat: Vec::new(),
                     });
                 }
             }
         }
+        for g in &mut groups {
+            g.flat = g
+                .members
+                .iter()
+                .map(|(coef, free, k)| {
+                    let mut f = [ONE; 4];
+                    for (x, &id) in f.iter_mut().zip(free) {
+                        *x = id as u16;
+                    }
+                    let mut gi = [GONE; 3];
+                    for a in 0..l {
+                        gi[a] = (a * (KMAX + 1) + k[a]) as u8;
+                    }
+                    (*coef, f, gi)
+                })
+                .collect();
+            debug_assert!(g.members.iter().all(|(_, free, _)| free.len() <= 4));
+        }
+        debug_assert!(fspecs.len() < ONE as usize);
         SlicePlan {
             d,
             p: p.to_vec(),
@@ -403,8 +436,44 @@ impl SlicePlan {
     }
 
     /// The row `r[l] = pK(φ_{ix_0}^{p_0}, …, φ_l^{p_L})` for `l ∈ start..n` (entries where `l`
-    /// equals a prefix index are meaningless).
+    /// equals a prefix index are meaningless). With AVX2 where the CPU has it (the same
+    /// operations in the same order on wider registers: the same bits; no FMA contraction).
     fn row(
+        &self,
+        pre: &Pre<'_>,
+        wk: &Wicks,
+        prefix: &[usize],
+        start: usize,
+        rows: &mut [Vec<f64>],
+        acc: &mut [f64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { self.row_avx2(pre, wk, prefix, start, rows, acc) };
+                return;
+            }
+        }
+        self.row_generic(pre, wk, prefix, start, rows, acc);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn row_avx2(
+        &self,
+        pre: &Pre<'_>,
+        wk: &Wicks,
+        prefix: &[usize],
+        start: usize,
+        rows: &mut [Vec<f64>],
+        acc: &mut [f64],
+    ) {
+        self.row_generic(pre, wk, prefix, start, rows, acc);
+    }
+
+    #[inline(always)]
+    fn row_generic(
         &self,
         pre: &Pre<'_>,
         wk: &Wicks,
@@ -463,11 +532,11 @@ impl SlicePlan {
                                 + mm[x * n + y] * dg(a, j)
                                 + 2.0 * a[x * n + j] * mm[y * n + j]
                                 + 2.0 * a[y * n + j] * mm[x * n + j])
-                                / 6.0
+                                * SIXTH
                         }
                         3 => {
                             let x = fx[0];
-                            (a[x * n + j] * dg(mm, j) + dg(a, j) * mm[x * n + j]) / 2.0
+                            (a[x * n + j] * dg(mm, j) + dg(a, j) * mm[x * n + j]) * 0.5
                         }
                         _ => dg(a, j) * dg(mm, j),
                     };
@@ -506,7 +575,7 @@ impl SlicePlan {
                             (pre.met(x1, x2), x0),
                         ] {
                             if mxy != 0.0 {
-                                let c = mxy / 6.0;
+                                let c = mxy * SIXTH;
                                 for (v, av) in
                                     r[start..n].iter_mut().zip(&a[z * n + start..z * n + n])
                                 {
@@ -514,9 +583,9 @@ impl SlicePlan {
                                 }
                             }
                         }
-                        add_met(r, x0, a[x1 * n + x2] / 6.0);
-                        add_met(r, x1, a[x0 * n + x2] / 6.0);
-                        add_met(r, x2, a[x0 * n + x1] / 6.0);
+                        add_met(r, x0, a[x1 * n + x2] * SIXTH);
+                        add_met(r, x1, a[x0 * n + x2] * SIXTH);
+                        add_met(r, x2, a[x0 * n + x1] * SIXTH);
                     }
                 } else if b.deg == 5 {
                     if let Some(a) = pre.a5 {
@@ -532,7 +601,7 @@ impl SlicePlan {
                                         c += 1;
                                     }
                                 }
-                                let mpq = pre.met(fx[p], fx[q]) / 10.0;
+                                let mpq = pre.met(fx[p], fx[q]) * TENTH;
                                 if mpq != 0.0 {
                                     let off = (o[0] * n + o[1]) * n;
                                     for (v, av) in
@@ -550,7 +619,7 @@ impl SlicePlan {
                                     c += 1;
                                 }
                             }
-                            add_met(r, fx[p], a[(o[0] * n + o[1]) * n + o[2]] / 10.0);
+                            add_met(r, fx[p], a[(o[0] * n + o[1]) * n + o[2]] * TENTH);
                         }
                     }
                 } else if pre.c6 != 0.0 {
@@ -568,7 +637,7 @@ impl SlicePlan {
                             + pre.met(o[0], o[2]) * pre.met(o[1], o[3])
                             + pre.met(o[0], o[3]) * pre.met(o[1], o[2]);
                         if rest != 0.0 {
-                            add_met(r, fx[p], pre.c6 * rest / 15.0);
+                            add_met(r, fx[p], pre.c6 * rest * FIFTEENTH);
                         }
                     }
                 }
@@ -583,39 +652,35 @@ impl SlicePlan {
         }
         acc[start..n].fill(0.0);
         let mut bix = [0usize; 6];
-        // at most 84 distinct blocks on three positions (vectors of ℕ³ with sum ≤ 6)
-        let mut stack = [0.0f64; 128];
-        let mut heap = Vec::new();
-        let fv: &mut [f64] = if self.fspecs.len() <= stack.len() {
-            &mut stack
-        } else {
-            heap.resize(self.fspecs.len(), 0.0);
-            &mut heap
-        };
+        // at most 84 distinct blocks on three positions (vectors of ℕ³ with sum ≤ 6); slot ONE
+        // holds 1
+        let mut fv = [0.0f64; ONE as usize + 1];
+        fv[ONE as usize] = 1.0;
         for (f, b) in self.fspecs.iter().enumerate() {
             for (s, slot) in b.pos[..b.deg].iter().enumerate() {
                 bix[s] = prefix[*slot];
             }
             fv[f] = pre.block(&bix[..b.deg]);
         }
-        let mut gk = [[0.0f64; KMAX + 1]; 3];
+        let mut gk = [0.0f64; GONE as usize + 1];
+        gk[GONE as usize] = 1.0;
         for a in 0..l {
-            for (k, x) in gk[a].iter_mut().enumerate() {
+            for k in 0..=KMAX {
                 let r = &wk.rows[(self.p[a] - 1) * (KMAX + 1) + k];
-                *x = if r.is_empty() { 0.0 } else { r[prefix[a]] };
+                gk[a * (KMAX + 1) + k] = if r.is_empty() { 0.0 } else { r[prefix[a]] };
             }
         }
         for g in &self.groups {
             let mut sc = 0.0;
-            for (coef, free, k) in &g.members {
-                let mut x = *coef;
-                for &f in free {
-                    x *= fv[f];
-                }
-                for a in 0..l {
-                    x *= gk[a][k[a]];
-                }
-                sc += x;
+            for (coef, f, gi) in &g.flat {
+                sc += coef
+                    * fv[f[0] as usize]
+                    * fv[f[1] as usize]
+                    * fv[f[2] as usize]
+                    * fv[f[3] as usize]
+                    * gk[gi[0] as usize]
+                    * gk[gi[1] as usize]
+                    * gk[gi[2] as usize];
             }
             if sc == 0.0 {
                 continue;
@@ -1191,7 +1256,14 @@ pub fn kprop4(
             ap
         });
         let avg = init_scale.map_or(0.0, |sc| sc[l]);
-        let metric = dense_metric(fifth.is_some(), init_scale.map(|_| avg), w, rows, cols, &mut flops);
+        let metric = dense_metric(
+            fifth.is_some(),
+            init_scale.map(|_| avg),
+            w,
+            rows,
+            cols,
+            &mut flops,
+        );
         cancel.check()?;
         let act = net.act(l);
         let first = third.is_none();
@@ -1665,7 +1737,14 @@ pub fn kprop3_rows(
             break;
         }
         let avg = init_scale.map_or(0.0, |sc| sc[l]);
-        let metric = dense_metric(a4.is_some(), init_scale.map(|_| avg), w, rows, cols, &mut flops);
+        let metric = dense_metric(
+            a4.is_some(),
+            init_scale.map(|_| avg),
+            w,
+            rows,
+            cols,
+            &mut flops,
+        );
         let met = |i: usize, j: usize| -> f64 {
             match &metric {
                 Some(mm) => mm[i * n + j],
