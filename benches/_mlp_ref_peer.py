@@ -58,7 +58,7 @@ def main() -> None:
                 continue
             kk = SIMPLE if kind == "simple" else AUGMENT
             times = []
-            for rep in range(repeats + 1):
+            for rep in range(max(repeats, 0) + 1):
                 t0 = time.perf_counter()
                 K = mlp_kprop(mlp, K_in, k_max=k_max, kind=kk, use_avg_metric=avg, factor=factor)
                 if rep > 0 or repeats < 0:
@@ -68,7 +68,8 @@ def main() -> None:
             mean = K[1].to_tensor()
             cov = K[2].to_tensor()
             var = cov.diagonal() if cov.ndim == 2 else cov
-            res[label] = {"mean": mean.tolist(), "var": var.tolist(), "seconds": float(np.median(times)) if times else float("nan")}
+            seconds = float(np.median(times)) if times else float("nan")
+            res[label] = {"mean": mean.tolist(), "var": var.tolist(), "seconds": seconds}
         out[name] = res
     json.dump(out, sys.stdout)
 

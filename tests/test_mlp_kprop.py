@@ -261,7 +261,7 @@ def test_kprop_bad_options() -> None:
         net.estimate("kprop", k_max=1, avg_metric=True)
 
 
-def test_kprop_negative_variance_falls_back_with_a_warning() -> None:
+def test_kprop_negative_variance_is_set_to_zero_with_a_warning() -> None:
     # narrow AUGMENT nets can produce a negative activation variance: never returned silently
     found = False
     for seed in range(40):
@@ -270,23 +270,37 @@ def test_kprop_negative_variance_falls_back_with_a_warning() -> None:
             warnings.simplefilter("always")
             est = net.estimate("kprop", k_max=2, kind="augment")
         if not est.diagnostics["reliable"]:
+            # kprop keeps its own means (as the reference returns them) and sets the negative
+            # variances to 0, flagged and warned
+            from boltzkit import _core
+
             found = True
-            assert est.diagnostics["fallback"] == "cov_prop:1"
+            raw = _core.mlp_estimate(net._tuple(), "kprop2_augment", 1, False, 1, None)
+            assert est.diagnostics["fallback"] is None
+            assert "set to 0" in est.diagnostics["problem"]
             assert any("kprop (k_max=2, kind='augment')" in str(w.message) for w in caught)
             assert all(np.all(v >= 0) for v in est.variances)
+            assert all(np.all(v >= 0) for v in est.act_variances)
+            np.testing.assert_array_equal(est.mean, raw["pre_mean"][-1])
+            assert any(np.any(np.asarray(v) < 0) for v in raw["post_var"] + raw["pre_var"])
             break
     assert found
 
 
-def test_kprop3_augment_negative_variance_falls_back_with_a_warning() -> None:
+def test_kprop3_augment_negative_variance_keeps_the_exact_means() -> None:
     # the narrow square net above: K = 3 AUGMENT's truncated fourth cumulant gives a negative
     # activation variance at layer 1 (the core returns it as the reference would)
     net = _rng_net([6, 10, 8, 4], "square", seed=3)
-    with pytest.warns(RuntimeWarning, match=r"kprop \(k_max=3, kind='augment'\)"):
-        est = net.estimate("kprop", k_max=3, kind="augment")
+    with pytest.warns(RuntimeWarning, match=r"kprop \(k_max=3, kind='augment'\).*set to 0"):
+        est = net.estimate("kprop", k_max=3, kind="augment", keep_cov=True)
     assert not est.diagnostics["reliable"]
-    assert est.diagnostics["fallback"] == "cov_prop:1"
-    np.testing.assert_array_equal(est.mean, net.estimate("cov_prop").mean)
+    assert est.diagnostics["fallback"] is None
+    # its means are kept: exact here (Isserlis), where the cov_prop fallback was not
+    mean3, _, _ = _square_truth(net)
+    np.testing.assert_allclose(est.mean, mean3, rtol=1e-11)
+    assert np.max(np.abs(net.estimate("cov_prop").mean - mean3)) > 1e-6 * np.max(np.abs(mean3))
+    assert all(np.all(v >= 0) for v in est.variances + est.act_variances)
+    assert all(np.all(np.diag(c) >= 0) for c in est.cov if c is not None)
 
 
 # ---------------------------------------------------------------- splitting (rare events)

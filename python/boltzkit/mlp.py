@@ -199,6 +199,16 @@ def _estimate_problem(r: dict[str, Any]) -> str | None:
     return None
 
 
+def _clamp_diag(c: Any) -> Any:
+    """A covariance with its negative diagonal entries set to 0 (None passes through)."""
+    if c is None:
+        return c
+    c = np.array(c, dtype=np.float64)
+    d = np.einsum("ii->i", c)
+    d[d < 0] = 0.0
+    return c
+
+
 def _cap_shift(a: F64) -> F64:
     """An importance-sampling shift of norm at most 40 (beyond, every shifted sample has weight below
     e^-800 and the defensive mixture's unshifted samples carry the estimate anyway)."""
@@ -241,9 +251,12 @@ class KpropDiagnostics(TypedDict):
 class EstimateDiagnostics(TypedDict):
     """:attr:`Estimate.diagnostics`."""
 
-    #: False when the method gave a negative or non-finite variance and a lower-order estimate was returned
+    #: False when the method gave a negative or non-finite variance: a lower-order estimate was returned
+    #: (``fallback``), or, for ``kprop`` with a negative variance, its own means with the negative
+    #: variances set to 0 (``fallback`` None, ``problem`` says how many)
     reliable: bool
-    #: that lower-order estimate: ``"cov_prop:2"``, ``"cov_prop:1"`` or ``"mean_prop"`` (None when reliable)
+    #: that lower-order estimate: ``"cov_prop:2"``, ``"cov_prop:1"`` or ``"mean_prop"`` (None when reliable
+    #: or when a ``kprop`` estimate kept its means)
     fallback: str | None
     #: what was wrong with the method's own estimate (only when not reliable)
     problem: NotRequired[str]
@@ -656,7 +669,12 @@ class MLP:
         -------
         Estimate
             For ``kprop``, ``diagnostics["kprop"]`` holds ``k_max``, ``kind``, ``avg_metric``,
-            ``factor`` and the ``init_scale`` used.
+            ``factor`` and the ``init_scale`` used. A method that gives a negative or non-finite
+            variance returns the next lower-order estimate (``diagnostics["fallback"]``,
+            ``reliable=False``, a ``RuntimeWarning``), except ``kprop`` with a negative variance:
+            it keeps its own means (the reference code's numbers; on such nets they were measured
+            closer to the truth than any fallback) and sets the negative variances to 0, flagged
+            (``reliable=False``, ``fallback=None``, ``problem``) and warned.
 
         Raises
         ------
@@ -697,6 +715,24 @@ class MLP:
             diag["kprop"] = kdiag
         r = _core.mlp_estimate(self._tuple(), core_method, order, keep, nthreads, scale)
         bad = _estimate_problem(r)
+        if bad is not None and method == "kprop" and "negative variance" in bad:
+            # kprop: keep its means (what the reference code returns; a lower-order fallback was
+            # measured less accurate on such nets, benches/RESULTS.md) and set the negative
+            # variances to 0, flagged
+            nneg = 0
+            for key in ("pre_var", "post_var"):
+                nneg += sum(int(np.count_nonzero(a < 0)) for a in r[key])
+                r[key] = [np.maximum(a, 0.0) for a in r[key]]
+            r["pre_cov"] = [_clamp_diag(c) for c in r["pre_cov"]]
+            diag["reliable"] = False
+            diag["problem"] = f"{bad}; {nneg} negative variance(s) set to 0"
+            warnings.warn(
+                f"estimate: kprop (k_max={k}, kind={kind!r}) gave {bad}; its means are kept and the {nneg} negative "
+                "variance(s) set to 0 (diagnostics['reliable'] is False)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            bad = None
         if bad is not None:
             # a negative or non-finite variance: fall back to the lower-order estimators in turn
             chain = [("cov_prop", 2), ("cov_prop", 1), ("mean_prop", 1)]
