@@ -303,6 +303,27 @@ def test_kprop3_augment_negative_variance_keeps_the_exact_means() -> None:
     assert all(np.all(np.diag(c) >= 0) for c in est.cov if c is not None)
 
 
+@pytest.mark.parametrize(("seed", "k"), [(324, 3), (177, 4)])
+def test_kprop_that_diverges_out_of_the_activations_range_falls_back(seed: int, k: int) -> None:
+    # width-4 tanh nets where the augmented estimate diverges (a tanh activation mean of -15.9 or
+    # -5.8e20 at layer 2, the reference's numbers are as far off): an activation mean outside the
+    # activation's range is impossible, so the estimate is not kept; cov_prop:1 is returned, flagged
+    from boltzkit import _core
+
+    rng = np.random.default_rng(seed)
+    ws = [rng.normal(0.0, 0.5, (4, 4)) for _ in range(4)]
+    bs = [rng.normal(0.0, math.sqrt(0.1), 4) for _ in range(4)]
+    net = mlp.MLP(ws, bs, ["tanh"] * 3)
+    raw = _core.mlp_estimate(net._tuple(), f"kprop{k}_augment", 1, False, 1, None)
+    assert max(float(np.max(np.abs(a))) for a in raw["post_mean"][:-1]) > 1.0
+    with pytest.warns(RuntimeWarning, match=r"outside tanh's range"):
+        est = net.estimate("kprop", k_max=k, kind="augment")
+    assert not est.diagnostics["reliable"]
+    assert est.diagnostics["fallback"] == "cov_prop:1"
+    np.testing.assert_array_equal(est.mean, net.estimate("cov_prop").mean)
+    assert all(np.all(np.abs(m) <= 1.0) for m in est.act_means[:-1])
+
+
 # ---------------------------------------------------------------- splitting (rare events)
 def test_splitting_is_exact_on_a_first_layer_tail() -> None:
     # a first-layer pre-activation is exactly Gaussian: P = Q((t - b) / ||w||), here ~ 3e-6

@@ -185,12 +185,40 @@ def _dact_np(name: str, z: F64) -> F64:
     return np.ones_like(z)
 
 
-def _estimate_problem(r: dict[str, Any]) -> str | None:
-    """What is wrong with a raw core estimate (a negative or non-finite number), or None."""
+#: The range of each activation's values (the mean of an activation lies in it).
+_ACT_RANGE: dict[str, tuple[float, float]] = {
+    "relu": (0.0, math.inf),
+    "gelu": (-0.17, math.inf),  # min_x x Φ(x) = -0.16997…
+    "erf": (-1.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "identity": (-math.inf, math.inf),
+    "heaviside": (0.0, 1.0),
+    "square": (0.0, math.inf),
+}
+
+
+def _range_problem(r: dict[str, Any], acts: Sequence[str]) -> str | None:
+    """An activation mean outside its activation's range (an estimate that has diverged), or None."""
+    for layer, act in enumerate(acts):
+        lo, hi = _ACT_RANGE[act]
+        a = np.asarray(r["post_mean"][layer])
+        tol = 1e-9 * max(1.0, float(np.max(np.abs(a))) if a.size else 1.0)
+        if a.size and (float(np.min(a)) < lo - tol or float(np.max(a)) > hi + tol):
+            bad = float(a[np.argmax(np.maximum(lo - a, a - hi))])
+            return f"an activation mean ({bad:.3g}) outside {act}'s range [{lo:g}, {hi:g}] in post_mean of layer {layer}"
+    return None
+
+
+def _estimate_problem(r: dict[str, Any], acts: Sequence[str] = ()) -> str | None:
+    """What is wrong with a raw core estimate (a non-finite number, an activation mean outside its
+    activation's range, a negative variance), or None."""
     for key in ("pre_mean", "post_mean", "pre_var", "post_var", "pre_cov", "pre_kappa3"):
         for layer, a in enumerate(r[key]):
             if not np.all(np.isfinite(a)):
                 return f"a non-finite value in {key} of layer {layer}"
+    out_of_range = _range_problem(r, acts)
+    if out_of_range is not None:
+        return out_of_range
     for key in ("pre_var", "post_var"):
         for layer, a in enumerate(r[key]):
             lo = float(np.min(a)) if a.size else 0.0
@@ -251,7 +279,8 @@ class KpropDiagnostics(TypedDict):
 class EstimateDiagnostics(TypedDict):
     """:attr:`Estimate.diagnostics`."""
 
-    #: False when the method gave a negative or non-finite variance: a lower-order estimate was returned
+    #: False when the method gave a negative or non-finite variance or an activation mean outside its
+    #: activation's range: a lower-order estimate was returned
     #: (``fallback``), or, for ``kprop`` with a negative variance, its own means with the negative
     #: variances set to 0 (``fallback`` None, ``problem`` says how many)
     reliable: bool
@@ -670,7 +699,8 @@ class MLP:
         Estimate
             For ``kprop``, ``diagnostics["kprop"]`` holds ``k_max``, ``kind``, ``avg_metric``,
             ``factor`` and the ``init_scale`` used. A method that gives a negative or non-finite
-            variance returns the next lower-order estimate (``diagnostics["fallback"]``,
+            variance, or an activation mean outside the activation's range, returns the next
+            lower-order estimate (``diagnostics["fallback"]``,
             ``reliable=False``, a ``RuntimeWarning``), except ``kprop`` with a negative variance:
             it keeps its own means (the reference code's numbers; on such nets they were measured
             closer to the truth than any fallback) and sets the negative variances to 0, flagged
@@ -714,7 +744,7 @@ class MLP:
         if kdiag is not None:
             diag["kprop"] = kdiag
         r = _core.mlp_estimate(self._tuple(), core_method, order, keep, nthreads, scale)
-        bad = _estimate_problem(r)
+        bad = _estimate_problem(r, self.activations)
         if bad is not None and method == "kprop" and "negative variance" in bad:
             # kprop: keep its means (what the reference code returns; a lower-order fallback was
             # measured less accurate on such nets, benches/RESULTS.md) and set the negative
@@ -744,7 +774,7 @@ class MLP:
                 chain = [c for c in chain if c[0] == "mean_prop" or c[1] < order]
             for m2, o2 in chain:
                 r2 = _core.mlp_estimate(self._tuple(), m2, o2, keep, nthreads)
-                if _estimate_problem(r2) is None:
+                if _estimate_problem(r2, self.activations) is None:
                     diag["reliable"] = False
                     diag["fallback"] = f"{m2}:{o2}" if m2 == "cov_prop" else m2
                     diag["problem"] = bad
