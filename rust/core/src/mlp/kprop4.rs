@@ -321,9 +321,31 @@ impl Pre<'_> {
 /// Per-neuron Wick coefficients, `wk[(p - 1) * (KMAX + 1) + k][i] = E[∂^k φ_i^p]`.
 struct Wicks {
     rows: Vec<Vec<f64>>,
+    /// How many coefficients per neuron (for the FLOP count).
+    ncoef: f64,
 }
 
 impl Wicks {
+    /// The coefficients `need` marks, for every neuron.
+    fn new(need: &[[bool; KMAX + 1]; PMAX], act: super::gauss::Act, m: &[f64], v: &[f64]) -> Self {
+        let rows: Vec<Vec<f64>> = (0..PMAX * (KMAX + 1))
+            .into_par_iter()
+            .map(|pk| {
+                let (p, k) = (pk / (KMAX + 1) + 1, pk % (KMAX + 1));
+                if need[p - 1][k] {
+                    m.iter()
+                        .zip(v)
+                        .map(|(&mi, &vi)| wick(act, mi, vi, k, p))
+                        .collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let ncoef = need.iter().flatten().filter(|&&x| x).count() as f64;
+        Wicks { rows, ncoef }
+    }
+
     #[inline]
     fn row(&self, p: usize, k: usize) -> &[f64] {
         &self.rows[(p - 1) * (KMAX + 1) + k]
@@ -1195,54 +1217,22 @@ pub fn kprop4(
     for l in 0..depth {
         cancel.check()?;
         let (rows, cols) = (net.widths[l + 1], net.widths[l]);
-        let (rf, cf) = (rows as f64, cols as f64);
-        let n = rows;
-        let w = &net.weights[l];
-        let m: Vec<f64> = w
-            .par_chunks(cols)
-            .zip(net.biases[l].par_iter())
-            .map(|(row, bi)| row.iter().zip(&mu).map(|(x, y)| x * y).sum::<f64>() + bi)
-            .collect();
-        let mut flops = 2.0 * rf * cf + rf;
-        let cin: Vec<f64> = if l == 0 {
-            match &input.cov {
-                Cov::Diag(d) => {
-                    let mut full = vec![0.0; cols * cols];
-                    for (i, x) in d.iter().enumerate() {
-                        full[i * cols + i] = *x;
-                    }
-                    full
-                }
-                Cov::Full { cov, .. } => cov.clone(),
-            }
-        } else {
-            std::mem::take(&mut c)
-        };
-        let s = a_wt(&w_c(w, rows, cols, &cin), w, rows, cols);
-        flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
-        let third = t3.take().map(|t| {
-            let (tp, f) = mode_products(&t, w, rows, cols);
-            flops += f;
-            tp
-        });
-        let pre_var: Vec<f64> = (0..n).map(|i| s[i * n + i]).collect();
+        let (rf, n) = (rows as f64, rows);
         let n2 = n * n;
-        let pre_kappa3: Option<Vec<f64>> = third
-            .as_ref()
-            .map(|t| (0..n).map(|i| t[i * n2 + i * n + i]).collect());
-        let last = l + 1 == depth;
-        if last {
-            out.layers.push(LayerEstimate {
-                pre_mean: m.clone(),
-                pre_var: pre_var.clone(),
-                post_mean: m,
-                post_var: pre_var,
-                pre_cov: if keep_cov { Some(s) } else { None },
-                pre_kappa3,
-            });
-            out.flops_by_layer.push(flops);
+        let w = &net.weights[l];
+        let lin = linear_step(net, input, l, &mu, std::mem::take(&mut c), t3.take());
+        let mut flops = lin.flops;
+        let Some(Linear {
+            m,
+            s,
+            third,
+            pre_var,
+            pre_kappa3,
+            ..
+        }) = lin.hidden(&mut out, keep_cov, l + 1 == depth)
+        else {
             break;
-        }
+        };
         cancel.check()?;
         let fourth = q4.take().map(|q| {
             let (qp, f) = mode_products4(&q, w, rows, cols);
@@ -1271,21 +1261,9 @@ pub fn kprop4(
         let (pats, plans, need) = (&ps.pats, &ps.plans, &ps.need);
         let trace5 = [1usize, 1, 1, 2];
         let trace6 = [2usize, 2, 2];
-        let ncoef = need.iter().flatten().filter(|&&x| x).count() as f64;
-        let wrows: Vec<Vec<f64>> = (0..PMAX * (KMAX + 1))
-            .into_par_iter()
-            .map(|pk| {
-                let (p, k) = (pk / (KMAX + 1) + 1, pk % (KMAX + 1));
-                if need[p - 1][k] {
-                    (0..n).map(|i| wick(act, m[i], pre_var[i], k, p)).collect()
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        let wk = Wicks { rows: wrows };
+        let wk = Wicks::new(need, act, &m, &pre_var);
         out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
-        flops += ncoef * act.coef_flops() * rf;
+        flops += wk.ncoef * act.coef_flops() * rf;
         let pre = Pre {
             n,
             s: &s,
@@ -1298,24 +1276,7 @@ pub fn kprop4(
             avg,
         };
         // power cumulants on every tabulated slice
-        let mut pk = Tables::new(n);
-        for pl in plans {
-            cancel.check()?;
-            let d = pl.d;
-            let size = n.pow(d as u32);
-            let mut tab = zeros(size);
-            let per0 = if d == 1 { size } else { size / n };
-            pl.run(&pre, &wk, &mut tab, per0, |pf, st, row, chunk| {
-                if d == 1 {
-                    chunk[st..].copy_from_slice(&row[st..]);
-                    return;
-                }
-                let off = pf[1..].iter().fold(0usize, |o, &x| o * n + x) * n;
-                chunk[off + st..off + n].copy_from_slice(&row[st..]);
-            });
-            flops += pl.flops_per_entry * pl.entries(n);
-            pk.insert(&pl.p, tab);
-        }
+        let mut pk = tabulate(plans, &pre, &wk, &mut flops, cancel)?;
         // cumulants, degree by degree (Leonov–Shiryaev on each canonical entry)
         let mut kt = Tables::new(n);
         let empty = Tables::new(n);
@@ -1323,40 +1284,6 @@ pub fn kprop4(
         let mut tn = zeros(n2 * n);
         let mut qn = zeros(n2 * n2);
         let e: Vec<f64> = pk.get(&[1]).to_vec();
-        let convert = |p: &[usize], src: &[f64], kap: &Kap<'_>| -> Vec<f64> {
-            let d = p.len();
-            let parts = ls_partitions(&slots_of(p));
-            let size = n.pow(d as u32);
-            let mut tab = zeros(size);
-            let slots = slots_of(p);
-            tab.par_chunks_mut(size / n)
-                .enumerate()
-                .for_each(|(i0, chunk)| {
-                    let mut idx = [i0, 0, 0];
-                    let mut ix = [0usize; 6];
-                    let inner = (size / n).max(1);
-                    for rest in 0..inner {
-                        let mut r = rest;
-                        for a in (1..d).rev() {
-                            idx[a] = r % n;
-                            r /= n;
-                        }
-                        let pf = &idx[..d];
-                        let bad = (1..d).any(|b| {
-                            (0..b).any(|a| pf[a] == pf[b] || (p[a] == p[b] && pf[a] > pf[b]))
-                        });
-                        if bad {
-                            continue;
-                        }
-                        for (s, &slot) in slots.iter().enumerate() {
-                            ix[s] = pf[slot];
-                        }
-                        chunk[rest] =
-                            src[i0 * inner + rest] - kap.ls_sum(&parts, &ix[..slots.len()]);
-                    }
-                });
-            tab
-        };
         for deg in 2..=if augment { 5 } else { 4 } {
             cancel.check()?;
             let kap = Kap {
@@ -1372,7 +1299,7 @@ pub fn kprop4(
                 let tab = if p.iter().all(|&x| x == 1) {
                     pk.take(p)
                 } else {
-                    convert(p, pk.get(p), &kap)
+                    ls_convert(p, pk.get(p), &kap, n)
                 };
                 new.push((p.clone(), tab));
             }
@@ -1588,6 +1515,119 @@ pub fn kprop4(
     Ok(out)
 }
 
+/// The linear step of one layer on the mean, the covariance and the third cumulant (the part
+/// every kprop order shares).
+struct Linear {
+    m: Vec<f64>,
+    s: Vec<f64>,
+    third: Option<Vec<f64>>,
+    pre_var: Vec<f64>,
+    pre_kappa3: Option<Vec<f64>>,
+    flops: f64,
+}
+
+impl Linear {
+    /// On the last layer: records the output in `out` and returns `None`; otherwise `Some(self)`.
+    fn hidden(self, out: &mut Estimate, keep_cov: bool, last: bool) -> Option<Self> {
+        if !last {
+            return Some(self);
+        }
+        out.layers.push(LayerEstimate {
+            pre_mean: self.m.clone(),
+            pre_var: self.pre_var.clone(),
+            post_mean: self.m,
+            post_var: self.pre_var,
+            pre_cov: if keep_cov { Some(self.s) } else { None },
+            pre_kappa3: self.pre_kappa3,
+        });
+        out.flops_by_layer.push(self.flops);
+        None
+    }
+}
+
+/// `m = W μ + b`, `S = W C Wᵀ` (`C` the input covariance on layer 0), `T' = T ×₁W ×₂W ×₃W`.
+fn linear_step(
+    net: &Net,
+    input: &Input,
+    l: usize,
+    mu: &[f64],
+    c_prev: Vec<f64>,
+    t_prev: Option<Vec<f64>>,
+) -> Linear {
+    let (rows, cols) = (net.widths[l + 1], net.widths[l]);
+    let (rf, cf, n) = (rows as f64, cols as f64, rows);
+    let w = &net.weights[l];
+    let m: Vec<f64> = w
+        .par_chunks(cols)
+        .zip(net.biases[l].par_iter())
+        .map(|(row, bi)| row.iter().zip(mu).map(|(x, y)| x * y).sum::<f64>() + bi)
+        .collect();
+    let mut flops = 2.0 * rf * cf + rf;
+    let cin: Vec<f64> = if l == 0 {
+        match &input.cov {
+            Cov::Diag(d) => {
+                let mut full = vec![0.0; cols * cols];
+                for (i, x) in d.iter().enumerate() {
+                    full[i * cols + i] = *x;
+                }
+                full
+            }
+            Cov::Full { cov, .. } => cov.clone(),
+        }
+    } else {
+        c_prev
+    };
+    let s = a_wt(&w_c(w, rows, cols, &cin), w, rows, cols);
+    flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+    let third = t_prev.map(|t| {
+        let (tp, f) = mode_products(&t, w, rows, cols);
+        flops += f;
+        tp
+    });
+    let pre_var: Vec<f64> = (0..n).map(|i| s[i * n + i]).collect();
+    let pre_kappa3 = third
+        .as_ref()
+        .map(|t| (0..n).map(|i| t[i * n * n + i * n + i]).collect());
+    Linear {
+        m,
+        s,
+        third,
+        pre_var,
+        pre_kappa3,
+        flops,
+    }
+}
+
+/// The power cumulants of every planned slice, as canonical tables.
+fn tabulate(
+    plans: &[SlicePlan],
+    pre: &Pre<'_>,
+    wk: &Wicks,
+    flops: &mut f64,
+    cancel: Cancel<'_>,
+) -> Result<Tables, MlpError> {
+    let n = pre.n;
+    let mut pk = Tables::new(n);
+    for pl in plans {
+        cancel.check()?;
+        let d = pl.d;
+        let size = n.pow(d as u32);
+        let mut tab = zeros(size);
+        let per0 = if d == 1 { size } else { size / n };
+        pl.run(pre, wk, &mut tab, per0, |pf, st, row, chunk| {
+            if d == 1 {
+                chunk[st..].copy_from_slice(&row[st..]);
+                return;
+            }
+            let off = pf[1..].iter().fold(0usize, |o, &x| o * n + x) * n;
+            chunk[off + st..off + n].copy_from_slice(&row[st..]);
+        });
+        *flops += pl.flops_per_entry * pl.entries(n);
+        pk.insert(&pl.p, tab);
+    }
+    Ok(pk)
+}
+
 /// The metric of the trace parts after a linear layer, as a dense matrix (the row kernels read
 /// its rows): `W Wᵀ`, or `w_var I` with the average metric; `None` when no trace part is tracked.
 fn dense_metric(
@@ -1688,54 +1728,23 @@ pub fn kprop3_rows(
     for l in 0..depth {
         cancel.check()?;
         let (rows, cols) = (net.widths[l + 1], net.widths[l]);
-        let (rf, cf) = (rows as f64, cols as f64);
-        let n = rows;
+        let (rf, cf, n) = (rows as f64, cols as f64, rows);
         let n2 = n * n;
         let w = &net.weights[l];
-        let m: Vec<f64> = w
-            .par_chunks(cols)
-            .zip(net.biases[l].par_iter())
-            .map(|(row, bi)| row.iter().zip(&mu).map(|(x, y)| x * y).sum::<f64>() + bi)
-            .collect();
-        let mut flops = 2.0 * rf * cf + rf;
-        let cin: Vec<f64> = if l == 0 {
-            match &input.cov {
-                Cov::Diag(d) => {
-                    let mut full = vec![0.0; cols * cols];
-                    for (i, x) in d.iter().enumerate() {
-                        full[i * cols + i] = *x;
-                    }
-                    full
-                }
-                Cov::Full { cov, .. } => cov.clone(),
-            }
-        } else {
-            std::mem::take(&mut c)
+        let lin = linear_step(net, input, l, &mu, std::mem::take(&mut c), t3.take());
+        let mut flops = lin.flops;
+        let Some(Linear {
+            m,
+            s,
+            third,
+            pre_var,
+            pre_kappa3,
+            ..
+        }) = lin.hidden(&mut out, keep_cov, l + 1 == depth)
+        else {
+            break;
         };
         let sandwich = |x: &[f64]| a_wt(&w_c(w, rows, cols, x), w, rows, cols);
-        let s = sandwich(&cin);
-        flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
-        let third = t3.take().map(|t| {
-            let (tp, f) = mode_products(&t, w, rows, cols);
-            flops += f;
-            tp
-        });
-        let pre_var: Vec<f64> = (0..n).map(|i| s[i * n + i]).collect();
-        let pre_kappa3: Option<Vec<f64>> = third
-            .as_ref()
-            .map(|t| (0..n).map(|i| t[i * n2 + i * n + i]).collect());
-        if l + 1 == depth {
-            out.layers.push(LayerEstimate {
-                pre_mean: m.clone(),
-                pre_var: pre_var.clone(),
-                post_mean: m,
-                post_var: pre_var,
-                pre_cov: if keep_cov { Some(s) } else { None },
-                pre_kappa3,
-            });
-            out.flops_by_layer.push(flops);
-            break;
-        }
         let avg = init_scale.map_or(0.0, |sc| sc[l]);
         let metric = dense_metric(
             a4.is_some(),
@@ -1771,21 +1780,9 @@ pub fn kprop3_rows(
         let first = third.is_none();
         let ps = plan_set(3, augment, factor, first);
         let (pats, plans, need) = (&ps.pats, &ps.plans, &ps.need);
-        let ncoef = need.iter().flatten().filter(|&&x| x).count() as f64;
-        let wrows: Vec<Vec<f64>> = (0..PMAX * (KMAX + 1))
-            .into_par_iter()
-            .map(|pk| {
-                let (p, k) = (pk / (KMAX + 1) + 1, pk % (KMAX + 1));
-                if need[p - 1][k] {
-                    (0..n).map(|i| wick(act, m[i], pre_var[i], k, p)).collect()
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        let wk = Wicks { rows: wrows };
+        let wk = Wicks::new(need, act, &m, &pre_var);
         out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
-        flops += ncoef * act.coef_flops() * rf;
+        flops += wk.ncoef * act.coef_flops() * rf;
         let pre = Pre {
             n,
             s: &s,
@@ -1797,24 +1794,7 @@ pub fn kprop3_rows(
             metric: metric.as_deref(),
             avg,
         };
-        let mut pk = Tables::new(n);
-        for pl in plans {
-            cancel.check()?;
-            let d = pl.d;
-            let size = n.pow(d as u32);
-            let mut tab = zeros(size);
-            let per0 = if d == 1 { size } else { size / n };
-            pl.run(&pre, &wk, &mut tab, per0, |pf, st, row, chunk| {
-                if d == 1 {
-                    chunk[st..].copy_from_slice(&row[st..]);
-                    return;
-                }
-                let off = pf[1..].iter().fold(0usize, |o, &x| o * n + x) * n;
-                chunk[off + st..off + n].copy_from_slice(&row[st..]);
-            });
-            flops += pl.flops_per_entry * pl.entries(n);
-            pk.insert(&pl.p, tab);
-        }
+        let mut pk = tabulate(plans, &pre, &wk, &mut flops, cancel)?;
         // cumulants by Leonov–Shiryaev: degree 2 (C), 3 (T in full), 4 (the tables the trace reads)
         let e: Vec<f64> = pk.get(&[1]).to_vec();
         let mut kt = Tables::new(n);
