@@ -668,7 +668,7 @@ class MLP:
             its one-trace part ``Sym(A ⊗ I)`` with an ``n × n`` core ``A`` (``augment``, which also
             sums the diagrams of cost 3: ``~n³`` more work per activation, a few times ``simple``'s
             time); ``K = 4`` (widths ≤ 128): the first four cumulants in full (``n⁴`` numbers, cost
-            ``~8 n⁵`` per layer for the fourth cumulant's linear step; ``simple``), plus the fifth
+            ``~5 n⁵`` per layer for the fourth cumulant's linear step; ``simple``), plus the fifth
             cumulant's one-trace part ``Sym(A ⊗ I)`` with an order-3 core and the sixth's pure trace
             (``augment``, diagrams up to cost 4).
             ``Estimate.kappa3`` holds the tracked third cumulants ``κ3_iii`` of the
