@@ -62,6 +62,42 @@ fn relu_g(m: f64, s: f64, k: usize) -> f64 {
     }
 }
 
+/// The linear step every kprop order shares: `m = W μ + b` and `S = W C Wᵀ` of linear layer `l`
+/// (`C` = the input covariance on layer 0, else `c_prev`), with their FLOPs.
+pub(super) fn mean_cov_step(
+    net: &Net,
+    input: &Input,
+    l: usize,
+    mu: &[f64],
+    c_prev: Vec<f64>,
+) -> (Vec<f64>, Vec<f64>, f64) {
+    let (rows, cols) = (net.widths[l + 1], net.widths[l]);
+    let (rf, cf) = (rows as f64, cols as f64);
+    let w = &net.weights[l];
+    let m: Vec<f64> = w
+        .par_chunks(cols)
+        .zip(net.biases[l].par_iter())
+        .map(|(row, bi)| row.iter().zip(mu).map(|(x, y)| x * y).sum::<f64>() + bi)
+        .collect();
+    let cin: Vec<f64> = if l == 0 {
+        match &input.cov {
+            Cov::Diag(d) => {
+                let mut full = vec![0.0; cols * cols];
+                for (i, x) in d.iter().enumerate() {
+                    full[i * cols + i] = *x;
+                }
+                full
+            }
+            Cov::Full { cov, .. } => cov.clone(),
+        }
+    } else {
+        c_prev
+    };
+    let s = a_wt(&w_c(w, rows, cols, &cin), w, rows, cols);
+    let flops = 2.0 * rf * cf + rf + 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+    (m, s, flops)
+}
+
 /// `E[∂^k φ(Z)^p]`, `Z ~ N(m, v)` (`v` floored at [`VAR_FLOOR`], as the reference does).
 /// Closed forms for relu, heaviside, identity, square; the Hermite identity
 /// `E[∂^k g(Z)] = s^{-k} E[He_k(ξ) g(m + s ξ)]` with quadrature for erf, gelu (100-node
@@ -214,30 +250,8 @@ pub fn kprop2_augment(
         let (rows, cols) = (net.widths[l + 1], net.widths[l]);
         let (rf, cf) = (rows as f64, cols as f64);
         let w = &net.weights[l];
-        let m: Vec<f64> = w
-            .par_chunks(cols)
-            .zip(net.biases[l].par_iter())
-            .map(|(row, bi)| row.iter().zip(&mu).map(|(x, y)| x * y).sum::<f64>() + bi)
-            .collect();
-        let mut flops = 2.0 * rf * cf + rf;
-        // S = W C Wᵀ (the input covariance on the first layer)
-        let cin: Vec<f64> = if l == 0 {
-            match &input.cov {
-                Cov::Diag(d) => {
-                    let mut full = vec![0.0; cols * cols];
-                    for (i, x) in d.iter().enumerate() {
-                        full[i * cols + i] = *x;
-                    }
-                    full
-                }
-                Cov::Full { cov, .. } => cov.clone(),
-            }
-        } else {
-            std::mem::take(&mut c)
-        };
-        let tmp = w_c(w, rows, cols, &cin);
-        let s = a_wt(&tmp, w, rows, cols);
-        flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+        // m = W μ + b, S = W C Wᵀ (the input covariance on the first layer)
+        let (m, s, mut flops) = mean_cov_step(net, input, l, &mu, std::mem::take(&mut c));
         // third / fourth cumulant cores after the linear step, and the metric
         let last = l + 1 == depth;
         let third = a3.as_ref().map(|a| {

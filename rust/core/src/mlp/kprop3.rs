@@ -26,7 +26,7 @@ use super::estimate::{Estimate, LayerEstimate, mode_products};
 use super::gauss::VAR_FLOOR;
 use super::kprop::wick;
 use super::linalg::{a_wt, w_c};
-use super::{Cancel, Cov, Input, MlpError, Net};
+use super::{Cancel, Input, MlpError, Net};
 use rayon::prelude::*;
 
 /// Largest derivative order a diagram puts on one index.
@@ -258,33 +258,13 @@ pub fn kprop3(
         let (rows, cols) = (net.widths[l + 1], net.widths[l]);
         let (rf, cf) = (rows as f64, cols as f64);
         let w = &net.weights[l];
-        let m: Vec<f64> = w
-            .par_chunks(cols)
-            .zip(net.biases[l].par_iter())
-            .map(|(row, bi)| row.iter().zip(&mu).map(|(x, y)| x * y).sum::<f64>() + bi)
-            .collect();
-        let mut flops = 2.0 * rf * cf + rf;
-        let cin: Vec<f64> = if l == 0 {
-            match &input.cov {
-                Cov::Diag(d) => {
-                    let mut full = vec![0.0; cols * cols];
-                    for (i, x) in d.iter().enumerate() {
-                        full[i * cols + i] = *x;
-                    }
-                    full
-                }
-                Cov::Full { cov, .. } => cov.clone(),
-            }
-        } else {
-            std::mem::take(&mut c)
-        };
+        let (m, s, mut flops) =
+            super::kprop::mean_cov_step(net, input, l, &mu, std::mem::take(&mut c));
         // W X Wᵀ for a symmetric cols × cols X
         let sandwich = |x: &[f64]| -> Vec<f64> {
             let tmp = w_c(w, rows, cols, x);
             a_wt(&tmp, w, rows, cols)
         };
-        let s = sandwich(&cin);
-        flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
         let last = l + 1 == depth;
         let third = t3.as_ref().map(|t| {
             let (tp, f) = mode_products(t, w, rows, cols);

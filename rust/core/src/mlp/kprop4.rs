@@ -28,7 +28,7 @@ use super::estimate::{Estimate, LayerEstimate, mode_products};
 use super::gauss::VAR_FLOOR;
 use super::kprop::wick;
 use super::linalg::{View, a_wt, gemm, w_c};
-use super::{Cancel, Cov, Input, MlpError, Net};
+use super::{Cancel, Input, MlpError, Net};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
@@ -1555,30 +1555,9 @@ fn linear_step(
     t_prev: Option<Vec<f64>>,
 ) -> Linear {
     let (rows, cols) = (net.widths[l + 1], net.widths[l]);
-    let (rf, cf, n) = (rows as f64, cols as f64, rows);
+    let n = rows;
     let w = &net.weights[l];
-    let m: Vec<f64> = w
-        .par_chunks(cols)
-        .zip(net.biases[l].par_iter())
-        .map(|(row, bi)| row.iter().zip(mu).map(|(x, y)| x * y).sum::<f64>() + bi)
-        .collect();
-    let mut flops = 2.0 * rf * cf + rf;
-    let cin: Vec<f64> = if l == 0 {
-        match &input.cov {
-            Cov::Diag(d) => {
-                let mut full = vec![0.0; cols * cols];
-                for (i, x) in d.iter().enumerate() {
-                    full[i * cols + i] = *x;
-                }
-                full
-            }
-            Cov::Full { cov, .. } => cov.clone(),
-        }
-    } else {
-        c_prev
-    };
-    let s = a_wt(&w_c(w, rows, cols, &cin), w, rows, cols);
-    flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+    let (m, s, mut flops) = super::kprop::mean_cov_step(net, input, l, mu, c_prev);
     let third = t_prev.map(|t| {
         let (tp, f) = mode_products(&t, w, rows, cols);
         flops += f;
