@@ -141,3 +141,58 @@ fn row_engine_equals_the_diagram_by_diagram_sum() {
         }
     }
 }
+
+#[test]
+fn factored_third_cumulant_equals_the_dense_one() {
+    // kprop4::kprop3_factored (T in CP form, O(n³) per layer) against kprop4::kprop3_rows (the
+    // dense n³ tensor): SIMPLE (every term either way) and factored AUGMENT, both metrics
+    use boltzkit_core::mlp::kprop4::{kprop3_factored, kprop3_rows};
+    for (seed, (widths, act, bias)) in [
+        (vec![5, 7, 6, 4], "relu", true),
+        (vec![4, 6, 8, 5, 3], "tanh", false),
+        (vec![6, 5, 7, 9, 2], "gelu", true),
+        (vec![3, 9, 9, 9, 9, 4], "relu", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n = net(&widths, act, bias, 31 + seed as u64);
+        let inp = input(widths[0], 5 + seed as u64);
+        for scale in [None, Some(vec![1.7; widths.len() - 1])] {
+            for augment in [false, true] {
+                let a = kprop3_rows(
+                    &n,
+                    &inp,
+                    scale.as_deref(),
+                    true,
+                    augment,
+                    augment,
+                    Cancel(None),
+                )
+                .unwrap();
+                let b = kprop3_factored(&n, &inp, scale.as_deref(), true, augment, Cancel(None))
+                    .unwrap();
+                assert_eq!(a.layers.len(), b.layers.len());
+                for (la, lb) in a.layers.iter().zip(&b.layers) {
+                    for (x, y) in [
+                        (&la.pre_mean, &lb.pre_mean),
+                        (&la.pre_var, &lb.pre_var),
+                        (&la.post_mean, &lb.post_mean),
+                        (&la.post_var, &lb.post_var),
+                        (la.pre_cov.as_ref().unwrap(), lb.pre_cov.as_ref().unwrap()),
+                    ] {
+                        assert!(
+                            max_rel(x, y) < 1e-12,
+                            "{act} {scale:?} {augment}: {x:?} vs {y:?}"
+                        );
+                    }
+                    match (&la.pre_kappa3, &lb.pre_kappa3) {
+                        (Some(x), Some(y)) => assert!(max_rel(x, y) < 1e-11, "{x:?} vs {y:?}"),
+                        (None, None) => {}
+                        _ => panic!("pre_kappa3 kept by one side only"),
+                    }
+                }
+            }
+        }
+    }
+}

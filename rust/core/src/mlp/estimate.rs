@@ -281,17 +281,24 @@ pub fn estimate(
             false,
             cancel,
         ),
-        Method::KProp3Simple | Method::KProp3Augment | Method::KProp3AugmentFactor => {
-            super::kprop4::kprop3_rows(
-                net,
-                input,
-                opts.init_scale.as_deref(),
-                opts.keep_cov,
-                opts.method != Method::KProp3Simple,
-                opts.method == Method::KProp3AugmentFactor,
-                cancel,
-            )
-        }
+        // SIMPLE keeps every term with the factored third cumulant: the same sums in O(n³)
+        Method::KProp3Simple | Method::KProp3AugmentFactor => super::kprop4::kprop3_factored(
+            net,
+            input,
+            opts.init_scale.as_deref(),
+            opts.keep_cov,
+            opts.method == Method::KProp3AugmentFactor,
+            cancel,
+        ),
+        Method::KProp3Augment => super::kprop4::kprop3_rows(
+            net,
+            input,
+            opts.init_scale.as_deref(),
+            opts.keep_cov,
+            true,
+            false,
+            cancel,
+        ),
         Method::KProp4Simple | Method::KProp4Augment | Method::KProp4AugmentFactor => {
             super::kprop4::kprop4(
                 net,

@@ -32,6 +32,10 @@ use super::{Cancel, Input, MlpError, Net};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
+#[path = "kprop3f.rs"]
+mod kprop3f;
+pub use kprop3f::kprop3_factored;
+
 /// Largest derivative order a diagram puts on one index (cost ≤ 4).
 const KMAX: usize = 8;
 /// Largest power of one activation in a tracked slice.
@@ -213,11 +217,45 @@ fn factored_keeps(p: &[usize], dg: &Diagram, k_max: usize) -> bool {
     dg.vecs.len() == 1 || !dg.vecs.contains(&ones)
 }
 
+/// A symmetric third cumulant on its repeated indices: `d3[i] = T_iii`, `d21[i n + j] = T_iij`.
+#[derive(Clone, Copy)]
+struct T3Slices<'a> {
+    n: usize,
+    d3: &'a [f64],
+    d21: &'a [f64],
+}
+
+impl T3Slices<'_> {
+    /// `T_ijk` for indices with a repeat; NaN on three distinct indices (never read: the factored
+    /// form handles those, and a NaN would surface as a non-finite estimate, not a wrong number).
+    #[inline]
+    fn get(&self, ix: &[usize]) -> f64 {
+        let (a, b, c, n) = (ix[0], ix[1], ix[2], self.n);
+        if a == b {
+            if b == c {
+                self.d3[a]
+            } else {
+                self.d21[a * n + c]
+            }
+        } else if a == c {
+            self.d21[a * n + b]
+        } else if b == c {
+            self.d21[b * n + a]
+        } else {
+            debug_assert!(false, "all-distinct entry of a sliced third cumulant");
+            f64::NAN
+        }
+    }
+}
+
 /// Pre-activation cumulants of one layer, read by the diagram sums.
 struct Pre<'a> {
     n: usize,
     s: &'a [f64],
     t: Option<&'a [f64]>,
+    /// The third cumulant on repeated indices only (`T_iii`, `T_iij`), when it is kept factored
+    /// (its all-distinct entries are then never read).
+    t3s: Option<T3Slices<'a>>,
     q: Option<&'a [f64]>,
     /// `K = 3`: the fourth cumulant as `Sym(A ⊗ M)` (this core `A`) instead of `q`.
     a4: Option<&'a [f64]>,
@@ -267,7 +305,11 @@ impl Pre<'_> {
         let n = self.n;
         match ix.len() {
             2 => self.s[ix[0] * n + ix[1]],
-            3 => self.t.map_or(0.0, |t| t[(ix[0] * n + ix[1]) * n + ix[2]]),
+            3 => match (self.t, &self.t3s) {
+                (Some(t), _) => t[(ix[0] * n + ix[1]) * n + ix[2]],
+                (None, Some(ts)) => ts.get(ix),
+                _ => 0.0,
+            },
             4 => match (self.q, self.a4) {
                 (Some(q), _) => q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]],
                 (None, Some(a)) => {
@@ -516,7 +558,8 @@ impl SlicePlan {
                 4 => pre.q,
                 _ => None,
             };
-            if b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
+            let sliced = b.deg == 3 && pre.t3s.is_some();
+            if !sliced && b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
                 match tensor {
                     Some(tn) => {
                         // symmetric: the fixed slots first, then the nl row slots, so the row
@@ -996,6 +1039,8 @@ struct Kap<'a> {
     mu: &'a [f64],
     c: &'a [f64],
     t: &'a [f64],
+    /// The third cumulant on repeated indices only (then `t` is unused).
+    t3s: Option<T3Slices<'a>>,
     /// The full fourth cumulant (`K = 4`); `K = 3` looks degree 4 up in `k5`.
     q: Option<&'a [f64]>,
     k5: &'a Tables,
@@ -1008,7 +1053,10 @@ impl Kap<'_> {
         match ix.len() {
             1 => self.mu[ix[0]],
             2 => self.c[ix[0] * n + ix[1]],
-            3 => self.t[(ix[0] * n + ix[1]) * n + ix[2]],
+            3 => match &self.t3s {
+                Some(ts) => ts.get(ix),
+                None => self.t[(ix[0] * n + ix[1]) * n + ix[2]],
+            },
             4 => match self.q {
                 Some(q) => q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]],
                 None => self.k5.lookup(ix),
@@ -1268,6 +1316,7 @@ pub fn kprop4(
             n,
             s: &s,
             t: third.as_deref(),
+            t3s: None,
             q: fourth.as_deref(),
             a4: None,
             a5: fifth.as_deref(),
@@ -1291,6 +1340,7 @@ pub fn kprop4(
                 mu: &e,
                 c: &cn,
                 t: &tn,
+                t3s: None,
                 q: Some(&qn),
                 k5: &empty,
             };
@@ -1394,6 +1444,7 @@ pub fn kprop4(
                 mu: &e,
                 c: &cn,
                 t: &tn,
+                t3s: None,
                 q: Some(&qn),
                 k5: &kt,
             };
@@ -1766,6 +1817,7 @@ pub fn kprop3_rows(
             n,
             s: &s,
             t: third.as_deref(),
+            t3s: None,
             q: None,
             a4: fourth.as_deref(),
             a5: None,
@@ -1787,6 +1839,7 @@ pub fn kprop3_rows(
                 mu: &e,
                 c: &cn,
                 t: &tn,
+                t3s: None,
                 q: None,
                 k5: &empty,
             };
@@ -1834,6 +1887,7 @@ pub fn kprop3_rows(
             mu: &e,
             c: &cn,
             t: &tn,
+            t3s: None,
             q: None,
             k5: &kt,
         };

@@ -1,0 +1,986 @@
+//! kprop `K = 3` with the third cumulant kept factored, as the reference's `factor=True`
+//! (`factor_k3.py`): `O(n³)` per layer instead of the dense `n³` tensor and its `3 n⁴` linear step.
+//!
+//! The third cumulant after an activation is `T = Sym(Σ_r F0_r ⊗ F1_r ⊗ F2_r)` (a CP form whose
+//! rank grows by a few `n` per layer). Its all-distinct entries are the sum of the hypertree
+//! diagrams of the all-distinct slice, each of rank `≤ n`:
+//!
+//! * the single `T` block — the pre-activation factors scaled by the Wick coefficients;
+//! * the single `κ4 = Sym(A ⊗ M)` block (AUGMENT) — four products `A·M` sharing an index;
+//! * paths `X(i, j) Y(j, k)` of 2-position blocks (Hadamard products of parallel blocks), one term
+//!   of rank `n` per left leg, the right legs summed into its third factor.
+//!
+//! Its repeated entries (`T_iii`, `T_iij`: the row engine's slices, Leonov–Shiryaev converted) are
+//! set exactly by one more rank-`n` correction term (the reference's `from_dstensor`). Everything
+//! else — every slice with a repeated index, the Leonov–Shiryaev conversions, the fourth
+//! cumulant's trace — is the row engine of the parent module reading `T` on repeated indices only.
+//!
+//! SIMPLE keeps every diagram (all of its all-distinct diagrams are hypertrees), so this is also
+//! the unfactored `K = 3` SIMPLE; AUGMENT with `factor = true` drops the non-hypertree diagrams
+//! exactly as the reference does. The dense [`super::kprop3_rows`] stays as the cross-check.
+
+use super::{
+    Diagram, KMAX, Kap, Linear, PMAX, Pre, SlicePlan, T3Slices, Tables, Wicks, dense_metric,
+    diagrams, factored_keeps, is_hypertree, ls_convert, tabulate,
+};
+use crate::mlp::estimate::{Estimate, LayerEstimate};
+use crate::mlp::gauss::VAR_FLOOR;
+use crate::mlp::linalg::{View, a_wt, gemm, w_c};
+use crate::mlp::{Cancel, Input, MlpError, Net};
+use std::sync::OnceLock;
+
+/// `Sym(Σ_r F0_r ⊗ F1_r ⊗ F2_r)`, each factor stored by column: `f[a][r n + i]`.
+#[derive(Clone)]
+struct Cp {
+    n: usize,
+    r: usize,
+    f: [Vec<f64>; 3],
+}
+
+impl Cp {
+    fn new(n: usize) -> Self {
+        Cp {
+            n,
+            r: 0,
+            f: [Vec::new(), Vec::new(), Vec::new()],
+        }
+    }
+
+    /// Appends a term of rank `f0.len() / n`.
+    fn push(&mut self, f0: &[f64], f1: &[f64], f2: &[f64]) {
+        debug_assert!(
+            f0.len() == f1.len() && f1.len() == f2.len() && f0.len().is_multiple_of(self.n)
+        );
+        self.r += f0.len() / self.n;
+        self.f[0].extend_from_slice(f0);
+        self.f[1].extend_from_slice(f1);
+        self.f[2].extend_from_slice(f2);
+    }
+
+    /// `T ×₁W ×₂W ×₃W`: every factor column `W F_r` (`W` is `rows × cols`, `self.n = cols`).
+    fn linear(&self, w: &[f64], rows: usize, cols: usize, flops: &mut f64) -> Cp {
+        let f = std::array::from_fn(|a| {
+            let mut out = vec![0.0; self.r * rows];
+            gemm(
+                self.r,
+                cols,
+                rows,
+                View::rows(&self.f[a], cols),
+                View::trans(w, cols),
+                0.0,
+                &mut out,
+            );
+            out
+        });
+        *flops += 6.0 * (self.r * rows * cols) as f64;
+        Cp {
+            n: rows,
+            r: self.r,
+            f,
+        }
+    }
+
+    /// `T_iii` and `T_iij` (`i ≠ j`; the diagonal of the second is 0).
+    fn slices(&self, flops: &mut f64) -> Slices {
+        let (n, r) = (self.n, self.r);
+        let [f0, f1, f2] = &self.f;
+        let mut d3 = vec![0.0; n];
+        // [F0∘F1; F0∘F2; F1∘F2] against [F2; F1; F0]
+        let mut h = vec![0.0; 3 * r * n];
+        let mut g = Vec::with_capacity(3 * r * n);
+        for q in 0..r * n {
+            h[q] = f0[q] * f1[q];
+            h[r * n + q] = f0[q] * f2[q];
+            h[2 * r * n + q] = f1[q] * f2[q];
+            d3[q % n] += h[q] * f2[q];
+        }
+        g.extend_from_slice(f2);
+        g.extend_from_slice(f1);
+        g.extend_from_slice(f0);
+        let mut d21 = vec![0.0; n * n];
+        gemm(
+            n,
+            3 * r,
+            n,
+            View::trans(&h, n),
+            View::rows(&g, n),
+            0.0,
+            &mut d21,
+        );
+        for (q, x) in d21.iter_mut().enumerate() {
+            *x = if q / n == q % n { 0.0 } else { *x / 3.0 };
+        }
+        *flops += (6 * r * n * n + 6 * r * n) as f64;
+        (d3, d21)
+    }
+
+    /// `G_jk = Σ_i u_i T_ijk` (every `i`).
+    fn contract(&self, u: &[f64], flops: &mut f64) -> Vec<f64> {
+        let (n, r) = (self.n, self.r);
+        let [f0, f1, f2] = &self.f;
+        let s = |f: &[f64]| -> Vec<f64> {
+            f.chunks(n)
+                .map(|col| col.iter().zip(u).map(|(a, b)| a * b).sum())
+                .collect()
+        };
+        let (s0, s1, s2) = (s(f0), s(f1), s(f2));
+        // X = F1ᵀ diag(s0) F2 + F0ᵀ diag(s1) F2 + F0ᵀ diag(s2) F1, G = (X + Xᵀ) / 6
+        let mut a = Vec::with_capacity(3 * r * n);
+        for (f, sv) in [(f1, &s0), (f0, &s1), (f0, &s2)] {
+            for (col, &x) in f.chunks(n).zip(sv.iter()) {
+                a.extend(col.iter().map(|v| v * x));
+            }
+        }
+        let mut b = Vec::with_capacity(3 * r * n);
+        b.extend_from_slice(f2);
+        b.extend_from_slice(f2);
+        b.extend_from_slice(f1);
+        let mut x = vec![0.0; n * n];
+        gemm(
+            n,
+            3 * r,
+            n,
+            View::trans(&a, n),
+            View::rows(&b, n),
+            0.0,
+            &mut x,
+        );
+        let mut g = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                g[i * n + j] = (x[i * n + j] + x[j * n + i]) / 6.0;
+            }
+        }
+        *flops += (6 * r * n * n + 12 * r * n + 2 * n * n) as f64;
+        g
+    }
+}
+
+/// `(T_iii, T_iij)` of a third cumulant.
+type Slices = (Vec<f64>, Vec<f64>);
+
+/// A path diagram's leg: `(multiplicity at the end, at the centre)` of each of its blocks, sorted,
+/// and the Wick order at the end.
+type LegKey = (Vec<(usize, usize)>, usize);
+
+/// One all-distinct diagram, by kind.
+enum Shape {
+    /// A single block on the three positions: its degree and positions, and `k`.
+    Single {
+        deg: usize,
+        pos: [usize; 6],
+        k: [usize; 3],
+    },
+    /// `X(i_a, i_b) Y(i_b, i_c)`: end `a`, centre `b`, end `c`; the blocks of each leg.
+    Path {
+        ends: [usize; 3],
+        key: LegKey,
+        left: Vec<(usize, [usize; 6])>,
+        right: Vec<(usize, [usize; 6])>,
+        k: [usize; 3],
+    },
+}
+
+/// The plans of a factored `K = 3` layer.
+struct FacPlans {
+    /// Every slice but the all-distinct one; the trace rows without the all-distinct `T` block.
+    pats: Vec<Vec<usize>>,
+    plans: Vec<SlicePlan>,
+    plan5: Option<SlicePlan>,
+    /// The trace rows' diagrams made of the all-distinct `T` block alone: `(coef, k)`.
+    single5: Vec<(f64, [usize; 4])>,
+    /// The all-distinct slice's diagrams (coefficient, shape).
+    tri: Vec<(f64, Shape)>,
+    need: [[bool; KMAX + 1]; PMAX],
+}
+
+fn shape(dg: &Diagram) -> Shape {
+    let supp =
+        |v: &[usize; 4]| -> u32 { (0..3).filter(|&a| v[a] > 0).fold(0, |m, a| m | (1 << a)) };
+    let k = [dg.k[0], dg.k[1], dg.k[2]];
+    if dg.blocks.len() == 1 && supp(&dg.vecs[0]) == 0b111 {
+        return Shape::Single {
+            deg: dg.blocks[0].deg,
+            pos: dg.blocks[0].pos,
+            k,
+        };
+    }
+    let sets: Vec<u32> = dg.vecs.iter().map(supp).collect();
+    let mut edges: Vec<u32> = sets.clone();
+    edges.sort_unstable();
+    edges.dedup();
+    assert!(
+        edges.len() == 2 && edges.iter().all(|e| e.count_ones() == 2),
+        "not a path: {sets:?}"
+    );
+    let centre = (edges[0] & edges[1]).trailing_zeros() as usize;
+    let end = |e: u32| (e & !(1 << centre)).trailing_zeros() as usize;
+    let leg = |e: u32, a: usize| -> (Vec<(usize, [usize; 6])>, LegKey) {
+        let mut blocks = Vec::new();
+        let mut key = Vec::new();
+        for ((b, v), &s) in dg.blocks.iter().zip(&dg.vecs).zip(&sets) {
+            if s == e {
+                blocks.push((b.deg, b.pos));
+                key.push((v[a], v[centre]));
+            }
+        }
+        key.sort_unstable();
+        (blocks, (key, dg.k[a]))
+    };
+    let (a, c) = (end(edges[0]), end(edges[1]));
+    let (la, ka) = leg(edges[0], a);
+    let (lc, kc) = leg(edges[1], c);
+    // the lighter leg on the left, so that diagrams group by it
+    if ka <= kc {
+        Shape::Path {
+            ends: [a, centre, c],
+            key: ka,
+            left: la,
+            right: lc,
+            k,
+        }
+    } else {
+        Shape::Path {
+            ends: [c, centre, a],
+            key: kc,
+            left: lc,
+            right: la,
+            k,
+        }
+    }
+}
+
+fn fac_plans(augment: bool, first: bool) -> &'static FacPlans {
+    static CACHE: [OnceLock<FacPlans>; 4] = [const { OnceLock::new() }; 4];
+    CACHE[usize::from(augment) * 2 + usize::from(first)].get_or_init(|| {
+        let budget = 2 + usize::from(augment);
+        let max_deg = if first { 2 } else { 4 };
+        let dg: Vec<Vec<Diagram>> = (1..=3).map(|d| diagrams(d, budget, max_deg)).collect();
+        // SIMPLE reads degree 4 only through its double trace Σ_ij κ4_iijj: no (3, 1) slice
+        let mut pats: Vec<Vec<usize>> = vec![
+            vec![1],
+            vec![2],
+            vec![3],
+            vec![4],
+            vec![1, 1],
+            vec![2, 1],
+            vec![2, 2],
+        ];
+        if augment {
+            pats.push(vec![3, 1]);
+        }
+        let plans: Vec<SlicePlan> = pats
+            .iter()
+            .map(|p| SlicePlan::new(&dg[p.len() - 1], p, true, 3))
+            .collect();
+        let all3 = [1usize, 1, 1, 0];
+        let (plan5, single5) = if augment {
+            let rest: Vec<Diagram> = dg[2]
+                .iter()
+                .filter(|d| !d.vecs.contains(&all3))
+                .cloned()
+                .collect();
+            let single: Vec<(f64, [usize; 4])> = dg[2]
+                .iter()
+                .filter(|d| d.vecs.len() == 1 && d.vecs[0] == all3)
+                .map(|d| (d.coef, d.k))
+                .collect();
+            (Some(SlicePlan::new(&rest, &[1, 1, 2], true, 3)), single)
+        } else {
+            (None, Vec::new())
+        };
+        let tri: Vec<(f64, Shape)> = dg[2]
+            .iter()
+            .filter(|d| factored_keeps(&[1, 1, 1], d, 3))
+            .map(|d| {
+                debug_assert!(is_hypertree(&d.vecs, 3));
+                (d.coef, shape(d))
+            })
+            .collect();
+        let mut need = [[false; KMAX + 1]; PMAX];
+        for pl in plans.iter().chain(plan5.iter()) {
+            for g in &pl.groups {
+                need[pl.p[pl.d - 1] - 1][g.k_l] = true;
+                for (_, _, k) in &g.members {
+                    for a in 0..pl.d - 1 {
+                        need[pl.p[a] - 1][k[a]] = true;
+                    }
+                }
+            }
+        }
+        for (_, k) in &single5 {
+            need[0][k[0]] = true;
+            need[0][k[1]] = true;
+            need[1][k[2]] = true;
+        }
+        for d in &dg[2] {
+            if factored_keeps(&[1, 1, 1], d, 3) {
+                for a in 0..3 {
+                    need[0][d.k[a]] = true;
+                }
+            }
+        }
+        FacPlans {
+            pats,
+            plans,
+            plan5,
+            single5,
+            tri,
+            need,
+        }
+    })
+}
+
+/// The all-distinct third cumulant of the activations in factored form (before the repeated
+/// entries are corrected): the carried `T`, the single `κ4` blocks and the paths; with its
+/// repeated slices `(T_iii, T_iij)` (the carried part's from the pre-activation slices `pre_sl`,
+/// which the Wick coefficients only rescale).
+fn all_distinct(
+    fp: &FacPlans,
+    pre: &Pre<'_>,
+    third: Option<&Cp>,
+    pre_sl: Option<&Slices>,
+    wk: &Wicks,
+    flops: &mut f64,
+) -> (Cp, Slices) {
+    let n = pre.n;
+    let w = |k: usize| wk.row(1, k);
+    let mut out = Cp::new(n);
+    let mut carried: Option<(Cp, Slices)> = None;
+    // single blocks, merged by (degree, the Wick orders with the doubled position first)
+    let mut singles: Vec<(usize, [usize; 3], f64)> = Vec::new();
+    // paths grouped by their left leg
+    let mut groups: Vec<(LegKey, Vec<(f64, &Shape)>)> = Vec::new();
+    for (coef, sh) in &fp.tri {
+        match sh {
+            Shape::Single { deg, pos, k } => {
+                let ks = if *deg == 4 {
+                    // the doubled position first, then the other two in order
+                    let x = (0..3).find(|&a| pos[..4].iter().filter(|&&p| p == a).count() == 2);
+                    let x = x.expect("a (2, 1, 1) block");
+                    let o: Vec<usize> = (0..3).filter(|&a| a != x).collect();
+                    [k[x], k[o[0]], k[o[1]]]
+                } else {
+                    *k
+                };
+                match singles.iter_mut().find(|(d, kk, _)| d == deg && *kk == ks) {
+                    Some(s) => s.2 += coef,
+                    None => singles.push((*deg, ks, *coef)),
+                }
+            }
+            Shape::Path { key, .. } => match groups.iter_mut().find(|(kk, _)| kk == key) {
+                Some(g) => g.1.push((*coef, sh)),
+                None => groups.push((key.clone(), vec![(*coef, sh)])),
+            },
+        }
+    }
+    let ident = |scale: &[f64]| -> Vec<f64> {
+        let mut f = vec![0.0; n * n];
+        for i in 0..n {
+            f[i * n + i] = scale[i];
+        }
+        f
+    };
+    let by = |m: &[f64], scale: &[f64], c: f64| -> Vec<f64> {
+        // column r = c · M[r, ·] ∘ scale (M symmetric)
+        let mut f = vec![0.0; n * n];
+        for r in 0..n {
+            for i in 0..n {
+                f[r * n + i] = c * m[r * n + i] * scale[i];
+            }
+        }
+        f
+    };
+    for (deg, ks, coef) in singles {
+        match deg {
+            3 => {
+                if let Some(th) = third {
+                    debug_assert!(ks[0] == ks[1] && ks[1] == ks[2]);
+                    let wv = w(ks[0]);
+                    let mut t = th.clone();
+                    for f in &mut t.f {
+                        for col in f.chunks_mut(n) {
+                            for (x, s) in col.iter_mut().zip(wv) {
+                                *x *= s;
+                            }
+                        }
+                    }
+                    for x in &mut t.f[0] {
+                        *x *= coef;
+                    }
+                    let (d3, d21) = pre_sl.expect("slices of the carried T");
+                    let c3: Vec<f64> = (0..n).map(|i| coef * wv[i].powi(3) * d3[i]).collect();
+                    let c21: Vec<f64> = (0..n * n)
+                        .map(|q| coef * wv[q / n] * wv[q / n] * wv[q % n] * d21[q])
+                        .collect();
+                    debug_assert!(carried.is_none());
+                    carried = Some((t, (c3, c21)));
+                }
+            }
+            4 => {
+                // coef · w_x w_y w_z Sym(A ⊗ M) on (x, x, y, z): (A_xx M_yz + 2 A_xy M_xz
+                // + 2 A_xz M_xy + A_yz M_xx) / 6
+                let Some(a) = pre.a4 else { continue };
+                let (wx, wy, wz) = (w(ks[0]), w(ks[1]), w(ks[2]));
+                let mdense: Vec<f64> = match pre.metric {
+                    Some(m) => m.to_vec(),
+                    None => ident(&vec![pre.avg; n]),
+                };
+                let mm = &mdense;
+                let c6 = coef / 6.0;
+                let mdiag: Vec<f64> = (0..n).map(|i| mm[i * n + i] * wx[i]).collect();
+                // A_yz M_xx (the only one left on distinct indices with a diagonal metric)
+                let fx = (0..n * n).map(|q| c6 * mdiag[q % n]).collect::<Vec<_>>();
+                out.push(&fx, &by(a, wy, 1.0), &ident(wz));
+                if pre.metric.is_some() {
+                    let adiag: Vec<f64> = (0..n).map(|i| a[i * n + i] * wx[i]).collect();
+                    let fx = (0..n * n).map(|q| c6 * adiag[q % n]).collect::<Vec<_>>();
+                    out.push(&fx, &by(mm, wy, 1.0), &ident(wz));
+                    let dx: Vec<f64> = (0..n).map(|i| 2.0 * c6 * wx[i]).collect();
+                    out.push(&ident(&dx), &by(a, wy, 1.0), &by(mm, wz, 1.0));
+                    out.push(&ident(&dx), &by(mm, wy, 1.0), &by(a, wz, 1.0));
+                }
+                *flops += 12.0 * (n * n) as f64;
+            }
+            _ => unreachable!("single blocks of degree 3 or 4"),
+        }
+    }
+    // a leg's matrix L(i_end, r_centre) = Π blocks, 0 on the diagonal
+    let leg = |blocks: &[(usize, [usize; 6])], end: usize, centre: usize| -> Vec<f64> {
+        let mut x = vec![0.0; n * n];
+        let mut ix = [0usize; 6];
+        for i in 0..n {
+            for r in 0..n {
+                if i == r {
+                    continue;
+                }
+                let mut v = 1.0;
+                for (deg, pos) in blocks {
+                    for (s, &p) in pos[..*deg].iter().enumerate() {
+                        ix[s] = if p == end {
+                            i
+                        } else {
+                            debug_assert_eq!(p, centre);
+                            r
+                        };
+                    }
+                    v *= pre.block(&ix[..*deg]);
+                }
+                x[i * n + r] = v;
+            }
+        }
+        x
+    };
+    for (_, members) in groups {
+        let Shape::Path { ends, left, k, .. } = members[0].1 else {
+            unreachable!()
+        };
+        let xl = leg(left, ends[0], ends[1]);
+        let wa = w(k[ends[0]]);
+        // F_a[r, i] = X(i, r) w_a(i)
+        let mut fa = vec![0.0; n * n];
+        for i in 0..n {
+            for r in 0..n {
+                fa[r * n + i] = xl[i * n + r] * wa[i];
+            }
+        }
+        // F_c[r, i] = Σ coef w_b(r) Y(r, i) w_c(i), Y(r, i) the right leg with the centre at r
+        let mut fc = vec![0.0; n * n];
+        for (coef, sh) in members {
+            let Shape::Path { ends, right, k, .. } = sh else {
+                unreachable!()
+            };
+            let y = leg(right, ends[2], ends[1]); // y[i * n + r]: end i, centre r
+            let (wb, wc) = (w(k[ends[1]]), w(k[ends[2]]));
+            for r in 0..n {
+                for i in 0..n {
+                    fc[r * n + i] += coef * wb[r] * y[i * n + r] * wc[i];
+                }
+            }
+            *flops += 4.0 * (n * n) as f64;
+        }
+        let ones = vec![1.0; n];
+        out.push(&fa, &ident(&ones), &fc);
+    }
+    let (mut s3, mut s21) = out.slices(flops);
+    if let Some((t, (c3, c21))) = carried {
+        for (x, y) in s3.iter_mut().zip(&c3) {
+            *x += y;
+        }
+        for (x, y) in s21.iter_mut().zip(&c21) {
+            *x += y;
+        }
+        let mut all = t;
+        all.push(&out.f[0], &out.f[1], &out.f[2]);
+        return (all, (s3, s21));
+    }
+    (out, (s3, s21))
+}
+
+/// A factor of one separable term of a trace row: a cumulant block, or an entry of the fourth
+/// cumulant's core `A` or of the metric `M`, on positions of `(j, k, i)`.
+#[derive(Clone, Copy)]
+enum Factor {
+    Block(usize, [usize; 6]),
+    A(usize, usize),
+    M(usize, usize),
+}
+
+impl Factor {
+    /// The positions it reads, as a bit set.
+    fn support(self) -> u32 {
+        match self {
+            Factor::Block(deg, pos) => pos[..deg].iter().fold(0, |m, &p| m | (1 << p)),
+            Factor::A(x, y) | Factor::M(x, y) => (1 << x) | (1 << y),
+        }
+    }
+
+    fn eval(self, pre: &Pre<'_>, at: [usize; 3]) -> f64 {
+        let n = pre.n;
+        match self {
+            Factor::Block(deg, pos) => {
+                let mut ix = [0usize; 6];
+                for (s, &p) in pos[..deg].iter().enumerate() {
+                    ix[s] = at[p];
+                }
+                pre.block(&ix[..deg])
+            }
+            Factor::A(x, y) => pre.a4.map_or(0.0, |a| a[at[x] * n + at[y]]),
+            Factor::M(x, y) => pre.met(at[x], at[y]),
+        }
+    }
+}
+
+/// `R_jk = Σ_{i ∉ {j, k}} pK(φ_j, φ_k, φ_i²)` over the diagrams of `plan` (pattern `(1, 1, 2)`,
+/// no third-cumulant block on all three positions), by matrix products: a fourth-cumulant block
+/// `Sym(A ⊗ M)` on all three positions is split into its six products `A·M`; then every factor
+/// of a term reads `(j, k)`, `(j, i)`, `(k, i)` or `i` alone, and the term's sum over `i` is
+/// `E(j, k) (P diag(w) Qᵀ)_jk`, times the group's scalar (its other blocks and Wick coefficients).
+fn trace_rows(plan: &SlicePlan, pre: &Pre<'_>, wk: &Wicks, flops: &mut f64) -> Vec<f64> {
+    let n = pre.n;
+    let n2 = n * n;
+    debug_assert_eq!(plan.p, [1, 1, 2]);
+    let mut out = vec![0.0; n2];
+    let mut sc = vec![0.0; n2];
+    let mut pm = vec![0.0; n2];
+    let mut qm = vec![0.0; n2];
+    let mut em = vec![0.0; n2];
+    let mut prod = vec![0.0; n2];
+    for g in &plan.groups {
+        // the group's scalar on (j < k)
+        sc.fill(0.0);
+        for (coef, free, k) in &g.members {
+            let (w0, w1) = (wk.row(plan.p[0], k[0]), wk.row(plan.p[1], k[1]));
+            for j in 0..n {
+                for kk in j + 1..n {
+                    let mut v = coef * w0[j] * w1[kk];
+                    for &f in free {
+                        let b = &plan.fspecs[f];
+                        v *= Factor::Block(b.deg, b.pos).eval(pre, [j, kk, 0]);
+                    }
+                    sc[j * n + kk] += v;
+                }
+            }
+        }
+        // the blocks touching i, as separable terms (coefficient, factors)
+        let mut terms: Vec<(f64, Vec<Factor>)> = vec![(1.0, Vec::new())];
+        for &sid in &g.specs {
+            let b = plan.specs[sid];
+            let f = Factor::Block(b.deg, b.pos);
+            if f.support() != 0b111 {
+                for t in &mut terms {
+                    t.1.push(f);
+                }
+                continue;
+            }
+            assert!(
+                b.deg == 4 && pre.a4.is_some(),
+                "a third-cumulant block on all three positions"
+            );
+            let sl = &b.pos[..4];
+            let mut next = Vec::new();
+            for (x, y, z, u) in [
+                (0, 1, 2, 3),
+                (0, 2, 1, 3),
+                (0, 3, 1, 2),
+                (1, 2, 0, 3),
+                (1, 3, 0, 2),
+                (2, 3, 0, 1),
+            ] {
+                for (c, fs) in &terms {
+                    let mut fs = fs.clone();
+                    fs.push(Factor::A(sl[x], sl[y]));
+                    fs.push(Factor::M(sl[z], sl[u]));
+                    next.push((c / 6.0, fs));
+                }
+            }
+            terms = next;
+        }
+        let wl0 = wk.row(plan.p[2], g.k_l);
+        for (coef, fs) in &terms {
+            let mut wl: Vec<f64> = wl0.iter().map(|x| coef * x).collect();
+            pm.fill(1.0);
+            qm.fill(1.0);
+            em.fill(1.0);
+            let (mut has_p, mut has_q) = (false, false);
+            for &f in fs {
+                let supp = f.support();
+                if supp & 0b100 == 0 {
+                    for j in 0..n {
+                        for kk in j + 1..n {
+                            em[j * n + kk] *= f.eval(pre, [j, kk, 0]);
+                        }
+                    }
+                } else if supp == 0b100 {
+                    for (i, x) in wl.iter_mut().enumerate() {
+                        *x *= f.eval(pre, [0, 0, i]);
+                    }
+                } else if supp & 0b010 == 0 {
+                    has_p = true;
+                    for j in 0..n {
+                        for i in 0..n {
+                            pm[j * n + i] *= f.eval(pre, [j, 0, i]);
+                        }
+                    }
+                } else {
+                    debug_assert_eq!(supp & 0b001, 0);
+                    has_q = true;
+                    for kk in 0..n {
+                        for i in 0..n {
+                            qm[kk * n + i] *= f.eval(pre, [0, kk, i]);
+                        }
+                    }
+                }
+            }
+            // Σ_{i ∉ {j, k}} w_i P(j, i) Q(k, i); with P ≡ 1 or Q ≡ 1 a matrix-vector product
+            let mv = |m: &[f64]| -> Vec<f64> {
+                (0..n)
+                    .map(|a| {
+                        (0..n)
+                            .filter(|&i| i != a)
+                            .map(|i| wl[i] * m[a * n + i])
+                            .sum()
+                    })
+                    .collect()
+            };
+            match (has_p, has_q) {
+                (true, true) => {
+                    for j in 0..n {
+                        pm[j * n + j] = 0.0;
+                        qm[j * n + j] = 0.0;
+                        for i in 0..n {
+                            pm[j * n + i] *= wl[i];
+                        }
+                    }
+                    gemm(
+                        n,
+                        n,
+                        n,
+                        View::rows(&pm, n),
+                        View::trans(&qm, n),
+                        0.0,
+                        &mut prod,
+                    );
+                    *flops += 2.0 * (n2 * n) as f64;
+                }
+                (true, false) => {
+                    let pw = mv(&pm);
+                    for j in 0..n {
+                        for kk in j + 1..n {
+                            prod[j * n + kk] = pw[j] - wl[kk] * pm[j * n + kk];
+                        }
+                    }
+                }
+                (false, true) => {
+                    let qw = mv(&qm);
+                    for j in 0..n {
+                        for kk in j + 1..n {
+                            prod[j * n + kk] = qw[kk] - wl[j] * qm[kk * n + j];
+                        }
+                    }
+                }
+                (false, false) => {
+                    let tot: f64 = wl.iter().sum();
+                    for j in 0..n {
+                        for kk in j + 1..n {
+                            prod[j * n + kk] = tot - wl[j] - wl[kk];
+                        }
+                    }
+                }
+            }
+            for j in 0..n {
+                for q in j * n + j + 1..(j + 1) * n {
+                    out[q] += sc[q] * em[q] * prod[q];
+                }
+            }
+            *flops += (fs.len() * 2 + 4) as f64 * n2 as f64;
+        }
+        *flops += (g.members.len() * 4) as f64 * n2 as f64;
+    }
+    out
+}
+
+/// kprop `K = 3` with the factored third cumulant: SIMPLE (every term, so equal to the
+/// unfactored SIMPLE) or AUGMENT with the reference's factored term set.
+///
+/// # Errors
+/// [`MlpError::Cancelled`].
+#[allow(clippy::too_many_lines)]
+pub fn kprop3_factored(
+    net: &Net,
+    input: &Input,
+    init_scale: Option<&[f64]>,
+    keep_cov: bool,
+    augment: bool,
+    cancel: Cancel<'_>,
+) -> Result<Estimate, MlpError> {
+    let mut out = Estimate::default();
+    let mut mu = input.mean.clone();
+    let mut c: Vec<f64> = Vec::new();
+    let mut tf: Option<Cp> = None;
+    let mut a4: Option<Vec<f64>> = None;
+    let depth = net.depth();
+    for l in 0..depth {
+        cancel.check()?;
+        let (rows, cols) = (net.widths[l + 1], net.widths[l]);
+        let (rf, cf, n) = (rows as f64, cols as f64, rows);
+        let n2 = n * n;
+        let w = &net.weights[l];
+        let (m, s, mut flops) =
+            super::super::kprop::mean_cov_step(net, input, l, &mu, std::mem::take(&mut c));
+        let third = tf.take().map(|f| f.linear(w, rows, cols, &mut flops));
+        let pre_var: Vec<f64> = (0..n).map(|i| s[i * n + i]).collect();
+        let pre_sl = third.as_ref().map(|t| t.slices(&mut flops));
+        let lin = Linear {
+            m,
+            s,
+            third: None,
+            pre_var,
+            pre_kappa3: pre_sl.as_ref().map(|(d3, _)| d3.clone()),
+            flops,
+        };
+        let Some(Linear {
+            m,
+            s,
+            pre_var,
+            pre_kappa3,
+            ..
+        }) = lin.hidden(&mut out, keep_cov, l + 1 == depth)
+        else {
+            break;
+        };
+        let sandwich = |x: &[f64]| a_wt(&w_c(w, rows, cols, x), w, rows, cols);
+        let avg = init_scale.map_or(0.0, |sc| sc[l]);
+        let metric = dense_metric(
+            a4.is_some(),
+            init_scale.map(|_| avg),
+            w,
+            rows,
+            cols,
+            &mut flops,
+        );
+        let met = |i: usize, j: usize| -> f64 {
+            match &metric {
+                Some(mm) => mm[i * n + j],
+                None => {
+                    if i == j {
+                        avg
+                    } else {
+                        0.0
+                    }
+                }
+            }
+        };
+        let fourth: Option<Vec<f64>> = a4.take().map(|a| {
+            if augment {
+                flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+                sandwich(&a)
+            } else {
+                (0..n2).map(|ij| a[0] * met(ij / n, ij % n)).collect()
+            }
+        });
+        cancel.check()?;
+        let act = net.act(l);
+        let fp = fac_plans(augment, third.is_none());
+        let wk = Wicks::new(&fp.need, act, &m, &pre_var);
+        out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
+        flops += wk.ncoef * act.coef_flops() * rf;
+        let pre = Pre {
+            n,
+            s: &s,
+            t: None,
+            t3s: pre_sl.as_ref().map(|(d3, d21)| T3Slices { n, d3, d21 }),
+            q: None,
+            a4: fourth.as_deref(),
+            a5: None,
+            c6: 0.0,
+            metric: metric.as_deref(),
+            avg,
+        };
+        let pk = tabulate(&fp.plans, &pre, &wk, &mut flops, cancel)?;
+        // cumulants by Leonov–Shiryaev: degree 2 (C), 3 (T on repeated indices), 4 (tables)
+        let e: Vec<f64> = pk.get(&[1]).to_vec();
+        let mut kt = Tables::new(n);
+        let empty = Tables::new(n);
+        let mut cn = vec![0.0; n2];
+        let (mut t3n, mut t21n) = (vec![0.0; n], vec![0.0; n2]);
+        for deg in 2..=4 {
+            cancel.check()?;
+            let kap = Kap {
+                n,
+                mu: &e,
+                c: &cn,
+                t: &[],
+                t3s: Some(T3Slices {
+                    n,
+                    d3: &t3n,
+                    d21: &t21n,
+                }),
+                q: None,
+                k5: &empty,
+            };
+            let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
+            for p in fp.pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
+                new.push((p.clone(), ls_convert(p, pk.get(p), &kap, n)));
+            }
+            for (p, tab) in new {
+                kt.insert(&p, tab);
+            }
+            flops += 20.0 * n.pow(deg as u32 - 1) as f64 * rf;
+            if deg == 2 {
+                let (c2, c11) = (kt.get(&[2]), kt.get(&[1, 1]));
+                for i in 0..n {
+                    for j in 0..n {
+                        cn[i * n + j] = match i.cmp(&j) {
+                            std::cmp::Ordering::Equal => c2[i],
+                            std::cmp::Ordering::Less => c11[i * n + j],
+                            std::cmp::Ordering::Greater => c11[j * n + i],
+                        };
+                    }
+                }
+            } else if deg == 3 {
+                t3n.copy_from_slice(kt.get(&[3]));
+                t21n.copy_from_slice(kt.get(&[2, 1]));
+                for i in 0..n {
+                    t21n[i * n + i] = 0.0;
+                }
+            }
+        }
+        cancel.check()?;
+        // the all-distinct entries, then the repeated ones set exactly
+        let (mut tnew, (f3, f21)) =
+            all_distinct(fp, &pre, third.as_ref(), pre_sl.as_ref(), &wk, &mut flops);
+        let mut fx = vec![0.0; n2];
+        for r in 0..n {
+            for i in 0..n {
+                fx[r * n + i] = if i == r {
+                    t3n[r] - f3[r]
+                } else {
+                    3.0 * (t21n[r * n + i] - f21[r * n + i])
+                };
+            }
+        }
+        let id: Vec<f64> = (0..n2)
+            .map(|q| if q / n == q % n { 1.0 } else { 0.0 })
+            .collect();
+        tnew.push(&fx, &id, &id);
+        let kap = Kap {
+            n,
+            mu: &e,
+            c: &cn,
+            t: &[],
+            t3s: Some(T3Slices {
+                n,
+                d3: &t3n,
+                d21: &t21n,
+            }),
+            q: None,
+            k5: &kt,
+        };
+        // B_jj = κ4_jjjj + Σ_{i ≠ j} κ4_iijj (the (2, 2) table on i < j)
+        let mut b = vec![0.0; n2];
+        let (k4, k22) = (kt.get(&[4]), kt.get(&[2, 2]));
+        for j in 0..n {
+            b[j * n + j] = (0..n)
+                .map(|i| match i.cmp(&j) {
+                    std::cmp::Ordering::Equal => k4[i],
+                    std::cmp::Ordering::Less => k22[i * n + j],
+                    std::cmp::Ordering::Greater => k22[j * n + i],
+                })
+                .sum();
+        }
+        if let Some(plan) = &fp.plan5 {
+            // B_jk = Σ_{i ∉ {j, k}} κ4_iijk: the rows without the all-distinct T block, that block
+            // and the Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik through G_jk = Σ_i u_i T_ijk
+            let rsum = trace_rows(plan, &pre, &wk, &mut flops);
+            let gnew = tnew.contract(&e, &mut flops);
+            let mut cc = vec![0.0; n2];
+            gemm(
+                n,
+                n,
+                n,
+                View::rows(&cn, n),
+                View::rows(&cn, n),
+                0.0,
+                &mut cc,
+            );
+            flops += 2.0 * (n2 * n) as f64;
+            let mut single = vec![0.0; n2];
+            if let (Some(th), Some((_, d21p))) = (&third, &pre_sl) {
+                for &(coef, k) in &fp.single5 {
+                    let u: Vec<f64> = wk.row(2, k[2]).iter().map(|x| coef * x).collect();
+                    let g = th.contract(&u, &mut flops);
+                    let (wj, wkk) = (wk.row(1, k[0]), wk.row(1, k[1]));
+                    for j in 0..n {
+                        for k2 in j + 1..n {
+                            let inner =
+                                g[j * n + k2] - u[j] * d21p[j * n + k2] - u[k2] * d21p[k2 * n + j];
+                            single[j * n + k2] += wj[j] * wkk[k2] * inner;
+                        }
+                    }
+                }
+            }
+            for j in 0..n {
+                for k in j + 1..n {
+                    let ls_t = gnew[j * n + k] - e[j] * t21n[j * n + k] - e[k] * t21n[k * n + j];
+                    let ls_c = cc[j * n + k]
+                        - cn[j * n + j] * cn[j * n + k]
+                        - cn[k * n + j] * cn[k * n + k];
+                    let v = rsum[j * n + k] + single[j * n + k] - 2.0 * ls_t - 2.0 * ls_c
+                        + kap.get(&[j, j, j, k])
+                        + kap.get(&[k, k, j, k]);
+                    b[j * n + k] = v;
+                    b[k * n + j] = v;
+                }
+            }
+        }
+        let tr_b: f64 = (0..n).map(|j| b[j * n + j]).sum();
+        let tr_a = 3.0 * tr_b / (rf + 2.0);
+        let a_new: Vec<f64> = if augment {
+            (0..n2)
+                .map(|jk| {
+                    let diag = if jk / n == jk % n { tr_a } else { 0.0 };
+                    (6.0 * b[jk] - diag) / (rf + 4.0)
+                })
+                .collect()
+        } else {
+            vec![tr_a / rf]
+        };
+        flops += 60.0 * rf * rf;
+        let post_var: Vec<f64> = (0..n).map(|i| cn[i * n + i]).collect();
+        out.layers.push(LayerEstimate {
+            pre_mean: m,
+            pre_var,
+            post_mean: e.clone(),
+            post_var,
+            pre_cov: if keep_cov { Some(s) } else { None },
+            pre_kappa3,
+        });
+        out.flops_by_layer.push(flops);
+        mu = e;
+        c = cn;
+        tf = Some(tnew);
+        a4 = Some(a_new);
+    }
+    Ok(out)
+}
