@@ -230,11 +230,32 @@ def test_kprop_factor_keeps_the_references_term_sets() -> None:
         assert 0.0 < diff < 0.05 * float(np.max(np.sqrt(np.abs(full["pre_var"][-1]))))
 
 
-def test_kprop4_is_bit_identical_for_any_thread_count() -> None:
-    net = _rng_net([9, 14, 14, 14, 3], "tanh", seed=14)
+def test_kprop3_simple_runs_past_the_dense_width_limit() -> None:
+    # K = 3 SIMPLE keeps the third cumulant factored (O(n^2) numbers per unit of rank): width 300,
+    # past the dense n^3 limit of 256. One hidden layer: the mean is exact (closed form); identity
+    # activations: mean, covariance and the vanishing third cumulant exact through two layers.
+    net = _rng_net([5, 300, 4], "relu", seed=21)
+    w1, b1, w2, b2 = net.weights[0], net.biases[0], net.weights[1], net.biases[1]
+    m, s = b1, np.sqrt(np.sum(w1 * w1, axis=1))
+    g0 = s * np.exp(-0.5 * (m / s) ** 2) / math.sqrt(2 * math.pi) + m * special.ndtr(m / s)
+    est = net.estimate("kprop", k_max=3)
+    np.testing.assert_allclose(est.mean, w2 @ g0 + b2, rtol=1e-9, atol=1e-10)
+    assert est.diagnostics["reliable"]
+    ident = _rng_net([6, 300, 300, 3], "identity", seed=22)
+    v1, v2, v3 = ident.weights
+    c1, c2, c3 = ident.biases
+    est = ident.estimate("kprop", k_max=3, keep_cov=True)
+    np.testing.assert_allclose(est.mean, v3 @ (v2 @ c1 + c2) + c3, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(est.cov[-1], v3 @ v2 @ v1 @ v1.T @ v2.T @ v3.T, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(est.kappa3[-1], 0.0, atol=1e-10)
+
+
+@pytest.mark.parametrize("k", [3, 4])
+def test_kprop_is_bit_identical_for_any_thread_count(k: int) -> None:
+    net = _rng_net([9, 70, 70, 14, 3] if k == 3 else [9, 14, 14, 14, 3], "tanh", seed=14)
     for kind in ("simple", "augment"):
-        a = net.estimate("kprop", k_max=4, kind=kind, threads=1)
-        b = net.estimate("kprop", k_max=4, kind=kind, threads=2)
+        a = net.estimate("kprop", k_max=k, kind=kind, threads=1)
+        b = net.estimate("kprop", k_max=k, kind=kind, threads=2)
         np.testing.assert_array_equal(a.mean, b.mean)
         np.testing.assert_array_equal(a.variances[-1], b.variances[-1])
         assert a.flops == b.flops > 0
@@ -249,7 +270,9 @@ def test_kprop_bad_options() -> None:
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
         net.estimate("kprop", k_max=5)
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
-        mlp.random_mlp([4, 300, 2], seed=0).estimate("kprop", k_max=3)
+        mlp.random_mlp([4, 1030, 2], seed=0).estimate("kprop", k_max=3)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
+        mlp.random_mlp([4, 300, 2], seed=0).estimate("kprop", k_max=3, kind="augment", factor=True)
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
         net.estimate("kprop", k_max=0)
     with pytest.raises(errors.InvalidArgumentError, match=r"^kind"):

@@ -589,10 +589,21 @@ class MLP:
                 )
             check_bytes("weights", 8 * (6 * wmax * wmax + 4 * wmax**4), f"kprop k_max=4 on widths up to {wmax}")
             return
+        if method == "kprop3_simple":
+            # the third cumulant in factored form: rank ~2n per layer, O(n^2 rank) per layer
+            if wmax > 1024:
+                raise InvalidArgumentError(
+                    f"k_max: kprop with k_max=3, kind='simple' needs every width at most 1024, got width {wmax}"
+                )
+            rank = 2 * wmax * self.depth
+            check_bytes("weights", 8 * (9 * wmax * rank + 12 * wmax * wmax), f"kprop k_max=3 on widths up to {wmax}")
+            check_steps("weights", sum(20 * w[i + 1] ** 2 * rank for i in range(self.depth)), f"kprop k_max=3 on widths {w}")
+            return
         if method.startswith("kprop3_"):
             if wmax > 256:
                 raise InvalidArgumentError(
-                    f"k_max: kprop with k_max=3 needs every width at most 256 (n^3 third cumulants), got width {wmax}"
+                    f"k_max: kprop with k_max=3, kind='augment' needs every width at most 256 (n^3 work per "
+                    f"activation), got width {wmax}"
                 )
             method = "cumulant3"
         cubes = 3 * wmax**3 if method == "cumulant3" else 0
@@ -663,11 +674,13 @@ class MLP:
             input covariance enters through its trace ``tr Σ / n₀`` only); ``K = 2``: the mean and
             the full covariance (``simple`` equals ``cov_prop`` with ``mehler_order=1``;
             ``augment`` adds the third cumulant's one-trace part ``Sym(a ⊗ I)`` and the fourth's
-            pure trace ``c Sym(I ⊗ I)``); ``K = 3`` (widths ≤ 256): also the full third cumulant
-            (``n³`` numbers, cost ``~n⁴`` per layer) and the fourth's pure trace (``simple``) or
-            its one-trace part ``Sym(A ⊗ I)`` with an ``n × n`` core ``A`` (``augment``, which also
-            sums the diagrams of cost 3: ``~n³`` more work per activation, a few times ``simple``'s
-            time); ``K = 4`` (widths ≤ 128): the first four cumulants in full (``n⁴`` numbers, cost
+            pure trace ``c Sym(I ⊗ I)``); ``K = 3``: also the full third cumulant and the fourth's
+            pure trace (``simple``, widths ≤ 1024: the third cumulant is kept in the reference's
+            factored form ``Sym(Σ_r a_r ⊗ b_r ⊗ c_r)``, rank ``~2n`` more per layer, cost
+            ``~n³ × depth`` per layer) or its one-trace part ``Sym(A ⊗ I)`` with an ``n × n`` core
+            ``A`` (``augment``, widths ≤ 256, which also sums the diagrams of cost 3: the third
+            cumulant dense, ``n³`` numbers and ``~n⁴`` per layer; with ``factor=True`` factored
+            as ``simple``); ``K = 4`` (widths ≤ 128): the first four cumulants in full (``n⁴`` numbers, cost
             ``~5 n⁵`` per layer for the fourth cumulant's linear step; ``simple``), plus the fifth
             cumulant's one-trace part ``Sym(A ⊗ I)`` with an order-3 core and the sixth's pure trace
             (``augment``, diagrams up to cost 4).
@@ -692,7 +705,9 @@ class MLP:
             the augmented diagrams that do not factor: in the all-distinct slice of degree ``K``
             only hypertree diagrams are kept, and elsewhere no diagram that multiplies the
             all-distinct degree-``K`` block with another block; a slightly different estimate
-            (the reference's), not a faster evaluation of the same one (we evaluate densely).
+            (the reference's). ``K = 3`` keeps the third cumulant factored as the reference does
+            (for ``simple`` whatever ``factor`` is: the same numbers); ``K = 4`` evaluates the
+            factored term set densely (``n⁴``).
 
         Returns
         -------
@@ -709,7 +724,8 @@ class MLP:
         Raises
         ------
         InvalidArgumentError
-            Unknown method, bad order, ``cumulant3`` or kprop ``k_max=3`` above width 256, kprop
+            Unknown method, bad order, ``cumulant3`` or kprop ``k_max=3`` augment above width 256
+            (``simple``: 1024), kprop
             ``k_max=4`` above width 128, ``k_max`` outside 1..4, bad ``kind``.
         """
         method = _method("method", method, _METHODS)  # type: ignore[assignment]

@@ -31,13 +31,14 @@ pub enum Method {
     KProp1,
     /// kprop `K = 2`, kind AUGMENT ([`super::kprop::kprop2_augment`]).
     KProp2Augment,
-    /// kprop `K = 3`, kind SIMPLE (full third cumulant, n ≤ [`CUMULANT3_MAX_WIDTH`]).
+    /// kprop `K = 3`, kind SIMPLE (full third cumulant, kept factored as the reference's
+    /// `factor=True`, which keeps every SIMPLE term; n ≤ [`KPROP3_SIMPLE_MAX_WIDTH`]).
     KProp3Simple,
-    /// kprop `K = 3`, kind AUGMENT ([`super::kprop3::kprop3`]: also the fourth cumulant's
+    /// kprop `K = 3`, kind AUGMENT ([`super::kprop4::kprop3_rows`]: also the fourth cumulant's
     /// one-trace part `Sym(A ⊗ I)` and the diagrams of cost 3; n ≤ [`CUMULANT3_MAX_WIDTH`]).
     KProp3Augment,
     /// kprop `K = 3`, kind AUGMENT with the reference's factored term set (`factor=True`: the
-    /// augmented diagrams that do not factor are dropped).
+    /// augmented diagrams that do not factor are dropped; the third cumulant kept factored).
     KProp3AugmentFactor,
     /// kprop `K = 4`, kind SIMPLE ([`super::kprop4::kprop4`]: `κ1 … κ4` in full, `n⁴` numbers;
     /// n ≤ [`KPROP4_MAX_WIDTH`]). The reference's factored SIMPLE keeps every term: the same.
@@ -51,7 +52,12 @@ pub enum Method {
 /// Largest width accepted by the `K = 4` kprop methods (the fourth cumulant has `n⁴` entries).
 pub const KPROP4_MAX_WIDTH: usize = 128;
 
-/// Largest width accepted by [`Method::Cumulant3`] (the third cumulant has `n³` entries).
+/// Largest width accepted by [`Method::KProp3Simple`] (the third cumulant factored: `~2 n` more
+/// rank per layer, `O(n² · rank)` work per layer).
+pub const KPROP3_SIMPLE_MAX_WIDTH: usize = 1024;
+
+/// Largest width accepted by [`Method::Cumulant3`] and the dense `K = 3` AUGMENT (the third
+/// cumulant has `n³` entries).
 pub const CUMULANT3_MAX_WIDTH: usize = 256;
 
 /// Options of [`estimate`].
@@ -196,11 +202,16 @@ pub fn estimate(
             | Method::KProp3AugmentFactor
     ) {
         let wmax = net.widths.iter().copied().max().unwrap_or(0);
-        if wmax > CUMULANT3_MAX_WIDTH {
+        let limit = if opts.method == Method::KProp3Simple {
+            KPROP3_SIMPLE_MAX_WIDTH
+        } else {
+            CUMULANT3_MAX_WIDTH
+        };
+        if wmax > limit {
             return Err(MlpError::TooLarge {
                 what: "method",
                 n: wmax as u64,
-                limit: CUMULANT3_MAX_WIDTH as u64,
+                limit: limit as u64,
             });
         }
     }
@@ -241,11 +252,12 @@ pub fn estimate(
                 wmax.checked_pow(4).and_then(|x| x.checked_mul(4))
             } else if matches!(
                 opts.method,
-                Method::Cumulant3
-                    | Method::KProp3Simple
-                    | Method::KProp3Augment
-                    | Method::KProp3AugmentFactor
+                Method::KProp3Simple | Method::KProp3AugmentFactor
             ) {
+                // the factors (rank ≤ 9 n per layer) and the slices' stacked copies
+                wmax.checked_mul(wmax)
+                    .and_then(|x| x.checked_mul(27 * net.depth().max(1)))
+            } else if matches!(opts.method, Method::Cumulant3 | Method::KProp3Augment) {
                 wmax.checked_pow(3).and_then(|x| x.checked_mul(3))
             } else {
                 Some(0)
