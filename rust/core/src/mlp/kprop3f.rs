@@ -57,6 +57,31 @@ impl Cp {
         self.f[2].extend_from_slice(f2);
     }
 
+    /// Appends the rank-`n` term `Σ_r F0_r ⊗ d_r e_r ⊗ F2_r` (`f0`, `f2` by column, `n × n`) and
+    /// adds its repeated slices to `acc` in `O(n²)`: `T_iii = F0_ii d_i F2_ii`,
+    /// `3 T_iij = F0_ii d_i F2_ij + F0_ji F2_ji d_j + d_i F2_ii F0_ij` (`F_ri`: column `r`, row `i`).
+    fn push_diag(&mut self, f0: &[f64], d: &[f64], f2: &[f64], acc: &mut Slices) {
+        let n = self.n;
+        let mut f1 = vec![0.0; n * n];
+        for i in 0..n {
+            f1[i * n + i] = d[i];
+        }
+        self.push(f0, &f1, f2);
+        let (s3, s21) = acc;
+        for i in 0..n {
+            let (a, c) = (f0[i * n + i], f2[i * n + i]);
+            s3[i] += a * d[i] * c;
+            for j in 0..n {
+                if j != i {
+                    s21[i * n + j] += (a * d[i] * f2[i * n + j]
+                        + f0[j * n + i] * f2[j * n + i] * d[j]
+                        + d[i] * c * f0[i * n + j])
+                        / 3.0;
+                }
+            }
+        }
+    }
+
     /// `T ×₁W ×₂W ×₃W`: every factor column `W F_r` (`W` is `rows × cols`, `self.n = cols`).
     fn linear(&self, w: &[f64], rows: usize, cols: usize, flops: &mut f64) -> Cp {
         let f = std::array::from_fn(|a| {
@@ -347,6 +372,7 @@ fn all_distinct(
     let w = |k: usize| wk.row(1, k);
     let mut out = Cp::new(n);
     let mut carried: Option<(Cp, Slices)> = None;
+    let mut acc: Slices = (vec![0.0; n], vec![0.0; n * n]);
     // single blocks, merged by (degree, the Wick orders with the doubled position first)
     let mut singles: Vec<(usize, [usize; 3], f64)> = Vec::new();
     // paths grouped by their left leg
@@ -431,14 +457,20 @@ fn all_distinct(
                 let mdiag: Vec<f64> = (0..n).map(|i| mm[i * n + i] * wx[i]).collect();
                 // A_yz M_xx (the only one left on distinct indices with a diagonal metric)
                 let fx = (0..n * n).map(|q| c6 * mdiag[q % n]).collect::<Vec<_>>();
-                out.push(&fx, &by(a, wy, 1.0), &ident(wz));
+                out.push_diag(&fx, wz, &by(a, wy, 1.0), &mut acc);
                 if pre.metric.is_some() {
                     let adiag: Vec<f64> = (0..n).map(|i| a[i * n + i] * wx[i]).collect();
                     let fx = (0..n * n).map(|q| c6 * adiag[q % n]).collect::<Vec<_>>();
-                    out.push(&fx, &by(mm, wy, 1.0), &ident(wz));
+                    out.push_diag(&fx, wz, &by(mm, wy, 1.0), &mut acc);
                     let dx: Vec<f64> = (0..n).map(|i| 2.0 * c6 * wx[i]).collect();
-                    out.push(&ident(&dx), &by(a, wy, 1.0), &by(mm, wz, 1.0));
-                    out.push(&ident(&dx), &by(mm, wy, 1.0), &by(a, wz, 1.0));
+                    if ks[1] == ks[2] {
+                        // the two mixed products are one slot swap apart: one term, twice
+                        let dx2: Vec<f64> = dx.iter().map(|x| 2.0 * x).collect();
+                        out.push_diag(&by(a, wy, 1.0), &dx2, &by(mm, wz, 1.0), &mut acc);
+                    } else {
+                        out.push_diag(&by(a, wy, 1.0), &dx, &by(mm, wz, 1.0), &mut acc);
+                        out.push_diag(&by(mm, wy, 1.0), &dx, &by(a, wz, 1.0), &mut acc);
+                    }
                 }
                 *flops += 12.0 * (n * n) as f64;
             }
@@ -446,28 +478,14 @@ fn all_distinct(
         }
     }
     // a leg's matrix L(i_end, r_centre) = Π blocks, 0 on the diagonal
-    let leg = |blocks: &[(usize, [usize; 6])], end: usize, centre: usize| -> Vec<f64> {
-        let mut x = vec![0.0; n * n];
-        let mut ix = [0usize; 6];
+    let mut cache = BlockCache::new(pre);
+    let mut leg = |blocks: &[(usize, [usize; 6])], end: usize, centre: usize| -> Vec<f64> {
+        let mut x = vec![1.0; n * n];
+        for &(deg, pos) in blocks {
+            cache.mul_into(Factor::Block(deg, pos), end, centre, &mut x);
+        }
         for i in 0..n {
-            for r in 0..n {
-                if i == r {
-                    continue;
-                }
-                let mut v = 1.0;
-                for (deg, pos) in blocks {
-                    for (s, &p) in pos[..*deg].iter().enumerate() {
-                        ix[s] = if p == end {
-                            i
-                        } else {
-                            debug_assert_eq!(p, centre);
-                            r
-                        };
-                    }
-                    v *= pre.block(&ix[..*deg]);
-                }
-                x[i * n + r] = v;
-            }
+            x[i * n + i] = 0.0;
         }
         x
     };
@@ -500,9 +518,10 @@ fn all_distinct(
             *flops += 4.0 * (n * n) as f64;
         }
         let ones = vec![1.0; n];
-        out.push(&fa, &ident(&ones), &fc);
+        out.push_diag(&fa, &ones, &fc, &mut acc);
     }
-    let (mut s3, mut s21) = out.slices(flops);
+    let (mut s3, mut s21) = acc;
+    *flops += 8.0 * (out.r * n) as f64;
     if let Some((t, (c3, c21))) = carried {
         for (x, y) in s3.iter_mut().zip(&c3) {
             *x += y;
@@ -534,19 +553,73 @@ impl Factor {
             Factor::A(x, y) | Factor::M(x, y) => (1 << x) | (1 << y),
         }
     }
+}
 
-    fn eval(self, pre: &Pre<'_>, at: [usize; 3]) -> f64 {
-        let n = pre.n;
-        match self {
-            Factor::Block(deg, pos) => {
+/// The pre-activation cumulant blocks on two indices as `n × n` tables, each built once per layer:
+/// `pair(a, b)[x n + y]` is the block with `a` slots at `x` and `b` slots at `y`.
+struct BlockCache<'a, 'b> {
+    pre: &'a Pre<'b>,
+    tabs: Vec<((usize, usize), Vec<f64>)>,
+}
+
+impl<'a, 'b> BlockCache<'a, 'b> {
+    fn new(pre: &'a Pre<'b>) -> Self {
+        BlockCache {
+            pre,
+            tabs: Vec::new(),
+        }
+    }
+
+    fn pair(&mut self, a: usize, b: usize) -> &[f64] {
+        let pos = match self.tabs.iter().position(|(k, _)| *k == (a, b)) {
+            Some(p) => p,
+            None => {
+                let n = self.pre.n;
+                let mut t = vec![0.0; n * n];
                 let mut ix = [0usize; 6];
-                for (s, &p) in pos[..deg].iter().enumerate() {
-                    ix[s] = at[p];
+                for x in 0..n {
+                    for y in 0..n {
+                        ix[..a].fill(x);
+                        ix[a..a + b].fill(y);
+                        t[x * n + y] = self.pre.block(&ix[..a + b]);
+                    }
                 }
-                pre.block(&ix[..deg])
+                self.tabs.push(((a, b), t));
+                self.tabs.len() - 1
             }
-            Factor::A(x, y) => pre.a4.map_or(0.0, |a| a[at[x] * n + at[y]]),
-            Factor::M(x, y) => pre.met(at[x], at[y]),
+        };
+        &self.tabs[pos].1
+    }
+
+    /// Multiplies `out[x n + y]` by the factor with position `p` at `x` and `q` at `y` (it reads
+    /// no other position).
+    fn mul_into(&mut self, f: Factor, p: usize, q: usize, out: &mut [f64]) {
+        let n = self.pre.n;
+        let pick = |pos: usize, x: usize, y: usize| if pos == p { x } else { y };
+        match f {
+            Factor::Block(deg, pos) => {
+                let a = pos[..deg].iter().filter(|&&x| x == p).count();
+                debug_assert_eq!(a + pos[..deg].iter().filter(|&&x| x == q).count(), deg);
+                let t = self.pair(a, deg - a);
+                for (o, v) in out.iter_mut().zip(t) {
+                    *o *= v;
+                }
+            }
+            Factor::A(s, t) => {
+                let a = self.pre.a4.expect("the fourth cumulant's core");
+                for x in 0..n {
+                    for y in 0..n {
+                        out[x * n + y] *= a[pick(s, x, y) * n + pick(t, x, y)];
+                    }
+                }
+            }
+            Factor::M(s, t) => {
+                for x in 0..n {
+                    for y in 0..n {
+                        out[x * n + y] *= self.pre.met(pick(s, x, y), pick(t, x, y));
+                    }
+                }
+            }
         }
     }
 }
@@ -566,20 +639,24 @@ fn trace_rows(plan: &SlicePlan, pre: &Pre<'_>, wk: &Wicks, flops: &mut f64) -> V
     let mut qm = vec![0.0; n2];
     let mut em = vec![0.0; n2];
     let mut prod = vec![0.0; n2];
+    let mut tmp = vec![0.0; n2];
+    let mut cache = BlockCache::new(pre);
     for g in &plan.groups {
         // the group's scalar on (j < k)
         sc.fill(0.0);
         for (coef, free, k) in &g.members {
             let (w0, w1) = (wk.row(plan.p[0], k[0]), wk.row(plan.p[1], k[1]));
             for j in 0..n {
-                for kk in j + 1..n {
-                    let mut v = coef * w0[j] * w1[kk];
-                    for &f in free {
-                        let b = &plan.fspecs[f];
-                        v *= Factor::Block(b.deg, b.pos).eval(pre, [j, kk, 0]);
-                    }
-                    sc[j * n + kk] += v;
+                for kk in 0..n {
+                    tmp[j * n + kk] = coef * w0[j] * w1[kk];
                 }
+            }
+            for &f in free {
+                let b = &plan.fspecs[f];
+                cache.mul_into(Factor::Block(b.deg, b.pos), 0, 1, &mut tmp);
+            }
+            for (x, t) in sc.iter_mut().zip(&tmp) {
+                *x += t;
             }
         }
         // the blocks touching i, as separable terms (coefficient, factors)
@@ -626,30 +703,20 @@ fn trace_rows(plan: &SlicePlan, pre: &Pre<'_>, wk: &Wicks, flops: &mut f64) -> V
             for &f in fs {
                 let supp = f.support();
                 if supp & 0b100 == 0 {
-                    for j in 0..n {
-                        for kk in j + 1..n {
-                            em[j * n + kk] *= f.eval(pre, [j, kk, 0]);
-                        }
-                    }
+                    cache.mul_into(f, 0, 1, &mut em);
                 } else if supp == 0b100 {
+                    tmp.fill(1.0);
+                    cache.mul_into(f, 2, 0, &mut tmp);
                     for (i, x) in wl.iter_mut().enumerate() {
-                        *x *= f.eval(pre, [0, 0, i]);
+                        *x *= tmp[i * n];
                     }
                 } else if supp & 0b010 == 0 {
                     has_p = true;
-                    for j in 0..n {
-                        for i in 0..n {
-                            pm[j * n + i] *= f.eval(pre, [j, 0, i]);
-                        }
-                    }
+                    cache.mul_into(f, 0, 2, &mut pm);
                 } else {
                     debug_assert_eq!(supp & 0b001, 0);
                     has_q = true;
-                    for kk in 0..n {
-                        for i in 0..n {
-                            qm[kk * n + i] *= f.eval(pre, [0, kk, i]);
-                        }
-                    }
+                    cache.mul_into(f, 1, 2, &mut qm);
                 }
             }
             // Σ_{i ∉ {j, k}} w_i P(j, i) Q(k, i); with P ≡ 1 or Q ≡ 1 a matrix-vector product
