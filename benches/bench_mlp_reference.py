@@ -134,6 +134,8 @@ def build(d: dict[str, Any]) -> MLP:
 
 def equality(args: argparse.Namespace) -> None:
     nn = make_nets(args.widths, args.seed, args.equal_widths)
+    if args.only:
+        nn = {k: v for k, v in nn.items() if k in args.only}
     labels = [c[0] for c in CONFIGS if not args.configs or c[0] in args.configs]
     ref = run_peer(args, nn, labels, repeats=0)
     worst: dict[tuple[str, str], list[float]] = {}
@@ -154,6 +156,8 @@ def equality(args: argparse.Namespace) -> None:
     print("| activation | " + " | ".join(labels) + " |")
     print("|---|" + "---|" * len(labels))
     for act in ("relu", "tanh", "gelu"):
+        if (act, labels[0]) not in worst:  # --only left no net with this activation
+            continue
         print(f"| {act} | " + " | ".join(f"{worst[(act, lab)][0]:.1e} / {worst[(act, lab)][1]:.1e}" for lab in labels) + " |")
     print("\n(max relative difference of the output means / variances)")
 
@@ -222,6 +226,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--mc-samples", type=int, default=0)
     ap.add_argument("--configs", nargs="*", default=None, help="labels to run (default: all), e.g. 'K3 augment'")
+    ap.add_argument("--only", nargs="*", default=None, help="equality on these nets only, e.g. 'relu n=64 L=3 +b'")
     ap.add_argument(
         "--equal-widths",
         action="store_true",

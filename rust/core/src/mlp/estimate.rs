@@ -104,6 +104,33 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// Records a hidden layer: the pre-activations' mean, variance, covariance (when kept) and
+    /// third cumulants, the activations' mean and their variances (the diagonal of `post_cov`),
+    /// and the layer's FLOPs.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_hidden(
+        &mut self,
+        pre_mean: Vec<f64>,
+        pre_var: Vec<f64>,
+        post_mean: Vec<f64>,
+        post_cov: &[f64],
+        pre_cov: Option<Vec<f64>>,
+        pre_kappa3: Option<Vec<f64>>,
+        flops: f64,
+    ) {
+        let n = post_mean.len();
+        let post_var = (0..n).map(|i| post_cov[i * n + i]).collect();
+        self.layers.push(LayerEstimate {
+            pre_mean,
+            pre_var,
+            post_mean,
+            post_var,
+            pre_cov,
+            pre_kappa3,
+        });
+        self.flops_by_layer.push(flops);
+    }
+
     /// Total FLOPs.
     pub fn flops(&self) -> f64 {
         self.flops_by_layer.iter().sum()

@@ -476,16 +476,15 @@ pub fn kprop2_augment(
         let c_new = 3.0 / (rf * (rf + 2.0)) * (k4d + k4off);
         // about 60 FLOPs per (i, j) pair for the diagram sums and conversions
         flops += 60.0 * rf * rf;
-        let post_var: Vec<f64> = (0..rows).map(|i| cn[i * rows + i]).collect();
-        out.layers.push(LayerEstimate {
-            pre_mean: m,
+        out.push_hidden(
+            m,
             pre_var,
-            post_mean: e.clone(),
-            post_var,
-            pre_cov: if keep_cov { Some(s) } else { None },
+            e.clone(),
+            &cn,
+            keep_cov.then_some(s),
             pre_kappa3,
-        });
-        out.flops_by_layer.push(flops);
+            flops,
+        );
         mu = e;
         c = cn;
         a3 = Some(a_new);

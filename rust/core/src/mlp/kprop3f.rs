@@ -20,12 +20,12 @@
 //! exactly as the reference does. The dense [`super::kprop3_rows`] stays as the cross-check.
 
 use super::{
-    Diagram, KMAX, Kap, Linear, PMAX, Pre, SlicePlan, T3Slices, Tables, Wicks, dense_metric,
-    diagrams, factored_keeps, is_hypertree, ls_convert, tabulate,
+    Diagram, KMAX, Kap, Linear, PMAX, Pre, SlicePlan, T3Slices, Tables, Wicks, diagrams,
+    factored_keeps, is_hypertree, k3_fourth, k3_project, ls_convert, tabulate,
 };
-use crate::mlp::estimate::{Estimate, LayerEstimate};
+use crate::mlp::estimate::Estimate;
 use crate::mlp::gauss::VAR_FLOOR;
-use crate::mlp::linalg::{View, a_wt, gemm, w_c};
+use crate::mlp::linalg::{View, gemm};
 use crate::mlp::{Cancel, Input, MlpError, Net};
 use std::sync::OnceLock;
 
@@ -810,7 +810,7 @@ pub fn kprop3_factored(
     for l in 0..depth {
         cancel.check()?;
         let (rows, cols) = (net.widths[l + 1], net.widths[l]);
-        let (rf, cf, n) = (rows as f64, cols as f64, rows);
+        let (rf, n) = (rows as f64, rows);
         let n2 = n * n;
         let w = &net.weights[l];
         let (m, s, mut flops) =
@@ -836,36 +836,8 @@ pub fn kprop3_factored(
         else {
             break;
         };
-        let sandwich = |x: &[f64]| a_wt(&w_c(w, rows, cols, x), w, rows, cols);
-        let avg = init_scale.map_or(0.0, |sc| sc[l]);
-        let metric = dense_metric(
-            a4.is_some(),
-            init_scale.map(|_| avg),
-            w,
-            rows,
-            cols,
-            &mut flops,
-        );
-        let met = |i: usize, j: usize| -> f64 {
-            match &metric {
-                Some(mm) => mm[i * n + j],
-                None => {
-                    if i == j {
-                        avg
-                    } else {
-                        0.0
-                    }
-                }
-            }
-        };
-        let fourth: Option<Vec<f64>> = a4.take().map(|a| {
-            if augment {
-                flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
-                sandwich(&a)
-            } else {
-                (0..n2).map(|ij| a[0] * met(ij / n, ij % n)).collect()
-            }
-        });
+        let (avg, metric, fourth) =
+            k3_fourth(a4.take(), augment, init_scale, l, w, rows, cols, &mut flops);
         cancel.check()?;
         let act = net.act(l);
         let fp = fac_plans(augment, third.is_none());
@@ -1021,29 +993,17 @@ pub fn kprop3_factored(
                 }
             }
         }
-        let tr_b: f64 = (0..n).map(|j| b[j * n + j]).sum();
-        let tr_a = 3.0 * tr_b / (rf + 2.0);
-        let a_new: Vec<f64> = if augment {
-            (0..n2)
-                .map(|jk| {
-                    let diag = if jk / n == jk % n { tr_a } else { 0.0 };
-                    (6.0 * b[jk] - diag) / (rf + 4.0)
-                })
-                .collect()
-        } else {
-            vec![tr_a / rf]
-        };
+        let a_new = k3_project(&b, augment, n);
         flops += 60.0 * rf * rf;
-        let post_var: Vec<f64> = (0..n).map(|i| cn[i * n + i]).collect();
-        out.layers.push(LayerEstimate {
-            pre_mean: m,
+        out.push_hidden(
+            m,
             pre_var,
-            post_mean: e.clone(),
-            post_var,
-            pre_cov: if keep_cov { Some(s) } else { None },
+            e.clone(),
+            &cn,
+            keep_cov.then_some(s),
             pre_kappa3,
-        });
-        out.flops_by_layer.push(flops);
+            flops,
+        );
         mu = e;
         c = cn;
         tf = Some(tnew);

@@ -1686,6 +1686,60 @@ fn dense_metric(
     })
 }
 
+/// `K = 3`: the fourth cumulant's tracked part from its trace `B_jk = Σ_i κ4_iijk`: AUGMENT the
+/// core of `Sym(A ⊗ I)` (`tr A = 3 tr B / (n + 2)`, `A = (6 B − tr A · I) / (n + 4)`), SIMPLE the
+/// pure trace `c = tr A / n` (one number).
+fn k3_project(b: &[f64], augment: bool, n: usize) -> Vec<f64> {
+    let rf = n as f64;
+    let tr_b: f64 = (0..n).map(|j| b[j * n + j]).sum();
+    let tr_a = 3.0 * tr_b / (rf + 2.0);
+    if augment {
+        (0..n * n)
+            .map(|jk| {
+                let diag = if jk / n == jk % n { tr_a } else { 0.0 };
+                (6.0 * b[jk] - diag) / (rf + 4.0)
+            })
+            .collect()
+    } else {
+        vec![tr_a / rf]
+    }
+}
+
+/// `K = 3` after the linear step of layer `l`: the average-metric scale, the dense metric of the
+/// trace parts and the fourth cumulant's core — AUGMENT `A' = W A Wᵀ`, SIMPLE the pure trace
+/// `c Sym(M ⊗ M)` as the dense core `A' = c M`.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn k3_fourth(
+    a4: Option<Vec<f64>>,
+    augment: bool,
+    init_scale: Option<&[f64]>,
+    l: usize,
+    w: &[f64],
+    rows: usize,
+    cols: usize,
+    flops: &mut f64,
+) -> (f64, Option<Vec<f64>>, Option<Vec<f64>>) {
+    let (rf, cf, n) = (rows as f64, cols as f64, rows);
+    let avg = init_scale.map_or(0.0, |sc| sc[l]);
+    let metric = dense_metric(a4.is_some(), init_scale.map(|_| avg), w, rows, cols, flops);
+    let fourth = a4.map(|a| {
+        if augment {
+            *flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
+            a_wt(&w_c(w, rows, cols, &a), w, rows, cols)
+        } else {
+            (0..n * n)
+                .map(|ij| {
+                    let (i, j) = (ij / n, ij % n);
+                    a[0] * metric
+                        .as_ref()
+                        .map_or(if i == j { avg } else { 0.0 }, |mm| mm[ij])
+                })
+                .collect()
+        }
+    });
+    (avg, metric, fourth)
+}
+
 /// The `K = 3` plans: slices of degree ≤ 3 and the degree-4 slices the trace needs; the
 /// all-distinct third cumulant in whole rows; the trace rows `(1, 1, 2)` (`j < k`, row over `i`).
 fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
@@ -1758,7 +1812,7 @@ pub fn kprop3_rows(
     for l in 0..depth {
         cancel.check()?;
         let (rows, cols) = (net.widths[l + 1], net.widths[l]);
-        let (rf, cf, n) = (rows as f64, cols as f64, rows);
+        let (rf, n) = (rows as f64, rows);
         let n2 = n * n;
         let w = &net.weights[l];
         let lin = linear_step(net, input, l, &mu, std::mem::take(&mut c), t3.take());
@@ -1774,37 +1828,8 @@ pub fn kprop3_rows(
         else {
             break;
         };
-        let sandwich = |x: &[f64]| a_wt(&w_c(w, rows, cols, x), w, rows, cols);
-        let avg = init_scale.map_or(0.0, |sc| sc[l]);
-        let metric = dense_metric(
-            a4.is_some(),
-            init_scale.map(|_| avg),
-            w,
-            rows,
-            cols,
-            &mut flops,
-        );
-        let met = |i: usize, j: usize| -> f64 {
-            match &metric {
-                Some(mm) => mm[i * n + j],
-                None => {
-                    if i == j {
-                        avg
-                    } else {
-                        0.0
-                    }
-                }
-            }
-        };
-        // AUGMENT: A' = W A Wᵀ; SIMPLE: the pure trace c Sym(M ⊗ M), A' = c M
-        let fourth: Option<Vec<f64>> = a4.take().map(|a| {
-            if augment {
-                flops += 2.0 * rf * cf * cf + 2.0 * rf * rf * cf;
-                sandwich(&a)
-            } else {
-                (0..n2).map(|ij| a[0] * met(ij / n, ij % n)).collect()
-            }
-        });
+        let (avg, metric, fourth) =
+            k3_fourth(a4.take(), augment, init_scale, l, w, rows, cols, &mut flops);
         cancel.check()?;
         let act = net.act(l);
         let first = third.is_none();
@@ -1922,29 +1947,17 @@ pub fn kprop3_rows(
                 };
             }
         }
-        let tr_b: f64 = (0..n).map(|j| b[j * n + j]).sum();
-        let tr_a = 3.0 * tr_b / (rf + 2.0);
-        let a_new: Vec<f64> = if augment {
-            (0..n2)
-                .map(|jk| {
-                    let diag = if jk / n == jk % n { tr_a } else { 0.0 };
-                    (6.0 * b[jk] - diag) / (rf + 4.0)
-                })
-                .collect()
-        } else {
-            vec![tr_a / rf]
-        };
+        let a_new = k3_project(&b, augment, n);
         flops += 60.0 * rf * rf;
-        let post_var: Vec<f64> = (0..n).map(|i| cn[i * n + i]).collect();
-        out.layers.push(LayerEstimate {
-            pre_mean: m,
+        out.push_hidden(
+            m,
             pre_var,
-            post_mean: e.clone(),
-            post_var,
-            pre_cov: if keep_cov { Some(s) } else { None },
+            e.clone(),
+            &cn,
+            keep_cov.then_some(s),
             pre_kappa3,
-        });
-        out.flops_by_layer.push(flops);
+            flops,
+        );
         mu = e;
         c = cn;
         t3 = Some(tn);
