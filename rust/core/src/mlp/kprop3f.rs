@@ -21,7 +21,7 @@
 
 use super::{
     Diagram, KMAX, Kap, Linear, PMAX, Pre, SlicePlan, T3Slices, Tables, Wicks, diagrams,
-    factored_keeps, is_hypertree, k3_fourth, k3_project, ls_convert, tabulate,
+    factored_keeps, is_hypertree, k3_fourth, k3_project, ls_convert, ls_flops, tabulate,
 };
 use crate::mlp::estimate::Estimate;
 use crate::mlp::gauss::VAR_FLOOR;
@@ -885,7 +885,12 @@ pub fn kprop3_factored(
             for (p, tab) in new {
                 kt.insert(&p, tab);
             }
-            flops += 20.0 * n.pow(deg as u32 - 1) as f64 * rf;
+            flops += fp
+                .pats
+                .iter()
+                .filter(|p| p.iter().sum::<usize>() == deg)
+                .map(|p| ls_flops(p, n))
+                .sum::<f64>();
             if deg == 2 {
                 let (c2, c11) = (kt.get(&[2]), kt.get(&[1, 1]));
                 for i in 0..n {

@@ -1880,7 +1880,11 @@ pub fn kprop3_rows(
             for (p, tab) in new {
                 kt.insert(&p, tab);
             }
-            flops += 20.0 * n.pow(deg as u32 - 1) as f64 * rf;
+            flops += pats
+                .iter()
+                .filter(|p| p.iter().sum::<usize>() == deg)
+                .map(|p| ls_flops(p, n))
+                .sum::<f64>();
             if deg == 2 {
                 for i in 0..n {
                     for j in 0..n {
@@ -1964,6 +1968,13 @@ pub fn kprop3_rows(
         a4 = Some(a_new);
     }
     Ok(out)
+}
+
+/// FLOPs of [`ls_convert`] on slice `p`: per entry, three per Leonov–Shiryaev partition and the
+/// subtraction (the all-distinct slices, which need no conversion, count one per entry).
+fn ls_flops(p: &[usize], n: usize) -> f64 {
+    let parts = ls_partitions(&slots_of(p)).len();
+    ((3 * parts + 1) * n.pow(p.len() as u32)) as f64
 }
 
 /// Cumulants on the canonical entries of slice `p` from its power cumulants `src`:
