@@ -1,0 +1,90 @@
+//! Criterion benches of the kprop engines (one thread: `RAYON_NUM_THREADS=1` compares with the
+//! reference's single-threaded timings).
+//!
+//! `cargo bench -p boltzkit-core --bench mlp_kprop` times, on ReLU nets `[n] * 5` (4 linear
+//! layers) with unit-variance inputs: K = 3 SIMPLE (factored third cumulant), K = 3 AUGMENT
+//! factored and dense, K = 3 SIMPLE on the dense row engine (the cross-check path), and K = 4
+//! SIMPLE, at n = 32 and 64.
+
+use boltzkit_core::mlp::kprop4::{kprop3_factored, kprop3_rows, kprop4};
+use boltzkit_core::mlp::{Cancel, Input, Net};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+/// A ReLU net `[n] * 5` with He-scaled uniform weights from a fixed linear congruential stream.
+fn net(n: usize) -> Net {
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0
+    };
+    let shapes = vec![(n, n); 4];
+    let weights = shapes
+        .iter()
+        .map(|&(r, c)| {
+            (0..r * c)
+                .map(|_| next() * (6.0 / c as f64).sqrt())
+                .collect()
+        })
+        .collect();
+    let biases = shapes.iter().map(|&(r, _)| vec![0.0; r]).collect();
+    Net::new(&shapes, weights, biases, &vec!["relu".to_string(); 3]).unwrap()
+}
+
+fn kprop(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kprop relu [n]*5");
+    g.sample_size(20);
+    for n in [32usize, 64] {
+        let nt = net(n);
+        let inp = Input::new(n, vec![0.0; n], vec![1.0; n], false).unwrap();
+        g.bench_function(format!("K3 simple (factored) n={n}"), |b| {
+            b.iter(|| {
+                kprop3_factored(black_box(&nt), &inp, None, false, false, Cancel(None)).unwrap()
+            })
+        });
+        g.bench_function(format!("K3 augment factor (factored) n={n}"), |b| {
+            b.iter(|| {
+                kprop3_factored(black_box(&nt), &inp, None, false, true, Cancel(None)).unwrap()
+            })
+        });
+        g.bench_function(format!("K3 augment (dense) n={n}"), |b| {
+            b.iter(|| {
+                kprop3_rows(black_box(&nt), &inp, None, false, true, false, Cancel(None)).unwrap()
+            })
+        });
+        g.bench_function(format!("K3 simple (dense cross-check) n={n}"), |b| {
+            b.iter(|| {
+                kprop3_rows(
+                    black_box(&nt),
+                    &inp,
+                    None,
+                    false,
+                    false,
+                    false,
+                    Cancel(None),
+                )
+                .unwrap()
+            })
+        });
+        g.bench_function(format!("K4 simple n={n}"), |b| {
+            b.iter(|| {
+                kprop4(
+                    black_box(&nt),
+                    &inp,
+                    None,
+                    false,
+                    false,
+                    false,
+                    Cancel(None),
+                )
+                .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kprop);
+criterion_main!(benches);
