@@ -31,10 +31,12 @@ width n (square nets ``[n] * (depth + 1)``, ``depth`` linear layers, n outputs) 
   predicted from the smaller widths (exponent ``max(K + 1, measured)``) exceeds ``--max-seconds``,
   or the package refuses the width (K = 3 augment: n <= 256; K = 3 simple keeps the third cumulant
   in factored form, no ``n^3`` tensor, and runs to n = 1024); each skip is printed with its reason;
-* an estimate that fell back to a lower order (``diagnostics["reliable"] is False``: the K estimate
-  had a negative or non-finite variance) is scored as returned (the fallback's mean) but charged the
-  FLOPs of the discarded K estimate plus the fallback's, and flagged (``fb`` in the tables, a black
-  cross in the figure); the core's own K estimate of those seeds (what the reference code returns,
+* an estimate that fell back to a lower order (``diagnostics["fallback"]`` set: the K estimate had a
+  non-finite variance or a mean outside the activation's range, or, before the library kept kprop's
+  means, a negative variance) is scored as returned (the fallback's mean) but charged the FLOPs of
+  the discarded K estimate plus the fallback's, and flagged (``fb`` in the tables, a black cross in
+  the figure); a kprop estimate flagged ``reliable=False`` that kept its own means (a negative
+  variance set to 0) is scored and charged as itself; the core's own K estimate of those seeds (what the reference code returns,
   read from ``_core.mlp_estimate`` as in ``bench_mlp_reference.py``) is scored too, in the columns
   "before the fallback" (a ``+`` in the figure);
 * the truth is Monte Carlo of the output means in doubling chunks (``--truth-min`` samples first),
@@ -410,13 +412,15 @@ def aggregate(nets: list[NetRecord]) -> list[Row]:
         groups.setdefault((rec["act"], rec["n"], e["k"], e["kind"]), []).append((rec, e))
     rows: list[Row] = []
     for (act, n, k, kind), items in groups.items():
-        own = [e["flops"] for _, e in items if e["reliable"]]
+        own = [e["flops"] for _, e in items if e["reliable"] or e.get("fallback") is None]
         rel, sp, fl, raw_rel, raw_sp = [], [], [], [], []
         limited = raw_limited = 0
         raw_ok = True
         for rec, e in items:
-            # a fallback seed paid for the K estimate it discarded, then for the fallback
-            if e["reliable"]:
+            # a fallback seed paid for the K estimate it discarded, then for the fallback; an estimate
+            # flagged unreliable that kept its own means (kprop with a negative variance set to 0,
+            # `fallback` None) paid for itself only
+            if e["reliable"] or e.get("fallback") is None:
                 flops = e["flops"]
             else:
                 kf = e.get("raw_flops")
@@ -426,7 +430,8 @@ def aggregate(nets: list[NetRecord]) -> list[Row]:
             sp.append(q)
             fl.append(flops)
             limited += lim
-            kmse, kflops = (e["mse_raw"], e["flops"]) if e["reliable"] else (e.get("raw_mse"), e.get("raw_flops"))
+            fell = not e["reliable"] and e["fallback"] is not None
+            kmse, kflops = (e.get("raw_mse"), e.get("raw_flops")) if fell else (e["mse_raw"], e["flops"])
             if kmse is None or kflops is None:
                 raw_ok = False
                 continue
@@ -435,7 +440,7 @@ def aggregate(nets: list[NetRecord]) -> list[Row]:
             raw_sp.append(q)
             raw_limited += lim
         fps = _gmean([rec["flops_per_sample"] for rec, _ in items])
-        n_fb = sum(not e["reliable"] for _, e in items)
+        n_fb = sum(not e["reliable"] and e["fallback"] is not None for _, e in items)
         rows.append(
             {
                 "act": act,
