@@ -629,7 +629,7 @@ impl<'a, 'b> BlockCache<'a, 'b> {
 /// `Sym(A ⊗ M)` on all three positions is split into its six products `A·M`; then every factor
 /// of a term reads `(j, k)`, `(j, i)`, `(k, i)` or `i` alone, and the term's sum over `i` is
 /// `E(j, k) (P diag(w) Qᵀ)_jk`, times the group's scalar (its other blocks and Wick coefficients).
-fn trace_rows(plan: &SlicePlan, pre: &Pre<'_>, wk: &Wicks, flops: &mut f64) -> Vec<f64> {
+pub(super) fn trace_rows(plan: &SlicePlan, pre: &Pre<'_>, wk: &Wicks, flops: &mut f64) -> Vec<f64> {
     let n = pre.n;
     let n2 = n * n;
     debug_assert_eq!(plan.p, [1, 1, 2]);

@@ -1152,6 +1152,9 @@ struct PlanSet {
     pats: Vec<Vec<usize>>,
     plans: Vec<SlicePlan>,
     plan5: Option<SlicePlan>,
+    /// `K = 3`: the trace rows' diagrams without a third-cumulant block on all three positions,
+    /// summed as matrix products ([`kprop3f::trace_rows`]); `plan5` keeps the others.
+    plan5t: Option<SlicePlan>,
     plan6: Option<SlicePlan>,
     need: [[bool; KMAX + 1]; PMAX],
 }
@@ -1233,6 +1236,7 @@ fn plan_set(k_max: usize, augment: bool, factor: bool, first: bool) -> &'static 
             pats,
             plans,
             plan5,
+            plan5t: None,
             plan6,
             need,
         }
@@ -1765,9 +1769,13 @@ fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
             pl
         })
         .collect();
-    let plan5 = Some(SlicePlan::new(&dg[2], &[1, 1, 2], factor, 3));
+    let all3 = [1usize, 1, 1, 0];
+    let (separable, with_t): (Vec<Diagram>, Vec<Diagram>) =
+        dg[2].iter().cloned().partition(|d| !d.vecs.contains(&all3));
+    let plan5 = Some(SlicePlan::new(&with_t, &[1, 1, 2], factor, 3));
+    let plan5t = Some(SlicePlan::new(&separable, &[1, 1, 2], factor, 3));
     let mut need = [[false; KMAX + 1]; PMAX];
-    for pl in plans.iter().chain(plan5.iter()) {
+    for pl in plans.iter().chain(plan5.iter()).chain(plan5t.iter()) {
         for g in &pl.groups {
             need[pl.p[pl.d - 1] - 1][g.k_l] = true;
             for (_, _, k) in &g.members {
@@ -1781,6 +1789,7 @@ fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
         pats,
         plans,
         plan5,
+        plan5t,
         plan6: None,
         need,
     }
@@ -1921,7 +1930,8 @@ pub fn kprop3_rows(
             k5: &kt,
         };
         // B_jk = Σ_i κ4_iijk; j < k: the (1, 1, 2) rows summed over i ∉ {j, k}, with the
-        // Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik as dot products over i
+        // Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik as dot products over i (the rows of
+        // the diagrams with T on all three positions; the others as matrix products)
         let plan = ps.plan5.as_ref().expect("K = 3 trace plan");
         let mut bsum = zeros(n2);
         let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
@@ -1940,6 +1950,12 @@ pub fn kprop3_rows(
             chunk[k] = acc;
         });
         flops += (plan.flops_per_entry + 6.0) * plan.entries(n);
+        if let Some(pt) = &ps.plan5t {
+            let ta = kprop3f::trace_rows(pt, &pre, &wk, &mut flops);
+            for (x, t) in bsum.iter_mut().zip(&ta) {
+                *x += t;
+            }
+        }
         let mut b = vec![0.0; n2];
         for j in 0..n {
             for k in 0..n {
