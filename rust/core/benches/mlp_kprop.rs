@@ -7,7 +7,7 @@
 //! SIMPLE, at n = 32 and 64.
 
 use boltzkit_core::mlp::kprop4::{kprop3_factored, kprop3_rows, kprop4};
-use boltzkit_core::mlp::{Cancel, Input, Net};
+use boltzkit_core::mlp::{Cancel, Estimate, Input, Net};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -33,55 +33,37 @@ fn net(n: usize) -> Net {
     Net::new(&shapes, weights, biases, &vec!["relu".to_string(); 3]).unwrap()
 }
 
+/// One kprop engine on `(net, input)`.
+type Engine = fn(&Net, &Input) -> Estimate;
+
 fn kprop(c: &mut Criterion) {
+    let engines: [(&str, Engine); 5] = [
+        ("K3 simple (factored)", |n, i| {
+            kprop3_factored(n, i, None, false, false, Cancel(None)).unwrap()
+        }),
+        ("K3 augment factor (factored)", |n, i| {
+            kprop3_factored(n, i, None, false, true, Cancel(None)).unwrap()
+        }),
+        ("K3 augment (dense)", |n, i| {
+            kprop3_rows(n, i, None, false, true, false, Cancel(None)).unwrap()
+        }),
+        ("K3 simple (dense cross-check)", |n, i| {
+            kprop3_rows(n, i, None, false, false, false, Cancel(None)).unwrap()
+        }),
+        ("K4 simple", |n, i| {
+            kprop4(n, i, None, false, false, false, Cancel(None)).unwrap()
+        }),
+    ];
     let mut g = c.benchmark_group("kprop relu [n]*5");
     g.sample_size(20);
     for n in [32usize, 64] {
         let nt = net(n);
         let inp = Input::new(n, vec![0.0; n], vec![1.0; n], false).unwrap();
-        g.bench_function(format!("K3 simple (factored) n={n}"), |b| {
-            b.iter(|| {
-                kprop3_factored(black_box(&nt), &inp, None, false, false, Cancel(None)).unwrap()
-            })
-        });
-        g.bench_function(format!("K3 augment factor (factored) n={n}"), |b| {
-            b.iter(|| {
-                kprop3_factored(black_box(&nt), &inp, None, false, true, Cancel(None)).unwrap()
-            })
-        });
-        g.bench_function(format!("K3 augment (dense) n={n}"), |b| {
-            b.iter(|| {
-                kprop3_rows(black_box(&nt), &inp, None, false, true, false, Cancel(None)).unwrap()
-            })
-        });
-        g.bench_function(format!("K3 simple (dense cross-check) n={n}"), |b| {
-            b.iter(|| {
-                kprop3_rows(
-                    black_box(&nt),
-                    &inp,
-                    None,
-                    false,
-                    false,
-                    false,
-                    Cancel(None),
-                )
-                .unwrap()
-            })
-        });
-        g.bench_function(format!("K4 simple n={n}"), |b| {
-            b.iter(|| {
-                kprop4(
-                    black_box(&nt),
-                    &inp,
-                    None,
-                    false,
-                    false,
-                    false,
-                    Cancel(None),
-                )
-                .unwrap()
-            })
-        });
+        for (name, run) in engines {
+            g.bench_function(format!("{name} n={n}"), |b| {
+                b.iter(|| run(black_box(&nt), &inp))
+            });
+        }
     }
     g.finish();
 }

@@ -112,26 +112,13 @@ impl Cp {
         let mut d3 = vec![0.0; n];
         // [F0∘F1; F0∘F2; F1∘F2] against [F2; F1; F0]
         let mut h = vec![0.0; 3 * r * n];
-        let mut g = Vec::with_capacity(3 * r * n);
         for q in 0..r * n {
             h[q] = f0[q] * f1[q];
             h[r * n + q] = f0[q] * f2[q];
             h[2 * r * n + q] = f1[q] * f2[q];
             d3[q % n] += h[q] * f2[q];
         }
-        g.extend_from_slice(f2);
-        g.extend_from_slice(f1);
-        g.extend_from_slice(f0);
-        let mut d21 = vec![0.0; n * n];
-        gemm(
-            n,
-            3 * r,
-            n,
-            View::trans(&h, n),
-            View::rows(&g, n),
-            0.0,
-            &mut d21,
-        );
+        let mut d21 = cross(&h, [f2, f1, f0], n);
         for (q, x) in d21.iter_mut().enumerate() {
             *x = if q / n == q % n { 0.0 } else { *x / 3.0 };
         }
@@ -156,20 +143,7 @@ impl Cp {
                 a.extend(col.iter().map(|v| v * x));
             }
         }
-        let mut b = Vec::with_capacity(3 * r * n);
-        b.extend_from_slice(f2);
-        b.extend_from_slice(f2);
-        b.extend_from_slice(f1);
-        let mut x = vec![0.0; n * n];
-        gemm(
-            n,
-            3 * r,
-            n,
-            View::trans(&a, n),
-            View::rows(&b, n),
-            0.0,
-            &mut x,
-        );
+        let x = cross(&a, [f2, f2, f1], n);
         let mut g = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..n {
@@ -179,6 +153,23 @@ impl Cp {
         *flops += (6 * r * n * n + 12 * r * n + 2 * n * n) as f64;
         g
     }
+}
+
+/// `X_ij = Σ_q a[q n + i] b[q n + j]` with `b` the three factor blocks stacked (`a` has as many
+/// columns of length `n` as the three together).
+fn cross(a: &[f64], b: [&[f64]; 3], n: usize) -> Vec<f64> {
+    let stacked = b.concat();
+    let mut x = vec![0.0; n * n];
+    gemm(
+        n,
+        stacked.len() / n,
+        n,
+        View::trans(a, n),
+        View::rows(&stacked, n),
+        0.0,
+        &mut x,
+    );
+    x
 }
 
 /// `(T_iii, T_iij)` of a third cumulant.
