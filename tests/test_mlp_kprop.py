@@ -250,6 +250,40 @@ def test_kprop3_simple_runs_past_the_dense_width_limit() -> None:
     np.testing.assert_allclose(est.kappa3[-1], 0.0, atol=1e-10)
 
 
+def test_kprop4_simple_runs_past_the_dense_width_limit() -> None:
+    # K = 4 SIMPLE keeps the fourth cumulant factored (O(n^2) numbers per unit of rank): width 150,
+    # past the dense n^4 limit of 128. One hidden layer: the exact mean (closed form); identity
+    # activations through three hidden layers (the fourth cumulant carried through two): mean,
+    # covariance and the vanishing third cumulant exact.
+    net = _rng_net([5, 150, 4], "relu", seed=23)
+    w1, b1, w2, b2 = net.weights[0], net.biases[0], net.weights[1], net.biases[1]
+    m, s = b1, np.sqrt(np.sum(w1 * w1, axis=1))
+    g0 = s * np.exp(-0.5 * (m / s) ** 2) / math.sqrt(2 * math.pi) + m * special.ndtr(m / s)
+    est = net.estimate("kprop", k_max=4)
+    np.testing.assert_allclose(est.mean, w2 @ g0 + b2, rtol=1e-9, atol=1e-10)
+    assert est.diagnostics["reliable"]
+    ident = _rng_net([6, 150, 150, 150, 3], "identity", seed=24)
+    v1, v2, v3, v4 = ident.weights
+    c1, c2, c3, c4 = ident.biases
+    est = ident.estimate("kprop", k_max=4, keep_cov=True)
+    np.testing.assert_allclose(est.mean, v4 @ (v3 @ (v2 @ c1 + c2) + c3) + c4, rtol=1e-11, atol=1e-12)
+    prod = v4 @ v3 @ v2 @ v1
+    np.testing.assert_allclose(est.cov[-1], prod @ prod.T, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(est.kappa3[-1], 0.0, atol=1e-10)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
+        ident.estimate("kprop", k_max=4, kind="augment")
+
+
+def test_kprop4_simple_is_bit_identical_for_any_thread_count_at_width_70() -> None:
+    # wide enough that the factored fourth cumulant's matrix products split into row blocks
+    net = _rng_net([9, 70, 70, 70, 3], "tanh", seed=15)
+    a = net.estimate("kprop", k_max=4, threads=1)
+    b = net.estimate("kprop", k_max=4, threads=2)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.variances[-1], b.variances[-1])
+    assert a.flops == b.flops > 0
+
+
 @pytest.mark.parametrize("k", [3, 4])
 def test_kprop_is_bit_identical_for_any_thread_count(k: int) -> None:
     net = _rng_net([9, 70, 70, 14, 3] if k == 3 else [9, 14, 14, 14, 3], "tanh", seed=14)
@@ -266,7 +300,9 @@ def test_kprop_bad_options() -> None:
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
         mlp.random_mlp([4, 300, 2], seed=0).estimate("kprop", k_max=3, kind="augment")
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
-        mlp.random_mlp([4, 130, 2], seed=0).estimate("kprop", k_max=4)
+        mlp.random_mlp([4, 130, 2], seed=0).estimate("kprop", k_max=4, kind="augment")
+    with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
+        mlp.random_mlp([4, 260, 2], seed=0).estimate("kprop", k_max=4)
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):
         net.estimate("kprop", k_max=5)
     with pytest.raises(errors.InvalidArgumentError, match=r"^k_max"):

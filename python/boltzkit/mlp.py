@@ -582,10 +582,21 @@ class MLP:
             return
         if method == "kprop2_augment":
             method = "cov_prop"
+        if method == "kprop4_simple":
+            # the fourth cumulant in factored form: rank ~2n per layer, n^2 numbers per rank
+            if wmax > 256:
+                raise InvalidArgumentError(
+                    f"k_max: kprop with k_max=4, kind='simple' needs every width at most 256, got width {wmax}"
+                )
+            rank = 2 * wmax * self.depth
+            check_bytes("weights", 8 * (2 * wmax * wmax * rank + 5 * wmax**3), f"kprop k_max=4 on widths up to {wmax}")
+            check_steps("weights", sum(10 * w[i + 1] ** 3 * rank for i in range(self.depth)), f"kprop k_max=4 on widths {w}")
+            return
         if method.startswith("kprop4_"):
             if wmax > 128:
                 raise InvalidArgumentError(
-                    f"k_max: kprop with k_max=4 needs every width at most 128 (n^4 fourth cumulants), got width {wmax}"
+                    f"k_max: kprop with k_max=4, kind='augment' needs every width at most 128 (n^4 fourth "
+                    f"cumulants), got width {wmax}"
                 )
             check_bytes("weights", 8 * (6 * wmax * wmax + 4 * wmax**4), f"kprop k_max=4 on widths up to {wmax}")
             return
@@ -680,10 +691,12 @@ class MLP:
             ``~n³ × depth`` per layer) or its one-trace part ``Sym(A ⊗ I)`` with an ``n × n`` core
             ``A`` (``augment``, widths ≤ 256, which also sums the diagrams of cost 3: the third
             cumulant dense, ``n³`` numbers and ``~n⁴`` per layer; with ``factor=True`` factored
-            as ``simple``); ``K = 4`` (widths ≤ 128): the first four cumulants in full (``n⁴`` numbers, cost
-            ``~5 n⁵`` per layer for the fourth cumulant's linear step; ``simple``), plus the fifth
-            cumulant's one-trace part ``Sym(A ⊗ I)`` with an order-3 core and the sixth's pure trace
-            (``augment``, diagrams up to cost 4).
+            as ``simple``); ``K = 4``: the first four cumulants in full (``simple``, widths ≤ 256:
+            the fourth cumulant kept in the reference's factored form ``Sym(Σ_r A_r ⊗ B_r)`` with
+            rank-2 ``A_r``, rank ``2n`` more per layer, ``n²`` numbers per unit of rank, cost
+            ``~10 n³ × rank`` per layer), plus the fifth cumulant's one-trace part ``Sym(A ⊗ I)``
+            with an order-3 core and the sixth's pure trace (``augment``, widths ≤ 128, diagrams up
+            to cost 4: the fourth cumulant dense, ``n⁴`` numbers, ``~5 n⁵`` per layer).
             ``Estimate.kappa3`` holds the tracked third cumulants ``κ3_iii`` of the
             pre-activations (the trace part's diagonal for ``K = 2`` augment).
         kind : {"simple", "augment"}
@@ -706,8 +719,8 @@ class MLP:
             only hypertree diagrams are kept, and elsewhere no diagram that multiplies the
             all-distinct degree-``K`` block with another block; a slightly different estimate
             (the reference's). ``K = 3`` keeps the third cumulant factored as the reference does
-            (for ``simple`` whatever ``factor`` is: the same numbers); ``K = 4`` evaluates the
-            factored term set densely (``n⁴``).
+            (for ``simple`` whatever ``factor`` is: the same numbers); so does ``K = 4`` with
+            ``simple``; ``K = 4`` with ``augment`` evaluates the factored term set densely (``n⁴``).
 
         Returns
         -------
@@ -726,7 +739,7 @@ class MLP:
         InvalidArgumentError
             Unknown method, bad order, ``cumulant3`` or kprop ``k_max=3`` augment above width 256
             (``simple``: 1024), kprop
-            ``k_max=4`` above width 128, ``k_max`` outside 1..4, bad ``kind``.
+            ``k_max=4`` augment above width 128 (``simple``: 256), ``k_max`` outside 1..4, bad ``kind``.
         """
         method = _method("method", method, _METHODS)  # type: ignore[assignment]
         order = _int("mehler_order", mehler_order, 1, 40)

@@ -196,3 +196,44 @@ fn factored_third_cumulant_equals_the_dense_one() {
         }
     }
 }
+
+#[test]
+fn factored_fourth_cumulant_equals_the_dense_one() {
+    // kprop4::kprop4_factored (Q = Sym(Σ u ⊗ v ⊗ B), O(n³ · rank) per layer) against kprop4::kprop4
+    // SIMPLE (the dense n⁴ tensor): unequal widths, both metrics, depth up to 5 activations (Q
+    // carried through three of them)
+    use boltzkit_core::mlp::kprop4::{kprop4, kprop4_factored};
+    for (seed, (widths, act, bias)) in [
+        (vec![5, 7, 6, 8, 4], "relu", true),
+        (vec![4, 6, 8, 5, 3], "tanh", false),
+        (vec![6, 5, 7, 9, 2], "gelu", true),
+        (vec![3, 9, 8, 9, 7, 9, 4], "relu", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n = net(&widths, act, bias, 41 + seed as u64);
+        let inp = input(widths[0], 7 + seed as u64);
+        for scale in [None, Some(vec![1.3; widths.len() - 1])] {
+            let a = kprop4(&n, &inp, scale.as_deref(), true, false, false, Cancel(None)).unwrap();
+            let b = kprop4_factored(&n, &inp, scale.as_deref(), true, Cancel(None)).unwrap();
+            assert_eq!(a.layers.len(), b.layers.len());
+            for (la, lb) in a.layers.iter().zip(&b.layers) {
+                for (x, y) in [
+                    (&la.pre_mean, &lb.pre_mean),
+                    (&la.pre_var, &lb.pre_var),
+                    (&la.post_mean, &lb.post_mean),
+                    (&la.post_var, &lb.post_var),
+                    (la.pre_cov.as_ref().unwrap(), lb.pre_cov.as_ref().unwrap()),
+                ] {
+                    assert!(max_rel(x, y) < 1e-12, "{act} {scale:?}: {x:?} vs {y:?}");
+                }
+                match (&la.pre_kappa3, &lb.pre_kappa3) {
+                    (Some(x), Some(y)) => assert!(max_rel(x, y) < 1e-11, "{x:?} vs {y:?}"),
+                    (None, None) => {}
+                    _ => panic!("pre_kappa3 kept by one side only"),
+                }
+            }
+        }
+    }
+}

@@ -40,8 +40,9 @@ pub enum Method {
     /// kprop `K = 3`, kind AUGMENT with the reference's factored term set (`factor=True`: the
     /// augmented diagrams that do not factor are dropped; the third cumulant kept factored).
     KProp3AugmentFactor,
-    /// kprop `K = 4`, kind SIMPLE ([`super::kprop4::kprop4`]: `κ1 … κ4` in full, `n⁴` numbers;
-    /// n ≤ [`KPROP4_MAX_WIDTH`]). The reference's factored SIMPLE keeps every term: the same.
+    /// kprop `K = 4`, kind SIMPLE (`κ1 … κ4` in full, the fourth cumulant kept factored as the
+    /// reference's `factor=True`, which keeps every SIMPLE term: [`super::kprop4::kprop4_factored`];
+    /// n ≤ [`KPROP4_SIMPLE_MAX_WIDTH`]).
     KProp4Simple,
     /// kprop `K = 4`, kind AUGMENT (also `Sym(A ⊗ I)` of degree 5 and the pure trace of degree 6).
     KProp4Augment,
@@ -49,8 +50,13 @@ pub enum Method {
     KProp4AugmentFactor,
 }
 
-/// Largest width accepted by the `K = 4` kprop methods (the fourth cumulant has `n⁴` entries).
+/// Largest width accepted by the `K = 4` AUGMENT kprop methods (the fourth cumulant has `n⁴`
+/// entries).
 pub const KPROP4_MAX_WIDTH: usize = 128;
+
+/// Largest width accepted by [`Method::KProp4Simple`] (the fourth cumulant factored: rank `2 n`
+/// more per layer, `n²` numbers per rank, `O(n³ · rank)` work per layer).
+pub const KPROP4_SIMPLE_MAX_WIDTH: usize = 256;
 
 /// Largest width accepted by [`Method::KProp3Simple`] (the third cumulant factored: `~2 n` more
 /// rank per layer, `O(n² · rank)` work per layer).
@@ -248,11 +254,16 @@ pub fn estimate(
     );
     if k4 {
         let wmax = net.widths.iter().copied().max().unwrap_or(0);
-        if wmax > KPROP4_MAX_WIDTH {
+        let limit = if opts.method == Method::KProp4Simple {
+            KPROP4_SIMPLE_MAX_WIDTH
+        } else {
+            KPROP4_MAX_WIDTH
+        };
+        if wmax > limit {
             return Err(MlpError::TooLarge {
                 what: "method",
                 n: wmax as u64,
-                limit: KPROP4_MAX_WIDTH as u64,
+                limit: limit as u64,
             });
         }
     }
@@ -274,7 +285,14 @@ pub fn estimate(
         | Method::KProp4Augment
         | Method::KProp4AugmentFactor => {
             let base = wmax.checked_mul(wmax).and_then(|x| x.checked_mul(6));
-            let cubes = if k4 {
+            let cubes = if opts.method == Method::KProp4Simple {
+                // the factors (rank ≤ 2 n per layer, n² numbers each, twice in the linear step)
+                // and five n³ tables (T, its tables, Q's repeated entries, the new terms)
+                wmax.checked_pow(3).and_then(|x| {
+                    x.checked_mul(4 * net.depth().max(1))
+                        .and_then(|y| y.checked_add(x.checked_mul(5)?))
+                })
+            } else if k4 {
                 // Q, Q' and the Leonov–Shiryaev tables: about four n⁴ tensors at the peak
                 wmax.checked_pow(4).and_then(|x| x.checked_mul(4))
             } else if matches!(
@@ -338,17 +356,23 @@ pub fn estimate(
             false,
             cancel,
         ),
-        Method::KProp4Simple | Method::KProp4Augment | Method::KProp4AugmentFactor => {
-            super::kprop4::kprop4(
-                net,
-                input,
-                opts.init_scale.as_deref(),
-                opts.keep_cov,
-                opts.method != Method::KProp4Simple,
-                opts.method == Method::KProp4AugmentFactor,
-                cancel,
-            )
-        }
+        // SIMPLE keeps every term with the factored fourth cumulant: the same sums in O(n³ · rank)
+        Method::KProp4Simple => super::kprop4::kprop4_factored(
+            net,
+            input,
+            opts.init_scale.as_deref(),
+            opts.keep_cov,
+            cancel,
+        ),
+        Method::KProp4Augment | Method::KProp4AugmentFactor => super::kprop4::kprop4(
+            net,
+            input,
+            opts.init_scale.as_deref(),
+            opts.keep_cov,
+            true,
+            opts.method == Method::KProp4AugmentFactor,
+            cancel,
+        ),
         Method::CovProp | Method::Cumulant3 => cov_prop(net, input, opts, cancel),
     }
 }

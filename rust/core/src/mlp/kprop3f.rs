@@ -841,6 +841,7 @@ pub fn kprop3_factored(
             t: None,
             t3s: pre_sl.as_ref().map(|(d3, d21)| T3Slices { n, d3, d21 }),
             q: None,
+            q4s: None,
             a4: fourth.as_deref(),
             a5: None,
             c6: 0.0,

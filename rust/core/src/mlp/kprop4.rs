@@ -35,6 +35,9 @@ use std::sync::OnceLock;
 #[path = "kprop3f.rs"]
 mod kprop3f;
 pub use kprop3f::kprop3_factored;
+#[path = "kprop4f.rs"]
+mod kprop4f;
+pub use kprop4f::kprop4_factored;
 
 /// Largest derivative order a diagram puts on one index (cost ≤ 4).
 const KMAX: usize = 8;
@@ -248,6 +251,63 @@ impl T3Slices<'_> {
     }
 }
 
+/// A symmetric fourth cumulant on its repeated indices, as one `n³` table
+/// `g[(x n + y) n + z] = Q_xxyz` (every `y, z`: `Q_xxxx`, `Q_xxxz`, `Q_xxzz` included).
+#[derive(Clone, Copy)]
+struct Q4Slices<'a> {
+    n: usize,
+    g: &'a [f64],
+}
+
+impl Q4Slices<'_> {
+    /// `Q_ijkl` for indices with a repeat; NaN on four distinct indices (never read: the factored
+    /// form handles those).
+    #[inline]
+    fn get(&self, ix: &[usize]) -> f64 {
+        let n = self.n;
+        for a in 0..4 {
+            for b in a + 1..4 {
+                if ix[a] == ix[b] {
+                    let mut o = [0usize; 2];
+                    let mut c = 0;
+                    for (s, &v) in ix.iter().enumerate() {
+                        if s != a && s != b {
+                            o[c] = v;
+                            c += 1;
+                        }
+                    }
+                    return self.g[(ix[a] * n + o[0]) * n + o[1]];
+                }
+            }
+        }
+        debug_assert!(false, "all-distinct entry of a sliced fourth cumulant");
+        f64::NAN
+    }
+
+    /// The row `r[l] = Q(fixed…, l, …, l)` (`nl` slots on the row index) for `l ∈ start..n`;
+    /// the fixed slots carry a repeated index when `nl = 1`.
+    fn row(&self, fixed: &[usize], nl: usize, start: usize, r: &mut [f64]) {
+        let n = self.n;
+        let (base, stride) = match (nl, fixed) {
+            (1, &[a, b, c]) => {
+                let (x, y) = if a == b || a == c {
+                    (a, if a == b { c } else { b })
+                } else {
+                    debug_assert_eq!(b, c, "a row of the all-distinct fourth cumulant");
+                    (b, a)
+                };
+                ((x * n + y) * n, 1)
+            }
+            (2, &[x, y]) => (x * n + y, n * n),
+            (3, &[x]) => (x, n * n + n),
+            _ => (0, n * n + n + 1),
+        };
+        for (l, v) in r.iter_mut().enumerate().take(n).skip(start) {
+            *v = self.g[base + l * stride];
+        }
+    }
+}
+
 /// Pre-activation cumulants of one layer, read by the diagram sums.
 struct Pre<'a> {
     n: usize,
@@ -257,6 +317,8 @@ struct Pre<'a> {
     /// (its all-distinct entries are then never read).
     t3s: Option<T3Slices<'a>>,
     q: Option<&'a [f64]>,
+    /// The fourth cumulant on repeated indices only, when it is kept factored.
+    q4s: Option<Q4Slices<'a>>,
     /// `K = 3`: the fourth cumulant as `Sym(A ⊗ M)` (this core `A`) instead of `q`.
     a4: Option<&'a [f64]>,
     a5: Option<&'a [f64]>,
@@ -312,6 +374,7 @@ impl Pre<'_> {
             },
             4 => match (self.q, self.a4) {
                 (Some(q), _) => q[((ix[0] * n + ix[1]) * n + ix[2]) * n + ix[3]],
+                (None, _) if self.q4s.is_some() => self.q4s.expect("checked").get(ix),
                 (None, Some(a)) => {
                     let (i, j, k, l) = (ix[0], ix[1], ix[2], ix[3]);
                     (a[i * n + j] * self.met(k, l)
@@ -559,7 +622,17 @@ impl SlicePlan {
                 _ => None,
             };
             let sliced = b.deg == 3 && pre.t3s.is_some();
-            if !sliced && b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
+            if let (4, Some(qs)) = (b.deg, &pre.q4s) {
+                let mut fx = [0usize; 3];
+                let mut nf = 0;
+                for &slot in &b.pos[..4] {
+                    if slot != l {
+                        fx[nf] = prefix[slot];
+                        nf += 1;
+                    }
+                }
+                qs.row(&fx[..nf], nl, start, r);
+            } else if !sliced && b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
                 match tensor {
                     Some(tn) => {
                         // symmetric: the fixed slots first, then the nl row slots, so the row
@@ -1322,6 +1395,7 @@ pub fn kprop4(
             t: third.as_deref(),
             t3s: None,
             q: fourth.as_deref(),
+            q4s: None,
             a4: None,
             a5: fifth.as_deref(),
             c6,
@@ -1363,23 +1437,8 @@ pub fn kprop4(
             flops += 20.0 * n.pow(deg.min(4) as u32 - 1) as f64 * rf;
             // the full tensor of this degree
             match deg {
-                2 => {
-                    for i in 0..n {
-                        for j in 0..n {
-                            cn[i * n + j] = kt.lookup(&[i, j]);
-                        }
-                    }
-                }
-                3 => {
-                    let kt = &kt;
-                    tn.par_chunks_mut(n2).enumerate().for_each(|(i, blk)| {
-                        for j in 0..n {
-                            for k in 0..n {
-                                blk[j * n + k] = kt.lookup(&[i, j, k]);
-                            }
-                        }
-                    });
-                }
+                2 => fill_dense(&kt, &mut cn, n),
+                3 => fill_dense(&kt, &mut tn, n),
                 4 => {
                     let kt = &kt;
                     let q1111 = kt.get(&[1, 1, 1, 1]);
@@ -1568,6 +1627,49 @@ pub fn kprop4(
         c6 = c_new;
     }
     Ok(out)
+}
+
+/// The full covariance (`out.len() = n²`) or third cumulant (`n³`) from its canonical tables
+/// (read directly: `(2)`, `(1, 1)` on `i < j`; `(3)`, `(2, 1)`, `(1, 1, 1)` on `i < j < k`).
+fn fill_dense(kt: &Tables, out: &mut [f64], n: usize) {
+    if out.len() == n * n {
+        let (c2, c11) = (kt.get(&[2]), kt.get(&[1, 1]));
+        out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            for (j, x) in row.iter_mut().enumerate() {
+                *x = match i.cmp(&j) {
+                    std::cmp::Ordering::Equal => c2[i],
+                    std::cmp::Ordering::Less => c11[i * n + j],
+                    std::cmp::Ordering::Greater => c11[j * n + i],
+                };
+            }
+        });
+        return;
+    }
+    let (t3, t21, t111) = (kt.get(&[3]), kt.get(&[2, 1]), kt.get(&[1, 1, 1]));
+    out.par_chunks_mut(n * n).enumerate().for_each(|(i, blk)| {
+        for j in 0..n {
+            let row = &mut blk[j * n..(j + 1) * n];
+            if i == j {
+                for (k, x) in row.iter_mut().enumerate() {
+                    *x = if k == i { t3[i] } else { t21[i * n + k] };
+                }
+                continue;
+            }
+            let (a, b) = (i.min(j), i.max(j));
+            for (k, x) in row.iter_mut().enumerate() {
+                *x = if k == i || k == j {
+                    // {k, k, other}
+                    t21[k * n + (i + j - k)]
+                } else if k < a {
+                    t111[(k * n + a) * n + b]
+                } else if k < b {
+                    t111[(a * n + k) * n + b]
+                } else {
+                    t111[(a * n + b) * n + k]
+                };
+            }
+        }
+    });
 }
 
 /// The linear step of one layer on the mean, the covariance and the third cumulant (the part
@@ -1853,6 +1955,7 @@ pub fn kprop3_rows(
             t: third.as_deref(),
             t3s: None,
             q: None,
+            q4s: None,
             a4: fourth.as_deref(),
             a5: None,
             c6: 0.0,
