@@ -4,9 +4,10 @@
 //! `cargo bench -p boltzkit-core --bench mlp_kprop` times, on ReLU nets `[n] * 5` (4 linear
 //! layers) with unit-variance inputs: K = 3 SIMPLE (factored third cumulant), K = 3 AUGMENT
 //! factored and dense, K = 3 SIMPLE on the dense row engine (the cross-check path), and K = 4
-//! SIMPLE, at n = 32 and 64.
+//! SIMPLE factored and dense (the cross-check path), at n = 32 and 64. `-- "K4 simple \(factored"`
+//! runs one engine.
 
-use boltzkit_core::mlp::kprop4::{kprop3_factored, kprop3_rows, kprop4};
+use boltzkit_core::mlp::kprop4::{kprop3_factored, kprop3_rows, kprop4, kprop4_factored};
 use boltzkit_core::mlp::{Cancel, Estimate, Input, Net};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -37,7 +38,7 @@ fn net(n: usize) -> Net {
 type Engine = fn(&Net, &Input) -> Estimate;
 
 fn kprop(c: &mut Criterion) {
-    let engines: [(&str, Engine); 5] = [
+    let engines: [(&str, Engine); 6] = [
         ("K3 simple (factored)", |n, i| {
             kprop3_factored(n, i, None, false, false, Cancel(None)).unwrap()
         }),
@@ -50,7 +51,10 @@ fn kprop(c: &mut Criterion) {
         ("K3 simple (dense cross-check)", |n, i| {
             kprop3_rows(n, i, None, false, false, false, Cancel(None)).unwrap()
         }),
-        ("K4 simple", |n, i| {
+        ("K4 simple (factored)", |n, i| {
+            kprop4_factored(n, i, None, false, Cancel(None)).unwrap()
+        }),
+        ("K4 simple (dense cross-check)", |n, i| {
             kprop4(n, i, None, false, false, false, Cancel(None)).unwrap()
         }),
     ];

@@ -2101,31 +2101,87 @@ fn ls_flops(p: &[usize], n: usize) -> f64 {
 fn ls_convert(p: &[usize], src: &[f64], kap: &Kap<'_>, n: usize) -> Vec<f64> {
     let d = p.len();
     let slots = slots_of(p);
-    let parts = ls_partitions(&slots);
+    // each partition's blocks as (length, the position of each slot)
+    let flat: Vec<Vec<(usize, [usize; 6])>> = ls_partitions(&slots)
+        .iter()
+        .map(|pi| {
+            pi.iter()
+                .map(|b| {
+                    let mut pos = [0usize; 6];
+                    for (x, &slot) in b.iter().enumerate() {
+                        pos[x] = slots[slot];
+                    }
+                    (b.len(), pos)
+                })
+                .collect()
+        })
+        .collect();
     let size = n.pow(d as u32);
     let mut tab = zeros(size);
     let inner = (size / n).max(1);
+    let ls_sum = |pf: &[usize]| -> f64 {
+        let mut buf = [0usize; 6];
+        let mut total = 0.0;
+        for pi in &flat {
+            let mut prod = 1.0;
+            for (len, pos) in pi {
+                for x in 0..*len {
+                    buf[x] = pf[pos[x]];
+                }
+                prod *= kap.get(&buf[..*len]);
+            }
+            total += prod;
+        }
+        total
+    };
     tab.par_chunks_mut(inner)
         .enumerate()
         .for_each(|(i0, chunk)| {
-            let mut idx = [i0, 0, 0];
-            let mut ix = [0usize; 6];
-            for rest in 0..inner {
-                let mut r = rest;
-                for a in (1..d).rev() {
-                    idx[a] = r % n;
-                    r /= n;
+            let base = &src[i0 * inner..(i0 + 1) * inner];
+            match d {
+                1 => chunk[0] = base[0] - ls_sum(&[i0]),
+                2 => {
+                    // the canonical entries: distinct indices, increasing where the powers are equal
+                    let st = if p[0] == p[1] { i0 + 1 } else { 0 };
+                    for j in st..n {
+                        if j != i0 {
+                            chunk[j] = base[j] - ls_sum(&[i0, j]);
+                        }
+                    }
                 }
-                let pf = &idx[..d];
-                let bad = (1..d)
-                    .any(|b| (0..b).any(|a| pf[a] == pf[b] || (p[a] == p[b] && pf[a] > pf[b])));
-                if bad {
-                    continue;
+                3 => {
+                    let st = if p[0] == p[1] { i0 + 1 } else { 0 };
+                    for j in st..n {
+                        if j == i0 {
+                            continue;
+                        }
+                        let kst = if p[1] == p[2] { j + 1 } else { 0 };
+                        for k in kst..n {
+                            if k == i0 || k == j || (p[0] == p[2] && i0 > k) {
+                                continue;
+                            }
+                            let off = j * n + k;
+                            chunk[off] = base[off] - ls_sum(&[i0, j, k]);
+                        }
+                    }
                 }
-                for (s, &slot) in slots.iter().enumerate() {
-                    ix[s] = pf[slot];
+                _ => {
+                    let mut idx = [i0, 0, 0, 0, 0, 0];
+                    for rest in 0..inner {
+                        let mut r = rest;
+                        for a in (1..d).rev() {
+                            idx[a] = r % n;
+                            r /= n;
+                        }
+                        let pf = &idx[..d];
+                        let bad = (1..d).any(|b| {
+                            (0..b).any(|a| pf[a] == pf[b] || (p[a] == p[b] && pf[a] > pf[b]))
+                        });
+                        if !bad {
+                            chunk[rest] = base[rest] - ls_sum(pf);
+                        }
+                    }
                 }
-                chunk[rest] = src[i0 * inner + rest] - kap.ls_sum(&parts, &ix[..slots.len()]);
             }
         });
     tab

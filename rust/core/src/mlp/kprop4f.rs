@@ -71,18 +71,45 @@ impl Fq {
     fn push_unit(&mut self, v: &[f64], b: &[f64], acc: &mut [f64]) {
         let n = self.n;
         let n2 = n * n;
-        let vv = |x: usize, r: usize| v[r * n + x];
-        let bb = |r: usize, x: usize, y: usize| b[(r * n + x) * n + y];
+        // vt[x n + r] = V_r(x)
+        let mut vt = vec![0.0; n2];
+        for r in 0..n {
+            for x in 0..n {
+                vt[x * n + r] = v[r * n + x];
+            }
+        }
+        let vt = &vt;
         acc.par_chunks_mut(n2).enumerate().for_each(|(i, gi)| {
+            // per i: d[k] = B_k(i,i), c[j n + k] = B_k(i,j)
+            let d: Vec<f64> = (0..n).map(|k| b[(k * n + i) * n + i]).collect();
+            let mut c = vec![0.0; n2];
+            for k in 0..n {
+                for j in 0..n {
+                    c[j * n + k] = b[(k * n + i) * n + j];
+                }
+            }
+            let vii = v[i * n + i];
+            let (bi, bii) = (
+                &b[i * n2..(i + 1) * n2],
+                &b[(i * n + i) * n..(i * n + i + 1) * n],
+            );
+            let (vi, vti) = (&v[i * n..(i + 1) * n], &vt[i * n..(i + 1) * n]);
             for j in 0..n {
+                let (s_ji, s_ij, b_jii, b_iij) = (vi[j], vti[j], d[j], bii[j]);
+                let bij = &bi[j * n..(j + 1) * n];
+                let bji = &b[(j * n + i) * n..(j * n + i + 1) * n];
+                let vj = &v[j * n..(j + 1) * n];
+                let vtj = &vt[j * n..(j + 1) * n];
+                let cj = &c[j * n..(j + 1) * n];
+                let row = &mut gi[j * n..(j + 1) * n];
                 for k in 0..n {
-                    gi[j * n + k] += (2.0 * vv(i, i) * bb(i, j, k)
-                        + vv(k, j) * bb(j, i, i)
-                        + vv(j, k) * bb(k, i, i)
-                        + 2.0 * vv(j, i) * bb(i, i, k)
-                        + 2.0 * vv(i, j) * bb(j, i, k)
-                        + 2.0 * vv(k, i) * bb(i, i, j)
-                        + 2.0 * vv(i, k) * bb(k, i, j))
+                    row[k] += (2.0 * vii * bij[k]
+                        + vj[k] * b_jii
+                        + vtj[k] * d[k]
+                        + 2.0 * s_ji * bii[k]
+                        + 2.0 * s_ij * bji[k]
+                        + 2.0 * vi[k] * b_iij
+                        + 2.0 * vti[k] * cj[k])
                         / 12.0;
                 }
             }
@@ -434,32 +461,37 @@ fn all_distinct(
         let group: Vec<&(TreeKey, f64)> = fp.trees.iter().filter(|(k, _)| k.k[0] == ka).collect();
         let mut b = zeros(n2 * n);
         b.par_chunks_mut(n2).enumerate().for_each(|(r, br)| {
+            let sr = &s[r * n..(r + 1) * n];
+            let mut a = vec![0.0; n];
             for (key, coef) in &group {
                 let (wc, wp, wq) = (w(key.k[1]), w(key.k[2]), w(key.k[3]));
-                let t = if key.t {
-                    third.expect("a third cumulant after the first layer")
-                } else {
-                    &[]
-                };
+                // a_y = w_q(y) S(r, y)^[cq]; the row x adds c_x a_y S(x, y)^[pq] T(r, x, y)^[t]
+                for (y, ay) in a.iter_mut().enumerate() {
+                    *ay = wq[y] * if key.cq { sr[y] } else { 1.0 };
+                }
                 let c0 = coef * wc[r];
                 for x in 0..n {
-                    let mut cx = c0 * wp[x];
-                    if key.cp {
-                        cx *= s[r * n + x];
-                    }
+                    let cx = c0 * wp[x] * if key.cp { sr[x] } else { 1.0 };
                     let row = &mut br[x * n..(x + 1) * n];
-                    for (y, o) in row.iter_mut().enumerate() {
-                        let mut val = cx * wq[y];
-                        if key.cq {
-                            val *= s[r * n + y];
+                    let sx = &s[x * n..(x + 1) * n];
+                    match (key.pq, key.t) {
+                        (false, false) => {
+                            for (o, ay) in row.iter_mut().zip(&a) {
+                                *o += cx * ay;
+                            }
                         }
-                        if key.pq {
-                            val *= s[x * n + y];
+                        (true, false) => {
+                            for ((o, ay), sv) in row.iter_mut().zip(&a).zip(sx) {
+                                *o += cx * ay * sv;
+                            }
                         }
-                        if key.t {
-                            val *= t[(r * n + x) * n + y];
+                        (pq, true) => {
+                            let t = third.expect("a third cumulant after the first layer");
+                            let tx = &t[(r * n + x) * n..(r * n + x + 1) * n];
+                            for (((o, ay), sv), tv) in row.iter_mut().zip(&a).zip(sx).zip(tx) {
+                                *o += cx * ay * if pq { sv * tv } else { *tv };
+                            }
                         }
-                        *o += val;
                     }
                 }
             }
