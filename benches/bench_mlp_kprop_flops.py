@@ -27,10 +27,11 @@ width n (square nets ``[n] * (depth + 1)``, ``depth`` linear layers, n outputs) 
 
 * every ``(K, kind)`` of ``mlp.KPROP_IMPLEMENTED`` (read at run time: K = 4 is picked up as soon as
   the package lists it) runs ``net.estimate("kprop", k_max=K, kind=kind, avg_metric=False)``, unless
-  its top cumulant tensor (``8 n^K`` bytes for K >= 3) exceeds ``--max-tensor-gb``, or its run time
+  its top cumulant tensor (``8 n^K`` bytes for K >= 3 augment) exceeds ``--max-tensor-gb``, or its run time
   predicted from the smaller widths (exponent ``max(K + 1, measured)``) exceeds ``--max-seconds``,
-  or the package refuses the width (K = 3 augment: n <= 256; K = 3 simple keeps the third cumulant
-  in factored form, no ``n^3`` tensor, and runs to n = 1024); each skip is printed with its reason;
+  or the package refuses the width (K = 3 augment: n <= 256, K = 4 augment: n <= 128; K = 3 simple
+  keeps the third cumulant in factored form, no ``n^3`` tensor, and runs to n = 1024, K = 4 simple
+  the fourth, no ``n^4`` tensor, to n = 256); each skip is printed with its reason;
 * an estimate that fell back to a lower order (``diagnostics["fallback"]`` set: the K estimate had a
   non-finite variance or a mean outside the activation's range, or, before the library kept kprop's
   means, a negative variance) is scored as returned (the fallback's mean) but charged the FLOPs of
@@ -75,6 +76,7 @@ import numpy as np
 import numpy.typing as npt
 
 from boltzkit import _core, mlp
+from boltzkit._validate import MAX_STEPS
 from boltzkit.errors import InvalidArgumentError
 
 F64 = npt.NDArray[np.float64]
@@ -229,7 +231,7 @@ class Timer:
 
 
 def _skip_reason(args: argparse.Namespace, timer: Timer, act: str, n: int, k: int, kind: str) -> str | None:
-    if k >= 3 and (k, kind) != (3, "simple"):  # K = 3 simple keeps its third cumulant factored
+    if k >= 3 and kind != "simple":  # K = 3 and 4 simple keep their top cumulant factored
         gb = 8.0 * float(n) ** k / 1e9
         if gb > args.max_tensor_gb:
             return f"memory: the K = {k} tensor of n^{k} float64 is {gb:.3g} GB > {args.max_tensor_gb:g} GB"
@@ -291,6 +293,10 @@ def _truth(net: mlp.MLP, means: list[F64], args: argparse.Namespace, mc_seed: in
             break
         remaining = args.truth_seconds - (time.perf_counter() - t_start)
         nxt = min(n_tot, args.truth_samples - n_tot, int(remaining * n_tot / max(spent, 1e-9)))
+        # one call may take at most MAX_STEPS steps (about an hour); keep chunks well under it
+        w = net.widths
+        per = sum(2 * w[i + 1] * w[i] + 2 * w[i + 1] for i in range(len(w) - 1))
+        nxt = min(nxt, MAX_STEPS // (2 * per))
         nxt = nxt // args.batch * args.batch
         if nxt < max(args.batch, n_tot // 4):
             why = "time budget"
@@ -660,7 +666,7 @@ def main() -> None:
     ap.add_argument("--truth-seconds", type=float, default=60.0, help="truth time budget per net")
     ap.add_argument("--truth-ratio", type=float, default=50.0, help="stop when the best raw MSE is this many noise floors")
     ap.add_argument("--batch", type=int, default=1024)
-    ap.add_argument("--max-tensor-gb", type=float, default=2.0, help="skip K >= 3 when 8 n^K bytes exceed this")
+    ap.add_argument("--max-tensor-gb", type=float, default=2.0, help="skip K >= 3 augment when 8 n^K bytes exceed this")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="skip an estimate predicted to take longer")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--plot", type=Path, default=None, help="directory for mlp_kprop_flops_mse_<act>.png")

@@ -20,8 +20,8 @@
 //! exactly as the reference does. The dense [`super::kprop3_rows`] stays as the cross-check.
 
 use super::{
-    Diagram, KMAX, Kap, Linear, PMAX, Pre, SlicePlan, T3Slices, Tables, Wicks, diagrams,
-    factored_keeps, is_hypertree, k3_fourth, k3_project, ls_convert, ls_flops, tabulate,
+    Diagram, KMAX, Kap, Linear, PMAX, Pre, SlicePlan, T3Slices, Tables, Wicks, convert_degree,
+    diagrams, factored_keeps, is_hypertree, k3_fourth, k3_project, tabulate,
 };
 use crate::mlp::estimate::Estimate;
 use crate::mlp::gauss::VAR_FLOOR;
@@ -848,7 +848,7 @@ pub fn kprop3_factored(
             metric: metric.as_deref(),
             avg,
         };
-        let pk = tabulate(&fp.plans, &pre, &wk, &mut flops, cancel)?;
+        let mut pk = tabulate(&fp.plans, &pre, &wk, &mut flops, cancel)?;
         // cumulants by Leonov–Shiryaev: degree 2 (C), 3 (T on repeated indices), 4 (tables)
         let e: Vec<f64> = pk.get(&[1]).to_vec();
         let mut kt = Tables::new(n);
@@ -870,19 +870,7 @@ pub fn kprop3_factored(
                 q: None,
                 k5: &empty,
             };
-            let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
-            for p in fp.pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
-                new.push((p.clone(), ls_convert(p, pk.get(p), &kap, n)));
-            }
-            for (p, tab) in new {
-                kt.insert(&p, tab);
-            }
-            flops += fp
-                .pats
-                .iter()
-                .filter(|p| p.iter().sum::<usize>() == deg)
-                .map(|p| ls_flops(p, n))
-                .sum::<f64>();
+            convert_degree(&fp.pats, deg, &mut pk, &kap, &mut kt, &mut flops);
             if deg == 2 {
                 let (c2, c11) = (kt.get(&[2]), kt.get(&[1, 1]));
                 for i in 0..n {

@@ -1422,19 +1422,7 @@ pub fn kprop4(
                 q: Some(&qn),
                 k5: &empty,
             };
-            let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
-            for p in pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
-                let tab = if p.iter().all(|&x| x == 1) {
-                    pk.take(p)
-                } else {
-                    ls_convert(p, pk.get(p), &kap, n)
-                };
-                new.push((p.clone(), tab));
-            }
-            for (p, tab) in new {
-                kt.insert(&p, tab);
-            }
-            flops += 20.0 * n.pow(deg.min(4) as u32 - 1) as f64 * rf;
+            convert_degree(pats, deg, &mut pk, &kap, &mut kt, &mut flops);
             // the full tensor of this degree
             match deg {
                 2 => fill_dense(&kt, &mut cn, n),
@@ -1980,47 +1968,11 @@ pub fn kprop3_rows(
                 q: None,
                 k5: &empty,
             };
-            let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
-            for p in pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
-                let tab = if p.iter().all(|&x| x == 1) {
-                    pk.take(p)
-                } else {
-                    ls_convert(p, pk.get(p), &kap, n)
-                };
-                new.push((p.clone(), tab));
-            }
-            for (p, tab) in new {
-                kt.insert(&p, tab);
-            }
-            flops += pats
-                .iter()
-                .filter(|p| p.iter().sum::<usize>() == deg)
-                .map(|p| ls_flops(p, n))
-                .sum::<f64>();
-            if deg == 2 {
-                for i in 0..n {
-                    for j in 0..n {
-                        cn[i * n + j] = kt.lookup(&[i, j]);
-                    }
-                }
-            } else if deg == 3 {
-                let t111 = kt.get(&[1, 1, 1]);
-                let (t21, t3d) = (kt.get(&[2, 1]), kt.get(&[3]));
-                tn.par_chunks_mut(n2).enumerate().for_each(|(i, blk)| {
-                    for j in 0..n {
-                        let row = &mut blk[j * n..(j + 1) * n];
-                        if i == j {
-                            for (k, x) in row.iter_mut().enumerate() {
-                                *x = if k == i { t3d[i] } else { t21[i * n + k] };
-                            }
-                            continue;
-                        }
-                        let (a, b) = (i.min(j), i.max(j));
-                        row.copy_from_slice(&t111[(a * n + b) * n..(a * n + b + 1) * n]);
-                        row[i] = t21[i * n + j];
-                        row[j] = t21[j * n + i];
-                    }
-                });
+            convert_degree(pats, deg, &mut pk, &kap, &mut kt, &mut flops);
+            match deg {
+                2 => fill_dense(&kt, &mut cn, n),
+                3 => fill_dense(&kt, &mut tn, n),
+                _ => {}
             }
         }
         let kap = Kap {
@@ -2094,6 +2046,29 @@ pub fn kprop3_rows(
 fn ls_flops(p: &[usize], n: usize) -> f64 {
     let parts = ls_partitions(&slots_of(p)).len();
     ((3 * parts + 1) * n.pow(p.len() as u32)) as f64
+}
+
+/// The cumulant tables of the degree-`deg` slices of `pats`, from their power cumulants in `pk`
+/// (Leonov–Shiryaev, [`ls_convert`]; an all-distinct slice needs none and is moved), into `kt`;
+/// every slice is counted at [`ls_flops`].
+fn convert_degree(
+    pats: &[Vec<usize>],
+    deg: usize,
+    pk: &mut Tables,
+    kap: &Kap<'_>,
+    kt: &mut Tables,
+    flops: &mut f64,
+) {
+    let n = kap.n;
+    for p in pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
+        *flops += ls_flops(p, n);
+        let tab = if p.iter().all(|&x| x == 1) {
+            pk.take(p)
+        } else {
+            ls_convert(p, pk.get(p), kap, n)
+        };
+        kt.insert(p, tab);
+    }
 }
 
 /// Cumulants on the canonical entries of slice `p` from its power cumulants `src`:

@@ -22,8 +22,8 @@
 //! dense [`super::kprop4`] stays as the cross-check.
 
 use super::{
-    Diagram, KMAX, Kap, Linear, PMAX, Pre, Q4Slices, SlicePlan, Tables, Wicks, diagrams,
-    fill_dense, is_hypertree, linear_step, ls_convert, ls_flops, tabulate, zeros,
+    Diagram, KMAX, Kap, Linear, PMAX, Pre, Q4Slices, SlicePlan, Tables, Wicks, convert_degree,
+    diagrams, fill_dense, is_hypertree, linear_step, tabulate, zeros,
 };
 use crate::mlp::estimate::Estimate;
 use crate::mlp::gauss::VAR_FLOOR;
@@ -632,19 +632,7 @@ pub fn kprop4_factored(
                 q: None,
                 k5: &empty,
             };
-            let mut new: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
-            for p in fp.pats.iter().filter(|p| p.iter().sum::<usize>() == deg) {
-                let tab = if p.iter().all(|&x| x == 1) {
-                    pk.take(p)
-                } else {
-                    flops += ls_flops(p, n);
-                    ls_convert(p, pk.get(p), &kap, n)
-                };
-                new.push((p.clone(), tab));
-            }
-            for (p, tab) in new {
-                kt.insert(&p, tab);
-            }
+            convert_degree(&fp.pats, deg, &mut pk, &kap, &mut kt, &mut flops);
             match deg {
                 2 => fill_dense(&kt, &mut cn, n),
                 3 => fill_dense(&kt, &mut tn, n),
