@@ -608,40 +608,84 @@ fn activation_step(
     }
 }
 
-/// `T ×₁ W ×₂ W ×₃ W` for `T` `n × n × n` and `W` `r × n` (row-major), with its FLOPs.
+/// `T ×₁ W ×₂ W ×₃ W` for a symmetric `T` `n × n × n` and `W` `r × n` (row-major), with its FLOPs.
+///
+/// The symmetry saves a third of the work (`4 n⁴` instead of `6 n⁴` at `r = n`): the first product
+/// runs on the `n (n + 1) / 2` columns `b ≤ c` of `T`, the last one on the rows `j ≥ i` of each
+/// output block `i` (the rest mirrored). Only the entries `T[a][b][c]` with `b ≤ c` are read.
 pub(crate) fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
     let n2 = n * n;
-    // A[i][b][c] = Σ_a W_ia T[a][b][c]
-    let mut a = vec![0.0; r * n2];
-    gemm(r, n, n2, View::rows(w, n), View::rows(t, n2), 0.0, &mut a);
-    // B[i][b][k] = Σ_c A[i][b][c] W_kc
-    let mut b = vec![0.0; r * n * r];
+    let np = n * (n + 1) / 2;
+    // Tp[a][(b, c)] = T[a][b][c] for b ≤ c
+    let mut tp = vec![0.0; n * np];
+    if np > 0 {
+        tp.par_chunks_mut(np).enumerate().for_each(|(a, row)| {
+            let mut p = 0;
+            for b in 0..n {
+                let src = &t[a * n2 + b * n + b..a * n2 + (b + 1) * n];
+                row[p..p + n - b].copy_from_slice(src);
+                p += n - b;
+            }
+        });
+    }
+    // Ap[i][(b, c)] = Σ_a W_ia T[a][b][c]
+    let mut ap = vec![0.0; r * np];
     gemm(
-        r * n,
-        n,
         r,
-        View::rows(&a, n),
-        View::trans(w, n),
+        n,
+        np,
+        View::rows(w, n),
+        View::rows(&tp, np),
         0.0,
-        &mut b,
+        &mut ap,
     );
-    // T'[i][j][k] = Σ_b W_jb B[i][b][k]
-    let mut out = vec![0.0; r * r * r];
-    out.par_chunks_mut(r * r).enumerate().for_each(|(i, blk)| {
-        gemm(
-            r,
-            n,
-            r,
-            View::rows(w, n),
-            View::rows(&b[i * n * r..(i + 1) * n * r], r),
-            0.0,
-            blk,
-        );
-    });
+    drop(tp);
+    // B[i][b][k] = Σ_c A_i[b][c] W_kc, with A_i the symmetric matrix of row i of Ap
+    let mut b = vec![0.0; r * n * r];
+    if n > 0 {
+        b.par_chunks_mut(n * r).enumerate().for_each(|(i, blk)| {
+            let row = &ap[i * np..(i + 1) * np];
+            let mut a = vec![0.0; n2];
+            let mut p = 0;
+            for x in 0..n {
+                for y in x..n {
+                    a[x * n + y] = row[p];
+                    a[y * n + x] = row[p];
+                    p += 1;
+                }
+            }
+            gemm(n, n, r, View::rows(&a, n), View::trans(w, n), 0.0, blk);
+        });
+    }
+    drop(ap);
+    // T'[i][j][k] = Σ_b W_jb B[i][b][k] for j ≥ i; T'[i][j] = T'[j][i] for j < i
+    let r2 = r * r;
+    let mut out = vec![0.0; r * r2];
+    if r > 0 {
+        out.par_chunks_mut(r2).enumerate().for_each(|(i, blk)| {
+            gemm(
+                r - i,
+                n,
+                r,
+                View::rows(&w[i * n..], n),
+                View::rows(&b[i * n * r..(i + 1) * n * r], r),
+                0.0,
+                &mut blk[i * r..],
+            );
+        });
+        for j in 1..r {
+            let (done, rest) = out.split_at_mut(j * r2);
+            let blk = &mut rest[..r2];
+            for i in 0..j {
+                blk[i * r..(i + 1) * r]
+                    .copy_from_slice(&done[i * r2 + j * r..i * r2 + (j + 1) * r]);
+            }
+        }
+    }
     let (rf, nf) = (r as f64, n as f64);
     (
         out,
-        2.0 * rf * nf * nf * nf + 2.0 * rf * rf * nf * nf + 2.0 * rf * rf * rf * nf,
+        2.0 * rf * nf * np as f64 + 2.0 * rf * rf * nf * nf + nf * rf * rf * (rf + 1.0),
     )
 }
 
@@ -829,6 +873,57 @@ fn bivariate(act: Act, q: f64, k: f64) -> f64 {
                 }
             }
             acc
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mode_products;
+
+    #[test]
+    fn mode_products_equal_the_triple_sum() {
+        // a symmetric T (n = 7) mapped by W (r = 5 rows, and r = 9) against the naive sum
+        let n = 7;
+        let mut t = vec![0.0; n * n * n];
+        for a in 0..n {
+            for b in 0..n {
+                for c in 0..n {
+                    let mut v = [a, b, c];
+                    v.sort_unstable();
+                    t[(a * n + b) * n + c] =
+                        ((v[0] * 31 + v[1] * 17 + v[2] * 5) % 23) as f64 / 7.0 - 1.5;
+                }
+            }
+        }
+        for r in [5, 9] {
+            let w: Vec<f64> = (0..r * n)
+                .map(|i| ((i * 7919) % 19) as f64 / 9.0 - 1.0)
+                .collect();
+            let (out, flops) = mode_products(&t, &w, r, n);
+            assert!(flops > 0.0);
+            for i in 0..r {
+                for j in 0..r {
+                    for k in 0..r {
+                        let mut s = 0.0;
+                        for a in 0..n {
+                            for b in 0..n {
+                                for c in 0..n {
+                                    s += w[i * n + a]
+                                        * w[j * n + b]
+                                        * w[k * n + c]
+                                        * t[(a * n + b) * n + c];
+                                }
+                            }
+                        }
+                        let got = out[(i * r + j) * r + k];
+                        assert!(
+                            (got - s).abs() <= 1e-12 * (1.0 + s.abs()),
+                            "({i},{j},{k}): {got} vs {s}"
+                        );
+                    }
+                }
+            }
         }
     }
 }

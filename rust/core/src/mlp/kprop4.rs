@@ -1106,6 +1106,32 @@ fn ls_partitions(slots: &[usize]) -> Vec<Vec<Vec<usize>>> {
     out
 }
 
+/// A set partition as its blocks' slot lists.
+type Partition = Vec<Vec<usize>>;
+
+/// [`ls_partitions`] grouped by what their products read: partitions whose blocks cover the same
+/// multisets of positions (`slots[s]`) give the same product `Π_B κ(B)` for any indices, so each
+/// group is one representative and its size (`(2, 2, 2)`: 128 partitions in 27 groups; `(6)`: 202 in 10).
+fn ls_groups(slots: &[usize]) -> Vec<(f64, Partition)> {
+    let mut out: Vec<(Partition, f64, Partition)> = Vec::new();
+    for pi in ls_partitions(slots) {
+        let mut sig: Vec<Vec<usize>> = pi
+            .iter()
+            .map(|b| {
+                let mut v: Vec<usize> = b.iter().map(|&x| slots[x]).collect();
+                v.sort_unstable();
+                v
+            })
+            .collect();
+        sig.sort();
+        match out.iter_mut().find(|(s, _, _)| *s == sig) {
+            Some(g) => g.1 += 1.0,
+            None => out.push((sig, 1.0, pi)),
+        }
+    }
+    out.into_iter().map(|(_, c, pi)| (c, pi)).collect()
+}
+
 /// Cumulants of the activations found so far, looked up by index multiset.
 struct Kap<'a> {
     n: usize,
@@ -1138,13 +1164,14 @@ impl Kap<'_> {
         }
     }
 
-    /// `Σ_π Π_B κ(B)` over the Leonov–Shiryaev partitions of a slice with slot indices `ix`.
+    /// `Σ_π Π_B κ(B)` over the Leonov–Shiryaev partitions of a slice with slot indices `ix`, in
+    /// groups ([`ls_groups`]).
     #[inline]
-    fn ls_sum(&self, parts: &[Vec<Vec<usize>>], ix: &[usize]) -> f64 {
+    fn ls_sum(&self, parts: &[(f64, Partition)], ix: &[usize]) -> f64 {
         let mut total = 0.0;
         let mut buf = [0usize; 6];
-        for pi in parts {
-            let mut prod = 1.0;
+        for (count, pi) in parts {
+            let mut prod = *count;
             for b in pi {
                 for (s, &slot) in b.iter().enumerate() {
                     buf[s] = ix[slot];
@@ -1501,7 +1528,7 @@ pub fn kprop4(
             };
             // B_jkl = Σ_i κ5_iijkl; j < k < l distinct: the (1,1,1,2) rows summed over i ∉ {j,k,l}
             let plan5 = ps.plan5.as_ref().expect("augment");
-            let parts5 = ls_partitions(&slots_of(&trace5));
+            let parts5 = ls_groups(&slots_of(&trace5));
             let mut bsum = zeros(n * n2);
             let kapr = &kap;
             let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
@@ -1568,7 +1595,7 @@ pub fn kprop4(
             a_new = Some(an);
             // tr³ κ6 = 6 Σ_{i<j<k} κ6_iijjkk + 3 Σ_{a≠b} κ6_aaaabb + Σ κ6_aaaaaa
             let plan6 = ps.plan6.as_ref().expect("augment");
-            let parts6 = ls_partitions(&slots_of(&trace6));
+            let parts6 = ls_groups(&slots_of(&trace6));
             let mut s6 = vec![0.0; n2];
             plan6.run(&pre, &wk, &mut s6, n, |pf, st, row, chunk| {
                 let mut acc = 0.0;
@@ -1580,9 +1607,11 @@ pub fn kprop4(
                 }
                 chunk[pf[1]] = acc;
             });
-            flops += (plan6.flops_per_entry + 6.0 * parts6.len() as f64) * plan6.entries(n);
-            let parts42 = ls_partitions(&slots_of(&[4, 2]));
-            let parts6s = ls_partitions(&slots_of(&[6]));
+            // counted per partition, as the ungrouped sum (the reference's work)
+            let n6 = ls_partitions(&slots_of(&trace6)).len() as f64;
+            flops += (plan6.flops_per_entry + 6.0 * n6) * plan6.entries(n);
+            let parts42 = ls_groups(&slots_of(&[4, 2]));
+            let parts6s = ls_groups(&slots_of(&[6]));
             let pk42 = pk.get(&[4, 2]);
             let pk6 = pk.get(&[6]);
             let mut tr6 = 6.0 * s6.iter().sum::<f64>();
@@ -1595,7 +1624,7 @@ pub fn kprop4(
                     }
                 }
             }
-            flops += (parts42.len() as f64 * 6.0 + 2.0) * rf * rf;
+            flops += (ls_partitions(&slots_of(&[4, 2])).len() as f64 * 6.0 + 2.0) * rf * rf;
             c_new = 15.0 * tr6 / (rf * (rf + 2.0) * (rf + 4.0));
         }
         out.layers.push(LayerEstimate {
@@ -2077,10 +2106,13 @@ fn ls_convert(p: &[usize], src: &[f64], kap: &Kap<'_>, n: usize) -> Vec<f64> {
     let d = p.len();
     let slots = slots_of(p);
     // each partition's blocks as (length, the position of each slot)
-    let flat: Vec<Vec<(usize, [usize; 6])>> = ls_partitions(&slots)
+    // (group size, [(block length, the position of each slot)])
+    type Flat = (f64, Vec<(usize, [usize; 6])>);
+    let flat: Vec<Flat> = ls_groups(&slots)
         .iter()
-        .map(|pi| {
-            pi.iter()
+        .map(|(count, pi)| {
+            let blocks = pi
+                .iter()
                 .map(|b| {
                     let mut pos = [0usize; 6];
                     for (x, &slot) in b.iter().enumerate() {
@@ -2088,7 +2120,8 @@ fn ls_convert(p: &[usize], src: &[f64], kap: &Kap<'_>, n: usize) -> Vec<f64> {
                     }
                     (b.len(), pos)
                 })
-                .collect()
+                .collect();
+            (*count, blocks)
         })
         .collect();
     let size = n.pow(d as u32);
@@ -2097,8 +2130,8 @@ fn ls_convert(p: &[usize], src: &[f64], kap: &Kap<'_>, n: usize) -> Vec<f64> {
     let ls_sum = |pf: &[usize]| -> f64 {
         let mut buf = [0usize; 6];
         let mut total = 0.0;
-        for pi in &flat {
-            let mut prod = 1.0;
+        for (count, pi) in &flat {
+            let mut prod = *count;
             for (len, pos) in pi {
                 for x in 0..*len {
                     buf[x] = pf[pos[x]];
@@ -2192,5 +2225,39 @@ mod tests {
         assert!(ls_partitions(&[0, 1, 2, 3]).is_empty());
         // κ(X², Y, Z, W): the 8 splits of {Y, Z, W} between the two X's
         assert_eq!(ls_partitions(&[0, 0, 1, 2, 3]).len(), 8);
+    }
+
+    #[test]
+    fn leonov_shiryaev_groups_keep_every_partition_once() {
+        // (2, 2, 2): 128 partitions in 27 groups; (6): 202 in 10; (4, 2): 172 in 18
+        for (p, parts, groups) in [
+            (&[2, 2, 2][..], 128, 27),
+            (&[6], 202, 10),
+            (&[4, 2], 172, 18),
+        ] {
+            let slots = slots_of(p);
+            let g = ls_groups(&slots);
+            assert_eq!(g.len(), groups, "{p:?}");
+            assert_eq!(g.iter().map(|x| x.0).sum::<f64>(), parts as f64, "{p:?}");
+            // each group's partitions read the same position multisets: a product of per-block
+            // values keyed by the multiset, summed over all partitions, equals the grouped sum
+            let val = |b: &[usize]| {
+                let mut v: Vec<usize> = b.iter().map(|&x| slots[x]).collect();
+                v.sort_unstable();
+                1.0 + v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| ((i + 1) * (x + 2)) as f64)
+                    .sum::<f64>()
+                    / 7.0
+            };
+            let prod = |pi: &[Vec<usize>]| pi.iter().map(|b| val(b)).product::<f64>();
+            let full: f64 = ls_partitions(&slots).iter().map(|pi| prod(pi)).sum();
+            let grouped: f64 = g.iter().map(|(c, pi)| c * prod(pi)).sum();
+            assert!(
+                (full - grouped).abs() <= 1e-12 * full.abs(),
+                "{p:?}: {full} vs {grouped}"
+            );
+        }
     }
 }
