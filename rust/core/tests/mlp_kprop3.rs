@@ -2,7 +2,9 @@
 //! hand-written K = 3 SIMPLE (`Method::KProp3Simple`), AUGMENT runs through `estimate`.
 #![allow(clippy::needless_range_loop)]
 
-use boltzkit_core::mlp::{Cancel, EstimateOptions, Input, Method, estimate, kprop3::kprop3};
+use boltzkit_core::mlp::{
+    Cancel, Estimate, EstimateOptions, Input, Method, estimate, kprop3::kprop3,
+};
 
 mod common;
 use common::{Lcg, net};
@@ -20,6 +22,29 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
         .zip(b)
         .map(|(x, y)| (x - y).abs() / scale)
         .fold(0.0, f64::max)
+}
+
+/// Every layer of `a` and `b` equal: means, variances and covariances to 1e-12 relative, the
+/// pre-activation third cumulants to 1e-11 where both keep them (`k3_both`: kept by both sides
+/// or by neither).
+fn assert_same_layers(a: &Estimate, b: &Estimate, k3_both: bool, ctx: &str) {
+    assert_eq!(a.layers.len(), b.layers.len(), "{ctx}");
+    for (la, lb) in a.layers.iter().zip(&b.layers) {
+        for (x, y) in [
+            (&la.pre_mean, &lb.pre_mean),
+            (&la.pre_var, &lb.pre_var),
+            (&la.post_mean, &lb.post_mean),
+            (&la.post_var, &lb.post_var),
+            (la.pre_cov.as_ref().unwrap(), lb.pre_cov.as_ref().unwrap()),
+        ] {
+            assert!(max_rel(x, y) < 1e-12, "{ctx}: {x:?} vs {y:?}");
+        }
+        match (&la.pre_kappa3, &lb.pre_kappa3) {
+            (Some(x), Some(y)) => assert!(max_rel(x, y) < 1e-11, "{ctx}: {x:?} vs {y:?}"),
+            (None, None) => {}
+            _ => assert!(!k3_both, "{ctx}: pre_kappa3 kept by one side only"),
+        }
+    }
 }
 
 #[test]
@@ -43,20 +68,7 @@ fn simple_kind_of_the_general_sum_equals_kprop3_simple() {
             };
             let a = estimate(&n, &inp, &opts, Cancel(None)).unwrap();
             let b = kprop3(&n, &inp, scale.as_deref(), true, false, false, Cancel(None)).unwrap();
-            for (la, lb) in a.layers.iter().zip(&b.layers) {
-                for (x, y) in [
-                    (&la.pre_mean, &lb.pre_mean),
-                    (&la.pre_var, &lb.pre_var),
-                    (&la.post_mean, &lb.post_mean),
-                    (&la.post_var, &lb.post_var),
-                    (la.pre_cov.as_ref().unwrap(), lb.pre_cov.as_ref().unwrap()),
-                ] {
-                    assert!(max_rel(x, y) < 1e-12, "{act} {scale:?}: {x:?} vs {y:?}");
-                }
-                if let (Some(x), Some(y)) = (&la.pre_kappa3, &lb.pre_kappa3) {
-                    assert!(max_rel(x, y) < 1e-11, "{x:?} vs {y:?}");
-                }
-            }
+            assert_same_layers(&a, &b, false, &format!("{act} {scale:?}"));
         }
     }
 }
@@ -121,22 +133,12 @@ fn row_engine_equals_the_diagram_by_diagram_sum() {
                     Cancel(None),
                 )
                 .unwrap();
-                for (la, lb) in a.layers.iter().zip(&b.layers) {
-                    for (x, y) in [
-                        (&la.pre_mean, &lb.pre_mean),
-                        (&la.pre_var, &lb.pre_var),
-                        (&la.post_var, &lb.post_var),
-                        (la.pre_cov.as_ref().unwrap(), lb.pre_cov.as_ref().unwrap()),
-                    ] {
-                        assert!(
-                            max_rel(x, y) < 1e-12,
-                            "{act} {scale:?} {augment} {factor}: {x:?} vs {y:?}"
-                        );
-                    }
-                    if let (Some(x), Some(y)) = (&la.pre_kappa3, &lb.pre_kappa3) {
-                        assert!(max_rel(x, y) < 1e-11, "{x:?} vs {y:?}");
-                    }
-                }
+                assert_same_layers(
+                    &a,
+                    &b,
+                    false,
+                    &format!("{act} {scale:?} {augment} {factor}"),
+                );
             }
         }
     }
@@ -172,26 +174,7 @@ fn factored_third_cumulant_equals_the_dense_one() {
                 .unwrap();
                 let b = kprop3_factored(&n, &inp, scale.as_deref(), true, augment, Cancel(None))
                     .unwrap();
-                assert_eq!(a.layers.len(), b.layers.len());
-                for (la, lb) in a.layers.iter().zip(&b.layers) {
-                    for (x, y) in [
-                        (&la.pre_mean, &lb.pre_mean),
-                        (&la.pre_var, &lb.pre_var),
-                        (&la.post_mean, &lb.post_mean),
-                        (&la.post_var, &lb.post_var),
-                        (la.pre_cov.as_ref().unwrap(), lb.pre_cov.as_ref().unwrap()),
-                    ] {
-                        assert!(
-                            max_rel(x, y) < 1e-12,
-                            "{act} {scale:?} {augment}: {x:?} vs {y:?}"
-                        );
-                    }
-                    match (&la.pre_kappa3, &lb.pre_kappa3) {
-                        (Some(x), Some(y)) => assert!(max_rel(x, y) < 1e-11, "{x:?} vs {y:?}"),
-                        (None, None) => {}
-                        _ => panic!("pre_kappa3 kept by one side only"),
-                    }
-                }
+                assert_same_layers(&a, &b, true, &format!("{act} {scale:?} {augment}"));
             }
         }
     }
@@ -217,23 +200,7 @@ fn factored_fourth_cumulant_equals_the_dense_one() {
         for scale in [None, Some(vec![1.3; widths.len() - 1])] {
             let a = kprop4(&n, &inp, scale.as_deref(), true, false, false, Cancel(None)).unwrap();
             let b = kprop4_factored(&n, &inp, scale.as_deref(), true, Cancel(None)).unwrap();
-            assert_eq!(a.layers.len(), b.layers.len());
-            for (la, lb) in a.layers.iter().zip(&b.layers) {
-                for (x, y) in [
-                    (&la.pre_mean, &lb.pre_mean),
-                    (&la.pre_var, &lb.pre_var),
-                    (&la.post_mean, &lb.post_mean),
-                    (&la.post_var, &lb.post_var),
-                    (la.pre_cov.as_ref().unwrap(), lb.pre_cov.as_ref().unwrap()),
-                ] {
-                    assert!(max_rel(x, y) < 1e-12, "{act} {scale:?}: {x:?} vs {y:?}");
-                }
-                match (&la.pre_kappa3, &lb.pre_kappa3) {
-                    (Some(x), Some(y)) => assert!(max_rel(x, y) < 1e-11, "{x:?} vs {y:?}"),
-                    (None, None) => {}
-                    _ => panic!("pre_kappa3 kept by one side only"),
-                }
-            }
+            assert_same_layers(&a, &b, true, &format!("{act} {scale:?}"));
         }
     }
 }
