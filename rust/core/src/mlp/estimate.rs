@@ -640,10 +640,12 @@ pub(crate) fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f6
         &mut ap,
     );
     drop(tp);
-    // B[i][b][k] = Σ_c A_i[b][c] W_kc, with A_i the symmetric matrix of row i of Ap
-    let mut b = vec![0.0; r * n * r];
-    if n > 0 {
-        b.par_chunks_mut(n * r).enumerate().for_each(|(i, blk)| {
+    // per output block i: B_i = A_i Wᵀ (A_i the symmetric matrix of row i of Ap), then
+    // T'[i][j][k] = Σ_b W_jb B_i[b][k] for j ≥ i (T'[i][j] = T'[j][i] for j < i, mirrored below)
+    let r2 = r * r;
+    let mut out = vec![0.0; r * r2];
+    if r > 0 {
+        out.par_chunks_mut(r2).enumerate().for_each(|(i, blk)| {
             let row = &ap[i * np..(i + 1) * np];
             let mut a = vec![0.0; n2];
             let mut p = 0;
@@ -654,21 +656,14 @@ pub(crate) fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f6
                     p += 1;
                 }
             }
-            gemm(n, n, r, View::rows(&a, n), View::trans(w, n), 0.0, blk);
-        });
-    }
-    drop(ap);
-    // T'[i][j][k] = Σ_b W_jb B[i][b][k] for j ≥ i; T'[i][j] = T'[j][i] for j < i
-    let r2 = r * r;
-    let mut out = vec![0.0; r * r2];
-    if r > 0 {
-        out.par_chunks_mut(r2).enumerate().for_each(|(i, blk)| {
+            let mut bi = vec![0.0; n * r];
+            gemm(n, n, r, View::rows(&a, n), View::trans(w, n), 0.0, &mut bi);
             gemm(
                 r - i,
                 n,
                 r,
                 View::rows(&w[i * n..], n),
-                View::rows(&b[i * n * r..(i + 1) * n * r], r),
+                View::rows(&bi, r),
                 0.0,
                 &mut blk[i * r..],
             );
