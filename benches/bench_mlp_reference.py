@@ -17,7 +17,9 @@ deviation, variances relative to the largest variance (max over neurons, then ov
 
 ``--time-widths``: wall time (median of ``--repeats`` calls after one warm-up; ``--repeats 0``: one
 cold call, for cells where the reference needs minutes) of both at equal
-``(k_max, kind)``, width and thread count (``--threads``, default 1), ReLU depth 4.
+``(k_max, kind)``, width and thread count (``--threads``, default 1), ReLU depth 4. Without it,
+widths 16, 32, 64, 128 with K = 4 timed only at 16 and 32 (the reference's K = 4 needs minutes to
+hours per call from 64 on; naming a width times every configuration there); with no value, no timing.
 ``--mc-samples N``: MSE of the output means of both against a Monte Carlo truth (depth ≥ 3 nets).
 ``--configs``: only these configuration labels (all three parts). ``--equal-widths``: every layer
 ``n`` wide (the reference's ``factor=True`` asserts square weight matrices).
@@ -82,7 +84,14 @@ def make_nets(widths: list[int], seed: int, equal: bool = False) -> dict[str, di
     return out
 
 
-def run_peer(args: argparse.Namespace, nn: dict[str, dict[str, Any]], labels: list[str], repeats: int) -> dict[str, Any]:
+def run_peer(
+    args: argparse.Namespace,
+    nn: dict[str, dict[str, Any]],
+    labels: list[str],
+    repeats: int,
+    per_net: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The reference's results for every net and label (``per_net``: the labels of each net)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "nets.npz"
         arrays: dict[str, Any] = {
@@ -92,7 +101,7 @@ def run_peer(args: argparse.Namespace, nn: dict[str, dict[str, Any]], labels: li
         }
         for name, d in nn.items():
             meta = {k: d[k] for k in ("widths", "act", "bias", "w_var")}
-            meta["configs"] = labels
+            meta["configs"] = labels if per_net is None else per_net[name]
             arrays[f"{name}/meta"] = json.dumps(meta)
             for i, w in enumerate(d["ws"]):
                 arrays[f"{name}/W{i}"] = w
@@ -162,17 +171,29 @@ def equality(args: argparse.Namespace) -> None:
     print("\n(max relative difference of the output means / variances)")
 
 
+# without --time-widths: these widths, K = 4 timed only up to SLOW_FROM - 1 (the reference's K = 4
+# takes from half a minute (SIMPLE, n = 64) to hours (AUGMENT, n = 128) per call there)
+DEFAULT_TIME_WIDTHS = [16, 32, 64, 128]
+SLOW_FROM = 64
+
+
 def timing(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(args.seed + 1)
+    default = args.time_widths is None
+    widths = DEFAULT_TIME_WIDTHS if default else args.time_widths
     nn: dict[str, dict[str, Any]] = {}
-    for n in args.time_widths:
+    for n in widths:
         ws_ = [n] * 5
         ws = [rng.normal(0.0, np.sqrt((1.0 if i == 0 else 2.0) / n), (n, n)) for i in range(4)]
         nn[f"n={n}"] = {"widths": ws_, "act": "relu", "bias": False, "ws": ws, "bs": None, "w_var": [1.0, 2.0, 2.0, 2.0]}
     labels = [c[0] for c in CONFIGS if not c[3]]  # every (K, kind, factor) with the exact metric
     labels = [lab for lab in labels if not args.configs or lab in args.configs]
     # --repeats 0: one cold call each (for cells where the reference takes minutes)
-    ref = run_peer(args, nn, labels, repeats=args.repeats if args.repeats > 0 else -1)
+    per_net = {
+        name: [lab for lab in labels if not (default and d["widths"][0] >= SLOW_FROM and lab.startswith("K4"))]
+        for name, d in nn.items()
+    }
+    ref = run_peer(args, nn, labels, repeats=args.repeats if args.repeats > 0 else -1, per_net=per_net)
     how = f"median of {args.repeats} after a warm-up" if args.repeats > 0 else "one cold call"
     print(f"\nWall time, ReLU depth 4 (4 linear layers), {args.threads} thread(s) each, {how}:\n")
     print("| width | " + " | ".join(f"{lab}: ref / ours / ratio" for lab in labels) + " |")
@@ -182,6 +203,9 @@ def timing(args: argparse.Namespace) -> None:
         cells = []
         for lab in labels:
             _, k, kind, avg, fac = next(c for c in CONFIGS if c[0] == lab)
+            if lab not in per_net[name]:
+                cells.append(f"not timed (the reference takes minutes: name {d['widths'][0]} in --time-widths)")
+                continue
             if args.repeats > 0:
                 ours_raw(net, k, kind, avg, args.threads, fac)
             times = []
@@ -222,7 +246,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--widths", type=int, nargs="+", default=[8, 16, 32, 64])
-    ap.add_argument("--time-widths", type=int, nargs="*", default=[16, 32, 64, 128])
+    ap.add_argument(
+        "--time-widths",
+        type=int,
+        nargs="*",
+        default=None,
+        help=f"widths to time (default {DEFAULT_TIME_WIDTHS}, K = 4 only below {SLOW_FROM}; no value: no timing)",
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--mc-samples", type=int, default=0)
     ap.add_argument("--configs", nargs="*", default=None, help="labels to run (default: all), e.g. 'K3 augment'")
@@ -237,7 +267,7 @@ def main() -> None:
         print("reference code not available (pass --peer-python and --peer-dir of a fetched copy); skipping")
         sys.exit(0)
     equality(args)
-    if args.time_widths:
+    if args.time_widths is None or args.time_widths:
         timing(args)
     if args.mc_samples > 0:
         mse(args)
