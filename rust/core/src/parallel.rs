@@ -92,6 +92,14 @@ pub fn with_threads<T: Send>(
     Ok(pool(n)?.install(f))
 }
 
+/// The cached pool [`with_threads`] runs `threads` on, for callers that hand it work directly.
+///
+/// # Errors
+/// As [`with_threads`].
+pub fn pool_for(threads: Option<usize>) -> Result<Arc<rayon::ThreadPool>, PoolError> {
+    pool(threads.unwrap_or_else(default_threads))
+}
+
 /// Threads used for `threads = None`: `RAYON_NUM_THREADS` when set to a positive count, else the
 /// number of logical cores (what rayon's global pool would use).
 pub fn default_threads() -> usize {

@@ -59,7 +59,10 @@ fn with_progress<T: Send>(
     progress: Option<&Py<PyAny>>,
     f: impl FnOnce(Cancel<'_>) -> Result<T, MlpError> + Send,
 ) -> PyResult<T> {
-    crate::signals::run_controlled(py, progress, |ctl| {
+    // started on the pool itself (a bad thread count: on a thread of its own, to fail in
+    // `with_threads` as before)
+    let pool = boltzkit_core::parallel::pool_for(threads).ok();
+    crate::signals::run_controlled_on(py, pool.as_deref(), progress, |ctl| {
         boltzkit_core::parallel::with_threads(threads, || f(Cancel(Some(ctl))))
             .map_err(MlpError::from)
             .and_then(|r| r)

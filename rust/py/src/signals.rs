@@ -38,47 +38,49 @@ pub(crate) fn run_controlled<R: Send>(
     progress: Option<&Py<PyAny>>,
     f: impl FnOnce(&Control) -> R + Send,
 ) -> PyResult<R> {
+    run_controlled_on(py, None, progress, f)
+}
+
+/// [`run_controlled`], with `f` started as a job of `pool` instead of on a thread of its own (one
+/// thread handoff less per call: the core's `with_threads` on the same pool then runs inline).
+/// Falls back to a thread of its own when the caller is itself a rayon worker (a job queued behind
+/// the caller's could wait for it forever).
+pub(crate) fn run_controlled_on<R: Send>(
+    py: Python<'_>,
+    pool: Option<&rayon::ThreadPool>,
+    progress: Option<&Py<PyAny>>,
+    f: impl FnOnce(&Control) -> R + Send,
+) -> PyResult<R> {
     let control = Control::new();
     let mut signal: Option<PyErr> = None;
     let done = AtomicBool::new(false);
+    let pool = pool.filter(|_| rayon::current_thread_index().is_none());
     let out = py.detach(|| {
-        std::thread::scope(|sc| {
-            // The worker wakes the calling thread when it ends (normally or by a panic), so the
-            // result is returned at once rather than at the next poll (up to 50 ms later).
-            let caller = std::thread::current();
-            let h = sc.spawn(|| {
-                let _wake = Wake(&done, caller);
-                f(&control)
-            });
-            let mut wait = Duration::from_micros(100);
-            let mut shown = (0u64, 0u64);
-            let mut last = Instant::now();
-            while !done.load(Ordering::Acquire) {
-                std::thread::park_timeout(wait);
-                wait = (wait * 2).min(Duration::from_millis(50));
-                if signal.is_some() {
-                    continue;
-                }
-                let now = control.progress();
-                let report = progress.is_some() && now != shown && last.elapsed() >= PROGRESS_EVERY;
-                let r = Python::attach(|py| {
-                    py.check_signals()?;
-                    match progress {
-                        Some(cb) if report => cb.call1(py, now).map(|_| ()),
-                        _ => Ok(()),
-                    }
+        // The worker wakes the calling thread when it ends (normally or by a panic), so the
+        // result is returned at once rather than at the next poll (up to 50 ms later).
+        let caller = std::thread::current();
+        let job = || {
+            let _wake = Wake(&done, caller);
+            f(&control)
+        };
+        match pool {
+            Some(p) => {
+                let mut res: Option<std::thread::Result<R>> = None;
+                p.in_place_scope(|sc| {
+                    let slot = &mut res;
+                    sc.spawn(move |_| {
+                        *slot = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
+                    });
+                    poll(&done, &control, progress, &mut signal);
                 });
-                if report {
-                    shown = now;
-                    last = Instant::now();
-                }
-                if let Err(e) = r {
-                    signal = Some(e);
-                    control.request_stop();
-                }
+                res.expect("the scope waits for its job")
             }
-            h.join()
-        })
+            None => std::thread::scope(|sc| {
+                let h = sc.spawn(job);
+                poll(&done, &control, progress, &mut signal);
+                h.join()
+            }),
+        }
     });
     let out = match out {
         Ok(r) => r,
@@ -87,5 +89,42 @@ pub(crate) fn run_controlled<R: Send>(
     match signal {
         Some(e) => Err(e),
         None => Ok(out),
+    }
+}
+
+/// The calling thread's side of [`run_controlled_on`]: until `done`, park (backing off), check
+/// signals, feed `progress`; the first exception is kept in `signal` and stops the work.
+fn poll(
+    done: &AtomicBool,
+    control: &Control,
+    progress: Option<&Py<PyAny>>,
+    signal: &mut Option<PyErr>,
+) {
+    let mut wait = Duration::from_micros(100);
+    let mut shown = (0u64, 0u64);
+    let mut last = Instant::now();
+    while !done.load(Ordering::Acquire) {
+        std::thread::park_timeout(wait);
+        wait = (wait * 2).min(Duration::from_millis(50));
+        if signal.is_some() {
+            continue;
+        }
+        let now = control.progress();
+        let report = progress.is_some() && now != shown && last.elapsed() >= PROGRESS_EVERY;
+        let r = Python::attach(|py| {
+            py.check_signals()?;
+            match progress {
+                Some(cb) if report => cb.call1(py, now).map(|_| ()),
+                _ => Ok(()),
+            }
+        });
+        if report {
+            shown = now;
+            last = Instant::now();
+        }
+        if let Err(e) = r {
+            *signal = Some(e);
+            control.request_stop();
+        }
     }
 }
