@@ -21,7 +21,7 @@
 
 use super::{
     Diagram, KMAX, Kap, Linear, PMAX, Pre, SlicePlan, T3Slices, Tables, Wicks, convert_degree,
-    diagrams, factored_keeps, is_hypertree, k3_fourth, k3_project, tabulate,
+    diagrams, factored_keeps, fill_dense, is_hypertree, k3_fourth, k3_project, tabulate,
 };
 use crate::mlp::estimate::Estimate;
 use crate::mlp::gauss::VAR_FLOOR;
@@ -872,16 +872,7 @@ pub fn kprop3_factored(
             };
             convert_degree(&fp.pats, deg, &mut pk, &kap, &mut kt, &mut flops);
             if deg == 2 {
-                let (c2, c11) = (kt.get(&[2]), kt.get(&[1, 1]));
-                for i in 0..n {
-                    for j in 0..n {
-                        cn[i * n + j] = match i.cmp(&j) {
-                            std::cmp::Ordering::Equal => c2[i],
-                            std::cmp::Ordering::Less => c11[i * n + j],
-                            std::cmp::Ordering::Greater => c11[j * n + i],
-                        };
-                    }
-                }
+                fill_dense(&kt, &mut cn, n);
             } else if deg == 3 {
                 t3n.copy_from_slice(kt.get(&[3]));
                 t21n.copy_from_slice(kt.get(&[2, 1]));

@@ -2105,8 +2105,7 @@ fn convert_degree(
 fn ls_convert(p: &[usize], src: &[f64], kap: &Kap<'_>, n: usize) -> Vec<f64> {
     let d = p.len();
     let slots = slots_of(p);
-    // each partition's blocks as (length, the position of each slot)
-    // (group size, [(block length, the position of each slot)])
+    // each group of partitions: (its size, [(block length, the position of each slot)])
     type Flat = (f64, Vec<(usize, [usize; 6])>);
     let flat: Vec<Flat> = ls_groups(&slots)
         .iter()
