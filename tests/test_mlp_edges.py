@@ -22,6 +22,24 @@ def _numpy_mc(net: mlp.MLP, n: int, seed: int, layer: int = -1) -> Any:
 
 
 # --------------------------------------------------------------------------- huge weights
+def test_weights_changed_in_place_are_seen_and_checked_by_the_next_call() -> None:
+    # the core reads the caller's weight arrays on every call (no copy, no cache): a change made
+    # in place is used, and a non-finite one is refused by name with its position
+    net = mlp.random_mlp([5, 7, 3], act="tanh", init="he", seed=3)
+    before = net.estimate("kprop", k_max=1).means[-1].copy()
+    net.weights[1][2, 6] *= 3.0
+    after = net.estimate("kprop", k_max=1).means[-1]
+    assert after[2] != before[2] and np.array_equal(after[:2], before[:2])
+    for bad in (np.nan, np.inf, -np.inf):
+        net.weights[0][4, 3] = bad
+        with pytest.raises(InvalidArgumentError, match=r"^weights: layer 0 must be finite, .* at flat index 23$"):
+            net.estimate("kprop", k_max=1)
+    net.weights[0][4, 3] = 0.5
+    net.biases[1][1] = np.nan
+    with pytest.raises(InvalidArgumentError, match=r"^biases: layer 1 must be finite"):
+        net.estimate("kprop", k_max=2, kind="augment")
+
+
 def test_estimate_overflow_is_a_named_error() -> None:
     net = mlp.MLP([np.eye(2) * 1e300, np.ones((1, 2))], activations=["tanh"])
     with pytest.raises(InvalidArgumentError, match=r"^weights: .*too large"):

@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 /// A ReLU net `[n] * 5` with He-scaled uniform weights from a fixed linear congruential stream.
-fn net(n: usize) -> Net {
+fn net(n: usize) -> Net<'static> {
     let mut s = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
         s = s
@@ -22,7 +22,7 @@ fn net(n: usize) -> Net {
         ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0
     };
     let shapes = vec![(n, n); 4];
-    let weights = shapes
+    let weights: Vec<Vec<f64>> = shapes
         .iter()
         .map(|&(r, c)| {
             (0..r * c)
@@ -30,7 +30,7 @@ fn net(n: usize) -> Net {
                 .collect()
         })
         .collect();
-    let biases = shapes.iter().map(|&(r, _)| vec![0.0; r]).collect();
+    let biases: Vec<Vec<f64>> = shapes.iter().map(|&(r, _)| vec![0.0; r]).collect();
     Net::new(&shapes, weights, biases, &vec!["relu".to_string(); 3]).unwrap()
 }
 

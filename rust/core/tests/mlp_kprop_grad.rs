@@ -120,14 +120,14 @@ fn max_rel_error(n: &Net, inp: &Input, scale: Scale, layer: usize, seed: u64) ->
     for l in 0..n.depth() {
         for k in 0..n.weights[l].len() {
             let (mut p, mut m) = (n.clone(), n.clone());
-            p.weights[l][k] += h;
-            m.weights[l][k] -= h;
+            p.weights[l].to_mut()[k] += h;
+            m.weights[l].to_mut()[k] -= h;
             check(dw[l][k], p, m, format!("W[{l}][{k}]"));
         }
         for k in 0..n.biases[l].len() {
             let (mut p, mut m) = (n.clone(), n.clone());
-            p.biases[l][k] += h;
-            m.biases[l][k] -= h;
+            p.biases[l].to_mut()[k] += h;
+            m.biases[l].to_mut()[k] -= h;
             check(db[l][k], p, m, format!("b[{l}][{k}]"));
         }
     }

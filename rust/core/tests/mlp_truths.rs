@@ -19,7 +19,7 @@ fn lcg_weights(rows: usize, cols: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-fn net(widths: &[usize], act: &str, seed: u64) -> Net {
+fn net(widths: &[usize], act: &str, seed: u64) -> Net<'static> {
     let shapes: Vec<(usize, usize)> = widths.windows(2).map(|w| (w[1], w[0])).collect();
     let weights = shapes
         .iter()
@@ -28,7 +28,7 @@ fn net(widths: &[usize], act: &str, seed: u64) -> Net {
         .collect();
     let biases = shapes
         .iter()
-        .map(|&(r, _)| (0..r).map(|i| 0.1 * (i as f64).sin()).collect())
+        .map(|&(r, _)| (0..r).map(|i| 0.1 * (i as f64).sin()).collect::<Vec<f64>>())
         .collect();
     let acts = vec![act.to_string(); widths.len() - 2];
     Net::new(&shapes, weights, biases, &acts).unwrap()
@@ -150,9 +150,9 @@ fn cov_prop_gradient_matches_finite_differences() {
     let h = 1e-6;
     for (l, k) in [(0usize, 5usize), (1, 13), (2, 7)] {
         let mut p = n.clone();
-        p.weights[l][k] += h;
+        p.weights[l].to_mut()[k] += h;
         let mut m = n.clone();
-        m.weights[l][k] -= h;
+        m.weights[l].to_mut()[k] -= h;
         let fd = (obj(&p) - obj(&m)) / (2.0 * h);
         assert!(
             (fd - g.d_weights[l][k]).abs() < 1e-6 * (1.0 + fd.abs()),

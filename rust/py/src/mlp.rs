@@ -15,32 +15,56 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-fn extract(t: &Bound<'_, PyTuple>) -> PyResult<(Net, Input)> {
-    let ws: Vec<PyReadonlyArray2<f64>> = t.get_item(0)?.extract()?;
-    let bs: Vec<PyReadonlyArray1<f64>> = t.get_item(1)?.extract()?;
-    let acts: Vec<String> = t.get_item(2)?.extract()?;
-    let mean: PyReadonlyArray1<f64> = t.get_item(3)?.extract()?;
-    let cov_any = t.get_item(4)?;
-    let shapes: Vec<(usize, usize)> = ws.iter().map(|w| (w.shape()[0], w.shape()[1])).collect();
-    let weights = ws
-        .iter()
-        .map(|w| w.as_slice().map(<[f64]>::to_vec))
-        .collect::<Result<Vec<_>, _>>()?;
-    let biases = bs
-        .iter()
-        .map(|b| b.as_slice().map(<[f64]>::to_vec))
-        .collect::<Result<Vec<_>, _>>()?;
-    let net = Net::new(&shapes, weights, biases, &acts).map_err(mlp_to_pyerr)?;
-    let n0 = net.widths[0];
-    let mean = mean.as_slice()?.to_vec();
-    let input = if let Ok(c) = cov_any.extract::<PyReadonlyArray2<f64>>() {
-        Input::new(n0, mean, c.as_slice()?.to_vec(), true)
-    } else {
-        let c: PyReadonlyArray1<f64> = cov_any.extract()?;
-        Input::new(n0, mean, c.as_slice()?.to_vec(), false)
+/// The arrays of a network tuple, held (read-only borrows) while the core borrows their data.
+struct NetArrays<'py> {
+    ws: Vec<PyReadonlyArray2<'py, f64>>,
+    bs: Vec<PyReadonlyArray1<'py, f64>>,
+    acts: Vec<String>,
+    mean: PyReadonlyArray1<'py, f64>,
+    cov: Bound<'py, PyAny>,
+}
+
+impl<'py> NetArrays<'py> {
+    fn extract(t: &Bound<'py, PyTuple>) -> PyResult<Self> {
+        Ok(NetArrays {
+            ws: t.get_item(0)?.extract()?,
+            bs: t.get_item(1)?.extract()?,
+            acts: t.get_item(2)?.extract()?,
+            mean: t.get_item(3)?.extract()?,
+            cov: t.get_item(4)?,
+        })
     }
-    .map_err(mlp_to_pyerr)?;
-    Ok((net, input))
+
+    /// The checked network, borrowing the weights and biases (no copy: at width 256 a copy of
+    /// 2 MB a call, in fresh pages, was most of a `kprop1` call), and its input.
+    fn net(&self) -> PyResult<(Net<'_>, Input)> {
+        let shapes: Vec<(usize, usize)> = self
+            .ws
+            .iter()
+            .map(|w| (w.shape()[0], w.shape()[1]))
+            .collect();
+        let weights = self
+            .ws
+            .iter()
+            .map(PyReadonlyArray2::as_slice)
+            .collect::<Result<Vec<_>, _>>()?;
+        let biases = self
+            .bs
+            .iter()
+            .map(PyReadonlyArray1::as_slice)
+            .collect::<Result<Vec<_>, _>>()?;
+        let net = Net::new(&shapes, weights, biases, &self.acts).map_err(mlp_to_pyerr)?;
+        let n0 = net.widths[0];
+        let mean = self.mean.as_slice()?.to_vec();
+        let input = if let Ok(c) = self.cov.extract::<PyReadonlyArray2<f64>>() {
+            Input::new(n0, mean, c.as_slice()?.to_vec(), true)
+        } else {
+            let c: PyReadonlyArray1<f64> = self.cov.extract()?;
+            Input::new(n0, mean, c.as_slice()?.to_vec(), false)
+        }
+        .map_err(mlp_to_pyerr)?;
+        Ok((net, input))
+    }
 }
 
 /// Runs `f` inside the thread pool on a worker thread with the GIL released, polling signals.
@@ -110,7 +134,8 @@ pub fn mlp_estimate<'py>(
     threads: Option<usize>,
     init_scale: Option<Vec<f64>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (n, input) = extract(net)?;
+    let arrays = NetArrays::extract(net)?;
+    let (n, input) = arrays.net()?;
     let opts = EstimateOptions {
         method: self::method(method)?,
         mehler_order,
@@ -160,7 +185,8 @@ pub fn mlp_monte_carlo<'py>(
     threads: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (n, input) = extract(net)?;
+    let arrays = NetArrays::extract(net)?;
+    let (n, input) = arrays.net()?;
     let opts = McOptions {
         n_samples,
         batch,
@@ -197,7 +223,8 @@ pub fn mlp_tail_mc<'py>(
     threads: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (n, input) = extract(net)?;
+    let arrays = NetArrays::extract(net)?;
+    let (n, input) = arrays.net()?;
     let sh = match &shift {
         Some(a) => Some(a.as_slice()?),
         None => None,
@@ -236,7 +263,8 @@ pub fn mlp_gradient<'py>(
     Vec<Bound<'py, PyArray2<f64>>>,
     Vec<Bound<'py, PyArray1<f64>>>,
 )> {
-    let (n, input) = extract(net)?;
+    let arrays = NetArrays::extract(net)?;
+    let (n, input) = arrays.net()?;
     let m = self::method(method)?;
     let (cm, cv) = (c_mean.as_slice()?, c_var.as_slice()?);
     let metric = match (avg_metric, init_scale.as_deref()) {

@@ -8,7 +8,7 @@
 //! one 1-D Gaussian coefficient of one neuron = [`Act::coef_flops`].
 
 use super::gauss::{Act, MAX_ORDER, Moments, clamp_var};
-use super::linalg::{View, a_wt, gemm, w_c};
+use super::linalg::{View, a_wt, dot, gemm, w_c};
 use super::{Cancel, Cov, Input, MlpError, Net};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -148,7 +148,7 @@ fn affine(w: &[f64], b: &[f64], mu: &[f64]) -> Vec<f64> {
     let n = mu.len();
     w.par_chunks(n)
         .zip(b.par_iter())
-        .map(|(row, bi)| row.iter().zip(mu).map(|(a, x)| a * x).sum::<f64>() + bi)
+        .map(|(row, bi)| dot(row, mu) + bi)
         .collect()
 }
 
@@ -414,14 +414,10 @@ fn mean_prop(
                 Cov::Diag(_) => rf * cf,
                 Cov::Full { .. } => 2.0 * rf * cf * cf,
             } + 2.0 * rf * cf;
-            a.par_chunks(cols)
-                .map(|r| r.iter().map(|x| x * x).sum())
-                .collect()
+            a.par_chunks(cols).map(|r| dot(r, r)).collect()
         } else {
             flops += 2.0 * rf * cf + rf;
-            w.par_chunks(cols)
-                .map(|r| s_act * r.iter().map(|x| x * x).sum::<f64>())
-                .collect()
+            w.par_chunks(cols).map(|r| s_act * dot(r, r)).collect()
         };
         let act = net.act(l);
         let mut clamps = 0u64;

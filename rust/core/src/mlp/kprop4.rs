@@ -1132,6 +1132,33 @@ fn ls_groups(slots: &[usize]) -> Vec<(f64, Partition)> {
     out.into_iter().map(|(_, c, pi)| (c, pi)).collect()
 }
 
+/// [`ls_partitions`] and [`ls_groups`] of a pattern (`slots_of(p)`), computed once per pattern
+/// and kept for the process (a few dozen patterns; every layer of every call used to redo them).
+struct LsInfo {
+    /// The number of Leonov–Shiryaev partitions (the ungrouped count, for the FLOPs).
+    count: usize,
+    groups: Vec<(f64, Partition)>,
+}
+
+fn ls_info(p: &[usize]) -> &'static LsInfo {
+    type Memo = std::sync::Mutex<Vec<(Vec<usize>, &'static LsInfo)>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    let mut m = memo
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, info)) = m.iter().find(|(q, _)| q == p) {
+        return info;
+    }
+    let slots = slots_of(p);
+    let info: &'static LsInfo = Box::leak(Box::new(LsInfo {
+        count: ls_partitions(&slots).len(),
+        groups: ls_groups(&slots),
+    }));
+    m.push((p.to_vec(), info));
+    info
+}
+
 /// Cumulants of the activations found so far, looked up by index multiset.
 struct Kap<'a> {
     n: usize,
@@ -1528,7 +1555,7 @@ pub fn kprop4(
             };
             // B_jkl = Σ_i κ5_iijkl; j < k < l distinct: the (1,1,1,2) rows summed over i ∉ {j,k,l}
             let plan5 = ps.plan5.as_ref().expect("augment");
-            let parts5 = ls_groups(&slots_of(&trace5));
+            let parts5 = &ls_info(&trace5).groups;
             let mut bsum = zeros(n * n2);
             let kapr = &kap;
             let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
@@ -1549,30 +1576,39 @@ pub fn kprop4(
                 let mut acc = row.iter().sum::<f64>() - ls_all;
                 // the i ∈ {j, k, l} entries belong to other slices
                 for i in [j, k, ll] {
-                    acc -= row[i] - kapr.ls_sum(&parts5, &[j, k, ll, i, i]);
+                    acc -= row[i] - kapr.ls_sum(parts5, &[j, k, ll, i, i]);
                 }
                 chunk[k * n + ll] = acc;
             });
             flops += (plan5.flops_per_entry + 8.0 * 6.0) * plan5.entries(n);
+            // B is symmetric: each j ≤ k ≤ l once (into `bsum`'s own place), then mirrored
+            bsum.par_chunks_mut(n2).enumerate().for_each(|(j, blk)| {
+                for k in j..n {
+                    for ll in k..n {
+                        let v = [j, k, ll];
+                        let distinct = j != k && k != ll;
+                        let mut acc = if distinct { blk[k * n + ll] } else { 0.0 };
+                        if distinct {
+                            for i in v {
+                                acc += kapr.get(&[i, i, j, k, ll]);
+                            }
+                        } else {
+                            for i in 0..n {
+                                acc += kapr.get(&[i, i, j, k, ll]);
+                            }
+                        }
+                        blk[k * n + ll] = acc;
+                    }
+                }
+            });
+            let bs = &bsum;
             let mut b = zeros(n * n2);
             b.par_chunks_mut(n2).enumerate().for_each(|(j, blk)| {
                 for k in 0..n {
                     for ll in 0..n {
                         let mut v = [j, k, ll];
                         v.sort_unstable();
-                        let distinct = v[0] != v[1] && v[1] != v[2];
-                        let mut acc = if distinct {
-                            bsum[(v[0] * n + v[1]) * n + v[2]]
-                        } else {
-                            0.0
-                        };
-                        for i in 0..n {
-                            if distinct && !v.contains(&i) {
-                                continue;
-                            }
-                            acc += kapr.get(&[i, i, j, k, ll]);
-                        }
-                        blk[k * n + ll] = acc;
+                        blk[k * n + ll] = bs[(v[0] * n + v[1]) * n + v[2]];
                     }
                 }
             });
@@ -1595,7 +1631,7 @@ pub fn kprop4(
             a_new = Some(an);
             // tr³ κ6 = 6 Σ_{i<j<k} κ6_iijjkk + 3 Σ_{a≠b} κ6_aaaabb + Σ κ6_aaaaaa
             let plan6 = ps.plan6.as_ref().expect("augment");
-            let parts6 = ls_groups(&slots_of(&trace6));
+            let parts6 = &ls_info(&trace6).groups;
             let mut s6 = vec![0.0; n2];
             plan6.run(&pre, &wk, &mut s6, n, |pf, st, row, chunk| {
                 let mut acc = 0.0;
@@ -1603,28 +1639,28 @@ pub fn kprop4(
                 for (k, x) in row.iter().enumerate().skip(st) {
                     ix[4] = k;
                     ix[5] = k;
-                    acc += x - kapr.ls_sum(&parts6, &ix);
+                    acc += x - kapr.ls_sum(parts6, &ix);
                 }
                 chunk[pf[1]] = acc;
             });
             // counted per partition, as the ungrouped sum (the reference's work)
-            let n6 = ls_partitions(&slots_of(&trace6)).len() as f64;
+            let n6 = ls_info(&trace6).count as f64;
             flops += (plan6.flops_per_entry + 6.0 * n6) * plan6.entries(n);
-            let parts42 = ls_groups(&slots_of(&[4, 2]));
-            let parts6s = ls_groups(&slots_of(&[6]));
+            let parts42 = &ls_info(&[4, 2]).groups;
+            let parts6s = &ls_info(&[6]).groups;
             let pk42 = pk.get(&[4, 2]);
             let pk6 = pk.get(&[6]);
             let mut tr6 = 6.0 * s6.iter().sum::<f64>();
             for a in 0..n {
-                tr6 += pk6[a] - kap.ls_sum(&parts6s, &[a; 6]);
+                tr6 += pk6[a] - kap.ls_sum(parts6s, &[a; 6]);
                 for bb in 0..n {
                     if bb != a {
                         tr6 +=
-                            3.0 * (pk42[a * n + bb] - kap.ls_sum(&parts42, &[a, a, a, a, bb, bb]));
+                            3.0 * (pk42[a * n + bb] - kap.ls_sum(parts42, &[a, a, a, a, bb, bb]));
                     }
                 }
             }
-            flops += (ls_partitions(&slots_of(&[4, 2])).len() as f64 * 6.0 + 2.0) * rf * rf;
+            flops += (ls_info(&[4, 2]).count as f64 * 6.0 + 2.0) * rf * rf;
             c_new = 15.0 * tr6 / (rf * (rf + 2.0) * (rf + 4.0));
         }
         out.layers.push(LayerEstimate {
@@ -2073,7 +2109,7 @@ pub fn kprop3_rows(
 /// FLOPs of [`ls_convert`] on slice `p`: per entry, three per Leonov–Shiryaev partition and the
 /// subtraction (the all-distinct slices, which need no conversion, count one per entry).
 fn ls_flops(p: &[usize], n: usize) -> f64 {
-    let parts = ls_partitions(&slots_of(p)).len();
+    let parts = ls_info(p).count;
     ((3 * parts + 1) * n.pow(p.len() as u32)) as f64
 }
 
@@ -2107,7 +2143,8 @@ fn ls_convert(p: &[usize], src: &[f64], kap: &Kap<'_>, n: usize) -> Vec<f64> {
     let slots = slots_of(p);
     // each group of partitions: (its size, [(block length, the position of each slot)])
     type Flat = (f64, Vec<(usize, [usize; 6])>);
-    let flat: Vec<Flat> = ls_groups(&slots)
+    let flat: Vec<Flat> = ls_info(p)
+        .groups
         .iter()
         .map(|(count, pi)| {
             let blocks = pi

@@ -591,7 +591,7 @@ pub fn kprop2_gradient(
                 Met::Avg(_) => {
                     if metric == KpropMetric::AverageOfRows {
                         let f = 2.0 * metbar[0] / rows as f64;
-                        for (d, x) in dw.iter_mut().zip(w) {
+                        for (d, x) in dw.iter_mut().zip(w.iter()) {
                             *d += f * x;
                         }
                     }

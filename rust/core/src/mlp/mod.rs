@@ -35,6 +35,7 @@ pub use kprop_grad::{KpropMetric, kprop2_gradient};
 pub use monte_carlo::{McOptions, McResult, TailMc, monte_carlo, tail_monte_carlo};
 
 use crate::parallel::PoolError;
+use std::borrow::Cow;
 
 /// Errors of the MLP module.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -138,20 +139,30 @@ impl Cancel<'_> {
     }
 }
 
-/// A checked MLP.
+/// A checked MLP. Its weights and biases are owned or borrowed (`Net<'static>` owns them; the
+/// bindings borrow the caller's arrays instead of copying them on every call).
 #[derive(Debug, Clone)]
-pub struct Net {
+pub struct Net<'a> {
     /// Layer widths `n_0, …, n_L`.
     pub widths: Vec<usize>,
     /// `weights[l]`: row-major `n_{l+1} × n_l`.
-    pub weights: Vec<Vec<f64>>,
+    pub weights: Vec<Cow<'a, [f64]>>,
     /// `biases[l]`: length `n_{l+1}`.
-    pub biases: Vec<Vec<f64>>,
+    pub biases: Vec<Cow<'a, [f64]>>,
     /// Activations of the `L − 1` hidden layers.
     pub acts: Vec<Act>,
 }
 
 fn check_finite(arg: &'static str, what: &str, x: &[f64]) -> Result<(), MlpError> {
+    // a branch-free pass first (it vectorises: every call checks all the weights), the position
+    // only when one is not finite
+    const EXP: u64 = 0x7ff0_0000_0000_0000;
+    if !x
+        .iter()
+        .fold(false, |bad, v| bad | (v.to_bits() & EXP == EXP))
+    {
+        return Ok(());
+    }
     match x.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(i) => Err(MlpError::invalid(
@@ -161,19 +172,20 @@ fn check_finite(arg: &'static str, what: &str, x: &[f64]) -> Result<(), MlpError
     }
 }
 
-impl Net {
+impl<'a> Net<'a> {
     /// Builds a network from `weights` (with their shapes `(rows, cols)`), `biases` and
-    /// activation names.
+    /// activation names; each of `weights` and `biases` is owned (`Vec<f64>`) or borrowed
+    /// (`&[f64]`).
     ///
     /// # Errors
     /// [`MlpError::InvalidArgument`] if the shapes do not chain, a value is not finite, the
     /// number of activations is not `L − 1` or a name is unknown.
-    pub fn new(
+    pub fn new<W: Into<Cow<'a, [f64]>>, B: Into<Cow<'a, [f64]>>>(
         shapes: &[(usize, usize)],
-        weights: Vec<Vec<f64>>,
-        biases: Vec<Vec<f64>>,
+        weights: Vec<W>,
+        biases: Vec<B>,
         acts: &[String],
-    ) -> Result<Net, MlpError> {
+    ) -> Result<Net<'a>, MlpError> {
         let depth = shapes.len();
         if depth == 0 {
             return Err(MlpError::invalid("weights", "need at least one layer"));
@@ -184,6 +196,8 @@ impl Net {
                 format!("expected {depth} bias vectors, got {}", biases.len()),
             ));
         }
+        let weights: Vec<Cow<'a, [f64]>> = weights.into_iter().map(Into::into).collect();
+        let biases: Vec<Cow<'a, [f64]>> = biases.into_iter().map(Into::into).collect();
         let mut widths = vec![shapes[0].1];
         for (l, &(r, c)) in shapes.iter().enumerate() {
             if r == 0 || c == 0 {
@@ -397,6 +411,72 @@ impl Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_finite_finds_the_first_bad_value_anywhere() {
+        // the branch-free pass against the plain test, at every position of a length that has a
+        // tail after the vectorised part, with the extremes that are still finite around it
+        let base: Vec<f64> = (0..37)
+            .map(|i| match i % 4 {
+                0 => f64::MAX,
+                1 => -f64::MIN_POSITIVE / 4.0,
+                2 => 0.0,
+                _ => -1e300,
+            })
+            .collect();
+        assert!(check_finite("weights", "layer 0", &base).is_ok());
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -f64::NAN] {
+            for i in 0..base.len() {
+                let mut x = base.clone();
+                x[i] = bad;
+                if i + 2 < x.len() {
+                    x[i + 2] = f64::NAN;
+                }
+                let e = check_finite("weights", "layer 0", &x)
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.starts_with("weights: "), "{e}");
+                assert!(e.ends_with(&format!("at flat index {i}")), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_borrowed_net_equals_an_owned_one() {
+        let w: Vec<f64> = (0..6).map(|i| 0.3 * f64::from(i) - 0.7).collect();
+        let b = vec![0.1, -0.2, 0.05];
+        let acts = vec!["tanh".to_string()];
+        let shapes = [(3, 2), (1, 3)];
+        let w2 = vec![0.5, -0.25, 1.0];
+        let owned = Net::new(
+            &shapes,
+            vec![w.clone(), w2.clone()],
+            vec![b.clone(), vec![0.0]],
+            &acts,
+        )
+        .unwrap();
+        let borrowed = Net::new(
+            &shapes,
+            vec![&w[..], &w2[..]],
+            vec![&b[..], &[0.0][..]],
+            &acts,
+        )
+        .unwrap();
+        assert!(matches!(borrowed.weights[0], Cow::Borrowed(_)));
+        let input = Input::new(2, vec![0.2, -0.1], vec![1.0, 0.5], false).unwrap();
+        let opts = EstimateOptions {
+            method: Method::KProp1,
+            mehler_order: 1,
+            keep_cov: false,
+            init_scale: None,
+        };
+        let (a, c) = (
+            estimate(&owned, &input, &opts, Cancel(None)).unwrap(),
+            estimate(&borrowed, &input, &opts, Cancel(None)).unwrap(),
+        );
+        assert_eq!(a.layers[1].pre_mean, c.layers[1].pre_mean);
+        assert_eq!(a.layers[1].pre_var, c.layers[1].pre_var);
+    }
 
     #[test]
     fn reserve_probe_refuses_overflow_and_impossible_sizes_by_name() {

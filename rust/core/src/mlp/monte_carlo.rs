@@ -162,7 +162,7 @@ fn forward(
         let mut z = vec![0.0; rows * o];
         dgemm_abt_serial(rows, i, o, &h, &net.weights[l], &mut z);
         for r in z.chunks_mut(o) {
-            for (v, b) in r.iter_mut().zip(&net.biases[l]) {
+            for (v, b) in r.iter_mut().zip(net.biases[l].iter()) {
                 *v += b;
             }
         }

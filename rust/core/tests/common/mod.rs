@@ -18,10 +18,10 @@ impl Lcg {
 
 /// A net of the given widths, activation `act` on every hidden layer, weights uniform with
 /// variance `2 / fan_in`, biases uniform on (−0.3, 0.3) when `bias`.
-pub fn net(widths: &[usize], act: &str, bias: bool, seed: u64) -> Net {
+pub fn net(widths: &[usize], act: &str, bias: bool, seed: u64) -> Net<'static> {
     let mut r = Lcg(seed);
     let shapes: Vec<(usize, usize)> = widths.windows(2).map(|w| (w[1], w[0])).collect();
-    let weights = shapes
+    let weights: Vec<Vec<f64>> = shapes
         .iter()
         .map(|&(rows, cols)| {
             (0..rows * cols)
@@ -29,7 +29,7 @@ pub fn net(widths: &[usize], act: &str, bias: bool, seed: u64) -> Net {
                 .collect()
         })
         .collect();
-    let biases = shapes
+    let biases: Vec<Vec<f64>> = shapes
         .iter()
         .map(|&(rows, _)| {
             (0..rows)
