@@ -1699,27 +1699,34 @@ fn fill_dense(kt: &Tables, out: &mut [f64], n: usize) {
         return;
     }
     let (t3, t21, t111) = (kt.get(&[3]), kt.get(&[2, 1]), kt.get(&[1, 1, 1]));
+    // block i is the symmetric matrix T_i·· : its upper triangle (j ≤ k) from the tables (reads
+    // contiguous in k, or at stride n where i is the largest index), then mirrored inside the block
     out.par_chunks_mut(n * n).enumerate().for_each(|(i, blk)| {
         for j in 0..n {
             let row = &mut blk[j * n..(j + 1) * n];
+            // k = j: {j, j, i}
+            row[j] = if j == i { t3[i] } else { t21[j * n + i] };
             if i == j {
-                for (k, x) in row.iter_mut().enumerate() {
-                    *x = if k == i { t3[i] } else { t21[i * n + k] };
-                }
+                // {i, i, k}
+                row[j + 1..].copy_from_slice(&t21[i * n + j + 1..(i + 1) * n]);
                 continue;
             }
             let (a, b) = (i.min(j), i.max(j));
-            for (k, x) in row.iter_mut().enumerate() {
-                *x = if k == i || k == j {
-                    // {k, k, other}
-                    t21[k * n + (i + j - k)]
-                } else if k < a {
-                    t111[(k * n + a) * n + b]
-                } else if k < b {
-                    t111[(a * n + k) * n + b]
-                } else {
-                    t111[(a * n + b) * n + k]
-                };
+            // j < k < b (only when j < i: then a = j, b = i): {j, k, i} sorted as (j, k, i)
+            for k in j + 1..b {
+                row[k] = t111[(a * n + k) * n + b];
+            }
+            if b > j {
+                // k = i (> j): {i, i, j}
+                row[b] = t21[b * n + j];
+            }
+            // k > max(i, j): sorted (a, b, k)
+            let from = b.max(j) + 1;
+            row[from..].copy_from_slice(&t111[(a * n + b) * n + from..(a * n + b + 1) * n]);
+        }
+        for j in 1..n {
+            for k in 0..j {
+                blk[j * n + k] = blk[k * n + j];
             }
         }
     });
@@ -1899,8 +1906,9 @@ fn k3_fourth(
     (avg, metric, fourth)
 }
 
-/// The `K = 3` plans: slices of degree ≤ 3 and the degree-4 slices the trace needs; the
-/// all-distinct third cumulant in whole rows; the trace rows `(1, 1, 2)` (`j < k`, row over `i`).
+/// The `K = 3` plans: slices of degree ≤ 3 and the degree-4 slices the trace needs (the
+/// all-distinct third cumulant on `i < j < k` only: [`fill_dense`] reads no other entry); the
+/// trace rows `(1, 1, 2)` (`j < k`, row over `i`).
 fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
     let budget = 2 + usize::from(augment);
     let max_deg = if first { 2 } else { 4 };
@@ -1918,11 +1926,7 @@ fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
     ];
     let plans: Vec<SlicePlan> = pats
         .iter()
-        .map(|p| {
-            let mut pl = SlicePlan::new(&dg[p.len() - 1], p, factor, 3);
-            pl.full_row = p.as_slice() == [1, 1, 1];
-            pl
-        })
+        .map(|p| SlicePlan::new(&dg[p.len() - 1], p, factor, 3))
         .collect();
     let all3 = [1usize, 1, 1, 0];
     let (separable, with_t): (Vec<Diagram>, Vec<Diagram>) =
