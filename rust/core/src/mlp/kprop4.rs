@@ -27,7 +27,7 @@
 use super::estimate::{Estimate, LayerEstimate, mode_products};
 use super::gauss::VAR_FLOOR;
 use super::kprop::wick;
-use super::linalg::{View, a_wt, gemm, w_c};
+use super::linalg::{View, a_wt, dot, gemm, sum, w_c};
 use super::{Cancel, Input, MlpError, Net};
 use rayon::prelude::*;
 use std::sync::OnceLock;
@@ -1558,7 +1558,6 @@ pub fn kprop4(
             let parts5 = &ls_info(&trace5).groups;
             let mut bsum = zeros(n * n2);
             let kapr = &kap;
-            let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
             plan5.run(&pre, &wk, &mut bsum, n2, |pf, st, row, chunk| {
                 let (j, k, ll) = (pf[0], pf[1], pf[2]);
                 debug_assert_eq!(st, 0);
@@ -1573,7 +1572,7 @@ pub fn kprop4(
                         * (dot(crow(j), trow(k, ll))
                             + dot(crow(k), trow(j, ll))
                             + dot(crow(ll), trow(j, k)));
-                let mut acc = row.iter().sum::<f64>() - ls_all;
+                let mut acc = sum(row) - ls_all;
                 // the i ∈ {j, k, l} entries belong to other slices
                 for i in [j, k, ll] {
                     acc -= row[i] - kapr.ls_sum(parts5, &[j, k, ll, i, i]);
@@ -2044,22 +2043,11 @@ pub fn kprop3_rows(
                 _ => {}
             }
         }
-        let kap = Kap {
-            n,
-            mu: &e,
-            c: &cn,
-            t: &tn,
-            t3s: None,
-            q: None,
-            k5: &kt,
-        };
         // B_jk = Σ_i κ4_iijk; j < k: the (1, 1, 2) rows summed over i ∉ {j, k}, with the
         // Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik as dot products over i (the rows of
         // the diagrams with T on all three positions; the others as matrix products)
         let plan = ps.plan5.as_ref().expect("K = 3 trace plan");
         let mut bsum = zeros(n2);
-        let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
-        let kapr = &kap;
         plan.run(&pre, &wk, &mut bsum, n, |pf, _st, row, chunk| {
             let (j, k) = (pf[0], pf[1]);
             let ls = |i: usize| {
@@ -2067,7 +2055,7 @@ pub fn kprop3_rows(
             };
             let ls_all = 2.0 * dot(&e, &tn[(j * n + k) * n..(j * n + k + 1) * n])
                 + 2.0 * dot(&cn[j * n..(j + 1) * n], &cn[k * n..(k + 1) * n]);
-            let mut acc = row.iter().sum::<f64>() - ls_all;
+            let mut acc = sum(row) - ls_all;
             for i in [j, k] {
                 acc -= row[i] - ls(i);
             }
@@ -2080,15 +2068,24 @@ pub fn kprop3_rows(
                 *x += t;
             }
         }
+        // the repeated-index entries read straight from their canonical tables: κ4_iijj from
+        // (4) and (2, 2), κ4_jjjk from (3, 1)
+        let (t4, t31, t22) = (kt.get(&[4]), kt.get(&[3, 1]), kt.get(&[2, 2]));
         let mut b = vec![0.0; n2];
         for j in 0..n {
-            for k in 0..n {
-                b[j * n + k] = if j == k {
-                    (0..n).map(|i| kapr.get(&[i, i, j, j])).sum()
-                } else {
-                    let (x, y) = (j.min(k), j.max(k));
-                    bsum[x * n + y] + kapr.get(&[j, j, j, k]) + kapr.get(&[k, k, j, k])
-                };
+            b[j * n + j] = (0..n)
+                .map(|i| {
+                    if i == j {
+                        t4[j]
+                    } else {
+                        t22[i.min(j) * n + i.max(j)]
+                    }
+                })
+                .sum();
+            for k in j + 1..n {
+                let v = bsum[j * n + k] + t31[j * n + k] + t31[k * n + j];
+                b[j * n + k] = v;
+                b[k * n + j] = v;
             }
         }
         let a_new = k3_project(&b, augment, n);

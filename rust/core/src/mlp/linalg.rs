@@ -59,6 +59,19 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+/// `Σ a_i` in eight interleaved partial sums (the order of [`dot`]).
+pub fn sum(a: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let ca = a.chunks_exact(8);
+    let tail: f64 = ca.remainder().iter().sum();
+    for x in ca {
+        for k in 0..8 {
+            acc[k] += x[k];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
 /// `C = A B + beta C` with `A` `m × k`, `B` `k × n`, `C` row-major `m × n` (`c.len() == m n`).
 /// Parallel over row blocks of `C` unless the product is small.
 pub fn gemm(m: usize, k: usize, n: usize, a: View<'_>, b: View<'_>, beta: f64, c: &mut [f64]) {
