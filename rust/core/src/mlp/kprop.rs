@@ -369,15 +369,36 @@ pub fn kprop2_augment(
             })
             .collect();
         let e: Vec<f64> = pk1.iter().map(|r| r[0]).collect();
+        // κ3[i, i, j] and κ4[i, i, j, j] as tables (the n² sums below read them three times
+        // each), and the Wick coefficients E ∂ᵏφᵖ (k = 1, 2; p = 1, 2) as one vector each
+        let k3m: Option<Vec<f64>> = third.as_ref().map(|_| {
+            (0..r2)
+                .into_par_iter()
+                .map(|ij| k3(ij / rows, ij % rows))
+                .collect()
+        });
+        let k4m: Option<Vec<f64>> = (!first).then(|| {
+            (0..r2)
+                .into_par_iter()
+                .map(|ij| k4(ij / rows, ij % rows))
+                .collect()
+        });
+        let gv: [[Vec<f64>; 3]; 2] =
+            std::array::from_fn(|p| std::array::from_fn(|k| wk.iter().map(|x| x[p][k]).collect()));
         // two-index power cumulants pK_{pq}[i, j] (i ≠ j) for (p, q) in (1,1), (2,1), (2,2)
         let pk2 = |i: usize, j: usize, p: usize, q: usize| -> f64 {
-            let (gi, gj) = (&wk[i][p - 1], &wk[j][q - 1]);
+            let (gi, gj) = (&gv[p - 1], &gv[q - 1]);
+            let (gi1, gi2, gj1, gj2) = (gi[1][i], gi[2][i], gj[1][j], gj[2][j]);
             let sij = s[i * rows + j];
-            sij * gi[1] * gj[1]
-                + 0.5 * sij * sij * gi[2] * gj[2]
-                + 0.5 * k3(i, j) * gi[2] * gj[1]
-                + 0.5 * k3(j, i) * gi[1] * gj[2]
-                + 0.25 * k4(i, j) * gi[2] * gj[2]
+            let (k3ij, k3ji) = k3m
+                .as_ref()
+                .map_or((0.0, 0.0), |t| (t[i * rows + j], t[j * rows + i]));
+            let k4ij = k4m.as_ref().map_or(0.0, |t| t[i * rows + j]);
+            sij * gi1 * gj1
+                + 0.5 * sij * sij * gi2 * gj2
+                + 0.5 * k3ij * gi2 * gj1
+                + 0.5 * k3ji * gi1 * gj2
+                + 0.25 * k4ij * gi2 * gj2
         };
         // covariance C, and K3[i,i,j] = pK21 - 2 E_i C_ij (i ≠ j)
         let mut cn = vec![0.0; rows * rows];

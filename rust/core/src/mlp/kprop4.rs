@@ -779,6 +779,30 @@ impl SlicePlan {
                         }
                     }
                 }
+            } else if let Some(x) = sliced
+                .then(|| {
+                    // the fixed slots of a third-cumulant block on a repeated index: none, or
+                    // all on one position (then its prefix index)
+                    let mut fixed = b.pos[..3].iter().filter(|&&s| s != l);
+                    match fixed.next() {
+                        None => Some(usize::MAX),
+                        Some(&f) => fixed.all(|&s| s == f).then(|| prefix[f]),
+                    }
+                })
+                .flatten()
+            {
+                // a third cumulant kept on its repeated indices (T3Slices::get, a row at a time)
+                let ts = pre.t3s.expect("sliced");
+                for (j, v) in r.iter_mut().enumerate().take(n).skip(start) {
+                    *v = match (nl, j == x) {
+                        (3, _) => ts.d3[j],
+                        (_, true) => ts.d3[x],
+                        // T_xll
+                        (2, false) => ts.d21[j * n + x],
+                        // T_xxl
+                        _ => ts.d21[x * n + j],
+                    };
+                }
             } else {
                 for (j, x) in r.iter_mut().enumerate().take(n).skip(start) {
                     for (s, slot) in b.pos[..b.deg].iter().enumerate() {
