@@ -467,8 +467,6 @@ struct SlicePlan {
     fspecs: Vec<Block>,
     groups: Vec<Group>,
     flops_per_entry: f64,
-    /// Evaluate whole rows (the row index unordered with respect to the prefix).
-    full_row: bool,
 }
 
 struct Group {
@@ -558,7 +556,6 @@ impl SlicePlan {
             fspecs,
             groups,
             flops_per_entry: flops,
-            full_row: false,
         }
     }
 
@@ -901,9 +898,6 @@ impl SlicePlan {
         let d = self.d;
         let nspec = self.specs.len();
         let start_of = |prefix: &[usize]| -> usize {
-            if self.full_row {
-                return 0;
-            }
             (0..d - 1)
                 .filter(|&a| self.p[a] == self.p[d - 1])
                 .map(|a| prefix[a] + 1)
@@ -965,26 +959,8 @@ impl SlicePlan {
             });
     }
 
-    /// A plan with the prefix positions only (for counting).
-    fn clone_prefix(&self) -> SlicePlan {
-        SlicePlan {
-            d: self.d - 1,
-            p: self.p[..self.d - 1].to_vec(),
-            specs: Vec::new(),
-            fspecs: Vec::new(),
-            groups: Vec::new(),
-            flops_per_entry: 0.0,
-            full_row: self.full_row,
-        }
-    }
-
     /// The number of sorted tuples the slice visits (for the FLOP count).
     fn entries(&self, n: usize) -> f64 {
-        if self.full_row {
-            let mut sub = self.clone_prefix();
-            sub.full_row = false;
-            return sub.entries(n) * (n - self.d + 1) as f64;
-        }
         let mut count = 1.0;
         let mut run = 1usize;
         for a in 0..self.d {
@@ -1054,6 +1030,15 @@ impl Tables {
         &self
             .pats
             .iter()
+            .find(|(q, _)| *q == c)
+            .expect("pattern tabulated")
+            .1
+    }
+    fn get_mut(&mut self, p: &[usize]) -> &mut [f64] {
+        let c = code(p);
+        &mut self
+            .pats
+            .iter_mut()
             .find(|(q, _)| *q == c)
             .expect("pattern tabulated")
             .1
@@ -1362,12 +1347,7 @@ fn plan_set(k_max: usize, augment: bool, factor: bool, first: bool) -> &'static 
         let trace6 = [2usize, 2, 2];
         let plans: Vec<SlicePlan> = pats
             .iter()
-            .map(|p| {
-                let mut pl = SlicePlan::new(&dg[p.len() - 1], p, factor, 4);
-                // whole rows of the all-distinct fourth cumulant: Q is then filled by row copies
-                pl.full_row = p.as_slice() == [1, 1, 1, 1];
-                pl
-            })
+            .map(|p| SlicePlan::new(&dg[p.len() - 1], p, factor, 4))
             .collect();
         let plan5 = augment.then(|| SlicePlan::new(&dg[3], &trace5, factor, 4));
         let plan6 = augment.then(|| SlicePlan::new(&dg[2], &trace6, factor, 4));
@@ -1482,6 +1462,9 @@ pub fn kprop4(
         };
         // power cumulants on every tabulated slice
         let mut pk = tabulate(plans, &pre, &wk, &mut flops, cancel)?;
+        // the all-distinct slice was evaluated on i < j < k < l only; the rows of its sorted
+        // prefixes are completed (l below the prefix's last index) so Q is filled by row copies
+        complete_rows4(pk.get_mut(&[1, 1, 1, 1]), n);
         // cumulants, degree by degree (Leonov–Shiryaev on each canonical entry)
         let mut kt = Tables::new(n);
         let empty = Tables::new(n);
@@ -1703,6 +1686,25 @@ pub fn kprop4(
         c6 = c_new;
     }
     Ok(out)
+}
+
+/// Completes the rows of an all-distinct fourth-cumulant table `q[((a n + b) n + c) n + l]`
+/// filled on `a < b < c < l`: each row of a sorted prefix `a < b < c` gets its entries at
+/// `l < c` (`l ∉ {a, b}`) from the canonical entry of `{a, b, c, l}`.
+fn complete_rows4(q: &mut [f64], n: usize) {
+    let at = |a: usize, b: usize, c: usize, d: usize| ((a * n + b) * n + c) * n + d;
+    for w in 0..n {
+        for x in w + 1..n {
+            for y in x + 1..n {
+                for z in y + 1..n {
+                    let v = q[at(w, x, y, z)];
+                    q[at(x, y, z, w)] = v;
+                    q[at(w, y, z, x)] = v;
+                    q[at(w, x, z, y)] = v;
+                }
+            }
+        }
+    }
 }
 
 /// The full covariance (`out.len() = n²`) or third cumulant (`n³`) from its canonical tables
