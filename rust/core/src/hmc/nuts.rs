@@ -23,8 +23,9 @@
 
 use super::HmcError;
 use super::metric::{Metric, Phase};
-use super::target::{BatchTarget, Target, dot8 as dot};
+use super::target::{BatchTarget, Target};
 use super::warmup::{DualAveraging, windows};
+use crate::numeric::dot8 as dot;
 use crate::parallel::with_threads;
 use crate::rng::stream_seed;
 use rand::{RngExt, SeedableRng};

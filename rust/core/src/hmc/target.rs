@@ -6,6 +6,7 @@
 //! regression.
 
 use super::HmcError;
+use crate::numeric::dot8;
 
 /// A native target: energy and gradient at one point.
 pub trait Target: Send + Sync {
@@ -360,25 +361,6 @@ impl Builtin {
             .collect();
         Builtin::GaussianDiag { c }
     }
-}
-
-/// `a · b` with eight partial sums, so the loop vectorises (a serial sum is bound by the add
-/// latency): the logistic regression's rows, NUTS's U-turn criterion.
-#[inline]
-pub(crate) fn dot8(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
 }
 
 /// `(softplus(t), sigmoid(t))` from one exponential, bit for bit what [`softplus`] and

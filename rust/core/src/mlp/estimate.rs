@@ -8,8 +8,9 @@
 //! one 1-D Gaussian coefficient of one neuron = [`Act::coef_flops`].
 
 use super::gauss::{Act, MAX_ORDER, Moments, clamp_var};
-use super::linalg::{View, a_wt, dot, gemm, w_c};
+use super::linalg::{View, a_wt, gemm, w_c};
 use super::{Cancel, Cov, Input, MlpError, Net};
+use crate::numeric::dot8 as dot;
 use rayon::prelude::*;
 use std::f64::consts::PI;
 

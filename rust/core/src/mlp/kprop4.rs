@@ -27,8 +27,9 @@
 use super::estimate::{Estimate, LayerEstimate, mode_products};
 use super::gauss::VAR_FLOOR;
 use super::kprop::wick;
-use super::linalg::{View, a_wt, dot, gemm, sum, w_c};
+use super::linalg::{View, a_wt, gemm, w_c};
 use super::{Cancel, Input, MlpError, Net};
+use crate::numeric::{dot8 as dot, sum8 as sum};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 

@@ -39,39 +39,6 @@ impl<'a> View<'a> {
     }
 }
 
-/// `Σ a_i b_i` over the common length, in eight interleaved partial sums (a fixed order that
-/// vectorises, where one running sum waits on each addition's latency).
-pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut tail = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
-/// `Σ a_i` in eight interleaved partial sums (the order of [`dot`]).
-pub fn sum(a: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let ca = a.chunks_exact(8);
-    let tail: f64 = ca.remainder().iter().sum();
-    for x in ca {
-        for k in 0..8 {
-            acc[k] += x[k];
-        }
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
 /// `C = A B + beta C` with `A` `m × k`, `B` `k × n`, `C` row-major `m × n` (`c.len() == m n`).
 /// Parallel over row blocks of `C` unless the product is small.
 pub fn gemm(m: usize, k: usize, n: usize, a: View<'_>, b: View<'_>, beta: f64, c: &mut [f64]) {
