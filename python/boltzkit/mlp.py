@@ -471,6 +471,13 @@ class MLP:
         Shapes that do not chain, NaN/inf values, unknown activations, a non-PSD covariance.
     InvalidTypeError
         Non-numeric arrays.
+
+    Notes
+    -----
+    The Rust core reads ``weights`` and ``biases`` in place on every call (no copy, no cache), with
+    the GIL released: a change made to them between calls is used by the next call (and checked:
+    NaN/inf raise ``InvalidArgumentError``), but writing to them from another thread *during* a call
+    is a data race, as with numpy's own kernels. Use :meth:`replace` for a modified copy.
     """
 
     def __init__(
