@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 /// How often the progress callback is called at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-/// How long the calling thread spins on the result before it parks.
+/// How long the calling thread waits on the result yielding before it parks (only when the pool
+/// leaves a core free; see [`poll`]).
 const SPIN_FOR: Duration = Duration::from_micros(200);
 
 /// Sets its flag and unparks its thread when dropped.
@@ -96,8 +97,8 @@ pub(crate) fn run_controlled_on<R: Send>(
     }
 }
 
-/// The calling thread's side of [`run_controlled_on`]: until `done`, park (backing off), check
-/// signals, feed `progress`; the first exception is kept in `signal` and stops the work.
+/// The calling thread's side of [`run_controlled_on`]: until `done`, yield (`spin`: up to
+/// [`SPIN_FOR`]), then park (backing off), check signals, feed `progress`; the first exception is kept in `signal` and stops the work.
 fn poll(
     spin: bool,
     done: &AtomicBool,
