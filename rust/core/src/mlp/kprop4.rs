@@ -285,9 +285,9 @@ impl Q4Slices<'_> {
         f64::NAN
     }
 
-    /// The row `r[l] = Q(fixed…, l, …, l)` (`nl` slots on the row index) for `l ∈ start..n`;
+    /// The row `r[l] = Q(fixed…, l, …, l)` (`nl` slots on the row index) for `l ∈ lo..hi`;
     /// the fixed slots carry a repeated index when `nl = 1`.
-    fn row(&self, fixed: &[usize], nl: usize, start: usize, r: &mut [f64]) {
+    fn row(&self, fixed: &[usize], nl: usize, lo: usize, hi: usize, r: &mut [f64]) {
         let n = self.n;
         let (base, stride) = match (nl, fixed) {
             (1, &[a, b, c]) => {
@@ -303,7 +303,7 @@ impl Q4Slices<'_> {
             (3, &[x]) => (x, n * n + n),
             _ => (0, n * n + n + 1),
         };
-        for (l, v) in r.iter_mut().enumerate().take(n).skip(start) {
+        for (l, v) in r.iter_mut().enumerate().take(hi).skip(lo) {
             *v = self.g[base + l * stride];
         }
     }
@@ -464,9 +464,17 @@ struct SlicePlan {
     p: Vec<usize>,
     /// Distinct blocks touching `L`.
     specs: Vec<Block>,
+    /// Per block in `specs`: it does not touch the innermost prefix position `L − 1` (its row
+    /// stays while the positions before `L − 1` do).
+    outer: Vec<bool>,
     /// Distinct blocks not touching `L` (evaluated once per prefix).
     fspecs: Vec<Block>,
     groups: Vec<Group>,
+    /// The distinct products of per-prefix block values the members use: four factor ids into
+    /// the block values (unused: [`ONE`]); evaluated once per prefix.
+    fquads: Vec<[u16; 4]>,
+    /// The distinct products of per-prefix Wick values: three ids (unused: [`GONE`], 1).
+    gtrips: Vec<[u8; 3]>,
     flops_per_entry: f64,
 }
 
@@ -475,16 +483,72 @@ struct Group {
     k_l: usize,
     /// (coefficient, ids of the blocks not touching `L`, k on the positions before `L`)
     members: Vec<(f64, Vec<usize>, [usize; 4])>,
-    /// The members flattened for the kernel: coefficient, four factor ids into the per-prefix
-    /// block values (unused: [`ONE`]), three ids into the per-prefix Wick values (unused: the
-    /// last entry, 1).
-    flat: Vec<(f64, [u16; 4], [u8; 3])>,
+    /// The members flattened for the kernel: coefficient, the id of its product of block values
+    /// in [`SlicePlan::fquads`] and of its product of Wick values in [`SlicePlan::gtrips`].
+    flat: Vec<(f64, u8, u8)>,
+}
+
+impl Group {
+    /// The group's scalar at a prefix: `Σ_members coef · Π block values · Π Wick values`.
+    #[inline(always)]
+    fn scale(&self, fp: &[f64; 256], gp: &[f64; 256]) -> f64 {
+        let mut sc = 0.0;
+        for &(coef, f, gi) in &self.flat {
+            sc += coef * fp[usize::from(f)] * gp[usize::from(gi)];
+        }
+        sc
+    }
+
+    /// `acc[lo..hi] += sc · w · Π_blocks row` (the Wick row `w` of the row index's order).
+    #[inline(always)]
+    fn axpy(&self, sc: f64, w: &[f64], rows: &[Vec<f64>], lo: usize, hi: usize, acc: &mut [f64]) {
+        let w = &w[lo..hi];
+        let out = &mut acc[lo..hi];
+        match self.specs.as_slice() {
+            [] => {
+                for (o, wv) in out.iter_mut().zip(w) {
+                    *o += sc * wv;
+                }
+            }
+            [a] => {
+                let ra = &rows[*a][lo..hi];
+                for ((o, wv), x) in out.iter_mut().zip(w).zip(ra) {
+                    *o += sc * wv * x;
+                }
+            }
+            [a, b] => {
+                let (ra, rb) = (&rows[*a][lo..hi], &rows[*b][lo..hi]);
+                for (((o, wv), x), y) in out.iter_mut().zip(w).zip(ra).zip(rb) {
+                    *o += sc * wv * x * y;
+                }
+            }
+            [a, b, c] => {
+                let (ra, rb, rc) = (&rows[*a][lo..hi], &rows[*b][lo..hi], &rows[*c][lo..hi]);
+                for ((((o, wv), x), y), z) in out.iter_mut().zip(w).zip(ra).zip(rb).zip(rc) {
+                    *o += sc * wv * x * y * z;
+                }
+            }
+            more => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let mut x = sc * w[j];
+                    for &s in more {
+                        x *= rows[s][lo + j];
+                    }
+                    *o += x;
+                }
+            }
+        }
+    }
 }
 
 /// Id of the constant 1 among the per-prefix block values.
 const ONE: u16 = 127;
 /// Id of the constant 1 among the per-prefix Wick values.
 const GONE: u8 = 3 * (KMAX as u8 + 1);
+/// Index masks of the per-prefix block and Wick values (the arrays hold `MASK + 1` values).
+const FV_MASK: usize = ONE as usize;
+const GK_MASK: usize = 31;
+const _: () = assert!(GONE as usize <= GK_MASK && (FV_MASK + 1).is_power_of_two());
 
 impl SlicePlan {
     fn new(diags: &[Diagram], p: &[usize], factor: bool, k_max: usize) -> Self {
@@ -531,6 +595,14 @@ impl SlicePlan {
                 }
             }
         }
+        let (mut fquads, mut gtrips): (Vec<[u16; 4]>, Vec<[u8; 3]>) = (Vec::new(), Vec::new());
+        fn id_of<T: PartialEq>(v: &mut Vec<T>, x: T) -> u8 {
+            let id = v.iter().position(|y| *y == x).unwrap_or_else(|| {
+                v.push(x);
+                v.len() - 1
+            });
+            u8::try_from(id).expect("at most 256 distinct member products")
+        }
         for g in &mut groups {
             g.flat = g
                 .members
@@ -544,18 +616,25 @@ impl SlicePlan {
                     for a in 0..l {
                         gi[a] = (a * (KMAX + 1) + k[a]) as u8;
                     }
-                    (*coef, f, gi)
+                    (*coef, id_of(&mut fquads, f), id_of(&mut gtrips, gi))
                 })
                 .collect();
             debug_assert!(g.members.iter().all(|(_, free, _)| free.len() <= 4));
         }
         debug_assert!(fspecs.len() < ONE as usize);
+        let outer = specs
+            .iter()
+            .map(|b| l >= 1 && !b.pos[..b.deg].contains(&(l - 1)))
+            .collect();
         SlicePlan {
             d,
             p: p.to_vec(),
             specs,
+            outer,
             fspecs,
             groups,
+            fquads,
+            gtrips,
             flops_per_entry: flops,
         }
     }
@@ -563,12 +642,14 @@ impl SlicePlan {
     /// The row `r[l] = pK(φ_{ix_0}^{p_0}, …, φ_l^{p_L})` for `l ∈ start..n` (entries where `l`
     /// equals a prefix index are meaningless). With AVX2 where the CPU has it (the same
     /// operations in the same order on wider registers: the same bits; no FMA contraction).
+    #[allow(clippy::too_many_arguments)]
     fn row(
         &self,
         pre: &Pre<'_>,
         wk: &Wicks,
         prefix: &[usize],
         start: usize,
+        keep: bool,
         rows: &mut [Vec<f64>],
         acc: &mut [f64],
     ) {
@@ -576,241 +657,337 @@ impl SlicePlan {
         {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2 (checked just above).
-                unsafe { self.row_avx2(pre, wk, prefix, start, rows, acc) };
+                unsafe { self.row_avx2(pre, wk, prefix, start, keep, rows, acc) };
                 return;
             }
         }
-        self.row_generic(pre, wk, prefix, start, rows, acc);
+        self.row_generic(pre, wk, prefix, start, keep, rows, acc);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn row_avx2(
         &self,
         pre: &Pre<'_>,
         wk: &Wicks,
         prefix: &[usize],
         start: usize,
+        keep: bool,
         rows: &mut [Vec<f64>],
         acc: &mut [f64],
     ) {
-        self.row_generic(pre, wk, prefix, start, rows, acc);
+        self.row_generic(pre, wk, prefix, start, keep, rows, acc);
+    }
+
+    /// The row of block `b` over the row index `l ∈ lo..hi` at `prefix` (entries where `l`
+    /// equals a prefix index are meaningless).
+    #[inline(always)]
+    fn fill(
+        &self,
+        pre: &Pre<'_>,
+        b: &Block,
+        prefix: &[usize],
+        lo: usize,
+        hi: usize,
+        r: &mut [f64],
+    ) {
+        let n = pre.n;
+        let l = self.d - 1;
+        let mut ix = [0usize; 6];
+        let nl = b.pos[..b.deg].iter().filter(|&&x| x == l).count();
+        let tensor = match b.deg {
+            2 => Some(pre.s),
+            3 => pre.t,
+            4 => pre.q,
+            _ => None,
+        };
+        let sliced = b.deg == 3 && pre.t3s.is_some();
+        if let (4, Some(qs)) = (b.deg, &pre.q4s) {
+            let mut fx = [0usize; 3];
+            let mut nf = 0;
+            for &slot in &b.pos[..4] {
+                if slot != l {
+                    fx[nf] = prefix[slot];
+                    nf += 1;
+                }
+            }
+            qs.row(&fx[..nf], nl, lo, hi, r);
+        } else if !sliced && b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
+            match tensor {
+                Some(tn) => {
+                    // symmetric: the fixed slots first, then the nl row slots, so the row
+                    // is tn[base + l · (n^{nl−1} + … + 1)]
+                    let base = b.pos[..b.deg]
+                        .iter()
+                        .filter(|&&x| x != l)
+                        .fold(0usize, |o, &x| o * n + prefix[x])
+                        * n.pow(nl as u32);
+                    let stride = (0..nl).fold(0usize, |acc, _| acc * n + 1);
+                    if stride == 1 {
+                        r[lo..hi].copy_from_slice(&tn[base + lo..base + hi]);
+                    } else {
+                        for (j, x) in r.iter_mut().enumerate().take(hi).skip(lo) {
+                            *x = tn[base + j * stride];
+                        }
+                    }
+                }
+                None => r[lo..hi].fill(0.0),
+            }
+        } else if b.deg == 4 && nl >= 2 && pre.a4.is_some() && pre.metric.is_some() {
+            // Sym(A ⊗ M) with the row index on 2, 3 or 4 slots
+            let (a, mm) = (pre.a4.expect("checked"), pre.metric.expect("checked"));
+            let fx: Vec<usize> = b.pos[..b.deg]
+                .iter()
+                .filter(|&&x| x != l)
+                .map(|&x| prefix[x])
+                .collect();
+            let dg = |t: &[f64], j: usize| t[j * n + j];
+            for (j, v) in r.iter_mut().enumerate().take(hi).skip(lo) {
+                *v = match nl {
+                    2 => {
+                        let (x, y) = (fx[0], fx[1]);
+                        (a[x * n + y] * dg(mm, j)
+                            + mm[x * n + y] * dg(a, j)
+                            + 2.0 * a[x * n + j] * mm[y * n + j]
+                            + 2.0 * a[y * n + j] * mm[x * n + j])
+                            * SIXTH
+                    }
+                    3 => {
+                        let x = fx[0];
+                        (a[x * n + j] * dg(mm, j) + dg(a, j) * mm[x * n + j]) * 0.5
+                    }
+                    _ => dg(a, j) * dg(mm, j),
+                };
+            }
+        } else if nl == 1 && (b.deg == 4 || b.deg == 5 || b.deg == 6) {
+            // the fixed slots' indices; the row index is the last slot
+            let mut fx = [0usize; 5];
+            let mut nf = 0;
+            for &slot in &b.pos[..b.deg] {
+                if slot != l {
+                    fx[nf] = prefix[slot];
+                    nf += 1;
+                }
+            }
+            r[lo..hi].fill(0.0);
+            // add `c · M[x, ·]` to the row
+            let add_met = |r: &mut [f64], x: usize, c: f64| match pre.metric {
+                Some(mm) => {
+                    for (v, m) in r[lo..hi].iter_mut().zip(&mm[x * n + lo..x * n + hi]) {
+                        *v += c * m;
+                    }
+                }
+                None => {
+                    if (lo..hi).contains(&x) {
+                        r[x] += c * pre.avg;
+                    }
+                }
+            };
+            if b.deg == 4 {
+                if let Some(a) = pre.a4 {
+                    // Sym(A ⊗ M) over the fixed x0 x1 x2 and l
+                    let [x0, x1, x2, _, _] = fx;
+                    for (mxy, z) in [
+                        (pre.met(x0, x1), x2),
+                        (pre.met(x0, x2), x1),
+                        (pre.met(x1, x2), x0),
+                    ] {
+                        if mxy != 0.0 {
+                            let c = mxy * SIXTH;
+                            for (v, av) in r[lo..hi].iter_mut().zip(&a[z * n + lo..z * n + hi]) {
+                                *v += c * av;
+                            }
+                        }
+                    }
+                    add_met(r, x0, a[x1 * n + x2] * SIXTH);
+                    add_met(r, x1, a[x0 * n + x2] * SIXTH);
+                    add_met(r, x2, a[x0 * n + x1] * SIXTH);
+                }
+            } else if b.deg == 5 {
+                if let Some(a) = pre.a5 {
+                    // Sym(A ⊗ M): the metric on a pair of fixed slots (A's row over l), or on
+                    // a fixed slot and l (A's three other fixed slots)
+                    for p in 0..4 {
+                        for q in p + 1..4 {
+                            let mut o = [0usize; 2];
+                            let mut c = 0;
+                            for (x, &v) in fx[..4].iter().enumerate() {
+                                if x != p && x != q {
+                                    o[c] = v;
+                                    c += 1;
+                                }
+                            }
+                            let mpq = pre.met(fx[p], fx[q]) * TENTH;
+                            if mpq != 0.0 {
+                                let off = (o[0] * n + o[1]) * n;
+                                for (v, av) in r[lo..hi].iter_mut().zip(&a[off + lo..off + hi]) {
+                                    *v += mpq * av;
+                                }
+                            }
+                        }
+                        let mut o = [0usize; 3];
+                        let mut c = 0;
+                        for (x, &v) in fx[..4].iter().enumerate() {
+                            if x != p {
+                                o[c] = v;
+                                c += 1;
+                            }
+                        }
+                        add_met(r, fx[p], a[(o[0] * n + o[1]) * n + o[2]] * TENTH);
+                    }
+                }
+            } else if pre.c6 != 0.0 {
+                // c Sym(M ⊗ M ⊗ M): l paired with fixed slot p, the other four matched
+                for p in 0..5 {
+                    let mut o = [0usize; 4];
+                    let mut c = 0;
+                    for (x, &v) in fx[..5].iter().enumerate() {
+                        if x != p {
+                            o[c] = v;
+                            c += 1;
+                        }
+                    }
+                    let rest = pre.met(o[0], o[1]) * pre.met(o[2], o[3])
+                        + pre.met(o[0], o[2]) * pre.met(o[1], o[3])
+                        + pre.met(o[0], o[3]) * pre.met(o[1], o[2]);
+                    if rest != 0.0 {
+                        add_met(r, fx[p], pre.c6 * rest * FIFTEENTH);
+                    }
+                }
+            }
+        } else if let (5, 2, Some(a), Some(mm)) = (b.deg, nl, pre.a5, pre.metric) {
+            // Sym(A ⊗ M) on (x0, x1, x2, l, l): the metric on (l, l), on (x_p, l) (twice)
+            // or on (x_p, x_q), A's rows and its (x, l, l) diagonal
+
+            let mut fx = [0usize; 3];
+            let mut nf = 0;
+            for &slot in &b.pos[..5] {
+                if slot != l {
+                    fx[nf] = prefix[slot];
+                    nf += 1;
+                }
+            }
+            let [x0, x1, x2] = fx;
+            let a_row = |p: usize, q: usize| &a[(p * n + q) * n..(p * n + q + 1) * n];
+            let m_row = |p: usize| &mm[p * n..(p + 1) * n];
+            let (a12, a02, a01) = (a_row(x1, x2), a_row(x0, x2), a_row(x0, x1));
+            let (m0, m1, m2) = (m_row(x0), m_row(x1), m_row(x2));
+            let a012 = a01[x2];
+            let (m01, m02, m12) = (m0[x1], m0[x2], m1[x2]);
+            let (d0, d1, d2) = (x0 * n * n, x1 * n * n, x2 * n * n);
+            for j in lo..hi {
+                let jj = j * (n + 1);
+                r[j] = (mm[jj] * a012
+                    + 2.0 * (m0[j] * a12[j] + m1[j] * a02[j] + m2[j] * a01[j])
+                    + m01 * a[d2 + jj]
+                    + m02 * a[d1 + jj]
+                    + m12 * a[d0 + jj])
+                    * TENTH;
+            }
+        } else if let (6, 2, Some(mm)) = (b.deg, nl, pre.metric) {
+            // c Sym(M ⊗ M ⊗ M) on (x0, …, x3, l, l): l with l (times the matchings of the
+            // x's), or the two l's with x_p and x_q (twice) and the other two x's matched
+
+            let mut x = [0usize; 4];
+            let mut nf = 0;
+            for &slot in &b.pos[..6] {
+                if slot != l {
+                    x[nf] = prefix[slot];
+                    nf += 1;
+                }
+            }
+            let m = |p: usize, q: usize| mm[x[p] * n + x[q]];
+            let pm = m(0, 1) * m(2, 3) + m(0, 2) * m(1, 3) + m(0, 3) * m(1, 2);
+            let c = pre.c6 * FIFTEENTH;
+            let mr = |p: usize| &mm[x[p] * n..(x[p] + 1) * n];
+            let (r0, r1, r2, r3) = (mr(0), mr(1), mr(2), mr(3));
+            let (m01, m02, m03, m12, m13, m23) =
+                (m(0, 1), m(0, 2), m(0, 3), m(1, 2), m(1, 3), m(2, 3));
+            for j in lo..hi {
+                r[j] = c
+                    * (mm[j * (n + 1)] * pm
+                        + 2.0
+                            * (r0[j] * r1[j] * m23
+                                + r0[j] * r2[j] * m13
+                                + r0[j] * r3[j] * m12
+                                + r1[j] * r2[j] * m03
+                                + r1[j] * r3[j] * m02
+                                + r2[j] * r3[j] * m01));
+            }
+        } else if let Some(x) = sliced
+            .then(|| {
+                // the fixed slots of a third-cumulant block on a repeated index: none, or
+                // all on one position (then its prefix index)
+                let mut fixed = b.pos[..3].iter().filter(|&&s| s != l);
+                match fixed.next() {
+                    None => Some(usize::MAX),
+                    Some(&f) => fixed.all(|&s| s == f).then(|| prefix[f]),
+                }
+            })
+            .flatten()
+        {
+            // a third cumulant kept on its repeated indices (T3Slices::get, a row at a time)
+            let ts = pre.t3s.expect("sliced");
+            for (j, v) in r.iter_mut().enumerate().take(hi).skip(lo) {
+                *v = match (nl, j == x) {
+                    (3, _) => ts.d3[j],
+                    (_, true) => ts.d3[x],
+                    // T_xll
+                    (2, false) => ts.d21[j * n + x],
+                    // T_xxl
+                    _ => ts.d21[x * n + j],
+                };
+            }
+        } else {
+            for (j, x) in r.iter_mut().enumerate().take(hi).skip(lo) {
+                for (s, slot) in b.pos[..b.deg].iter().enumerate() {
+                    ix[s] = if *slot == l { j } else { prefix[*slot] };
+                }
+                *x = pre.block(&ix[..b.deg]);
+            }
+        }
     }
 
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn row_generic(
         &self,
         pre: &Pre<'_>,
         wk: &Wicks,
         prefix: &[usize],
         start: usize,
+        keep: bool,
         rows: &mut [Vec<f64>],
         acc: &mut [f64],
     ) {
         let n = pre.n;
         let l = self.d - 1;
-        let mut ix = [0usize; 6];
-        for (sid, b) in self.specs.iter().enumerate() {
-            let r = &mut rows[sid];
-            let nl = b.pos[..b.deg].iter().filter(|&&x| x == l).count();
-            let tensor = match b.deg {
-                2 => Some(pre.s),
-                3 => pre.t,
-                4 => pre.q,
-                _ => None,
-            };
-            let sliced = b.deg == 3 && pre.t3s.is_some();
-            if let (4, Some(qs)) = (b.deg, &pre.q4s) {
-                let mut fx = [0usize; 3];
-                let mut nf = 0;
-                for &slot in &b.pos[..4] {
-                    if slot != l {
-                        fx[nf] = prefix[slot];
-                        nf += 1;
-                    }
-                }
-                qs.row(&fx[..nf], nl, start, r);
-            } else if !sliced && b.deg <= 4 && (b.deg < 4 || pre.a4.is_none()) {
-                match tensor {
-                    Some(tn) => {
-                        // symmetric: the fixed slots first, then the nl row slots, so the row
-                        // is tn[base + l · (n^{nl−1} + … + 1)]
-                        let base = b.pos[..b.deg]
-                            .iter()
-                            .filter(|&&x| x != l)
-                            .fold(0usize, |o, &x| o * n + prefix[x])
-                            * n.pow(nl as u32);
-                        let stride = (0..nl).fold(0usize, |acc, _| acc * n + 1);
-                        if stride == 1 {
-                            r[start..n].copy_from_slice(&tn[base + start..base + n]);
-                        } else {
-                            for (j, x) in r.iter_mut().enumerate().take(n).skip(start) {
-                                *x = tn[base + j * stride];
-                            }
-                        }
-                    }
-                    None => r[start..n].fill(0.0),
-                }
-            } else if b.deg == 4 && nl >= 2 && pre.a4.is_some() && pre.metric.is_some() {
-                // Sym(A ⊗ M) with the row index on 2, 3 or 4 slots
-                let (a, mm) = (pre.a4.expect("checked"), pre.metric.expect("checked"));
-                let fx: Vec<usize> = b.pos[..b.deg]
-                    .iter()
-                    .filter(|&&x| x != l)
-                    .map(|&x| prefix[x])
-                    .collect();
-                let dg = |t: &[f64], j: usize| t[j * n + j];
-                for (j, v) in r.iter_mut().enumerate().take(n).skip(start) {
-                    *v = match nl {
-                        2 => {
-                            let (x, y) = (fx[0], fx[1]);
-                            (a[x * n + y] * dg(mm, j)
-                                + mm[x * n + y] * dg(a, j)
-                                + 2.0 * a[x * n + j] * mm[y * n + j]
-                                + 2.0 * a[y * n + j] * mm[x * n + j])
-                                * SIXTH
-                        }
-                        3 => {
-                            let x = fx[0];
-                            (a[x * n + j] * dg(mm, j) + dg(a, j) * mm[x * n + j]) * 0.5
-                        }
-                        _ => dg(a, j) * dg(mm, j),
-                    };
-                }
-            } else if nl == 1 && (b.deg == 4 || b.deg == 5 || b.deg == 6) {
-                // the fixed slots' indices; the row index is the last slot
-                let mut fx = [0usize; 5];
-                let mut nf = 0;
-                for &slot in &b.pos[..b.deg] {
-                    if slot != l {
-                        fx[nf] = prefix[slot];
-                        nf += 1;
-                    }
-                }
-                r[start..n].fill(0.0);
-                // add `c · M[x, ·]` to the row
-                let add_met = |r: &mut [f64], x: usize, c: f64| match pre.metric {
-                    Some(mm) => {
-                        for (v, m) in r[start..n].iter_mut().zip(&mm[x * n + start..x * n + n]) {
-                            *v += c * m;
-                        }
-                    }
-                    None => {
-                        if x >= start {
-                            r[x] += c * pre.avg;
-                        }
-                    }
-                };
-                if b.deg == 4 {
-                    if let Some(a) = pre.a4 {
-                        // Sym(A ⊗ M) over the fixed x0 x1 x2 and l
-                        let [x0, x1, x2, _, _] = fx;
-                        for (mxy, z) in [
-                            (pre.met(x0, x1), x2),
-                            (pre.met(x0, x2), x1),
-                            (pre.met(x1, x2), x0),
-                        ] {
-                            if mxy != 0.0 {
-                                let c = mxy * SIXTH;
-                                for (v, av) in
-                                    r[start..n].iter_mut().zip(&a[z * n + start..z * n + n])
-                                {
-                                    *v += c * av;
-                                }
-                            }
-                        }
-                        add_met(r, x0, a[x1 * n + x2] * SIXTH);
-                        add_met(r, x1, a[x0 * n + x2] * SIXTH);
-                        add_met(r, x2, a[x0 * n + x1] * SIXTH);
-                    }
-                } else if b.deg == 5 {
-                    if let Some(a) = pre.a5 {
-                        // Sym(A ⊗ M): the metric on a pair of fixed slots (A's row over l), or on
-                        // a fixed slot and l (A's three other fixed slots)
-                        for p in 0..4 {
-                            for q in p + 1..4 {
-                                let mut o = [0usize; 2];
-                                let mut c = 0;
-                                for (x, &v) in fx[..4].iter().enumerate() {
-                                    if x != p && x != q {
-                                        o[c] = v;
-                                        c += 1;
-                                    }
-                                }
-                                let mpq = pre.met(fx[p], fx[q]) * TENTH;
-                                if mpq != 0.0 {
-                                    let off = (o[0] * n + o[1]) * n;
-                                    for (v, av) in
-                                        r[start..n].iter_mut().zip(&a[off + start..off + n])
-                                    {
-                                        *v += mpq * av;
-                                    }
-                                }
-                            }
-                            let mut o = [0usize; 3];
-                            let mut c = 0;
-                            for (x, &v) in fx[..4].iter().enumerate() {
-                                if x != p {
-                                    o[c] = v;
-                                    c += 1;
-                                }
-                            }
-                            add_met(r, fx[p], a[(o[0] * n + o[1]) * n + o[2]] * TENTH);
-                        }
-                    }
-                } else if pre.c6 != 0.0 {
-                    // c Sym(M ⊗ M ⊗ M): l paired with fixed slot p, the other four matched
-                    for p in 0..5 {
-                        let mut o = [0usize; 4];
-                        let mut c = 0;
-                        for (x, &v) in fx[..5].iter().enumerate() {
-                            if x != p {
-                                o[c] = v;
-                                c += 1;
-                            }
-                        }
-                        let rest = pre.met(o[0], o[1]) * pre.met(o[2], o[3])
-                            + pre.met(o[0], o[2]) * pre.met(o[1], o[3])
-                            + pre.met(o[0], o[3]) * pre.met(o[1], o[2]);
-                        if rest != 0.0 {
-                            add_met(r, fx[p], pre.c6 * rest * FIFTEENTH);
-                        }
-                    }
-                }
-            } else if let Some(x) = sliced
-                .then(|| {
-                    // the fixed slots of a third-cumulant block on a repeated index: none, or
-                    // all on one position (then its prefix index)
-                    let mut fixed = b.pos[..3].iter().filter(|&&s| s != l);
-                    match fixed.next() {
-                        None => Some(usize::MAX),
-                        Some(&f) => fixed.all(|&s| s == f).then(|| prefix[f]),
-                    }
-                })
-                .flatten()
-            {
-                // a third cumulant kept on its repeated indices (T3Slices::get, a row at a time)
-                let ts = pre.t3s.expect("sliced");
-                for (j, v) in r.iter_mut().enumerate().take(n).skip(start) {
-                    *v = match (nl, j == x) {
-                        (3, _) => ts.d3[j],
-                        (_, true) => ts.d3[x],
-                        // T_xll
-                        (2, false) => ts.d21[j * n + x],
-                        // T_xxl
-                        _ => ts.d21[x * n + j],
-                    };
-                }
-            } else {
-                for (j, x) in r.iter_mut().enumerate().take(n).skip(start) {
-                    for (s, slot) in b.pos[..b.deg].iter().enumerate() {
-                        ix[s] = if *slot == l { j } else { prefix[*slot] };
-                    }
-                    *x = pre.block(&ix[..b.deg]);
-                }
+        for ((sid, b), &outer) in self.specs.iter().enumerate().zip(&self.outer) {
+            if !(keep && outer) {
+                self.fill(pre, b, prefix, start, n, &mut rows[sid]);
             }
         }
         acc[start..n].fill(0.0);
+        let (fp, gp) = self.prefix_products(pre, wk, prefix);
+        for g in &self.groups {
+            let sc = g.scale(&fp, &gp);
+            if sc != 0.0 {
+                g.axpy(sc, wk.row(self.p[l], g.k_l), rows, start, n, acc);
+            }
+        }
+    }
+
+    /// The per-prefix values the members multiply: the distinct products of the block values
+    /// not touching the row index and of the prefix's Wick values.
+    #[inline(always)]
+    fn prefix_products(
+        &self,
+        pre: &Pre<'_>,
+        wk: &Wicks,
+        prefix: &[usize],
+    ) -> ([f64; 256], [f64; 256]) {
+        let l = self.d - 1;
         let mut bix = [0usize; 6];
         // at most 84 distinct blocks on three positions (vectors of ℕ³ with sum ≤ 6); slot ONE
         // holds 1
@@ -822,7 +999,7 @@ impl SlicePlan {
             }
             fv[f] = pre.block(&bix[..b.deg]);
         }
-        let mut gk = [0.0f64; GONE as usize + 1];
+        let mut gk = [0.0f64; GK_MASK + 1];
         gk[GONE as usize] = 1.0;
         for a in 0..l {
             for k in 0..=KMAX {
@@ -830,62 +1007,22 @@ impl SlicePlan {
                 gk[a * (KMAX + 1) + k] = if r.is_empty() { 0.0 } else { r[prefix[a]] };
             }
         }
-        for g in &self.groups {
-            let mut sc = 0.0;
-            for (coef, f, gi) in &g.flat {
-                sc += coef
-                    * fv[f[0] as usize]
-                    * fv[f[1] as usize]
-                    * fv[f[2] as usize]
-                    * fv[f[3] as usize]
-                    * gk[gi[0] as usize]
-                    * gk[gi[1] as usize]
-                    * gk[gi[2] as usize];
-            }
-            if sc == 0.0 {
-                continue;
-            }
-            let w = &wk.row(self.p[l], g.k_l)[start..n];
-            let out = &mut acc[start..n];
-            match g.specs.as_slice() {
-                [] => {
-                    for (o, wv) in out.iter_mut().zip(w) {
-                        *o += sc * wv;
-                    }
-                }
-                [a] => {
-                    let ra = &rows[*a][start..n];
-                    for ((o, wv), x) in out.iter_mut().zip(w).zip(ra) {
-                        *o += sc * wv * x;
-                    }
-                }
-                [a, b] => {
-                    let (ra, rb) = (&rows[*a][start..n], &rows[*b][start..n]);
-                    for (((o, wv), x), y) in out.iter_mut().zip(w).zip(ra).zip(rb) {
-                        *o += sc * wv * x * y;
-                    }
-                }
-                [a, b, c] => {
-                    let (ra, rb, rc) = (
-                        &rows[*a][start..n],
-                        &rows[*b][start..n],
-                        &rows[*c][start..n],
-                    );
-                    for ((((o, wv), x), y), z) in out.iter_mut().zip(w).zip(ra).zip(rb).zip(rc) {
-                        *o += sc * wv * x * y * z;
-                    }
-                }
-                more => {
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let mut x = sc * w[j];
-                        for &s in more {
-                            x *= rows[s][start + j];
-                        }
-                        *o += x;
-                    }
-                }
-            }
+        // the distinct products, once per prefix (the masks keep every index in range by
+        // construction: no bounds checks in the loops)
+        let mut fp = [0.0f64; 256];
+        for (x, f) in fp.iter_mut().zip(&self.fquads) {
+            *x = fv[usize::from(f[0]) & FV_MASK]
+                * fv[usize::from(f[1]) & FV_MASK]
+                * fv[usize::from(f[2]) & FV_MASK]
+                * fv[usize::from(f[3]) & FV_MASK];
         }
+        let mut gp = [0.0f64; 256];
+        for (x, gi) in gp.iter_mut().zip(&self.gtrips) {
+            *x = gk[usize::from(gi[0]) & GK_MASK]
+                * gk[usize::from(gi[1]) & GK_MASK]
+                * gk[usize::from(gi[2]) & GK_MASK];
+        }
+        (fp, gp)
     }
 
     /// Every row of the slice over sorted tuples (positions with equal powers carry increasing
@@ -908,7 +1045,7 @@ impl SlicePlan {
         if d == 1 {
             let mut rows = vec![vec![0.0; n]; nspec];
             let mut acc = vec![0.0; n];
-            self.row(pre, wk, &[], 0, &mut rows, &mut acc);
+            self.row(pre, wk, &[], 0, false, &mut rows, &mut acc);
             sink(&[], 0, &acc, out);
             return;
         }
@@ -928,6 +1065,10 @@ impl SlicePlan {
                     }
                     true
                 };
+                // the prefix positions before the innermost one, and the start, of the last
+                // row: blocks not touching the innermost position keep their rows while those
+                // positions stay (the start only grows there)
+                let mut last: Option<([usize; 3], usize)> = None;
                 let mut go = |pf: &[usize], chunk: &mut [f64]| {
                     if !ok(pf) {
                         return;
@@ -936,7 +1077,13 @@ impl SlicePlan {
                     if st >= n {
                         return;
                     }
-                    self.row(pre, wk, pf, st, &mut rows, &mut acc);
+                    let mut head = [usize::MAX; 3];
+                    head[..pf.len() - 1].copy_from_slice(&pf[..pf.len() - 1]);
+                    let keep = last.is_some_and(|(h, s0)| h == head && st >= s0);
+                    if !keep {
+                        last = Some((head, st));
+                    }
+                    self.row(pre, wk, pf, st, keep, &mut rows, &mut acc);
                     sink(pf, st, &acc, chunk);
                 };
                 match d {
