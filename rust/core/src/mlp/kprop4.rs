@@ -501,7 +501,7 @@ impl Group {
 
     /// `acc[lo..hi] += sc · w · Π_blocks row` (the Wick row `w` of the row index's order).
     #[inline(always)]
-    fn axpy(&self, sc: f64, w: &[f64], rows: &[Vec<f64>], lo: usize, hi: usize, acc: &mut [f64]) {
+    fn axpy(&self, sc: f64, w: &[f64], rows: &[&[f64]], lo: usize, hi: usize, acc: &mut [f64]) {
         let w = &w[lo..hi];
         let out = &mut acc[lo..hi];
         match self.specs.as_slice() {
@@ -537,6 +537,25 @@ impl Group {
                     *o += x;
                 }
             }
+        }
+    }
+}
+
+/// The most blocks touching the row position a slice has.
+const MAX_SPECS: usize = 64;
+
+/// One task's rows of the blocks touching the row position: a buffer per block, or the
+/// pre-activation cumulant's own row where it lies contiguously (read in place, not copied).
+struct Rows<'p> {
+    bufs: Vec<Vec<f64>>,
+    direct: Vec<Option<&'p [f64]>>,
+}
+
+impl Rows<'_> {
+    fn new(nspec: usize, n: usize) -> Self {
+        Rows {
+            bufs: vec![vec![0.0; n]; nspec],
+            direct: vec![None; nspec],
         }
     }
 }
@@ -622,6 +641,10 @@ impl SlicePlan {
             debug_assert!(g.members.iter().all(|(_, free, _)| free.len() <= 4));
         }
         debug_assert!(fspecs.len() < ONE as usize);
+        assert!(
+            specs.len() <= MAX_SPECS,
+            "a slice with more than {MAX_SPECS} row blocks"
+        );
         let outer = specs
             .iter()
             .map(|b| l >= 1 && !b.pos[..b.deg].contains(&(l - 1)))
@@ -643,14 +666,14 @@ impl SlicePlan {
     /// equals a prefix index are meaningless). With AVX2 where the CPU has it (the same
     /// operations in the same order on wider registers: the same bits; no FMA contraction).
     #[allow(clippy::too_many_arguments)]
-    fn row(
+    fn row<'p>(
         &self,
-        pre: &Pre<'_>,
+        pre: &Pre<'p>,
         wk: &Wicks,
         prefix: &[usize],
         start: usize,
         keep: bool,
-        rows: &mut [Vec<f64>],
+        rows: &mut Rows<'p>,
         acc: &mut [f64],
     ) {
         #[cfg(target_arch = "x86_64")]
@@ -667,14 +690,14 @@ impl SlicePlan {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn row_avx2(
+    unsafe fn row_avx2<'p>(
         &self,
-        pre: &Pre<'_>,
+        pre: &Pre<'p>,
         wk: &Wicks,
         prefix: &[usize],
         start: usize,
         keep: bool,
-        rows: &mut [Vec<f64>],
+        rows: &mut Rows<'p>,
         acc: &mut [f64],
     ) {
         self.row_generic(pre, wk, prefix, start, keep, rows, acc);
@@ -683,15 +706,15 @@ impl SlicePlan {
     /// The row of block `b` over the row index `l ∈ lo..hi` at `prefix` (entries where `l`
     /// equals a prefix index are meaningless).
     #[inline(always)]
-    fn fill(
+    fn fill<'p>(
         &self,
-        pre: &Pre<'_>,
+        pre: &Pre<'p>,
         b: &Block,
         prefix: &[usize],
         lo: usize,
         hi: usize,
         r: &mut [f64],
-    ) {
+    ) -> Option<&'p [f64]> {
         let n = pre.n;
         let l = self.d - 1;
         let mut ix = [0usize; 6];
@@ -725,7 +748,8 @@ impl SlicePlan {
                         * n.pow(nl as u32);
                     let stride = (0..nl).fold(0usize, |acc, _| acc * n + 1);
                     if stride == 1 {
-                        r[lo..hi].copy_from_slice(&tn[base + lo..base + hi]);
+                        // read in place
+                        return Some(&tn[base..base + n]);
                     } else {
                         for (j, x) in r.iter_mut().enumerate().take(hi).skip(lo) {
                             *x = tn[base + j * stride];
@@ -947,33 +971,38 @@ impl SlicePlan {
                 *x = pre.block(&ix[..b.deg]);
             }
         }
+        None
     }
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn row_generic(
+    fn row_generic<'p>(
         &self,
-        pre: &Pre<'_>,
+        pre: &Pre<'p>,
         wk: &Wicks,
         prefix: &[usize],
         start: usize,
         keep: bool,
-        rows: &mut [Vec<f64>],
+        rows: &mut Rows<'p>,
         acc: &mut [f64],
     ) {
         let n = pre.n;
         let l = self.d - 1;
         for ((sid, b), &outer) in self.specs.iter().enumerate().zip(&self.outer) {
             if !(keep && outer) {
-                self.fill(pre, b, prefix, start, n, &mut rows[sid]);
+                rows.direct[sid] = self.fill(pre, b, prefix, start, n, &mut rows.bufs[sid]);
             }
+        }
+        let mut refs: [&[f64]; MAX_SPECS] = [&[]; MAX_SPECS];
+        for ((r, d), buf) in refs.iter_mut().zip(&rows.direct).zip(&rows.bufs) {
+            *r = d.unwrap_or(buf);
         }
         acc[start..n].fill(0.0);
         let (fp, gp) = self.prefix_products(pre, wk, prefix);
         for g in &self.groups {
             let sc = g.scale(&fp, &gp);
             if sc != 0.0 {
-                g.axpy(sc, wk.row(self.p[l], g.k_l), rows, start, n, acc);
+                g.axpy(sc, wk.row(self.p[l], g.k_l), &refs, start, n, acc);
             }
         }
     }
@@ -1043,7 +1072,7 @@ impl SlicePlan {
                 .unwrap_or(0)
         };
         if d == 1 {
-            let mut rows = vec![vec![0.0; n]; nspec];
+            let mut rows = Rows::new(nspec, n);
             let mut acc = vec![0.0; n];
             self.row(pre, wk, &[], 0, false, &mut rows, &mut acc);
             sink(&[], 0, &acc, out);
@@ -1052,7 +1081,7 @@ impl SlicePlan {
         out.par_chunks_mut(per0)
             .enumerate()
             .for_each(|(i0, chunk)| {
-                let mut rows = vec![vec![0.0; n]; nspec];
+                let mut rows = Rows::new(nspec, n);
                 let mut acc = vec![0.0; n];
                 let mut prefix = [i0, 0, 0];
                 let ok = |pf: &[usize]| -> bool {
