@@ -287,7 +287,8 @@ def test_kprop4_simple_is_bit_identical_for_any_thread_count_at_width_70() -> No
 @pytest.mark.parametrize("k", [3, 4])
 def test_kprop_is_bit_identical_for_any_thread_count(k: int) -> None:
     net = _rng_net([9, 70, 70, 14, 3] if k == 3 else [9, 14, 14, 14, 3], "tanh", seed=14)
-    for kind, factor in (("simple", False), ("augment", False), ("augment", True)):
+    cases: tuple[tuple[Kind, bool], ...] = (("simple", False), ("augment", False), ("augment", True))
+    for kind, factor in cases:
         a = net.estimate("kprop", k_max=k, kind=kind, factor=factor, threads=1)
         b = net.estimate("kprop", k_max=k, kind=kind, factor=factor, threads=2)
         np.testing.assert_array_equal(a.mean, b.mean)
