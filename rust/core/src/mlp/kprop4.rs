@@ -491,10 +491,12 @@ struct Group {
 impl Group {
     /// The group's scalar at a prefix: `Σ_members coef · Π block values · Π Wick values`.
     #[inline(always)]
-    fn scale(&self, fp: &[f64; 256], gp: &[f64; 256]) -> f64 {
+    fn scale(&self, fp: &[f64; MEMBER_PRODUCTS], gp: &[f64; MEMBER_PRODUCTS]) -> f64 {
         let mut sc = 0.0;
         for &(coef, f, gi) in &self.flat {
-            sc += coef * fp[usize::from(f)] * gp[usize::from(gi)];
+            sc += coef
+                * fp[usize::from(f) & (MEMBER_PRODUCTS - 1)]
+                * gp[usize::from(gi) & (MEMBER_PRODUCTS - 1)];
         }
         sc
     }
@@ -543,6 +545,9 @@ impl Group {
 
 /// The most blocks touching the row position a slice has.
 const MAX_SPECS: usize = 64;
+/// The most distinct per-prefix products of block values, and of Wick values, a slice's members use
+/// (51 and 32 at K = 4; a power of two: the ids are masked into range).
+const MEMBER_PRODUCTS: usize = 64;
 
 /// One task's rows of the blocks touching the row position: a buffer per block, or the
 /// pre-activation cumulant's own row where it lies contiguously (read in place, not copied).
@@ -567,7 +572,12 @@ const GONE: u8 = 3 * (KMAX as u8 + 1);
 /// Index masks of the per-prefix block and Wick values (the arrays hold `MASK + 1` values).
 const FV_MASK: usize = ONE as usize;
 const GK_MASK: usize = 31;
-const _: () = assert!(GONE as usize <= GK_MASK && (FV_MASK + 1).is_power_of_two());
+const _: () = assert!(
+    GONE as usize <= GK_MASK
+        && (FV_MASK + 1).is_power_of_two()
+        && MEMBER_PRODUCTS.is_power_of_two()
+        && MEMBER_PRODUCTS <= 256
+);
 
 impl SlicePlan {
     fn new(diags: &[Diagram], p: &[usize], factor: bool, k_max: usize) -> Self {
@@ -620,7 +630,11 @@ impl SlicePlan {
                 v.push(x);
                 v.len() - 1
             });
-            u8::try_from(id).expect("at most 256 distinct member products")
+            assert!(
+                id < MEMBER_PRODUCTS,
+                "at most {MEMBER_PRODUCTS} distinct member products"
+            );
+            id as u8
         }
         for g in &mut groups {
             g.flat = g
@@ -1015,7 +1029,7 @@ impl SlicePlan {
         pre: &Pre<'_>,
         wk: &Wicks,
         prefix: &[usize],
-    ) -> ([f64; 256], [f64; 256]) {
+    ) -> ([f64; MEMBER_PRODUCTS], [f64; MEMBER_PRODUCTS]) {
         let l = self.d - 1;
         let mut bix = [0usize; 6];
         // at most 84 distinct blocks on three positions (vectors of ℕ³ with sum ≤ 6); slot ONE
@@ -1038,14 +1052,14 @@ impl SlicePlan {
         }
         // the distinct products, once per prefix (the masks keep every index in range by
         // construction: no bounds checks in the loops)
-        let mut fp = [0.0f64; 256];
+        let mut fp = [0.0f64; MEMBER_PRODUCTS];
         for (x, f) in fp.iter_mut().zip(&self.fquads) {
             *x = fv[usize::from(f[0]) & FV_MASK]
                 * fv[usize::from(f[1]) & FV_MASK]
                 * fv[usize::from(f[2]) & FV_MASK]
                 * fv[usize::from(f[3]) & FV_MASK];
         }
-        let mut gp = [0.0f64; 256];
+        let mut gp = [0.0f64; MEMBER_PRODUCTS];
         for (x, gi) in gp.iter_mut().zip(&self.gtrips) {
             *x = gk[usize::from(gi[0]) & GK_MASK]
                 * gk[usize::from(gi[1]) & GK_MASK]
