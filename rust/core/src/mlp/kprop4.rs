@@ -2470,6 +2470,34 @@ mod tests {
     }
 
     #[test]
+    fn every_plan_fits_the_row_kernels_fixed_arrays() {
+        // the kernels index fixed-size per-prefix arrays (masked ids): every plan of every
+        // (K, kind, factor, first layer) must fit them, or SlicePlan::new refuses it
+        for k in [3, 4] {
+            for augment in [false, true] {
+                for factor in [false, true] {
+                    for first in [false, true] {
+                        let ps = plan_set(k, augment, factor, first);
+                        let all = ps
+                            .plans
+                            .iter()
+                            .chain(&ps.plan5)
+                            .chain(&ps.plan5t)
+                            .chain(&ps.plan6);
+                        for pl in all {
+                            assert!(pl.specs.len() <= MAX_SPECS, "{k} {:?}", pl.p);
+                            assert!(pl.fspecs.len() < ONE as usize, "{k} {:?}", pl.p);
+                            assert!(pl.fquads.len() <= MEMBER_PRODUCTS, "{k} {:?}", pl.p);
+                            assert!(pl.gtrips.len() <= MEMBER_PRODUCTS, "{k} {:?}", pl.p);
+                            assert_eq!(pl.outer.len(), pl.specs.len());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn leonov_shiryaev_partition_counts() {
         // κ(X², Y): π ∨ σ = 1̂ with π ≠ 1̂: {X}{X Y} twice
         assert_eq!(ls_partitions(&[0, 0, 1]).len(), 2);
