@@ -847,6 +847,7 @@ pub fn kprop3_factored(
             c6: 0.0,
             metric: metric.as_deref(),
             avg,
+            diag: None,
         };
         let mut pk = tabulate(&fp.plans, &pre, &wk, &mut flops, cancel)?;
         // cumulants by Leonov–Shiryaev: degree 2 (C), 3 (T on repeated indices), 4 (tables)

@@ -326,6 +326,48 @@ struct Pre<'a> {
     c6: f64,
     metric: Option<&'a [f64]>,
     avg: f64,
+    /// The dense tensors' diagonals on the row index, contiguous ([`Diags`]).
+    diag: Option<&'a Diags>,
+}
+
+/// The diagonals of the dense pre-activation tensors `S`, `T`, `Q` with the row index on
+/// `nl ≥ 2` slots, laid out contiguously: `X(f…, l, …, l)` at `[(f…) n + l]` (the fixed slots
+/// first: the tensors are symmetric). A row kernel reads them in place instead of gathering
+/// `n` entries `n^{nl−1} + … + 1` apart per prefix (a cache miss each in an `n⁴` tensor).
+struct Diags {
+    n: usize,
+    /// `(degree, nl, table)`.
+    tabs: Vec<(usize, usize, Vec<f64>)>,
+}
+
+impl Diags {
+    fn new(n: usize, tensors: &[(usize, &[f64])]) -> Self {
+        let mut tabs = Vec::new();
+        for &(deg, x) in tensors {
+            for nl in 2..=deg {
+                let nfix = n.pow((deg - nl) as u32);
+                let stride = (0..nl).fold(0usize, |acc, _| acc * n + 1);
+                let span = n.pow(nl as u32);
+                let mut tab = vec![0.0; nfix * n];
+                tab.par_chunks_mut(n).enumerate().for_each(|(f, row)| {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = x[f * span + j * stride];
+                    }
+                });
+                tabs.push((deg, nl, tab));
+            }
+        }
+        Diags { n, tabs }
+    }
+
+    /// The row `X(f…, l, …, l)` over every `l` at the fixed slots' index `fix = (f…)`.
+    #[inline]
+    fn row(&self, deg: usize, nl: usize, fix: usize) -> Option<&[f64]> {
+        self.tabs
+            .iter()
+            .find(|(d, k, _)| *d == deg && *k == nl)
+            .map(|(_, _, t)| &t[fix * self.n..(fix + 1) * self.n])
+    }
 }
 
 /// The 15 perfect matchings of six slots.
@@ -486,6 +528,9 @@ struct Group {
     /// The members flattened for the kernel: coefficient, the id of its product of block values
     /// in [`SlicePlan::fquads`] and of its product of Wick values in [`SlicePlan::gtrips`].
     flat: Vec<(f64, u8, u8)>,
+    /// No block of the group touches the innermost prefix position: its row, and its row sum,
+    /// stay while the positions before it do.
+    outer: bool,
 }
 
 impl Group {
@@ -530,6 +575,15 @@ impl Group {
                     *o += sc * wv * x * y * z;
                 }
             }
+            [a, b, c, e] => {
+                let (ra, rb) = (&rows[*a][lo..hi], &rows[*b][lo..hi]);
+                let (rc, re) = (&rows[*c][lo..hi], &rows[*e][lo..hi]);
+                for (((((o, wv), x), y), z), v) in
+                    out.iter_mut().zip(w).zip(ra).zip(rb).zip(rc).zip(re)
+                {
+                    *o += sc * wv * x * y * z * v;
+                }
+            }
             more => {
                 for (j, o) in out.iter_mut().enumerate() {
                     let mut x = sc * w[j];
@@ -541,6 +595,127 @@ impl Group {
             }
         }
     }
+
+    /// `Σ_{l < n} w_l Π_blocks row_l`, in the fixed order of [`lane_sum`] (`AVX`: there).
+    #[inline(always)]
+    fn dot<const AVX: bool>(&self, w: &[f64], rows: &[&[f64]], n: usize) -> f64 {
+        match self.specs.as_slice() {
+            [] => lane_sum::<AVX, 0>(w, [], n),
+            [a] => lane_sum::<AVX, 1>(w, [rows[*a]], n),
+            [a, b] => lane_sum::<AVX, 2>(w, [rows[*a], rows[*b]], n),
+            [a, b, c] => lane_sum::<AVX, 3>(w, [rows[*a], rows[*b], rows[*c]], n),
+            [a, b, c, e] => lane_sum::<AVX, 4>(w, [rows[*a], rows[*b], rows[*c], rows[*e]], n),
+            more => {
+                let mut r: [&[f64]; 6] = [&[]; 6];
+                assert!(more.len() <= 6, "a group of at most six row blocks");
+                for (x, &s) in r.iter_mut().zip(more) {
+                    *x = rows[s];
+                }
+                let mut total = 0.0;
+                let mut buf = [0.0f64; 64];
+                let mut lo = 0;
+                while lo < n {
+                    let hi = (lo + 64).min(n);
+                    let b = &mut buf[..hi - lo];
+                    b.copy_from_slice(&w[lo..hi]);
+                    for x in &r[..more.len()] {
+                        for (v, y) in b.iter_mut().zip(&x[lo..hi]) {
+                            *v *= y;
+                        }
+                    }
+                    total += sum(b);
+                    lo = hi;
+                }
+                total
+            }
+        }
+    }
+
+    /// `w_l Π_blocks row_l` at one `l`.
+    #[inline(always)]
+    fn at(&self, w: &[f64], rows: &[&[f64]], l: usize) -> f64 {
+        self.specs.iter().fold(w[l], |x, &s| x * rows[s][l])
+    }
+}
+
+/// `Σ_{l < n} w_l Π_k r_k[l]`, fused over the `K` rows, in eight lanes (two four-wide
+/// accumulators `lo`, `hi` over blocks of eight, then `t = lo + hi`, `(t₀ + t₂) + (t₁ + t₃)`, then
+/// the tail in order): a fixed order, the same bits with and without AVX2 (`AVX`: explicit
+/// 256-bit registers; the compiler keeps this loop in 128-bit ones).
+#[inline(always)]
+fn lane_sum<const AVX: bool, const K: usize>(w: &[f64], r: [&[f64]; K], n: usize) -> f64 {
+    let (w, r) = (&w[..n], r.map(|x| &x[..n]));
+    let full = n / 8 * 8;
+    #[cfg(target_arch = "x86_64")]
+    if AVX {
+        // SAFETY: `AVX` is set only inside functions compiled for AVX2 that run after the
+        // CPU check; every load reads `b..b + 8` with `b + 8 ≤ full ≤ n` on slices of length `n`.
+        let head = unsafe { lane_sum_avx2(w, &r, full) };
+        return tail_sum(head, w, &r, full, n);
+    }
+    let (mut lo, mut hi) = ([0.0f64; 4], [0.0f64; 4]);
+    for b in (0..full).step_by(8) {
+        let mut v: [f64; 8] = w[b..b + 8].try_into().expect("eight");
+        for x in &r {
+            for (vk, xk) in v.iter_mut().zip(&x[b..b + 8]) {
+                *vk *= xk;
+            }
+        }
+        for k in 0..4 {
+            lo[k] += v[k];
+            hi[k] += v[k + 4];
+        }
+    }
+    let t = [lo[0] + hi[0], lo[1] + hi[1], lo[2] + hi[2], lo[3] + hi[3]];
+    tail_sum((t[0] + t[2]) + (t[1] + t[3]), w, &r, full, n)
+}
+
+/// `head + Σ_{l ∈ full..n} w_l Π_k r_k[l]`, in order.
+#[inline(always)]
+fn tail_sum<const K: usize>(head: f64, w: &[f64], r: &[&[f64]; K], full: usize, n: usize) -> f64 {
+    let mut s = head;
+    for j in full..n {
+        let mut v = w[j];
+        for x in r {
+            v *= x[j];
+        }
+        s += v;
+    }
+    s
+}
+
+/// The first `full` (a multiple of 8) terms of [`lane_sum`] in AVX registers.
+///
+/// # Safety
+/// The CPU supports AVX2, and `w` and every `r_k` hold at least `full` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn lane_sum_avx2<const K: usize>(w: &[f64], r: &[&[f64]; K], full: usize) -> f64 {
+    use std::arch::x86_64::{
+        _mm_add_pd, _mm_cvtsd_f64, _mm_unpackhi_pd, _mm256_add_pd, _mm256_castpd256_pd128,
+        _mm256_extractf128_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_setzero_pd,
+    };
+    debug_assert!(full.is_multiple_of(8) && w.len() >= full && r.iter().all(|x| x.len() >= full));
+    let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    let mut b = 0;
+    while b < full {
+        // SAFETY: b + 8 ≤ full ≤ the length of every slice (the caller's contract).
+        unsafe {
+            let mut v = _mm256_loadu_pd(w.as_ptr().add(b));
+            let mut u = _mm256_loadu_pd(w.as_ptr().add(b + 4));
+            for x in r {
+                v = _mm256_mul_pd(v, _mm256_loadu_pd(x.as_ptr().add(b)));
+                u = _mm256_mul_pd(u, _mm256_loadu_pd(x.as_ptr().add(b + 4)));
+            }
+            lo = _mm256_add_pd(lo, v);
+            hi = _mm256_add_pd(hi, u);
+        }
+        b += 8;
+    }
+    let t = _mm256_add_pd(lo, hi);
+    let p = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
+    _mm_cvtsd_f64(p) + _mm_cvtsd_f64(_mm_unpackhi_pd(p, p))
 }
 
 /// The most blocks touching the row position a slice has.
@@ -620,6 +795,7 @@ impl SlicePlan {
                         k_l,
                         members: vec![(dg.coef, free, dg.k)],
                         flat: Vec::new(),
+                        outer: false,
                     });
                 }
             }
@@ -659,10 +835,13 @@ impl SlicePlan {
             specs.len() <= MAX_SPECS,
             "a slice with more than {MAX_SPECS} row blocks"
         );
-        let outer = specs
+        let outer: Vec<bool> = specs
             .iter()
             .map(|b| l >= 1 && !b.pos[..b.deg].contains(&(l - 1)))
             .collect();
+        for g in &mut groups {
+            g.outer = l >= 1 && g.specs.iter().all(|&s| outer[s]);
+        }
         SlicePlan {
             d,
             p: p.to_vec(),
@@ -717,6 +896,135 @@ impl SlicePlan {
         self.row_generic(pre, wk, prefix, start, keep, rows, acc);
     }
 
+    /// The sum of the row over `l ∈ 0..n` outside the prefix's own indices (those entries
+    /// belong to other slices), without forming the row: each group's `Σ_l w_l Π row_l` with
+    /// Wick rows `wz` that are zero at the outer prefix indices (refreshed when those move)
+    /// and at the innermost one (set and restored here); a group none of whose blocks touches
+    /// the innermost prefix position keeps its sum in `sums` while only that position moves,
+    /// less its entry there. AVX2 as in [`Self::row`].
+    #[allow(clippy::too_many_arguments)]
+    fn row_sums<'p>(
+        &self,
+        pre: &Pre<'p>,
+        wk: &Wicks,
+        prefix: &[usize],
+        keep: bool,
+        rows: &mut Rows<'p>,
+        sums: &mut [(f64, Option<f64>)],
+        wz: &mut [Vec<f64>],
+    ) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { self.row_sums_avx2(pre, wk, prefix, keep, rows, sums, wz) };
+            }
+        }
+        self.row_sums_generic::<false>(pre, wk, prefix, keep, rows, sums, wz)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn row_sums_avx2<'p>(
+        &self,
+        pre: &Pre<'p>,
+        wk: &Wicks,
+        prefix: &[usize],
+        keep: bool,
+        rows: &mut Rows<'p>,
+        sums: &mut [(f64, Option<f64>)],
+        wz: &mut [Vec<f64>],
+    ) -> f64 {
+        self.row_sums_generic::<true>(pre, wk, prefix, keep, rows, sums, wz)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn row_sums_generic<'p, const AVX: bool>(
+        &self,
+        pre: &Pre<'p>,
+        wk: &Wicks,
+        prefix: &[usize],
+        keep: bool,
+        rows: &mut Rows<'p>,
+        sums: &mut [(f64, Option<f64>)],
+        wz: &mut [Vec<f64>],
+    ) -> f64 {
+        let n = pre.n;
+        let l = self.d - 1;
+        let pl = self.p[l];
+        let (outer_ix, inner) = prefix.split_at(l - 1);
+        let inner = inner[0];
+        let refs = self.fill_rows(pre, prefix, 0, keep, rows);
+        if !keep {
+            for (k, z) in wz.iter_mut().enumerate() {
+                let src = wk.row(pl, k);
+                if !src.is_empty() {
+                    z.copy_from_slice(src);
+                    for &i in outer_ix {
+                        z[i] = 0.0;
+                    }
+                }
+            }
+            for s in sums.iter_mut() {
+                s.1 = None;
+            }
+        }
+        let (fp, gp) = self.prefix_products(pre, wk, prefix);
+        // the kept groups' sums first (their Wick rows still hold the innermost entry)
+        for (g, s) in self.groups.iter().zip(sums.iter_mut()) {
+            s.0 = g.scale(&fp, &gp);
+            if g.outer && s.0 != 0.0 && s.1.is_none() {
+                s.1 = Some(g.dot::<AVX>(&wz[g.k_l], &refs, n));
+            }
+        }
+        for z in wz.iter_mut().filter(|z| !z.is_empty()) {
+            z[inner] = 0.0;
+        }
+        let mut total = 0.0;
+        for (g, &(sc, kept)) in self.groups.iter().zip(sums.iter()) {
+            if sc == 0.0 {
+                continue;
+            }
+            total += sc
+                * match kept {
+                    Some(v) => v - g.at(wk.row(pl, g.k_l), &refs, inner),
+                    None => g.dot::<AVX>(&wz[g.k_l], &refs, n),
+                };
+        }
+        for (k, z) in wz.iter_mut().enumerate() {
+            if !z.is_empty() {
+                z[inner] = wk.row(pl, k)[inner];
+            }
+        }
+        total
+    }
+
+    /// The rows of the blocks touching the row position over `start..n` at `prefix` (those
+    /// not touching the innermost prefix position kept from the last prefix when `keep`).
+    #[inline(always)]
+    fn fill_rows<'p, 'r>(
+        &self,
+        pre: &Pre<'p>,
+        prefix: &[usize],
+        start: usize,
+        keep: bool,
+        rows: &'r mut Rows<'p>,
+    ) -> [&'r [f64]; MAX_SPECS] {
+        let n = pre.n;
+        for ((sid, b), &outer) in self.specs.iter().enumerate().zip(&self.outer) {
+            if !(keep && outer) {
+                rows.direct[sid] = self.fill(pre, b, prefix, start, n, &mut rows.bufs[sid]);
+            }
+        }
+        let mut refs: [&[f64]; MAX_SPECS] = [&[]; MAX_SPECS];
+        for ((r, d), buf) in refs.iter_mut().zip(&rows.direct).zip(&rows.bufs) {
+            *r = d.unwrap_or(buf);
+        }
+        refs
+    }
+
     /// The row of block `b` over the row index `l ∈ lo..hi` at `prefix` (entries where `l`
     /// equals a prefix index are meaningless).
     #[inline(always)]
@@ -755,11 +1063,14 @@ impl SlicePlan {
                 Some(tn) => {
                     // symmetric: the fixed slots first, then the nl row slots, so the row
                     // is tn[base + l · (n^{nl−1} + … + 1)]
-                    let base = b.pos[..b.deg]
+                    let fix = b.pos[..b.deg]
                         .iter()
                         .filter(|&&x| x != l)
-                        .fold(0usize, |o, &x| o * n + prefix[x])
-                        * n.pow(nl as u32);
+                        .fold(0usize, |o, &x| o * n + prefix[x]);
+                    if let Some(row) = pre.diag.and_then(|dg| dg.row(b.deg, nl, fix)) {
+                        return Some(row);
+                    }
+                    let base = fix * n.pow(nl as u32);
                     let stride = (0..nl).fold(0usize, |acc, _| acc * n + 1);
                     if stride == 1 {
                         // read in place
@@ -1002,15 +1313,7 @@ impl SlicePlan {
     ) {
         let n = pre.n;
         let l = self.d - 1;
-        for ((sid, b), &outer) in self.specs.iter().enumerate().zip(&self.outer) {
-            if !(keep && outer) {
-                rows.direct[sid] = self.fill(pre, b, prefix, start, n, &mut rows.bufs[sid]);
-            }
-        }
-        let mut refs: [&[f64]; MAX_SPECS] = [&[]; MAX_SPECS];
-        for ((r, d), buf) in refs.iter_mut().zip(&rows.direct).zip(&rows.bufs) {
-            *r = d.unwrap_or(buf);
-        }
+        let refs = self.fill_rows(pre, prefix, start, keep, rows);
         acc[start..n].fill(0.0);
         let (fp, gp) = self.prefix_products(pre, wk, prefix);
         for g in &self.groups {
@@ -1076,8 +1379,60 @@ impl SlicePlan {
         F: Fn(&[usize], usize, &[f64], &mut [f64]) + Sync,
     {
         let n = pre.n;
-        let d = self.d;
         let nspec = self.specs.len();
+        self.visit(
+            n,
+            out,
+            per0,
+            || (Rows::new(nspec, n), vec![0.0; n]),
+            |(rows, acc), pf, st, keep, chunk| {
+                self.row(pre, wk, pf, st, keep, rows, acc);
+                sink(pf, st, acc, chunk);
+            },
+        );
+    }
+
+    /// As [`Self::run`] for a slice on at least two prefix positions whose rows are only
+    /// summed (no prefix position shares the row position's power: every row spans `0..n`):
+    /// `sink(prefix, Σ_{l ∉ prefix} row_l, out_chunk)` ([`Self::row_sums`]).
+    fn run_sums<F>(&self, pre: &Pre<'_>, wk: &Wicks, out: &mut [f64], per0: usize, sink: F)
+    where
+        F: Fn(&[usize], f64, &mut [f64]) + Sync,
+    {
+        let n = pre.n;
+        let nspec = self.specs.len();
+        let ngroups = self.groups.len();
+        let pl = self.p[self.d - 1];
+        assert!(
+            (3..=4).contains(&self.d) && self.p[..self.d - 1].iter().all(|&x| x != pl),
+            "a summed slice: two or three prefix positions, none with the row's power"
+        );
+        self.visit(
+            n,
+            out,
+            per0,
+            || {
+                let wz: Vec<Vec<f64>> =
+                    (0..=KMAX).map(|k| vec![0.0; wk.row(pl, k).len()]).collect();
+                (Rows::new(nspec, n), vec![(0.0, None); ngroups], wz)
+            },
+            |(rows, sums, wz), pf, st, keep, chunk| {
+                debug_assert_eq!(st, 0);
+                let total = self.row_sums(pre, wk, pf, keep, rows, sums, wz);
+                sink(pf, total, chunk);
+            },
+        );
+    }
+
+    /// The sorted prefixes of the slice, each with its row start and whether the blocks not
+    /// touching the innermost prefix position keep their rows from the last prefix:
+    /// `f(state, prefix, start, keep, out_chunk)`, one `state` per first index (in parallel).
+    fn visit<S, I, F>(&self, n: usize, out: &mut [f64], per0: usize, init: I, f: F)
+    where
+        I: Fn() -> S + Sync,
+        F: Fn(&mut S, &[usize], usize, bool, &mut [f64]) + Sync,
+    {
+        let d = self.d;
         let start_of = |prefix: &[usize]| -> usize {
             (0..d - 1)
                 .filter(|&a| self.p[a] == self.p[d - 1])
@@ -1086,17 +1441,13 @@ impl SlicePlan {
                 .unwrap_or(0)
         };
         if d == 1 {
-            let mut rows = Rows::new(nspec, n);
-            let mut acc = vec![0.0; n];
-            self.row(pre, wk, &[], 0, false, &mut rows, &mut acc);
-            sink(&[], 0, &acc, out);
+            f(&mut init(), &[], 0, false, out);
             return;
         }
         out.par_chunks_mut(per0)
             .enumerate()
             .for_each(|(i0, chunk)| {
-                let mut rows = Rows::new(nspec, n);
-                let mut acc = vec![0.0; n];
+                let mut state = init();
                 let mut prefix = [i0, 0, 0];
                 let ok = |pf: &[usize]| -> bool {
                     for b in 1..pf.len() {
@@ -1126,8 +1477,7 @@ impl SlicePlan {
                     if !keep {
                         last = Some((head, st));
                     }
-                    self.row(pre, wk, pf, st, keep, &mut rows, &mut acc);
-                    sink(pf, st, &acc, chunk);
+                    f(&mut state, pf, st, keep, chunk);
                 };
                 match d {
                     2 => go(&prefix[..1], chunk),
@@ -1633,11 +1983,14 @@ pub fn kprop4(
         let first = third.is_none();
         let ps = plan_set(4, augment, factor, first);
         let (pats, plans, need) = (&ps.pats, &ps.plans, &ps.need);
-        let trace5 = [1usize, 1, 1, 2];
         let trace6 = [2usize, 2, 2];
         let wk = Wicks::new(need, act, &m, &pre_var);
         out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
         flops += wk.ncoef * act.coef_flops() * rf;
+        let mut dense: Vec<(usize, &[f64])> = vec![(2, &s)];
+        dense.extend(third.as_deref().map(|t| (3, t)));
+        dense.extend(fourth.as_deref().map(|q| (4, q)));
+        let diags = Diags::new(n, &dense);
         let pre = Pre {
             n,
             s: &s,
@@ -1650,6 +2003,7 @@ pub fn kprop4(
             c6,
             metric: metric.as_deref(),
             avg,
+            diag: Some(&diags),
         };
         // power cumulants on every tabulated slice
         let mut pk = tabulate(plans, &pre, &wk, &mut flops, cancel)?;
@@ -1753,48 +2107,70 @@ pub fn kprop4(
             };
             // B_jkl = Σ_i κ5_iijkl; j < k < l distinct: the (1,1,1,2) rows summed over i ∉ {j,k,l}
             let plan5 = ps.plan5.as_ref().expect("augment");
-            let parts5 = &ls_info(&trace5).groups;
             let mut bsum = zeros(n * n2);
             let kapr = &kap;
-            plan5.run(&pre, &wk, &mut bsum, n2, |pf, st, row, chunk| {
+            plan5.run_sums(&pre, &wk, &mut bsum, n2, |pf, total, chunk| {
                 let (j, k, ll) = (pf[0], pf[1], pf[2]);
-                debug_assert_eq!(st, 0);
                 // Σ_i of the Leonov–Shiryaev terms 2 μ_i Q_ijkl + 2 (C_ij T_ikl + C_ik T_ijl + C_il T_ijk)
                 // (the 8 ways to split {j, k, l} between the two i's), as dot products over i
                 let (c, t, q) = (kapr.c, kapr.t, kapr.q.expect("K = 4 keeps Q"));
                 let crow = |a: usize| &c[a * n..(a + 1) * n];
                 let trow = |a: usize, b: usize| &t[(a * n + b) * n..(a * n + b + 1) * n];
                 let qrow = &q[((j * n + k) * n + ll) * n..((j * n + k) * n + ll + 1) * n];
-                let ls_all = 2.0 * dot(kapr.mu, qrow)
-                    + 2.0
-                        * (dot(crow(j), trow(k, ll))
-                            + dot(crow(k), trow(j, ll))
-                            + dot(crow(ll), trow(j, k)));
-                let mut acc = sum(row) - ls_all;
-                // the i ∈ {j, k, l} entries belong to other slices
+                let (cj, ck, cl) = (crow(j), crow(k), crow(ll));
+                let (tkl, tjl, tjk) = (trow(k, ll), trow(j, ll), trow(j, k));
+                let ls_all =
+                    2.0 * dot(kapr.mu, qrow) + 2.0 * (dot(cj, tkl) + dot(ck, tjl) + dot(cl, tjk));
+                // the i ∈ {j, k, l} entries belong to other slices (not in `total`); their
+                // terms of the sum above ([`ls5_terms_are_the_trace_partitions`])
+                let mut acc = total - ls_all;
                 for i in [j, k, ll] {
-                    acc -= row[i] - kapr.ls_sum(parts5, &[j, k, ll, i, i]);
+                    acc += 2.0 * kapr.mu[i] * qrow[i]
+                        + 2.0 * (cj[i] * tkl[i] + ck[i] * tjl[i] + cl[i] * tjk[i]);
                 }
                 chunk[k * n + ll] = acc;
             });
             flops += (plan5.flops_per_entry + 8.0 * 6.0) * plan5.entries(n);
             // B is symmetric: each j ≤ k ≤ l once (into `bsum`'s own place), then mirrored
+            // the κ5 tables of the repeated patterns, read directly (the canonical index of
+            // each case: multiplicities descending, then indices ascending)
+            let (t5, t41, t32) = (kt.get(&[5]), kt.get(&[4, 1]), kt.get(&[3, 2]));
+            let (t221, t311) = (kt.get(&[2, 2, 1]), kt.get(&[3, 1, 1]));
+            // Σ_i κ5_{i i x x y} (x ≠ y) over every i
+            let sum_xxy = |x: usize, y: usize| -> f64 {
+                let mut acc = 0.0;
+                for i in 0..n {
+                    acc += if i == x {
+                        t41[x * n + y]
+                    } else if i == y {
+                        t32[y * n + x]
+                    } else {
+                        t221[(i.min(x) * n + i.max(x)) * n + y]
+                    };
+                }
+                acc
+            };
             bsum.par_chunks_mut(n2).enumerate().for_each(|(j, blk)| {
                 for k in j..n {
                     for ll in k..n {
-                        let v = [j, k, ll];
-                        let distinct = j != k && k != ll;
-                        let mut acc = if distinct { blk[k * n + ll] } else { 0.0 };
-                        if distinct {
-                            for i in v {
-                                acc += kapr.get(&[i, i, j, k, ll]);
+                        blk[k * n + ll] = match (j == k, k == ll) {
+                            // κ5_{jjjkl}, κ5_{kkjkl}, κ5_{llljk} beside the i ∉ {j, k, l} sum
+                            (false, false) => {
+                                blk[k * n + ll]
+                                    + t311[(j * n + k) * n + ll]
+                                    + t311[(k * n + j) * n + ll]
+                                    + t311[(ll * n + j) * n + k]
                             }
-                        } else {
-                            for i in 0..n {
-                                acc += kapr.get(&[i, i, j, k, ll]);
+                            (true, false) => sum_xxy(j, ll),
+                            (false, true) => sum_xxy(k, j),
+                            (true, true) => {
+                                let mut acc = 0.0;
+                                for i in 0..n {
+                                    acc += if i == j { t5[j] } else { t32[j * n + i] };
+                                }
+                                acc
                             }
-                        }
-                        blk[k * n + ll] = acc;
+                        };
                     }
                 }
             });
@@ -2234,6 +2610,7 @@ pub fn kprop3_rows(
             c6: 0.0,
             metric: metric.as_deref(),
             avg,
+            diag: None,
         };
         let mut pk = tabulate(plans, &pre, &wk, &mut flops, cancel)?;
         // cumulants by Leonov–Shiryaev: degree 2 (C), 3 (T in full), 4 (the tables the trace reads)
@@ -2265,16 +2642,16 @@ pub fn kprop3_rows(
         // the diagrams with T on all three positions; the others as matrix products)
         let plan = ps.plan5.as_ref().expect("K = 3 trace plan");
         let mut bsum = zeros(n2);
-        plan.run(&pre, &wk, &mut bsum, n, |pf, _st, row, chunk| {
+        plan.run_sums(&pre, &wk, &mut bsum, n, |pf, total, chunk| {
             let (j, k) = (pf[0], pf[1]);
             let ls = |i: usize| {
                 2.0 * e[i] * tn[(j * n + k) * n + i] + 2.0 * cn[i * n + j] * cn[i * n + k]
             };
             let ls_all = 2.0 * dot(&e, &tn[(j * n + k) * n..(j * n + k + 1) * n])
                 + 2.0 * dot(&cn[j * n..(j + 1) * n], &cn[k * n..(k + 1) * n]);
-            let mut acc = sum(row) - ls_all;
+            let mut acc = total - ls_all;
             for i in [j, k] {
-                acc -= row[i] - ls(i);
+                acc += ls(i);
             }
             chunk[k] = acc;
         });
@@ -2490,9 +2867,87 @@ mod tests {
                             assert!(pl.fquads.len() <= MEMBER_PRODUCTS, "{k} {:?}", pl.p);
                             assert!(pl.gtrips.len() <= MEMBER_PRODUCTS, "{k} {:?}", pl.p);
                             assert_eq!(pl.outer.len(), pl.specs.len());
+                            assert!(pl.groups.iter().all(|g| g.specs.len() <= 6));
                         }
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn lane_sums_are_the_same_bits_with_and_without_avx() {
+        let mut rng = crate::rng::SplitMix64::new(11, 0);
+        let mut v = |m: usize| -> Vec<f64> { (0..m).map(|_| rng.next_f64() - 0.5).collect() };
+        for n in [0, 1, 7, 8, 9, 31, 32, 45, 64] {
+            let (w, a, b, c) = (v(n), v(n), v(n), v(n));
+            let g = lane_sum::<false, 3>(&w, [&a, &b, &c], n);
+            let want = (0..n).map(|j| w[j] * a[j] * b[j] * c[j]).sum::<f64>();
+            assert!((g - want).abs() <= 1e-12, "{n}: {g} {want}");
+            assert_eq!(
+                lane_sum::<false, 0>(&w, [], n),
+                lane_sum::<false, 0>(&w, [], n)
+            );
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                let h = unsafe { avx2_lane_sum3(&w, [&a, &b, &c], n) };
+                assert_eq!(g.to_bits(), h.to_bits(), "{n}");
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn avx2_lane_sum3(w: &[f64], r: [&[f64]; 3], n: usize) -> f64 {
+        lane_sum::<true, 3>(w, r, n)
+    }
+
+    #[test]
+    fn ls5_terms_are_the_trace_partitions() {
+        // the trace rows' sink writes the Leonov–Shiryaev sum of κ(φ_j, φ_k, φ_l, φ_i²) as
+        // 2 μ_i Q_ijkl + 2 (C_ij T_ikl + C_ik T_ijl + C_il T_ijk): the same as the partitions
+        let n: usize = 5;
+        let mut rng = crate::rng::SplitMix64::new(7, 0);
+        let mut sym = |d: u32| {
+            let mut x = vec![0.0; n.pow(d)];
+            for v in x.iter_mut() {
+                *v = rng.next_f64() - 0.5;
+            }
+            // symmetrise
+            let mut y = vec![0.0; x.len()];
+            for (f, v) in y.iter_mut().enumerate() {
+                let mut ix: Vec<usize> = (0..d).map(|a| f / n.pow(d - 1 - a) % n).collect();
+                ix.sort_unstable();
+                *v = x[ix.iter().fold(0, |o, &i| o * n + i)];
+            }
+            y
+        };
+        let (mu, c, t, q) = (sym(1), sym(2), sym(3), sym(4));
+        let empty = Tables::new(n);
+        let kap = Kap {
+            n,
+            mu: &mu,
+            c: &c,
+            t: &t,
+            t3s: None,
+            q: Some(&q),
+            k5: &empty,
+        };
+        let parts = &ls_info(&[1, 1, 1, 2]).groups;
+        for (j, k, l) in [(0, 1, 2), (1, 3, 4), (0, 2, 4)] {
+            for (i, &mi) in mu.iter().enumerate() {
+                let g = |ix: &[usize]| kap.get(ix);
+                let want = 2.0 * mi * g(&[i, j, k, l])
+                    + 2.0
+                        * (g(&[i, j]) * g(&[i, k, l])
+                            + g(&[i, k]) * g(&[i, j, l])
+                            + g(&[i, l]) * g(&[i, j, k]));
+                let got = kap.ls_sum(parts, &[j, k, l, i, i]);
+                assert!(
+                    (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                    "{got} {want}"
+                );
             }
         }
     }

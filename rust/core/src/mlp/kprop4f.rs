@@ -613,6 +613,7 @@ pub fn kprop4_factored(
             c6: 0.0,
             metric: None,
             avg: init_scale.map_or(0.0, |sc| sc[l]),
+            diag: None,
         };
         let mut pk = tabulate(&fp.plans, &pre, &wk, &mut flops, cancel)?;
         // cumulants by Leonov–Shiryaev, degree by degree
