@@ -511,6 +511,8 @@ struct SlicePlan {
     outer: Vec<bool>,
     /// Distinct blocks not touching `L` (evaluated once per prefix).
     fspecs: Vec<Block>,
+    /// Per block in `fspecs`: as `outer` (its value stays while the positions before `L − 1` do).
+    fouter: Vec<bool>,
     groups: Vec<Group>,
     /// The distinct products of per-prefix block values the members use: four factor ids into
     /// the block values (unused: [`ONE`]); evaluated once per prefix.
@@ -546,44 +548,27 @@ impl Group {
         sc
     }
 
-    /// `acc[lo..hi] += sc · w · Π_blocks row` (the Wick row `w` of the row index's order).
+    /// `acc[lo..hi] += sc · w · Π_blocks row` (the Wick row `w` of the row index's order),
+    /// each entry `((sc · w) · row₁) · row₂ …` ([`lane_axpy`]).
     #[inline(always)]
-    fn axpy(&self, sc: f64, w: &[f64], rows: &[&[f64]], lo: usize, hi: usize, acc: &mut [f64]) {
-        let w = &w[lo..hi];
-        let out = &mut acc[lo..hi];
+    #[allow(clippy::too_many_arguments)]
+    fn axpy<const AVX: bool>(
+        &self,
+        sc: f64,
+        w: &[f64],
+        rows: &[&[f64]],
+        lo: usize,
+        hi: usize,
+        acc: &mut [f64],
+    ) {
+        let (w, out) = (&w[lo..hi], &mut acc[lo..hi]);
+        let r = |s: usize| &rows[s][lo..hi];
         match self.specs.as_slice() {
-            [] => {
-                for (o, wv) in out.iter_mut().zip(w) {
-                    *o += sc * wv;
-                }
-            }
-            [a] => {
-                let ra = &rows[*a][lo..hi];
-                for ((o, wv), x) in out.iter_mut().zip(w).zip(ra) {
-                    *o += sc * wv * x;
-                }
-            }
-            [a, b] => {
-                let (ra, rb) = (&rows[*a][lo..hi], &rows[*b][lo..hi]);
-                for (((o, wv), x), y) in out.iter_mut().zip(w).zip(ra).zip(rb) {
-                    *o += sc * wv * x * y;
-                }
-            }
-            [a, b, c] => {
-                let (ra, rb, rc) = (&rows[*a][lo..hi], &rows[*b][lo..hi], &rows[*c][lo..hi]);
-                for ((((o, wv), x), y), z) in out.iter_mut().zip(w).zip(ra).zip(rb).zip(rc) {
-                    *o += sc * wv * x * y * z;
-                }
-            }
-            [a, b, c, e] => {
-                let (ra, rb) = (&rows[*a][lo..hi], &rows[*b][lo..hi]);
-                let (rc, re) = (&rows[*c][lo..hi], &rows[*e][lo..hi]);
-                for (((((o, wv), x), y), z), v) in
-                    out.iter_mut().zip(w).zip(ra).zip(rb).zip(rc).zip(re)
-                {
-                    *o += sc * wv * x * y * z * v;
-                }
-            }
+            [] => lane_axpy::<AVX, 0>(sc, w, [], out),
+            [a] => lane_axpy::<AVX, 1>(sc, w, [r(*a)], out),
+            [a, b] => lane_axpy::<AVX, 2>(sc, w, [r(*a), r(*b)], out),
+            [a, b, c] => lane_axpy::<AVX, 3>(sc, w, [r(*a), r(*b), r(*c)], out),
+            [a, b, c, e] => lane_axpy::<AVX, 4>(sc, w, [r(*a), r(*b), r(*c), r(*e)], out),
             more => {
                 for (j, o) in out.iter_mut().enumerate() {
                     let mut x = sc * w[j];
@@ -684,6 +669,73 @@ fn tail_sum<const K: usize>(head: f64, w: &[f64], r: &[&[f64]; K], full: usize, 
     s
 }
 
+/// `out_l += ((sc · w_l) · r₁[l]) · r₂[l] …` over `out`'s length (every slice that long), four
+/// entries at a time (`AVX`: in one 256-bit register; the same operations, the same bits).
+#[inline(always)]
+fn lane_axpy<const AVX: bool, const K: usize>(sc: f64, w: &[f64], r: [&[f64]; K], out: &mut [f64]) {
+    let m = out.len();
+    let (w, r) = (&w[..m], r.map(|x| &x[..m]));
+    let full = m / 4 * 4;
+    #[cfg(target_arch = "x86_64")]
+    if AVX {
+        // SAFETY: `AVX` is set only inside functions compiled for AVX2 that run after the CPU
+        // check; every access is at `b..b + 4` with `b + 4 ≤ full ≤ m`, the slices' length.
+        unsafe { lane_axpy_avx2(sc, w, &r, &mut out[..full]) };
+    }
+    if !AVX || cfg!(not(target_arch = "x86_64")) {
+        for b in (0..full).step_by(4) {
+            let mut v: [f64; 4] = w[b..b + 4].try_into().expect("four");
+            for vk in &mut v {
+                *vk *= sc;
+            }
+            for x in &r {
+                for (vk, xk) in v.iter_mut().zip(&x[b..b + 4]) {
+                    *vk *= xk;
+                }
+            }
+            for (o, vk) in out[b..b + 4].iter_mut().zip(v) {
+                *o += vk;
+            }
+        }
+    }
+    for j in full..m {
+        let mut v = sc * w[j];
+        for x in &r {
+            v *= x[j];
+        }
+        out[j] += v;
+    }
+}
+
+/// [`lane_axpy`] on `out`'s length (a multiple of 4) in AVX registers.
+///
+/// # Safety
+/// The CPU supports AVX2; `w` and every `r_k` hold at least `out.len()` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn lane_axpy_avx2<const K: usize>(sc: f64, w: &[f64], r: &[&[f64]; K], out: &mut [f64]) {
+    use std::arch::x86_64::{
+        _mm256_add_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_storeu_pd,
+    };
+    let full = out.len();
+    debug_assert!(full.is_multiple_of(4) && w.len() >= full && r.iter().all(|x| x.len() >= full));
+    let scv = _mm256_set1_pd(sc);
+    let mut b = 0;
+    while b < full {
+        // SAFETY: b + 4 ≤ full ≤ the length of every slice (the caller's contract).
+        unsafe {
+            let mut v = _mm256_mul_pd(scv, _mm256_loadu_pd(w.as_ptr().add(b)));
+            for x in r {
+                v = _mm256_mul_pd(v, _mm256_loadu_pd(x.as_ptr().add(b)));
+            }
+            let o = out.as_mut_ptr().add(b);
+            _mm256_storeu_pd(o, _mm256_add_pd(_mm256_loadu_pd(o), v));
+        }
+        b += 4;
+    }
+}
+
 /// The first `full` (a multiple of 8) terms of [`lane_sum`] in AVX registers.
 ///
 /// # Safety
@@ -729,13 +781,18 @@ const MEMBER_PRODUCTS: usize = 64;
 struct Rows<'p> {
     bufs: Vec<Vec<f64>>,
     direct: Vec<Option<&'p [f64]>>,
+    /// The per-prefix values of the blocks not touching the row position (slot [`ONE`]: 1).
+    fv: [f64; FV_MASK + 1],
 }
 
 impl Rows<'_> {
     fn new(nspec: usize, n: usize) -> Self {
+        let mut fv = [0.0; FV_MASK + 1];
+        fv[ONE as usize] = 1.0;
         Rows {
             bufs: vec![vec![0.0; n]; nspec],
             direct: vec![None; nspec],
+            fv,
         }
     }
 }
@@ -842,12 +899,17 @@ impl SlicePlan {
         for g in &mut groups {
             g.outer = l >= 1 && g.specs.iter().all(|&s| outer[s]);
         }
+        let fouter = fspecs
+            .iter()
+            .map(|b| l >= 1 && !b.pos[..b.deg].contains(&(l - 1)))
+            .collect();
         SlicePlan {
             d,
             p: p.to_vec(),
             specs,
             outer,
             fspecs,
+            fouter,
             groups,
             fquads,
             gtrips,
@@ -877,7 +939,7 @@ impl SlicePlan {
                 return;
             }
         }
-        self.row_generic(pre, wk, prefix, start, keep, rows, acc);
+        self.row_generic::<false>(pre, wk, prefix, start, keep, rows, acc);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -893,7 +955,7 @@ impl SlicePlan {
         rows: &mut Rows<'p>,
         acc: &mut [f64],
     ) {
-        self.row_generic(pre, wk, prefix, start, keep, rows, acc);
+        self.row_generic::<true>(pre, wk, prefix, start, keep, rows, acc);
     }
 
     /// The sum of the row over `l ∈ 0..n` outside the prefix's own indices (those entries
@@ -956,6 +1018,7 @@ impl SlicePlan {
         let pl = self.p[l];
         let (outer_ix, inner) = prefix.split_at(l - 1);
         let inner = inner[0];
+        let (fp, gp) = self.prefix_products(pre, wk, prefix, keep, &mut rows.fv);
         let refs = self.fill_rows(pre, prefix, 0, keep, rows);
         if !keep {
             for (k, z) in wz.iter_mut().enumerate() {
@@ -971,7 +1034,6 @@ impl SlicePlan {
                 s.1 = None;
             }
         }
-        let (fp, gp) = self.prefix_products(pre, wk, prefix);
         // the kept groups' sums first (their Wick rows still hold the innermost entry)
         for (g, s) in self.groups.iter().zip(sums.iter_mut()) {
             s.0 = g.scale(&fp, &gp);
@@ -1301,7 +1363,7 @@ impl SlicePlan {
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn row_generic<'p>(
+    fn row_generic<'p, const AVX: bool>(
         &self,
         pre: &Pre<'p>,
         wk: &Wicks,
@@ -1313,33 +1375,42 @@ impl SlicePlan {
     ) {
         let n = pre.n;
         let l = self.d - 1;
-        let refs = self.fill_rows(pre, prefix, start, keep, rows);
-        acc[start..n].fill(0.0);
-        let (fp, gp) = self.prefix_products(pre, wk, prefix);
+        // rows from `lo ≤ start` with `n − lo` a multiple of 4 (whole registers; the entries
+        // below `start` are computed, finite and never read), growing with `start`, so the
+        // kept rows cover it
+        let lo = n.saturating_sub((n - start).div_ceil(4) * 4);
+        let (fp, gp) = self.prefix_products(pre, wk, prefix, keep, &mut rows.fv);
+        let refs = self.fill_rows(pre, prefix, lo, keep, rows);
+        acc[lo..n].fill(0.0);
         for g in &self.groups {
             let sc = g.scale(&fp, &gp);
             if sc != 0.0 {
-                g.axpy(sc, wk.row(self.p[l], g.k_l), &refs, start, n, acc);
+                g.axpy::<AVX>(sc, wk.row(self.p[l], g.k_l), &refs, lo, n, acc);
             }
         }
     }
 
     /// The per-prefix values the members multiply: the distinct products of the block values
-    /// not touching the row index and of the prefix's Wick values.
+    /// not touching the row index (in `fv`; those not touching the innermost prefix position
+    /// kept from the last prefix when `keep`) and of the prefix's Wick values.
     #[inline(always)]
     fn prefix_products(
         &self,
         pre: &Pre<'_>,
         wk: &Wicks,
         prefix: &[usize],
+        keep: bool,
+        fv: &mut [f64; FV_MASK + 1],
     ) -> ([f64; MEMBER_PRODUCTS], [f64; MEMBER_PRODUCTS]) {
         let l = self.d - 1;
         let mut bix = [0usize; 6];
         // at most 84 distinct blocks on three positions (vectors of ℕ³ with sum ≤ 6); slot ONE
         // holds 1
-        let mut fv = [0.0f64; ONE as usize + 1];
-        fv[ONE as usize] = 1.0;
-        for (f, b) in self.fspecs.iter().enumerate() {
+        debug_assert_eq!(fv[ONE as usize], 1.0);
+        for ((f, b), &outer) in self.fspecs.iter().enumerate().zip(&self.fouter) {
+            if keep && outer {
+                continue;
+            }
             for (s, slot) in b.pos[..b.deg].iter().enumerate() {
                 bix[s] = prefix[*slot];
             }
