@@ -341,9 +341,11 @@ struct Diags {
 }
 
 impl Diags {
-    fn new(n: usize, tensors: &[(usize, &[f64])]) -> Self {
+    /// Of the dense covariance `s` and, where kept dense, `T` and `Q`.
+    fn new(n: usize, s: &[f64], t: Option<&[f64]>, q: Option<&[f64]>) -> Self {
         let mut tabs = Vec::new();
-        for &(deg, x) in tensors {
+        let tensors = [(2, Some(s)), (3, t), (4, q)];
+        for (deg, x) in tensors.into_iter().filter_map(|(d, x)| x.map(|x| (d, x))) {
             for nl in 2..=deg {
                 let nfix = n.pow((deg - nl) as u32);
                 let stride = (0..nl).fold(0usize, |acc, _| acc * n + 1);
@@ -918,7 +920,8 @@ impl SlicePlan {
     }
 
     /// The row `r[l] = pK(φ_{ix_0}^{p_0}, …, φ_l^{p_L})` for `l ∈ start..n` (entries where `l`
-    /// equals a prefix index are meaningless). With AVX2 where the CPU has it (the same
+    /// equals a prefix index are meaningless, those below `start` too: some are computed, so
+    /// that the kernels run in whole registers). With AVX2 where the CPU has it (the same
     /// operations in the same order on wider registers: the same bits; no FMA contraction).
     #[allow(clippy::too_many_arguments)]
     fn row<'p>(
@@ -2058,10 +2061,7 @@ pub fn kprop4(
         let wk = Wicks::new(need, act, &m, &pre_var);
         out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
         flops += wk.ncoef * act.coef_flops() * rf;
-        let mut dense: Vec<(usize, &[f64])> = vec![(2, &s)];
-        dense.extend(third.as_deref().map(|t| (3, t)));
-        dense.extend(fourth.as_deref().map(|q| (4, q)));
-        let diags = Diags::new(n, &dense);
+        let diags = Diags::new(n, &s, third.as_deref(), fourth.as_deref());
         let pre = Pre {
             n,
             s: &s,
@@ -2669,6 +2669,7 @@ pub fn kprop3_rows(
         let wk = Wicks::new(need, act, &m, &pre_var);
         out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
         flops += wk.ncoef * act.coef_flops() * rf;
+        let diags = Diags::new(n, &s, third.as_deref(), None);
         let pre = Pre {
             n,
             s: &s,
@@ -2681,7 +2682,7 @@ pub fn kprop3_rows(
             c6: 0.0,
             metric: metric.as_deref(),
             avg,
-            diag: None,
+            diag: Some(&diags),
         };
         let mut pk = tabulate(plans, &pre, &wk, &mut flops, cancel)?;
         // cumulants by Leonov–Shiryaev: degree 2 (C), 3 (T in full), 4 (the tables the trace reads)
