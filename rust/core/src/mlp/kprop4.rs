@@ -1820,18 +1820,23 @@ impl Kap<'_> {
     #[inline]
     fn ls_sum(&self, parts: &[(f64, Partition)], ix: &[usize]) -> f64 {
         let mut total = 0.0;
-        let mut buf = [0usize; 6];
         for (count, pi) in parts {
-            let mut prod = *count;
-            for b in pi {
-                for (s, &slot) in b.iter().enumerate() {
-                    buf[s] = ix[slot];
-                }
-                prod *= self.get(&buf[..b.len()]);
-            }
-            total += prod;
+            total += self.ls_product(*count, pi, ix);
         }
         total
+    }
+
+    /// `c · Π_B κ(B)` (multiplied in that order) over the blocks `blocks` (slot lists) at slot
+    /// indices `ix`.
+    #[inline]
+    fn ls_product(&self, c: f64, blocks: &[Vec<usize>], ix: &[usize]) -> f64 {
+        let mut buf = [0usize; 6];
+        blocks.iter().fold(c, |prod, b| {
+            for (s, &slot) in b.iter().enumerate() {
+                buf[s] = ix[slot];
+            }
+            prod * self.get(&buf[..b.len()])
+        })
     }
 }
 
@@ -2275,15 +2280,35 @@ pub fn kprop4(
             a_new = Some(an);
             // tr³ κ6 = 6 Σ_{i<j<k} κ6_iijjkk + 3 Σ_{a≠b} κ6_aaaabb + Σ κ6_aaaaaa
             let plan6 = ps.plan6.as_ref().expect("augment");
-            let parts6 = &ls_info(&trace6).groups;
+            // the Leonov–Shiryaev groups of (i, i, j, j, k, k) split into the blocks without k
+            // (slots 4, 5), evaluated once per (i, j), and those with k, per entry
+            let split6: Vec<(f64, Partition, Partition)> = ls_info(&trace6)
+                .groups
+                .iter()
+                .map(|(count, pi)| {
+                    let (kb, fixed): (Partition, Partition) =
+                        pi.iter().cloned().partition(|b| b.iter().any(|&x| x >= 4));
+                    (*count, fixed, kb)
+                })
+                .collect();
             let mut s6 = vec![0.0; n2];
             plan6.run(&pre, &wk, &mut s6, n, |pf, st, row, chunk| {
-                let mut acc = 0.0;
                 let mut ix = [pf[0], pf[0], pf[1], pf[1], 0, 0];
+                let fixed: Vec<f64> = split6
+                    .iter()
+                    .map(|(count, fb, _)| kapr.ls_product(*count, fb, &ix))
+                    .collect();
+                let mut acc = 0.0;
                 for (k, x) in row.iter().enumerate().skip(st) {
                     ix[4] = k;
                     ix[5] = k;
-                    acc += x - kapr.ls_sum(parts6, &ix);
+                    let mut ls = 0.0;
+                    for ((_, _, kb), &f) in split6.iter().zip(&fixed) {
+                        if f != 0.0 {
+                            ls += kapr.ls_product(f, kb, &ix);
+                        }
+                    }
+                    acc += x - ls;
                 }
                 chunk[pf[1]] = acc;
             });
