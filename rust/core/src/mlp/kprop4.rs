@@ -780,6 +780,14 @@ const MEMBER_PRODUCTS: usize = 64;
 
 /// One task's rows of the blocks touching the row position: a buffer per block, or the
 /// pre-activation cumulant's own row where it lies contiguously (read in place, not copied).
+/// One task's state of [`SlicePlan::row_sums`]: the rows, per group its scalar and kept sum,
+/// and the Wick rows zeroed at the prefix's indices.
+struct SumState<'p> {
+    rows: Rows<'p>,
+    sums: Vec<(f64, Option<f64>)>,
+    wz: Vec<Vec<f64>>,
+}
+
 struct Rows<'p> {
     bufs: Vec<Vec<f64>>,
     direct: Vec<Option<&'p [f64]>>,
@@ -967,55 +975,47 @@ impl SlicePlan {
     /// and at the innermost one (set and restored here); a group none of whose blocks touches
     /// the innermost prefix position keeps its sum in `sums` while only that position moves,
     /// less its entry there. AVX2 as in [`Self::row`].
-    #[allow(clippy::too_many_arguments)]
     fn row_sums<'p>(
         &self,
         pre: &Pre<'p>,
         wk: &Wicks,
         prefix: &[usize],
         keep: bool,
-        rows: &mut Rows<'p>,
-        sums: &mut [(f64, Option<f64>)],
-        wz: &mut [Vec<f64>],
+        st: &mut SumState<'p>,
     ) -> f64 {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2 (checked just above).
-                return unsafe { self.row_sums_avx2(pre, wk, prefix, keep, rows, sums, wz) };
+                return unsafe { self.row_sums_avx2(pre, wk, prefix, keep, st) };
             }
         }
-        self.row_sums_generic::<false>(pre, wk, prefix, keep, rows, sums, wz)
+        self.row_sums_generic::<false>(pre, wk, prefix, keep, st)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn row_sums_avx2<'p>(
         &self,
         pre: &Pre<'p>,
         wk: &Wicks,
         prefix: &[usize],
         keep: bool,
-        rows: &mut Rows<'p>,
-        sums: &mut [(f64, Option<f64>)],
-        wz: &mut [Vec<f64>],
+        st: &mut SumState<'p>,
     ) -> f64 {
-        self.row_sums_generic::<true>(pre, wk, prefix, keep, rows, sums, wz)
+        self.row_sums_generic::<true>(pre, wk, prefix, keep, st)
     }
 
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     fn row_sums_generic<'p, const AVX: bool>(
         &self,
         pre: &Pre<'p>,
         wk: &Wicks,
         prefix: &[usize],
         keep: bool,
-        rows: &mut Rows<'p>,
-        sums: &mut [(f64, Option<f64>)],
-        wz: &mut [Vec<f64>],
+        st: &mut SumState<'p>,
     ) -> f64 {
+        let SumState { rows, sums, wz } = st;
         let n = pre.n;
         let l = self.d - 1;
         let pl = self.p[l];
@@ -1488,11 +1488,15 @@ impl SlicePlan {
             || {
                 let wz: Vec<Vec<f64>> =
                     (0..=KMAX).map(|k| vec![0.0; wk.row(pl, k).len()]).collect();
-                (Rows::new(nspec, n), vec![(0.0, None); ngroups], wz)
+                SumState {
+                    rows: Rows::new(nspec, n),
+                    sums: vec![(0.0, None); ngroups],
+                    wz,
+                }
             },
-            |(rows, sums, wz), pf, st, keep, chunk| {
+            |state, pf, st, keep, chunk| {
                 debug_assert_eq!(st, 0);
-                let total = self.row_sums(pre, wk, pf, keep, rows, sums, wz);
+                let total = self.row_sums(pre, wk, pf, keep, state);
                 sink(pf, total, chunk);
             },
         );
