@@ -1907,6 +1907,63 @@ fn mode_products4(x: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
     (out, phase1 + phase2)
 }
 
+/// `G_xyz = Q'_xxyz` of `Q' = X ×₁W ×₂W ×₃W ×₄W` (`X` symmetric `n⁴`, `W` `r × n`), with its
+/// FLOPs: the repeated-index entries the last hidden layer's slices read (its fourth cumulant
+/// goes nowhere), `2 r n⁴` instead of [`mode_products4`]'s `5 n⁵`. Symmetric in `y, z`.
+fn q4_repeated(x: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
+    let (n2, r2) = (n * n, r * r);
+    // P[x][cd] = Σ_ab W_xa W_xb X[ab][cd]
+    let mut k = vec![0.0; r * n2];
+    for (kx, wx) in k.chunks_mut(n2).zip(w.chunks(n)) {
+        for (ka, &wa) in kx.chunks_mut(n).zip(wx) {
+            for (v, &wb) in ka.iter_mut().zip(wx) {
+                *v = wa * wb;
+            }
+        }
+    }
+    let mut p = vec![0.0; r * n2];
+    gemm(
+        r,
+        n2,
+        n2,
+        View::rows(&k, n2),
+        View::rows(x, n2),
+        0.0,
+        &mut p,
+    );
+    drop(k);
+    // Y[x][c][z] = Σ_d P[x][c][d] W_zd, then G[x] = W Y[x]
+    let mut y = vec![0.0; r * n * r];
+    gemm(
+        r * n,
+        n,
+        r,
+        View::rows(&p, n),
+        View::trans(w, n),
+        0.0,
+        &mut y,
+    );
+    drop(p);
+    let mut g = zeros(r * r2);
+    g.par_chunks_mut(r2)
+        .zip(y.par_chunks(n * r))
+        .for_each(|(gx, yx)| {
+            gemm(r, n, r, View::rows(w, n), View::rows(yx, r), 0.0, gx);
+            for a in 0..r {
+                for b in a + 1..r {
+                    let m = 0.5 * (gx[a * r + b] + gx[b * r + a]);
+                    gx[a * r + b] = m;
+                    gx[b * r + a] = m;
+                }
+            }
+        });
+    let (rf, nf) = (r as f64, n as f64);
+    (
+        g,
+        2.0 * rf * nf.powi(4) + 2.0 * rf * rf * nf * nf + 2.0 * rf.powi(3) * nf,
+    )
+}
+
 /// The slices, their plans and the Wick coefficients they use, for one kind of layer.
 struct PlanSet {
     pats: Vec<Vec<usize>>,
@@ -1921,15 +1978,25 @@ struct PlanSet {
 
 /// The plans of a layer (built once per process: the diagram enumeration costs more than a
 /// narrow layer's sums).
-fn plan_set(k_max: usize, augment: bool, factor: bool, first: bool) -> &'static PlanSet {
-    static CACHE: [OnceLock<PlanSet>; 16] = [const { OnceLock::new() }; 16];
-    let idx = usize::from(k_max == 4) * 8
+///
+/// `last`: the last hidden layer, whose activations feed only the output layer (it reads `μ`, `C`
+/// and `T`): the slices of degree ≤ 3 alone, no trace plans.
+fn plan_set(
+    k_max: usize,
+    augment: bool,
+    factor: bool,
+    first: bool,
+    last: bool,
+) -> &'static PlanSet {
+    static CACHE: [OnceLock<PlanSet>; 32] = [const { OnceLock::new() }; 32];
+    let idx = usize::from(last) * 16
+        + usize::from(k_max == 4) * 8
         + usize::from(augment) * 4
         + usize::from(factor) * 2
         + usize::from(first);
     CACHE[idx].get_or_init(|| {
         if k_max == 3 {
-            return plan_set3(augment, factor, first);
+            return plan_set3(augment, factor, first, last);
         }
         let budget = 3 + usize::from(augment);
         let max_deg = if first {
@@ -1967,14 +2034,18 @@ fn plan_set(k_max: usize, augment: bool, factor: bool, first: bool) -> &'static 
                 pats.push(p);
             }
         }
+        if last {
+            pats.retain(|p| p.iter().sum::<usize>() <= 3);
+        }
+        let traces = augment && !last;
         let trace5 = [1usize, 1, 1, 2];
         let trace6 = [2usize, 2, 2];
         let plans: Vec<SlicePlan> = pats
             .iter()
             .map(|p| SlicePlan::new(&dg[p.len() - 1], p, factor, 4))
             .collect();
-        let plan5 = augment.then(|| SlicePlan::new(&dg[3], &trace5, factor, 4));
-        let plan6 = augment.then(|| SlicePlan::new(&dg[2], &trace6, factor, 4));
+        let plan5 = traces.then(|| SlicePlan::new(&dg[3], &trace5, factor, 4));
+        let plan6 = traces.then(|| SlicePlan::new(&dg[2], &trace6, factor, 4));
         // the Wick coefficients the plans use
         let mut need = [[false; KMAX + 1]; PMAX];
         for pl in plans.iter().chain(plan5.iter()).chain(plan6.iter()) {
@@ -2041,11 +2112,22 @@ pub fn kprop4(
             break;
         };
         cancel.check()?;
-        let fourth = q4.take().map(|q| {
-            let (qp, f) = mode_products4(&q, w, rows, cols);
-            flops += f;
-            qp
-        });
+        // the last hidden layer's activations feed only the output layer, which reads μ, C and
+        // T: no fourth cumulant or trace parts after it, and before it only Q's repeated entries
+        let last = l + 2 == depth;
+        let (fourth, fourth_g) = match q4.take() {
+            Some(q) if last => {
+                let (g, f) = q4_repeated(&q, w, rows, cols);
+                flops += f;
+                (None, Some(g))
+            }
+            Some(q) => {
+                let (qp, f) = mode_products4(&q, w, rows, cols);
+                flops += f;
+                (Some(qp), None)
+            }
+            None => (None, None),
+        };
         cancel.check()?;
         let fifth = a5.take().map(|a| {
             let (ap, f) = mode_products(&a, w, rows, cols);
@@ -2064,7 +2146,7 @@ pub fn kprop4(
         cancel.check()?;
         let act = net.act(l);
         let first = third.is_none();
-        let ps = plan_set(4, augment, factor, first);
+        let ps = plan_set(4, augment, factor, first, last);
         let (pats, plans, need) = (&ps.pats, &ps.plans, &ps.need);
         let trace6 = [2usize, 2, 2];
         let wk = Wicks::new(need, act, &m, &pre_var);
@@ -2077,7 +2159,7 @@ pub fn kprop4(
             t: third.as_deref(),
             t3s: None,
             q: fourth.as_deref(),
-            q4s: None,
+            q4s: fourth_g.as_deref().map(|g| Q4Slices { n, g }),
             a4: None,
             a5: fifth.as_deref(),
             c6,
@@ -2089,15 +2171,24 @@ pub fn kprop4(
         let mut pk = tabulate(plans, &pre, &wk, &mut flops, cancel)?;
         // the all-distinct slice was evaluated on i < j < k < l only; the rows of its sorted
         // prefixes are completed (l below the prefix's last index) so Q is filled by row copies
-        complete_rows4(pk.get_mut(&[1, 1, 1, 1]), n);
+        if !last {
+            complete_rows4(pk.get_mut(&[1, 1, 1, 1]), n);
+        }
         // cumulants, degree by degree (Leonov–Shiryaev on each canonical entry)
         let mut kt = Tables::new(n);
         let empty = Tables::new(n);
         let mut cn = vec![0.0; n2];
         let mut tn = zeros(n2 * n);
-        let mut qn = zeros(n2 * n2);
+        let mut qn = zeros(if last { 0 } else { n2 * n2 });
         let e: Vec<f64> = pk.get(&[1]).to_vec();
-        for deg in 2..=if augment { 5 } else { 4 } {
+        let top = if last {
+            3
+        } else if augment {
+            5
+        } else {
+            4
+        };
+        for deg in 2..=top {
             cancel.check()?;
             let kap = Kap {
                 n,
@@ -2174,7 +2265,7 @@ pub fn kprop4(
         }
         let post_var: Vec<f64> = (0..n).map(|i| cn[i * n + i]).collect();
         let (mut a_new, mut c_new) = (None, 0.0);
-        if augment {
+        if augment && !last {
             cancel.check()?;
             let kap = Kap {
                 n,
@@ -2348,7 +2439,7 @@ pub fn kprop4(
         mu = e;
         c = cn;
         t3 = Some(tn);
-        q4 = Some(qn);
+        q4 = (!last).then_some(qn);
         a5 = a_new;
         c6 = c_new;
     }
@@ -2600,12 +2691,12 @@ fn k3_fourth(
 
 /// The `K = 3` plans: slices of degree ≤ 3 and the degree-4 slices the trace needs (the
 /// all-distinct third cumulant on `i < j < k` only: [`fill_dense`] reads no other entry); the
-/// trace rows `(1, 1, 2)` (`j < k`, row over `i`).
-fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
+/// trace rows `(1, 1, 2)` (`j < k`, row over `i`). `last`: as [`plan_set`] (degree ≤ 3, no trace).
+fn plan_set3(augment: bool, factor: bool, first: bool, last: bool) -> PlanSet {
     let budget = 2 + usize::from(augment);
     let max_deg = if first { 2 } else { 4 };
     let dg: Vec<Vec<Diagram>> = (1..=3).map(|d| diagrams(d, budget, max_deg)).collect();
-    let pats: Vec<Vec<usize>> = vec![
+    let mut pats: Vec<Vec<usize>> = vec![
         vec![1],
         vec![2],
         vec![3],
@@ -2616,6 +2707,9 @@ fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
         vec![2, 2],
         vec![1, 1, 1],
     ];
+    if last {
+        pats.retain(|p| p.iter().sum::<usize>() <= 3);
+    }
     let plans: Vec<SlicePlan> = pats
         .iter()
         .map(|p| SlicePlan::new(&dg[p.len() - 1], p, factor, 3))
@@ -2623,8 +2717,8 @@ fn plan_set3(augment: bool, factor: bool, first: bool) -> PlanSet {
     let all3 = [1usize, 1, 1, 0];
     let (separable, with_t): (Vec<Diagram>, Vec<Diagram>) =
         dg[2].iter().cloned().partition(|d| !d.vecs.contains(&all3));
-    let plan5 = Some(SlicePlan::new(&with_t, &[1, 1, 2], factor, 3));
-    let plan5t = Some(SlicePlan::new(&separable, &[1, 1, 2], factor, 3));
+    let plan5 = (!last).then(|| SlicePlan::new(&with_t, &[1, 1, 2], factor, 3));
+    let plan5t = (!last).then(|| SlicePlan::new(&separable, &[1, 1, 2], factor, 3));
     let mut need = [[false; KMAX + 1]; PMAX];
     for pl in plans.iter().chain(plan5.iter()).chain(plan5t.iter()) {
         for g in &pl.groups {
@@ -2693,7 +2787,8 @@ pub fn kprop3_rows(
         cancel.check()?;
         let act = net.act(l);
         let first = third.is_none();
-        let ps = plan_set(3, augment, factor, first);
+        let last = l + 2 == depth;
+        let ps = plan_set(3, augment, factor, first, last);
         let (pats, plans, need) = (&ps.pats, &ps.plans, &ps.need);
         let wk = Wicks::new(need, act, &m, &pre_var);
         out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
@@ -2720,7 +2815,7 @@ pub fn kprop3_rows(
         let empty = Tables::new(n);
         let mut cn = vec![0.0; n2];
         let mut tn = zeros(n2 * n);
-        for deg in 2..=4 {
+        for deg in 2..=if last { 3 } else { 4 } {
             cancel.check()?;
             let kap = Kap {
                 n,
@@ -2738,53 +2833,58 @@ pub fn kprop3_rows(
                 _ => {}
             }
         }
-        // B_jk = Σ_i κ4_iijk; j < k: the (1, 1, 2) rows summed over i ∉ {j, k}, with the
-        // Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik as dot products over i (the rows of
-        // the diagrams with T on all three positions; the others as matrix products)
-        let plan = ps.plan5.as_ref().expect("K = 3 trace plan");
-        let mut bsum = zeros(n2);
-        plan.run_sums(&pre, &wk, &mut bsum, n, |pf, total, chunk| {
-            let (j, k) = (pf[0], pf[1]);
-            let ls = |i: usize| {
-                2.0 * e[i] * tn[(j * n + k) * n + i] + 2.0 * cn[i * n + j] * cn[i * n + k]
-            };
-            let ls_all = 2.0 * dot(&e, &tn[(j * n + k) * n..(j * n + k + 1) * n])
-                + 2.0 * dot(&cn[j * n..(j + 1) * n], &cn[k * n..(k + 1) * n]);
-            let mut acc = total - ls_all;
-            for i in [j, k] {
-                acc += ls(i);
+        // (the last hidden layer's fourth cumulant goes nowhere: see [`kprop4`])
+        let a_new = if last {
+            None
+        } else {
+            // B_jk = Σ_i κ4_iijk; j < k: the (1, 1, 2) rows summed over i ∉ {j, k}, with the
+            // Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik as dot products over i (the rows of
+            // the diagrams with T on all three positions; the others as matrix products)
+            let plan = ps.plan5.as_ref().expect("K = 3 trace plan");
+            let mut bsum = zeros(n2);
+            plan.run_sums(&pre, &wk, &mut bsum, n, |pf, total, chunk| {
+                let (j, k) = (pf[0], pf[1]);
+                let ls = |i: usize| {
+                    2.0 * e[i] * tn[(j * n + k) * n + i] + 2.0 * cn[i * n + j] * cn[i * n + k]
+                };
+                let ls_all = 2.0 * dot(&e, &tn[(j * n + k) * n..(j * n + k + 1) * n])
+                    + 2.0 * dot(&cn[j * n..(j + 1) * n], &cn[k * n..(k + 1) * n]);
+                let mut acc = total - ls_all;
+                for i in [j, k] {
+                    acc += ls(i);
+                }
+                chunk[k] = acc;
+            });
+            flops += (plan.flops_per_entry + 6.0) * plan.entries(n);
+            if let Some(pt) = &ps.plan5t {
+                let ta = kprop3f::trace_rows(pt, &pre, &wk, &mut flops);
+                for (x, t) in bsum.iter_mut().zip(&ta) {
+                    *x += t;
+                }
             }
-            chunk[k] = acc;
-        });
-        flops += (plan.flops_per_entry + 6.0) * plan.entries(n);
-        if let Some(pt) = &ps.plan5t {
-            let ta = kprop3f::trace_rows(pt, &pre, &wk, &mut flops);
-            for (x, t) in bsum.iter_mut().zip(&ta) {
-                *x += t;
+            // the repeated-index entries read straight from their canonical tables: κ4_iijj from
+            // (4) and (2, 2), κ4_jjjk from (3, 1)
+            let (t4, t31, t22) = (kt.get(&[4]), kt.get(&[3, 1]), kt.get(&[2, 2]));
+            let mut b = vec![0.0; n2];
+            for j in 0..n {
+                b[j * n + j] = (0..n)
+                    .map(|i| {
+                        if i == j {
+                            t4[j]
+                        } else {
+                            t22[i.min(j) * n + i.max(j)]
+                        }
+                    })
+                    .sum();
+                for k in j + 1..n {
+                    let v = bsum[j * n + k] + t31[j * n + k] + t31[k * n + j];
+                    b[j * n + k] = v;
+                    b[k * n + j] = v;
+                }
             }
-        }
-        // the repeated-index entries read straight from their canonical tables: κ4_iijj from
-        // (4) and (2, 2), κ4_jjjk from (3, 1)
-        let (t4, t31, t22) = (kt.get(&[4]), kt.get(&[3, 1]), kt.get(&[2, 2]));
-        let mut b = vec![0.0; n2];
-        for j in 0..n {
-            b[j * n + j] = (0..n)
-                .map(|i| {
-                    if i == j {
-                        t4[j]
-                    } else {
-                        t22[i.min(j) * n + i.max(j)]
-                    }
-                })
-                .sum();
-            for k in j + 1..n {
-                let v = bsum[j * n + k] + t31[j * n + k] + t31[k * n + j];
-                b[j * n + k] = v;
-                b[k * n + j] = v;
-            }
-        }
-        let a_new = k3_project(&b, augment, n);
-        flops += 60.0 * rf * rf;
+            flops += 60.0 * rf * rf;
+            Some(k3_project(&b, augment, n))
+        };
         out.push_hidden(
             m,
             pre_var,
@@ -2797,7 +2897,7 @@ pub fn kprop3_rows(
         mu = e;
         c = cn;
         t3 = Some(tn);
-        a4 = Some(a_new);
+        a4 = a_new;
     }
     Ok(out)
 }
@@ -2954,8 +3054,8 @@ mod tests {
         for k in [3, 4] {
             for augment in [false, true] {
                 for factor in [false, true] {
-                    for first in [false, true] {
-                        let ps = plan_set(k, augment, factor, first);
+                    for (first, last) in [(false, false), (true, false), (false, true)] {
+                        let ps = plan_set(k, augment, factor, first, last);
                         let all = ps
                             .plans
                             .iter()
