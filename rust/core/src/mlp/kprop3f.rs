@@ -266,9 +266,10 @@ fn shape(dg: &Diagram) -> Shape {
     }
 }
 
-fn fac_plans(augment: bool, first: bool) -> &'static FacPlans {
-    static CACHE: [OnceLock<FacPlans>; 4] = [const { OnceLock::new() }; 4];
-    CACHE[usize::from(augment) * 2 + usize::from(first)].get_or_init(|| {
+/// `last`: the last hidden layer (the output layer reads `μ`, `C` and `T`): degree ≤ 3, no trace.
+fn fac_plans(augment: bool, first: bool, last: bool) -> &'static FacPlans {
+    static CACHE: [OnceLock<FacPlans>; 8] = [const { OnceLock::new() }; 8];
+    CACHE[usize::from(last) * 4 + usize::from(augment) * 2 + usize::from(first)].get_or_init(|| {
         let budget = 2 + usize::from(augment);
         let max_deg = if first { 2 } else { 4 };
         let dg: Vec<Vec<Diagram>> = (1..=3).map(|d| diagrams(d, budget, max_deg)).collect();
@@ -285,12 +286,15 @@ fn fac_plans(augment: bool, first: bool) -> &'static FacPlans {
         if augment {
             pats.push(vec![3, 1]);
         }
+        if last {
+            pats.retain(|p| p.iter().sum::<usize>() <= 3);
+        }
         let plans: Vec<SlicePlan> = pats
             .iter()
             .map(|p| SlicePlan::new(&dg[p.len() - 1], p, true, 3))
             .collect();
         let all3 = [1usize, 1, 1, 0];
-        let (plan5, single5) = if augment {
+        let (plan5, single5) = if augment && !last {
             let rest: Vec<Diagram> = dg[2]
                 .iter()
                 .filter(|d| !d.vecs.contains(&all3))
@@ -831,7 +835,9 @@ pub fn kprop3_factored(
             k3_fourth(a4.take(), augment, init_scale, l, w, rows, cols, &mut flops);
         cancel.check()?;
         let act = net.act(l);
-        let fp = fac_plans(augment, third.is_none());
+        // the last hidden layer's fourth cumulant goes nowhere (see [`super::kprop4`])
+        let last = l + 2 == depth;
+        let fp = fac_plans(augment, third.is_none(), last);
         let wk = Wicks::new(&fp.need, act, &m, &pre_var);
         out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
         flops += wk.ncoef * act.coef_flops() * rf;
@@ -856,7 +862,7 @@ pub fn kprop3_factored(
         let empty = Tables::new(n);
         let mut cn = vec![0.0; n2];
         let (mut t3n, mut t21n) = (vec![0.0; n], vec![0.0; n2]);
-        for deg in 2..=4 {
+        for deg in 2..=if last { 3 } else { 4 } {
             cancel.check()?;
             let kap = Kap {
                 n,
@@ -900,78 +906,84 @@ pub fn kprop3_factored(
             .map(|q| if q / n == q % n { 1.0 } else { 0.0 })
             .collect();
         tnew.push(&fx, &id, &id);
-        let kap = Kap {
-            n,
-            mu: &e,
-            c: &cn,
-            t: &[],
-            t3s: Some(T3Slices {
+        let a_new = if last {
+            None
+        } else {
+            let kap = Kap {
                 n,
-                d3: &t3n,
-                d21: &t21n,
-            }),
-            q: None,
-            k5: &kt,
-        };
-        // B_jj = κ4_jjjj + Σ_{i ≠ j} κ4_iijj (the (2, 2) table on i < j)
-        let mut b = vec![0.0; n2];
-        let (k4, k22) = (kt.get(&[4]), kt.get(&[2, 2]));
-        for j in 0..n {
-            b[j * n + j] = (0..n)
-                .map(|i| match i.cmp(&j) {
-                    std::cmp::Ordering::Equal => k4[i],
-                    std::cmp::Ordering::Less => k22[i * n + j],
-                    std::cmp::Ordering::Greater => k22[j * n + i],
-                })
-                .sum();
-        }
-        if let Some(plan) = &fp.plan5 {
-            // B_jk = Σ_{i ∉ {j, k}} κ4_iijk: the rows without the all-distinct T block, that block
-            // and the Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik through G_jk = Σ_i u_i T_ijk
-            let rsum = trace_rows(plan, &pre, &wk, &mut flops);
-            let gnew = tnew.contract(&e, &mut flops);
-            let mut cc = vec![0.0; n2];
-            gemm(
-                n,
-                n,
-                n,
-                View::rows(&cn, n),
-                View::rows(&cn, n),
-                0.0,
-                &mut cc,
-            );
-            flops += 2.0 * (n2 * n) as f64;
-            let mut single = vec![0.0; n2];
-            if let (Some(th), Some((_, d21p))) = (&third, &pre_sl) {
-                for &(coef, k) in &fp.single5 {
-                    let u: Vec<f64> = wk.row(2, k[2]).iter().map(|x| coef * x).collect();
-                    let g = th.contract(&u, &mut flops);
-                    let (wj, wkk) = (wk.row(1, k[0]), wk.row(1, k[1]));
-                    for j in 0..n {
-                        for k2 in j + 1..n {
-                            let inner =
-                                g[j * n + k2] - u[j] * d21p[j * n + k2] - u[k2] * d21p[k2 * n + j];
-                            single[j * n + k2] += wj[j] * wkk[k2] * inner;
+                mu: &e,
+                c: &cn,
+                t: &[],
+                t3s: Some(T3Slices {
+                    n,
+                    d3: &t3n,
+                    d21: &t21n,
+                }),
+                q: None,
+                k5: &kt,
+            };
+            // B_jj = κ4_jjjj + Σ_{i ≠ j} κ4_iijj (the (2, 2) table on i < j)
+            let mut b = vec![0.0; n2];
+            let (k4, k22) = (kt.get(&[4]), kt.get(&[2, 2]));
+            for j in 0..n {
+                b[j * n + j] = (0..n)
+                    .map(|i| match i.cmp(&j) {
+                        std::cmp::Ordering::Equal => k4[i],
+                        std::cmp::Ordering::Less => k22[i * n + j],
+                        std::cmp::Ordering::Greater => k22[j * n + i],
+                    })
+                    .sum();
+            }
+            if let Some(plan) = &fp.plan5 {
+                // B_jk = Σ_{i ∉ {j, k}} κ4_iijk: the rows without the all-distinct T block, that block
+                // and the Leonov–Shiryaev terms 2 μ_i T_ijk + 2 C_ij C_ik through G_jk = Σ_i u_i T_ijk
+                let rsum = trace_rows(plan, &pre, &wk, &mut flops);
+                let gnew = tnew.contract(&e, &mut flops);
+                let mut cc = vec![0.0; n2];
+                gemm(
+                    n,
+                    n,
+                    n,
+                    View::rows(&cn, n),
+                    View::rows(&cn, n),
+                    0.0,
+                    &mut cc,
+                );
+                flops += 2.0 * (n2 * n) as f64;
+                let mut single = vec![0.0; n2];
+                if let (Some(th), Some((_, d21p))) = (&third, &pre_sl) {
+                    for &(coef, k) in &fp.single5 {
+                        let u: Vec<f64> = wk.row(2, k[2]).iter().map(|x| coef * x).collect();
+                        let g = th.contract(&u, &mut flops);
+                        let (wj, wkk) = (wk.row(1, k[0]), wk.row(1, k[1]));
+                        for j in 0..n {
+                            for k2 in j + 1..n {
+                                let inner = g[j * n + k2]
+                                    - u[j] * d21p[j * n + k2]
+                                    - u[k2] * d21p[k2 * n + j];
+                                single[j * n + k2] += wj[j] * wkk[k2] * inner;
+                            }
                         }
                     }
                 }
-            }
-            for j in 0..n {
-                for k in j + 1..n {
-                    let ls_t = gnew[j * n + k] - e[j] * t21n[j * n + k] - e[k] * t21n[k * n + j];
-                    let ls_c = cc[j * n + k]
-                        - cn[j * n + j] * cn[j * n + k]
-                        - cn[k * n + j] * cn[k * n + k];
-                    let v = rsum[j * n + k] + single[j * n + k] - 2.0 * ls_t - 2.0 * ls_c
-                        + kap.get(&[j, j, j, k])
-                        + kap.get(&[k, k, j, k]);
-                    b[j * n + k] = v;
-                    b[k * n + j] = v;
+                for j in 0..n {
+                    for k in j + 1..n {
+                        let ls_t =
+                            gnew[j * n + k] - e[j] * t21n[j * n + k] - e[k] * t21n[k * n + j];
+                        let ls_c = cc[j * n + k]
+                            - cn[j * n + j] * cn[j * n + k]
+                            - cn[k * n + j] * cn[k * n + k];
+                        let v = rsum[j * n + k] + single[j * n + k] - 2.0 * ls_t - 2.0 * ls_c
+                            + kap.get(&[j, j, j, k])
+                            + kap.get(&[k, k, j, k]);
+                        b[j * n + k] = v;
+                        b[k * n + j] = v;
+                    }
                 }
             }
-        }
-        let a_new = k3_project(&b, augment, n);
-        flops += 60.0 * rf * rf;
+            flops += 60.0 * rf * rf;
+            Some(k3_project(&b, augment, n))
+        };
         out.push_hidden(
             m,
             pre_var,
@@ -984,7 +996,7 @@ pub fn kprop3_factored(
         mu = e;
         c = cn;
         tf = Some(tnew);
-        a4 = Some(a_new);
+        a4 = a_new;
     }
     Ok(out)
 }

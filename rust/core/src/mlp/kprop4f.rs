@@ -345,12 +345,13 @@ struct FacPlans4 {
     need: [[bool; KMAX + 1]; PMAX],
 }
 
-fn fac_plans4(first: bool) -> &'static FacPlans4 {
-    static CACHE: [OnceLock<FacPlans4>; 2] = [const { OnceLock::new() }; 2];
-    CACHE[usize::from(first)].get_or_init(|| {
+/// `last`: the last hidden layer (the output layer reads `μ`, `C` and `T`): degree ≤ 3 only.
+fn fac_plans4(first: bool, last: bool) -> &'static FacPlans4 {
+    static CACHE: [OnceLock<FacPlans4>; 4] = [const { OnceLock::new() }; 4];
+    CACHE[usize::from(last) * 2 + usize::from(first)].get_or_init(|| {
         let max_deg = if first { 2 } else { 4 };
         let dg: Vec<Vec<Diagram>> = (1..=4).map(|d| diagrams(d, 3, max_deg)).collect();
-        let pats: Vec<Vec<usize>> = vec![
+        let mut pats: Vec<Vec<usize>> = vec![
             vec![1],
             vec![2],
             vec![3],
@@ -362,6 +363,9 @@ fn fac_plans4(first: bool) -> &'static FacPlans4 {
             vec![1, 1, 1],
             vec![2, 1, 1],
         ];
+        if last {
+            pats.retain(|p| p.iter().sum::<usize>() <= 3);
+        }
         let plans: Vec<SlicePlan> = pats
             .iter()
             .map(|p| SlicePlan::new(&dg[p.len() - 1], p, false, 4))
@@ -597,7 +601,8 @@ pub fn kprop4_factored(
         let pre_g = fourth.as_ref().map(|q| q.slices(&mut flops));
         cancel.check()?;
         let act = net.act(l);
-        let fp = fac_plans4(third.is_none());
+        let last = l + 2 == depth;
+        let fp = fac_plans4(third.is_none(), last);
         let wk = Wicks::new(&fp.need, act, &m, &pre_var);
         out.clamps += pre_var.iter().filter(|v| **v < VAR_FLOOR).count() as u64;
         flops += wk.ncoef * act.coef_flops() * rf;
@@ -622,7 +627,7 @@ pub fn kprop4_factored(
         let mut cn = vec![0.0; n2];
         let mut tn = zeros(n2 * n);
         let e: Vec<f64> = pk.get(&[1]).to_vec();
-        for deg in 2..=4 {
+        for deg in 2..=if last { 3 } else { 4 } {
             cancel.check()?;
             let kap = Kap {
                 n,
@@ -641,7 +646,7 @@ pub fn kprop4_factored(
             }
         }
         // the fourth cumulant, unless only the output layer follows (it reads μ and C only)
-        let qnew = if l + 2 < depth {
+        let qnew = if !last {
             cancel.check()?;
             let (mut q, acc) = all_distinct(fp, &pre, fourth, pre_g.as_deref(), &wk, &mut flops);
             let bc = correction(&kt, &acc, n);
@@ -845,11 +850,11 @@ mod tests {
         // (two on the first layer, which has no κ3)
         let d4 = diagrams(4, 3, 4);
         assert_eq!(d4.iter().filter(|d| d.blocks.len() > 1).count(), 28);
-        let fp = fac_plans4(false);
+        let fp = fac_plans4(false, false);
         assert_eq!(fp.trees.len(), 3);
         assert!(fp.single > 0.0);
         assert_eq!(fp.trees.iter().filter(|(k, _)| k.t).count(), 1);
-        assert_eq!(fac_plans4(true).trees.len(), 2);
-        assert!(fac_plans4(true).trees.iter().all(|(k, _)| !k.t));
+        assert_eq!(fac_plans4(true, false).trees.len(), 2);
+        assert!(fac_plans4(true, false).trees.iter().all(|(k, _)| !k.t));
     }
 }
