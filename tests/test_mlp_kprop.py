@@ -421,3 +421,32 @@ def test_splitting_bad_input_and_unreachable_threshold() -> None:
         r = net.tail_probability(threshold=1e6, method="splitting", neuron=0, n_samples=4000)
     assert not r.reliable
     assert 0.0 <= r.p[0] <= 1.0
+
+
+def test_estimates_no_distribution_allows_are_caught() -> None:
+    # the checks every estimate passes before it is returned: Popoviciu's bound on a bounded
+    # activation's variance and the Cauchy–Schwarz bound Var(Σ_j W_ij φ_j) ≤ (Σ_j |W_ij| sd_j)²
+    from boltzkit.mlp import _estimate_problem
+
+    w1 = np.array([[1.0, -2.0], [0.5, 0.5]])
+    ws = [np.eye(2), w1]
+
+    def raw(post_var: list[float], pre_var1: list[float]) -> dict[str, list[np.ndarray]]:
+        return {
+            "pre_mean": [np.zeros(2), np.zeros(2)],
+            "post_mean": [np.zeros(2), np.zeros(2)],
+            "pre_var": [np.ones(2), np.array(pre_var1)],
+            "post_var": [np.array(post_var), np.array(pre_var1)],
+            "pre_cov": [],
+            "pre_kappa3": [],
+        }
+
+    # sd = (0.6, 0.8): the bounds are (0.6 + 1.6)² = 4.84 and (0.3 + 0.4)² = 0.49
+    assert _estimate_problem(raw([0.36, 0.64], [4.84, 0.49]), ["tanh"], ws) is None
+    msg = _estimate_problem(raw([0.36, 0.64], [4.84, 0.4901]), ["tanh"], ws)
+    assert msg is not None and "above the bound" in msg and "layer 1" in msg
+    msg = _estimate_problem(raw([0.36, 1.01], [1.0, 0.1]), ["tanh"], ws)
+    assert msg is not None and "above tanh's bound 1" in msg
+    assert _estimate_problem(raw([0.36, 1.01], [1.0, 0.1]), ["relu"], ws) is None  # unbounded above
+    msg = _estimate_problem(raw([0.3, 0.1], [0.1, 0.1]), ["heaviside"], ws)
+    assert msg is not None and "heaviside's bound 0.25" in msg

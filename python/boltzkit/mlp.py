@@ -197,8 +197,11 @@ _ACT_RANGE: dict[str, tuple[float, float]] = {
 }
 
 
-def _range_problem(r: dict[str, Any], acts: Sequence[str]) -> str | None:
-    """An activation mean outside its activation's range (an estimate that has diverged), or None."""
+def _range_problem(r: dict[str, Any], acts: Sequence[str], weights: Sequence[Any] = ()) -> str | None:
+    """What no distribution allows (an estimate that has diverged), or None: an activation mean
+    outside its activation's range; for a bounded activation a variance above Popoviciu's bound
+    ``(hi - lo)² / 4``; with ``weights``, a pre-activation variance above the Cauchy–Schwarz bound
+    ``(Σ_j |W_ij| sd_j)²`` of the previous layer's activation standard deviations."""
     for layer, act in enumerate(acts):
         lo, hi = _ACT_RANGE[act]
         a = np.asarray(r["post_mean"][layer])
@@ -206,17 +209,38 @@ def _range_problem(r: dict[str, Any], acts: Sequence[str]) -> str | None:
         if a.size and (float(np.min(a)) < lo - tol or float(np.max(a)) > hi + tol):
             bad = float(a[np.argmax(np.maximum(lo - a, a - hi))])
             return f"an activation mean ({bad:.3g}) outside {act}'s range [{lo:g}, {hi:g}] in post_mean of layer {layer}"
+        v = np.asarray(r["post_var"][layer])
+        cap = (hi - lo) ** 2 / 4.0
+        if v.size and math.isfinite(cap) and float(np.max(v)) > cap * (1.0 + 1e-9):
+            return (
+                f"an activation variance ({float(np.max(v)):.3g}) above {act}'s bound {cap:g} ((hi - lo)² / 4) "
+                f"in post_var of layer {layer}"
+            )
+    for layer in range(1, min(len(weights), len(r["pre_var"]))):
+        pv = np.asarray(r["post_var"][layer - 1], dtype=np.float64)
+        if pv.size and float(np.min(pv)) < 0.0:
+            continue  # a negative variance: reported as such by the caller
+        sd = np.sqrt(pv)
+        bound = (np.abs(np.asarray(weights[layer], dtype=np.float64)) @ sd) ** 2
+        v = np.asarray(r["pre_var"][layer], dtype=np.float64)
+        over = v - bound * (1.0 + 1e-6) - 1e-300
+        if v.size and float(np.max(over)) > 0.0:
+            i = int(np.argmax(over))
+            return (
+                f"a pre-activation variance ({v[i]:.4g}) above the bound (Σ_j |W_ij| sd_j)² = {bound[i]:.4g} "
+                f"that the activations' own variances allow, in pre_var of layer {layer}"
+            )
     return None
 
 
-def _estimate_problem(r: dict[str, Any], acts: Sequence[str] = ()) -> str | None:
-    """What is wrong with a raw core estimate (a non-finite number, an activation mean outside its
-    activation's range, a negative variance), or None."""
+def _estimate_problem(r: dict[str, Any], acts: Sequence[str] = (), weights: Sequence[Any] = ()) -> str | None:
+    """What is wrong with a raw core estimate (a non-finite number, a mean or variance that no
+    distribution allows: :func:`_range_problem`, a negative variance), or None."""
     for key in ("pre_mean", "post_mean", "pre_var", "post_var", "pre_cov", "pre_kappa3"):
         for layer, a in enumerate(r[key]):
             if not np.all(np.isfinite(a)):
                 return f"a non-finite value in {key} of layer {layer}"
-    out_of_range = _range_problem(r, acts)
+    out_of_range = _range_problem(r, acts, weights)
     if out_of_range is not None:
         return out_of_range
     for key in ("pre_var", "post_var"):
@@ -279,8 +303,8 @@ class KpropDiagnostics(TypedDict):
 class EstimateDiagnostics(TypedDict):
     """:attr:`Estimate.diagnostics`."""
 
-    #: False when the method gave a negative or non-finite variance or an activation mean outside its
-    #: activation's range: a lower-order estimate was returned
+    #: False when the method gave a negative or non-finite variance or a mean or variance no
+    #: distribution allows (see :meth:`MLP.estimate`): a lower-order estimate was returned
     #: (``fallback``), or, for ``kprop`` with a negative variance, its own means with the negative
     #: variances set to 0 (``fallback`` None, ``problem`` says how many)
     reliable: bool
@@ -734,7 +758,10 @@ class MLP:
         Estimate
             For ``kprop``, ``diagnostics["kprop"]`` holds ``k_max``, ``kind``, ``avg_metric``,
             ``factor`` and the ``init_scale`` used. A method that gives a negative or non-finite
-            variance, or an activation mean outside the activation's range, returns the next
+            variance, or numbers no distribution allows (an activation mean outside the
+            activation's range; for tanh, erf and heaviside an activation variance above
+            ``(hi - lo)² / 4``; a pre-activation variance above ``(Σ_j |W_ij| sd_j)²`` of the
+            previous layer's activation standard deviations), returns the next
             lower-order estimate (``diagnostics["fallback"]``,
             ``reliable=False``, a ``RuntimeWarning``), except ``kprop`` with a negative variance:
             it keeps its own means (the reference code's numbers; on such nets they were measured
@@ -780,7 +807,7 @@ class MLP:
         if kdiag is not None:
             diag["kprop"] = kdiag
         r = _core.mlp_estimate(self._tuple(), core_method, order, keep, nthreads, scale)
-        bad = _estimate_problem(r, self.activations)
+        bad = _estimate_problem(r, self.activations, self.weights)
         if bad is not None and method == "kprop" and "negative variance" in bad:
             # kprop: keep its means (what the reference code returns; a lower-order fallback was
             # measured less accurate on such nets, benches/RESULTS.md) and set the negative
@@ -810,7 +837,7 @@ class MLP:
                 chain = [c for c in chain if c[0] == "mean_prop" or c[1] < order]
             for m2, o2 in chain:
                 r2 = _core.mlp_estimate(self._tuple(), m2, o2, keep, nthreads)
-                if _estimate_problem(r2, self.activations) is None:
+                if _estimate_problem(r2, self.activations, self.weights) is None:
                     diag["reliable"] = False
                     diag["fallback"] = f"{m2}:{o2}" if m2 == "cov_prop" else m2
                     diag["problem"] = bad
