@@ -24,7 +24,7 @@
 //! grouped by the blocks that touch it, so one group costs one scalar sum and one fused vector
 //! pass. Symmetric slices are evaluated once per sorted index tuple.
 
-use super::estimate::{Estimate, LayerEstimate, mode_products};
+use super::estimate::{Estimate, LayerEstimate, mode_products, mode_products_diag};
 use super::gauss::VAR_FLOOR;
 use super::kprop::wick;
 use super::linalg::{View, a_wt, gemm, w_c};
@@ -2558,15 +2558,22 @@ fn linear_step(
     let n = rows;
     let w = &net.weights[l];
     let (m, s, mut flops) = super::kprop::mean_cov_step(net, input, l, mu, c_prev);
-    let third = t_prev.map(|t| {
-        let (tp, f) = mode_products(&t, w, rows, cols);
-        flops += f;
-        tp
-    });
+    // the output layer reports only the diagonal of its third cumulant
+    let (third, pre_kappa3) = match t_prev {
+        Some(t) if l + 1 == net.depth() => {
+            let (d, f) = mode_products_diag(&t, w, rows, cols);
+            flops += f;
+            (None, Some(d))
+        }
+        Some(t) => {
+            let (tp, f) = mode_products(&t, w, rows, cols);
+            flops += f;
+            let d = (0..n).map(|i| tp[i * n * n + i * n + i]).collect();
+            (Some(tp), Some(d))
+        }
+        None => (None, None),
+    };
     let pre_var: Vec<f64> = (0..n).map(|i| s[i * n + i]).collect();
-    let pre_kappa3 = third
-        .as_ref()
-        .map(|t| (0..n).map(|i| t[i * n * n + i * n + i]).collect());
     Linear {
         m,
         s,
