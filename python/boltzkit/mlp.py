@@ -371,6 +371,10 @@ class Estimate:
     kappa3 : list of ndarray (n_l,)
         Third cumulants of the pre-activations (``cumulant3`` only), else empty.
     flops_by_layer : list of float
+        FLOPs of the work each layer did, counted as the paper counts them (a product of an
+        ``m × k`` and a ``k × n`` matrix is ``2 m k n``). Work whose result nothing reads is not
+        done and not counted: kprop's last hidden layer computes only the mean, covariance and
+        third cumulant the output layer reads, not its higher cumulants.
     diagnostics : dict
         ``variance_clamps`` (variances raised to 1e-10), ``gh_nodes``, ``seconds``; ``reliable``
         (False when the method gave a negative or non-finite variance and the lower-order estimate
