@@ -266,6 +266,26 @@ fn shape(dg: &Diagram) -> Shape {
     }
 }
 
+/// The activations' cumulants with the third on its repeated indices (`d3`, `d21`) and the
+/// degree-4 tables in `k5`.
+fn kap_sliced<'a>(
+    n: usize,
+    mu: &'a [f64],
+    c: &'a [f64],
+    (d3, d21): (&'a [f64], &'a [f64]),
+    k5: &'a Tables,
+) -> Kap<'a> {
+    Kap {
+        n,
+        mu,
+        c,
+        t: &[],
+        t3s: Some(T3Slices { n, d3, d21 }),
+        q: None,
+        k5,
+    }
+}
+
 /// `last`: the last hidden layer (the output layer reads `μ`, `C` and `T`): degree ≤ 3, no trace.
 fn fac_plans(augment: bool, first: bool, last: bool) -> &'static FacPlans {
     static CACHE: [OnceLock<FacPlans>; 8] = [const { OnceLock::new() }; 8];
@@ -864,19 +884,7 @@ pub fn kprop3_factored(
         let (mut t3n, mut t21n) = (vec![0.0; n], vec![0.0; n2]);
         for deg in 2..=if last { 3 } else { 4 } {
             cancel.check()?;
-            let kap = Kap {
-                n,
-                mu: &e,
-                c: &cn,
-                t: &[],
-                t3s: Some(T3Slices {
-                    n,
-                    d3: &t3n,
-                    d21: &t21n,
-                }),
-                q: None,
-                k5: &empty,
-            };
+            let kap = kap_sliced(n, &e, &cn, (&t3n, &t21n), &empty);
             convert_degree(&fp.pats, deg, &mut pk, &kap, &mut kt, &mut flops);
             if deg == 2 {
                 fill_dense(&kt, &mut cn, n);
@@ -909,19 +917,7 @@ pub fn kprop3_factored(
         let a_new = if last {
             None
         } else {
-            let kap = Kap {
-                n,
-                mu: &e,
-                c: &cn,
-                t: &[],
-                t3s: Some(T3Slices {
-                    n,
-                    d3: &t3n,
-                    d21: &t21n,
-                }),
-                q: None,
-                k5: &kt,
-            };
+            let kap = kap_sliced(n, &e, &cn, (&t3n, &t21n), &kt);
             // B_jj = κ4_jjjj + Σ_{i ≠ j} κ4_iijj (the (2, 2) table on i < j)
             let mut b = vec![0.0; n2];
             let (k4, k22) = (kt.get(&[4]), kt.get(&[2, 2]));
