@@ -450,3 +450,31 @@ def test_estimates_no_distribution_allows_are_caught() -> None:
     assert _estimate_problem(raw([0.36, 1.01], [1.0, 0.1]), ["relu"], ws) is None  # unbounded above
     msg = _estimate_problem(raw([0.3, 0.1], [0.1, 0.1]), ["heaviside"], ws)
     assert msg is not None and "heaviside's bound 0.25" in msg
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "kprop3_simple",
+        "kprop3_augment",
+        "kprop3_augment_factor",
+        "kprop4_simple",
+        "kprop4_augment",
+        "kprop4_augment_factor",
+    ],
+)
+def test_the_last_hidden_layer_computes_what_the_output_needs(method: str) -> None:
+    # the last hidden layer skips the cumulants only later layers would read: a net with one more
+    # layer runs those layers in full, and its first layers must give the same numbers
+    from boltzkit import _core
+
+    long = _rng_net([6, 7, 8, 5, 6, 3], "tanh", seed=21)
+    short = mlp.MLP(long.weights[:-1], long.biases[:-1], list(long.activations[:-1]))
+    a = _core.mlp_estimate(short._tuple(), method, 1, False, 1, None)
+    b = _core.mlp_estimate(long._tuple(), method, 1, False, 1, None)
+    assert len(a["pre_mean"]) == 4 and len(b["pre_mean"]) == 5
+    for key in ("pre_mean", "pre_var", "pre_kappa3"):  # κ3 from the second layer on
+        for x, y in zip(a[key], b[key][: len(a[key])], strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+    # and the output's κ3 is the diagonal of the mapped third cumulant, not zero
+    assert np.max(np.abs(a["pre_kappa3"][-1])) > 1e-4

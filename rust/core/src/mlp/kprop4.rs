@@ -3061,7 +3061,9 @@ mod tests {
         for k in [3, 4] {
             for augment in [false, true] {
                 for factor in [false, true] {
-                    for (first, last) in [(false, false), (true, false), (false, true)] {
+                    for (first, last) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
                         let ps = plan_set(k, augment, factor, first, last);
                         let all = ps
                             .plans
