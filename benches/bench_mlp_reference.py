@@ -17,7 +17,8 @@ deviation, variances relative to the largest variance (max over neurons, then ov
 
 ``--time-widths``: wall time (median of ``--repeats`` calls after one warm-up, and with two or more
 repeats the fastest call of each side beside it; ``--repeats 0``: one cold call, for cells where the
-reference needs minutes) of both at equal
+reference needs minutes; ``--rounds R``: R rounds of the reference's run then ours, each round's
+ratio printed — the two sides of a ratio a minute apart at most) of both at equal
 ``(k_max, kind)``, width and thread count (``--threads``, default 1), ReLU depth 4. Without it,
 widths 16, 32, 64, 128 with K = 4 timed only at 16 and 32 (the reference's K = 4 needs minutes to
 hours per call from 64 on; naming a width times every configuration there); with no value, no timing.
@@ -194,36 +195,47 @@ def timing(args: argparse.Namespace) -> None:
         name: [lab for lab in labels if not (default and d["widths"][0] >= SLOW_FROM and lab.startswith("K4"))]
         for name, d in nn.items()
     }
-    ref = run_peer(args, nn, labels, repeats=args.repeats if args.repeats > 0 else -1, per_net=per_net)
+    nets = {name: build(d) for name, d in nn.items()}
+    # per round: the reference's run (every net and label), then ours; a round's ratio compares the
+    # two sides a minute apart at most (the machine's speed drifts by tens of percent between minutes)
+    rounds: list[dict[tuple[str, str], tuple[float, float, float, float]]] = []
+    for _ in range(args.rounds):
+        ref = run_peer(args, nn, labels, repeats=args.repeats if args.repeats > 0 else -1, per_net=per_net)
+        cells: dict[tuple[str, str], tuple[float, float, float, float]] = {}
+        for name, net in nets.items():
+            for lab in per_net[name]:
+                _, k, kind, avg, fac = next(c for c in CONFIGS if c[0] == lab)
+                if args.repeats > 0:
+                    ours_raw(net, k, kind, avg, args.threads, fac)
+                times = []
+                for _ in range(max(args.repeats, 1)):
+                    t0 = time.perf_counter()
+                    ours_raw(net, k, kind, avg, args.threads, fac)
+                    times.append(time.perf_counter() - t0)
+                tr, trb = float(ref[name][lab]["seconds"]), float(ref[name][lab].get("best", float("nan")))
+                cells[(name, lab)] = (tr, float(np.median(times)), trb, float(np.min(times)))
+        rounds.append(cells)
     how = f"median of {args.repeats} after a warm-up (and the fastest call)" if args.repeats > 0 else "one cold call"
+    if args.rounds > 1:
+        how += f"; {args.rounds} rounds (the reference, then ours): the first round's times, then the ratio of every round"
     print(f"\nWall time, ReLU depth 4 (4 linear layers), {args.threads} thread(s) each, {how}:\n")
     print("| width | " + " | ".join(f"{lab}: ref / ours / ratio" for lab in labels) + " |")
     print("|---|" + "---|" * len(labels))
     for name, d in nn.items():
-        net = build(d)
-        cells = []
+        row = []
         for lab in labels:
-            _, k, kind, avg, fac = next(c for c in CONFIGS if c[0] == lab)
             if lab not in per_net[name]:
-                cells.append(f"not timed (the reference takes minutes: name {d['widths'][0]} in --time-widths)")
+                row.append(f"not timed (the reference takes minutes: name {d['widths'][0]} in --time-widths)")
                 continue
-            if args.repeats > 0:
-                ours_raw(net, k, kind, avg, args.threads, fac)
-            times = []
-            for _ in range(max(args.repeats, 1)):
-                t0 = time.perf_counter()
-                ours_raw(net, k, kind, avg, args.threads, fac)
-                times.append(time.perf_counter() - t0)
-            t, tb = float(np.median(times)), float(np.min(times))
-            tr = float(ref[name][lab]["seconds"])
-            trb = float(ref[name][lab].get("best", float("nan")))
+            tr, t, trb, tb = rounds[0][(name, lab)]
             cell = f"{tr:.2e} / {t:.2e} / {tr / t:.0f}x"
             if args.repeats > 1:
-                # the VM's speed drifts by tens of percent between minutes: the fastest call of
-                # each side too
                 cell += f" (fastest: {trb:.2e} / {tb:.2e} / {trb / tb:.0f}x)"
-            cells.append(cell)
-        print(f"| {name} | " + " | ".join(cells) + " |")
+            if args.rounds > 1:
+                ratios = [c[(name, lab)][0] / c[(name, lab)][1] for c in rounds]
+                cell += "; rounds: " + ", ".join(f"{x:.0f}x" for x in ratios)
+            row.append(cell)
+        print(f"| {name} | " + " | ".join(row) + " |")
 
 
 def mse(args: argparse.Namespace) -> None:
@@ -261,6 +273,12 @@ def main() -> None:
         help=f"widths to time (default {DEFAULT_TIME_WIDTHS}, K = 4 only below {SLOW_FROM}; no value: no timing)",
     )
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="timing rounds, each the reference's run then ours (ratios robust to the machine's drift)",
+    )
     ap.add_argument("--mc-samples", type=int, default=0)
     ap.add_argument("--configs", nargs="*", default=None, help="labels to run (default: all), e.g. 'K3 augment'")
     ap.add_argument("--only", nargs="*", default=None, help="equality on these nets only, e.g. 'relu n=64 L=3 +b'")
