@@ -452,6 +452,36 @@ def test_estimates_no_distribution_allows_are_caught() -> None:
     assert msg is not None and "heaviside's bound 0.25" in msg
 
 
+def test_the_finiteness_check_names_the_array_and_survives_an_overflowing_sum() -> None:
+    # _estimate_problem screens every array by its sum (nan and inf propagate into it); a sum of
+    # finite values that overflows must not be reported, and a bad value anywhere must be, by name
+    from boltzkit.mlp import _estimate_problem
+
+    def raw() -> dict[str, list[np.ndarray]]:
+        return {
+            "pre_mean": [np.zeros(3), np.zeros(3)],
+            "post_mean": [np.zeros(3), np.zeros(3)],
+            "pre_var": [np.ones(3), np.ones(3)],
+            "post_var": [np.ones(3), np.ones(3)],
+            "pre_cov": [np.eye(3), np.eye(3)],
+            "pre_kappa3": [np.zeros(3)],
+        }
+
+    assert _estimate_problem(raw(), ["identity"]) is None
+    r = raw()
+    r["pre_mean"][1][:] = [1.7e308, 1.7e308, 0.0]  # finite, but the sum overflows to inf
+    r["pre_cov"][0][0, 1] = r["pre_cov"][0][1, 0] = 1.7e308
+    assert _estimate_problem(r, ["identity"]) is None
+    for key, layer in [("pre_mean", 1), ("post_var", 0), ("pre_cov", 1), ("pre_kappa3", 0)]:
+        for bad in (np.nan, np.inf, -np.inf):
+            r = raw()
+            r[key][layer].flat[1] = bad
+            assert _estimate_problem(r, ["identity"]) == f"a non-finite value in {key} of layer {layer}"
+    r = raw()
+    r["pre_cov"][0][0, 1], r["pre_cov"][0][1, 0] = np.inf, -np.inf  # the sum is nan
+    assert _estimate_problem(r, ["identity"]) == "a non-finite value in pre_cov of layer 0"
+
+
 @pytest.mark.parametrize(
     "method",
     [

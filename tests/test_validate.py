@@ -50,6 +50,28 @@ def test_check_steps_and_bytes() -> None:
         check_bytes("n", 2.0**60, "a huge buffer")
 
 
+def test_the_cgroup_limit_is_reread_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cgroup limit is cached per process for a second, then read again."""
+    from boltzkit import _validate as v
+
+    reads: list[int] = []
+
+    def fake() -> int:
+        reads.append(1)
+        return 5 * 2**30 + len(reads)
+
+    monkeypatch.setattr(v, "_read_cgroup_limit", fake)
+    monkeypatch.setattr(v, "_CGROUP_CACHE", {})
+    clock = [1000.0]
+    monkeypatch.setattr("boltzkit._validate.time.monotonic", lambda: clock[0])
+    assert v._cgroup_limit() == 5 * 2**30 + 1
+    clock[0] += 0.5
+    assert v._cgroup_limit() == 5 * 2**30 + 1 and len(reads) == 1
+    clock[0] += 0.6
+    assert v._cgroup_limit() == 5 * 2**30 + 2 and len(reads) == 2
+    assert v.memory_limit() is not None
+
+
 def test_memory_limit_sees_rlimit_as() -> None:
     """Under a 3 GiB address-space limit the process may use less than 3 GiB, whatever the RAM."""
     code = (

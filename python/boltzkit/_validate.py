@@ -12,6 +12,7 @@ import math
 import numbers
 import os
 import resource
+import time
 from pathlib import Path
 
 from boltzkit.errors import InvalidArgumentError, InvalidTypeError
@@ -116,8 +117,24 @@ def checked_product(*factors: int) -> int:
     return p
 
 
+_CGROUP_CACHE: dict[int, tuple[float, int | None]] = {}
+
+
 def _cgroup_limit() -> int | None:
-    """The cgroup (v2 or v1) memory limit of this process, or None when there is none."""
+    """The cgroup (v2 or v1) memory limit of this process, or None when there is none; read
+    from ``/sys/fs/cgroup`` at most once a second per process (reading it costs ~0.1 ms, and
+    every sized call asks)."""
+    now = time.monotonic()
+    hit = _CGROUP_CACHE.get(os.getpid())
+    if hit is not None and now - hit[0] < 1.0:
+        return hit[1]
+    value = _read_cgroup_limit()
+    _CGROUP_CACHE.clear()
+    _CGROUP_CACHE[os.getpid()] = (now, value)
+    return value
+
+
+def _read_cgroup_limit() -> int | None:
     candidates = []
     try:
         for line in Path("/proc/self/cgroup").read_text().splitlines():

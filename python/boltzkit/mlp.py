@@ -202,29 +202,34 @@ def _range_problem(r: dict[str, Any], acts: Sequence[str], weights: Sequence[Any
     outside its activation's range; for a bounded activation a variance above Popoviciu's bound
     ``(hi - lo)² / 4``; with ``weights``, a pre-activation variance above the Cauchy–Schwarz bound
     ``(Σ_j |W_ij| sd_j)²`` of the previous layer's activation standard deviations."""
+    # ndarray methods rather than np.min / np.max: these checks run on every estimate, and the
+    # function wrappers cost more than the reductions on small layers
     for layer, act in enumerate(acts):
         lo, hi = _ACT_RANGE[act]
         a = np.asarray(r["post_mean"][layer])
-        tol = 1e-9 * max(1.0, float(np.max(np.abs(a))) if a.size else 1.0)
-        if a.size and (float(np.min(a)) < lo - tol or float(np.max(a)) > hi + tol):
+        if not a.size:
+            continue
+        amin, amax = float(np.minimum.reduce(a)), float(np.maximum.reduce(a))
+        tol = 1e-9 * max(1.0, abs(amin), abs(amax))
+        if amin < lo - tol or amax > hi + tol:
             bad = float(a[np.argmax(np.maximum(lo - a, a - hi))])
             return f"an activation mean ({bad:.3g}) outside {act}'s range [{lo:g}, {hi:g}] in post_mean of layer {layer}"
         v = np.asarray(r["post_var"][layer])
         cap = (hi - lo) ** 2 / 4.0
-        if v.size and math.isfinite(cap) and float(np.max(v)) > cap * (1.0 + 1e-9):
+        if v.size and math.isfinite(cap) and float(np.maximum.reduce(v)) > cap * (1.0 + 1e-9):
             return (
-                f"an activation variance ({float(np.max(v)):.3g}) above {act}'s bound {cap:g} ((hi - lo)² / 4) "
+                f"an activation variance ({float(v.max()):.3g}) above {act}'s bound {cap:g} ((hi - lo)² / 4) "
                 f"in post_var of layer {layer}"
             )
     for layer in range(1, min(len(weights), len(r["pre_var"]))):
         pv = np.asarray(r["post_var"][layer - 1], dtype=np.float64)
-        if pv.size and float(np.min(pv)) < 0.0:
+        if pv.size and float(np.minimum.reduce(pv)) < 0.0:
             continue  # a negative variance: reported as such by the caller
         sd = np.sqrt(pv)
         bound = (np.abs(np.asarray(weights[layer], dtype=np.float64)) @ sd) ** 2
         v = np.asarray(r["pre_var"][layer], dtype=np.float64)
         over = v - bound * (1.0 + 1e-6) - 1e-300
-        if v.size and float(np.max(over)) > 0.0:
+        if v.size and float(np.maximum.reduce(over)) > 0.0:
             i = int(np.argmax(over))
             return (
                 f"a pre-activation variance ({v[i]:.4g}) above the bound (Σ_j |W_ij| sd_j)² = {bound[i]:.4g} "
@@ -236,16 +241,26 @@ def _range_problem(r: dict[str, Any], acts: Sequence[str], weights: Sequence[Any
 def _estimate_problem(r: dict[str, Any], acts: Sequence[str] = (), weights: Sequence[Any] = ()) -> str | None:
     """What is wrong with a raw core estimate (a non-finite number, a mean or variance that no
     distribution allows: :func:`_range_problem`, a negative variance), or None."""
-    for key in ("pre_mean", "post_mean", "pre_var", "post_var", "pre_cov", "pre_kappa3"):
-        for layer, a in enumerate(r[key]):
-            if not np.all(np.isfinite(a)):
-                return f"a non-finite value in {key} of layer {layer}"
+    keys = ("pre_mean", "post_mean", "pre_var", "post_var", "pre_cov", "pre_kappa3")
+    # a sum is finite only if every term is (inf and nan propagate; a finite sum can overflow to
+    # inf, which only sends us to the exact check): the vectors in one sum (these checks run on
+    # every estimate: per-array calls cost more than the sums on small layers), each covariance
+    # in its own
+    vecs = [np.ravel(a) for key in keys if key != "pre_cov" for a in r[key]]
+    sums = [float(np.add.reduce(np.concatenate(vecs)))] if vecs else []
+    sums += [float(np.add.reduce(a, axis=None)) for a in r["pre_cov"]]
+    if not all(math.isfinite(x) for x in sums):
+        for key in keys:
+            for layer, a in enumerate(r[key]):
+                if not np.isfinite(a).all():
+                    return f"a non-finite value in {key} of layer {layer}"
     out_of_range = _range_problem(r, acts, weights)
     if out_of_range is not None:
         return out_of_range
     for key in ("pre_var", "post_var"):
-        for layer, a in enumerate(r[key]):
-            lo = float(np.min(a)) if a.size else 0.0
+        for layer, arr in enumerate(r[key]):
+            a = np.asarray(arr)
+            lo = float(np.minimum.reduce(a, axis=None)) if a.size else 0.0
             if lo < 0.0:
                 return f"a negative variance ({lo:.3g}) in {key} of layer {layer}"
     return None
