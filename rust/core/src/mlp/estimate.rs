@@ -637,15 +637,16 @@ fn first_mode_packed(t: &[f64], w: &[f64], r: usize, n: usize) -> Vec<f64> {
 
 /// `T ×₁ W ×₂ W ×₃ W` for a symmetric `T` `n × n × n` and `W` `r × n` (row-major), with its FLOPs.
 ///
-/// The symmetry saves a third of the work (`4 n⁴` instead of `6 n⁴` at `r = n`): the first product
-/// runs on the `n (n + 1) / 2` columns `b ≤ c` of `T`, the last one on the rows `j ≥ i` of each
-/// output block `i` (the rest mirrored). Only the entries `T[a][b][c]` with `b ≤ c` are read.
+/// The symmetry halves the work (`3 n⁴` instead of `6 n⁴` at `r = n`): the first product runs on
+/// the `n (n + 1) / 2` columns `b ≤ c` of `T`; the other two only on the rows `j ≥ i` of each
+/// output block `i` (the rest mirrored), the second one first so that both are restricted. Only
+/// the entries `T[a][b][c]` with `b ≤ c` are read.
 pub(crate) fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f64>, f64) {
     let n2 = n * n;
     let np = n * (n + 1) / 2;
     let ap = first_mode_packed(t, w, r, n);
-    // per output block i: B_i = A_i Wᵀ (A_i the symmetric matrix of row i of Ap), then
-    // T'[i][j][k] = Σ_b W_jb B_i[b][k] for j ≥ i (T'[i][j] = T'[j][i] for j < i, mirrored below)
+    // per output block i: U_i = W[i..] A_i (A_i the symmetric matrix of row i of Ap), then
+    // T'[i][j][k] = Σ_c U_i[j][c] W_kc for j ≥ i (T'[i][j] = T'[j][i] for j < i, mirrored below)
     let r2 = r * r;
     let mut out = vec![0.0; r * r2];
     if r > 0 {
@@ -660,14 +661,22 @@ pub(crate) fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f6
                     p += 1;
                 }
             }
-            let mut bi = vec![0.0; n * r];
-            gemm(n, n, r, View::rows(&a, n), View::trans(w, n), 0.0, &mut bi);
+            let mut u = vec![0.0; (r - i) * n];
+            gemm(
+                r - i,
+                n,
+                n,
+                View::rows(&w[i * n..], n),
+                View::rows(&a, n),
+                0.0,
+                &mut u,
+            );
             gemm(
                 r - i,
                 n,
                 r,
-                View::rows(&w[i * n..], n),
-                View::rows(&bi, r),
+                View::rows(&u, n),
+                View::trans(w, n),
                 0.0,
                 &mut blk[i * r..],
             );
@@ -682,9 +691,10 @@ pub(crate) fn mode_products(t: &[f64], w: &[f64], r: usize, n: usize) -> (Vec<f6
         }
     }
     let (rf, nf) = (r as f64, n as f64);
+    // Σ_i 2 (r − i) n (n + r) for the two restricted products
     (
         out,
-        2.0 * rf * nf * np as f64 + 2.0 * rf * rf * nf * nf + nf * rf * rf * (rf + 1.0),
+        2.0 * rf * nf * np as f64 + rf * (rf + 1.0) * nf * (nf + rf),
     )
 }
 
