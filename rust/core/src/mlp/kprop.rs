@@ -476,7 +476,9 @@ pub fn kprop2_augment(
                 p4 - 4.0 * p3 * p1 - 3.0 * p2 * p2 + 12.0 * p2 * p1 * p1 - 6.0 * p1.powi(4)
             })
             .sum();
-        let k4off: f64 = (0..rows)
+        // per-row sums in parallel, their total in row order (a parallel `sum` would associate
+        // by the thread count's splits: the same bits for any thread count only this way)
+        let k4rows: Vec<f64> = (0..rows)
             .into_par_iter()
             .map(|i| {
                 let mut acc = 0.0;
@@ -493,7 +495,8 @@ pub fn kprop2_augment(
                 }
                 acc
             })
-            .sum();
+            .collect();
+        let k4off: f64 = k4rows.iter().sum();
         let c_new = 3.0 / (rf * (rf + 2.0)) * (k4d + k4off);
         // about 60 FLOPs per (i, j) pair for the diagram sums and conversions
         flops += 60.0 * rf * rf;
