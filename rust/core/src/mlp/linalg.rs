@@ -162,8 +162,8 @@ const SYM_BLOCK: usize = 32;
 /// `A Wᵀ` (`rows × rows`) for row-major `A` and `W`, both `rows × cols`, **where the product is
 /// symmetric** (every caller's `A = W X` with a symmetric `X`, or `A = W`): from `2 SYM_BLOCK`
 /// rows on, only the blocks of rows `i₀..i₀ + 32` against the columns `j ≥ i₀` are computed
-/// (`≈ rows² cols + 32 rows cols` multiply-adds instead of `2 rows² cols`) and the rest mirrored,
-/// so the result is exactly symmetric; smaller products are one full GEMM.
+/// (`≈ rows² cols / 2 + 16 rows cols` multiply-adds instead of `rows² cols`) and the rest
+/// mirrored, so the result is exactly symmetric; smaller products are one full GEMM.
 pub fn a_wt(a: &[f64], w: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     let mut out = vec![0.0; rows * rows];
     if rows < 2 * SYM_BLOCK {
