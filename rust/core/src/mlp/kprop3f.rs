@@ -30,11 +30,15 @@ use crate::mlp::{Cancel, Input, MlpError, Net};
 use std::sync::OnceLock;
 
 /// `Sym(Σ_r F0_r ⊗ F1_r ⊗ F2_r)`, each factor stored by column: `f[a][r n + i]`.
+///
+/// `terms` records every pushed term's rank and which of its factors are diagonal (`d_r e_r`,
+/// stored dense as well): the next linear step maps those to `d_r W e_r` without a product.
 #[derive(Clone)]
 struct Cp {
     n: usize,
     r: usize,
     f: [Vec<f64>; 3],
+    terms: Vec<(usize, [Option<Vec<f64>>; 3])>,
 }
 
 impl Cp {
@@ -43,18 +47,37 @@ impl Cp {
             n,
             r: 0,
             f: [Vec::new(), Vec::new(), Vec::new()],
+            terms: Vec::new(),
         }
     }
 
-    /// Appends a term of rank `f0.len() / n`.
-    fn push(&mut self, f0: &[f64], f1: &[f64], f2: &[f64]) {
+    /// Appends a term of rank `f0.len() / n`, with the diagonals of the factors that are
+    /// `diag(d)` (rank-`n` terms only).
+    fn push_term(&mut self, f0: &[f64], f1: &[f64], f2: &[f64], diag: [Option<Vec<f64>>; 3]) {
         debug_assert!(
             f0.len() == f1.len() && f1.len() == f2.len() && f0.len().is_multiple_of(self.n)
         );
-        self.r += f0.len() / self.n;
+        debug_assert!(
+            diag.iter()
+                .flatten()
+                .all(|d| d.len() == self.n && f0.len() == self.n * self.n)
+        );
+        let rank = f0.len() / self.n;
+        self.r += rank;
         self.f[0].extend_from_slice(f0);
         self.f[1].extend_from_slice(f1);
         self.f[2].extend_from_slice(f2);
+        self.terms.push((rank, diag));
+    }
+
+    /// Appends every term of `other` (same `n`).
+    fn append(&mut self, other: Cp) {
+        debug_assert_eq!(self.n, other.n);
+        self.r += other.r;
+        for (a, f) in other.f.into_iter().enumerate() {
+            self.f[a].extend_from_slice(&f);
+        }
+        self.terms.extend(other.terms);
     }
 
     /// Appends the rank-`n` term `Σ_r F0_r ⊗ d_r e_r ⊗ F2_r` (`f0`, `f2` by column, `n × n`) and
@@ -66,7 +89,7 @@ impl Cp {
         for i in 0..n {
             f1[i * n + i] = d[i];
         }
-        self.push(f0, &f1, f2);
+        self.push_term(f0, &f1, f2, [None, Some(d.to_vec()), None]);
         let (s3, s21) = acc;
         for i in 0..n {
             let (a, c) = (f0[i * n + i], f2[i * n + i]);
@@ -82,27 +105,65 @@ impl Cp {
         }
     }
 
-    /// `T ×₁W ×₂W ×₃W`: every factor column `W F_r` (`W` is `rows × cols`, `self.n = cols`).
+    /// `T ×₁W ×₂W ×₃W`: every factor column `W F_r` (`W` is `rows × cols`, `self.n = cols`); runs
+    /// of dense factors as one product each, a diagonal factor `d_r e_r` as `d_r W[·, r]`
+    /// (the product's own value: every other term of its sums is an exact zero).
     fn linear(&self, w: &[f64], rows: usize, cols: usize, flops: &mut f64) -> Cp {
+        let (mut work, mut dwork) = (0usize, 0usize);
         let f = std::array::from_fn(|a| {
             let mut out = vec![0.0; self.r * rows];
-            gemm(
-                self.r,
-                cols,
-                rows,
-                View::rows(&self.f[a], cols),
-                View::trans(w, cols),
-                0.0,
-                &mut out,
-            );
+            let src = &self.f[a];
+            let mut run = |c0: usize, c1: usize, out: &mut [f64]| {
+                if c1 > c0 {
+                    gemm(
+                        c1 - c0,
+                        cols,
+                        rows,
+                        View::rows(&src[c0 * cols..c1 * cols], cols),
+                        View::trans(w, cols),
+                        0.0,
+                        &mut out[c0 * rows..c1 * rows],
+                    );
+                    work += (c1 - c0) * rows * cols;
+                }
+            };
+            let (mut col, mut dense_from) = (0, 0);
+            for (rank, diag) in &self.terms {
+                if let Some(d) = &diag[a] {
+                    run(dense_from, col, &mut out);
+                    for (q, dq) in d.iter().enumerate() {
+                        let o = &mut out[(col + q) * rows..(col + q + 1) * rows];
+                        for (i, x) in o.iter_mut().enumerate() {
+                            *x = w[i * cols + q] * dq;
+                        }
+                    }
+                    dense_from = col + rank;
+                    dwork += rank * rows;
+                }
+                col += rank;
+            }
+            run(dense_from, self.r, &mut out);
             out
         });
-        *flops += 6.0 * (self.r * rows * cols) as f64;
+        *flops += (2 * work + dwork) as f64;
         Cp {
             n: rows,
             r: self.r,
             f,
+            terms: vec![(self.r, [None, None, None])],
         }
+    }
+
+    /// `T_iii` alone (the output layer reports only the diagonal of its third cumulant).
+    fn diag3(&self, flops: &mut f64) -> Vec<f64> {
+        let n = self.n;
+        let [f0, f1, f2] = &self.f;
+        let mut d3 = vec![0.0; n];
+        for q in 0..self.r * n {
+            d3[q % n] += f0[q] * f1[q] * f2[q];
+        }
+        *flops += (3 * self.r * n) as f64;
+        d3
     }
 
     /// `T_iii` and `T_iij` (`i ≠ j`; the diagonal of the second is 0).
@@ -545,7 +606,7 @@ fn all_distinct(
             *x += y;
         }
         let mut all = t;
-        all.push(&out.f[0], &out.f[1], &out.f[2]);
+        all.append(out);
         return (all, (s3, s21));
     }
     (out, (s3, s21))
@@ -832,13 +893,20 @@ pub fn kprop3_factored(
             super::super::kprop::mean_cov_step(net, input, l, &mu, std::mem::take(&mut c));
         let third = tf.take().map(|f| f.linear(w, rows, cols, &mut flops));
         let pre_var: Vec<f64> = (0..n).map(|i| s[i * n + i]).collect();
-        let pre_sl = third.as_ref().map(|t| t.slices(&mut flops));
+        // the output layer reports only the diagonal of its third cumulant
+        let (pre_sl, pre_kappa3) = if l + 1 == depth {
+            (None, third.as_ref().map(|t| t.diag3(&mut flops)))
+        } else {
+            let sl = third.as_ref().map(|t| t.slices(&mut flops));
+            let d3 = sl.as_ref().map(|(d3, _)| d3.clone());
+            (sl, d3)
+        };
         let lin = Linear {
             m,
             s,
             third: None,
             pre_var,
-            pre_kappa3: pre_sl.as_ref().map(|(d3, _)| d3.clone()),
+            pre_kappa3,
             flops,
         };
         let Some(Linear {
@@ -913,7 +981,8 @@ pub fn kprop3_factored(
         let id: Vec<f64> = (0..n2)
             .map(|q| if q / n == q % n { 1.0 } else { 0.0 })
             .collect();
-        tnew.push(&fx, &id, &id);
+        let ones = vec![1.0; n];
+        tnew.push_term(&fx, &id, &id, [None, Some(ones.clone()), Some(ones)]);
         let a_new = if last {
             None
         } else {

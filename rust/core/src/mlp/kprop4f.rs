@@ -135,31 +135,33 @@ impl Fq {
             out
         };
         let (u, v) = (lin(&self.u), lin(&self.v));
-        // X_r = B_r Wᵀ for every r at once, then W X_r
-        let mut x = vec![0.0; r * cols * rows];
-        gemm(
-            r * cols,
-            cols,
-            rows,
-            View::rows(&self.b, cols),
-            View::trans(w, cols),
-            0.0,
-            &mut x,
-        );
+        // per r: X_r = B_r Wᵀ into a scratch block, then W X_r (no `r n²`-sized intermediate)
         let mut b = zeros(r * rows * rows);
         b.par_chunks_mut(rows * rows)
-            .zip(x.par_chunks(cols * rows))
-            .for_each(|(y, xr)| {
-                gemm(
-                    rows,
-                    cols,
-                    rows,
-                    View::rows(w, cols),
-                    View::rows(xr, rows),
-                    0.0,
-                    y,
-                );
-            });
+            .zip(self.b.par_chunks(cols * cols))
+            .for_each_init(
+                || vec![0.0; cols * rows],
+                |xr, (y, br)| {
+                    gemm(
+                        cols,
+                        cols,
+                        rows,
+                        View::rows(br, cols),
+                        View::trans(w, cols),
+                        0.0,
+                        xr,
+                    );
+                    gemm(
+                        rows,
+                        cols,
+                        rows,
+                        View::rows(w, cols),
+                        View::rows(xr, rows),
+                        0.0,
+                        y,
+                    );
+                },
+            );
         *flops +=
             (4 * r * rows * cols + 2 * r * cols * cols * rows + 2 * r * rows * cols * rows) as f64;
         Fq {
@@ -220,16 +222,23 @@ impl Fq {
             &mut g,
         );
         g.par_chunks_mut(n2).enumerate().for_each(|(i, gi)| {
-            // L (n × 2r) = [u_r(j) B_r(i,i) | u_r(i) v_r(j) + u_r(j) v_r(i)], M (2r × n) = [v_r; 2 B_r(i, ·)]
-            let mut lm = vec![0.0; n * 2 * r];
+            // L (n × 2r) = [u_r(j) B_r(i,i) | u_r(i) v_r(j) + u_r(j) v_r(i)], M (2r × n) = [v_r; 2 B_r(i, ·)];
+            // L is built as its transpose (row q of `lt` is column q of L: contiguous writes)
+            let mut lt = vec![0.0; 2 * r * n];
             let mut mm = vec![0.0; 2 * r * n];
             for q in 0..r {
                 let (uq, vq) = (&self.u[q * n..(q + 1) * n], &self.v[q * n..(q + 1) * n]);
                 let brow = &self.b[q * n2 + i * n..q * n2 + (i + 1) * n];
                 let bii = brow[i];
-                for j in 0..n {
-                    lm[j * 2 * r + q] = uq[j] * bii;
-                    lm[j * 2 * r + r + q] = uq[i] * vq[j] + uq[j] * vq[i];
+                let (ui, vi) = (uq[i], vq[i]);
+                let (l0, l1) = lt.split_at_mut(r * n);
+                for (j, (x, y)) in l0[q * n..(q + 1) * n]
+                    .iter_mut()
+                    .zip(&mut l1[q * n..(q + 1) * n])
+                    .enumerate()
+                {
+                    *x = uq[j] * bii;
+                    *y = ui * vq[j] + uq[j] * vi;
                 }
                 mm[q * n..(q + 1) * n].copy_from_slice(vq);
                 for (x, y) in mm[(r + q) * n..(r + q + 1) * n].iter_mut().zip(brow) {
@@ -241,7 +250,7 @@ impl Fq {
                 n,
                 2 * r,
                 n,
-                View::rows(&lm, 2 * r),
+                View::trans(&lt, n),
                 View::rows(&mm, n),
                 0.0,
                 &mut z,
