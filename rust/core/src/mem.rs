@@ -37,6 +37,14 @@ pub fn with_capacity_huge<T>(n: usize) -> Vec<T> {
     v
 }
 
+/// `n` zeros, on huge pages when large. Allocated zeroed (`calloc`): a fresh mapping is already
+/// zero, so its pages are written once (by the kernel at first touch), not twice.
+pub fn zeroed_huge(n: usize) -> Vec<f64> {
+    let v = vec![0.0; n];
+    advise_huge(v.as_ptr().cast(), n * std::mem::size_of::<f64>());
+    v
+}
+
 /// A vector of `n` copies of `value`, or the system's refusal as an error instead of an abort
 /// (every buffer whose size a user controls is allocated this way).
 ///

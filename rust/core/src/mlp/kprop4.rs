@@ -69,9 +69,7 @@ struct Diagram {
 /// `n` zeros, on huge pages when large (an `n⁴` buffer otherwise spends more time in page faults
 /// than in the work that fills it).
 fn zeros(n: usize) -> Vec<f64> {
-    let mut v = crate::mem::with_capacity_huge(n);
-    v.resize(n, 0.0);
-    v
+    crate::mem::zeroed_huge(n)
 }
 
 fn factorial(n: usize) -> f64 {
