@@ -31,14 +31,28 @@ use std::sync::OnceLock;
 
 /// `Sym(Σ_r F0_r ⊗ F1_r ⊗ F2_r)`, each factor stored by column: `f[a][r n + i]`.
 ///
-/// `terms` records every pushed term's rank and which of its factors are diagonal (`d_r e_r`,
-/// stored dense as well): the next linear step maps those to `d_r W e_r` without a product.
+/// `terms` records every pushed term's rank, which of its factors are diagonal (`d_r e_r`, stored
+/// dense as well: the next linear step maps those to `d_r W e_r` without a product) and which are
+/// the same block as an earlier one (`alias`: the path and correction terms' identity factors are
+/// one block, `W` after the next linear step and the same product of maps after every later one;
+/// it is propagated once, and the slices' products that share it as their right operand are one).
 #[derive(Clone)]
 struct Cp {
     n: usize,
     r: usize,
     f: [Vec<f64>; 3],
-    terms: Vec<(usize, [Option<Vec<f64>>; 3])>,
+    terms: Vec<Term>,
+}
+
+/// One pushed term of a [`Cp`].
+#[derive(Clone)]
+struct Term {
+    rank: usize,
+    /// `Some(d)`: this factor is `diag(d)` (until the next linear step).
+    diag: [Option<Vec<f64>>; 3],
+    /// `Some((t, b))`: this factor equals factor `b` of term `t`, which is itself no alias and comes
+    /// first in the order (slot, term) in which [`Cp::linear`] fills the factors.
+    alias: [Option<(usize, usize)>; 3],
 }
 
 impl Cp {
@@ -51,8 +65,14 @@ impl Cp {
         }
     }
 
+    /// The first column of term `t`.
+    fn offset(&self, t: usize) -> usize {
+        self.terms[..t].iter().map(|x| x.rank).sum()
+    }
+
     /// Appends a term of rank `f0.len() / n`, with the diagonals of the factors that are
-    /// `diag(d)` (rank-`n` terms only).
+    /// `diag(d)` (rank-`n` terms only; never the first factor, which the carried term's
+    /// coefficient rescales alone). A diagonal factor equal to an earlier one becomes its alias.
     fn push_term(&mut self, f0: &[f64], f1: &[f64], f2: &[f64], diag: [Option<Vec<f64>>; 3]) {
         debug_assert!(
             f0.len() == f1.len() && f1.len() == f2.len() && f0.len().is_multiple_of(self.n)
@@ -62,22 +82,46 @@ impl Cp {
                 .flatten()
                 .all(|d| d.len() == self.n && f0.len() == self.n * self.n)
         );
+        debug_assert!(diag[0].is_none());
         let rank = f0.len() / self.n;
+        let me = self.terms.len();
+        let mut alias: [Option<(usize, usize)>; 3] = [None, None, None];
+        for a in 1..3 {
+            let Some(d) = &diag[a] else { continue };
+            // the first equal diagonal factor, itself no alias, before (slot a, this term) in the
+            // order (slot, term) of the linear step: earlier terms' slots ≤ a, this term's slots < a
+            let earlier = (1..=a).flat_map(|b| (0..me).map(move |t| (t, b)));
+            let own = (1..a).map(|b| (me, b));
+            alias[a] = earlier.chain(own).find(|&(t, b)| {
+                let (cand, cand_alias) = if t == me {
+                    (&diag[b], alias[b])
+                } else {
+                    (&self.terms[t].diag[b], self.terms[t].alias[b])
+                };
+                cand_alias.is_none() && cand.as_ref() == Some(d)
+            });
+        }
         self.r += rank;
         self.f[0].extend_from_slice(f0);
         self.f[1].extend_from_slice(f1);
         self.f[2].extend_from_slice(f2);
-        self.terms.push((rank, diag));
+        self.terms.push(Term { rank, diag, alias });
     }
 
     /// Appends every term of `other` (same `n`).
     fn append(&mut self, other: Cp) {
         debug_assert_eq!(self.n, other.n);
+        let shift = self.terms.len();
         self.r += other.r;
         for (a, f) in other.f.into_iter().enumerate() {
             self.f[a].extend_from_slice(&f);
         }
-        self.terms.extend(other.terms);
+        self.terms.extend(other.terms.into_iter().map(|mut t| {
+            for x in t.alias.iter_mut().flatten() {
+                x.0 += shift;
+            }
+            t
+        }));
     }
 
     /// Appends the rank-`n` term `Σ_r F0_r ⊗ d_r e_r ⊗ F2_r` (`f0`, `f2` by column, `n × n`) and
@@ -106,11 +150,13 @@ impl Cp {
     }
 
     /// `T ×₁W ×₂W ×₃W`: every factor column `W F_r` (`W` is `rows × cols`, `self.n = cols`); runs
-    /// of dense factors as one product each, a diagonal factor `d_r e_r` as `d_r W[·, r]`
-    /// (the product's own value: every other term of its sums is an exact zero).
+    /// of dense factors as one product each, a diagonal factor `d_r e_r` as `d_r W[·, r]` (the
+    /// product's own value: every other term of its sums is an exact zero), an alias as a copy
+    /// of its block's image.
     fn linear(&self, w: &[f64], rows: usize, cols: usize, flops: &mut f64) -> Cp {
         let (mut work, mut dwork) = (0usize, 0usize);
-        let f = std::array::from_fn(|a| {
+        let mut outs: Vec<Vec<f64>> = Vec::with_capacity(3);
+        for a in 0..3 {
             let mut out = vec![0.0; self.r * rows];
             let src = &self.f[a];
             let mut run = |c0: usize, c1: usize, out: &mut [f64]| {
@@ -128,8 +174,19 @@ impl Cp {
                 }
             };
             let (mut col, mut dense_from) = (0, 0);
-            for (rank, diag) in &self.terms {
-                if let Some(d) = &diag[a] {
+            for term in &self.terms {
+                let rank = term.rank;
+                if let Some((t, b)) = term.alias[a] {
+                    run(dense_from, col, &mut out);
+                    let o = self.offset(t) * rows;
+                    if b == a {
+                        out.copy_within(o..o + rank * rows, col * rows);
+                    } else {
+                        out[col * rows..(col + rank) * rows]
+                            .copy_from_slice(&outs[b][o..o + rank * rows]);
+                    }
+                    dense_from = col + rank;
+                } else if let Some(d) = &term.diag[a] {
                     run(dense_from, col, &mut out);
                     for (q, dq) in d.iter().enumerate() {
                         let o = &mut out[(col + q) * rows..(col + q + 1) * rows];
@@ -143,14 +200,25 @@ impl Cp {
                 col += rank;
             }
             run(dense_from, self.r, &mut out);
-            out
-        });
+            outs.push(out);
+        }
         *flops += (2 * work + dwork) as f64;
+        let f2 = outs.pop().expect("three factors");
+        let f1 = outs.pop().expect("three factors");
+        let f0 = outs.pop().expect("three factors");
         Cp {
             n: rows,
             r: self.r,
-            f,
-            terms: vec![(self.r, [None, None, None])],
+            f: [f0, f1, f2],
+            terms: self
+                .terms
+                .iter()
+                .map(|t| Term {
+                    rank: t.rank,
+                    diag: [None, None, None],
+                    alias: t.alias,
+                })
+                .collect(),
         }
     }
 
@@ -166,24 +234,57 @@ impl Cp {
         d3
     }
 
-    /// `T_iii` and `T_iij` (`i ≠ j`; the diagonal of the second is 0).
+    /// `T_iii` and `T_iij` (`i ≠ j`; the diagonal of the second is 0):
+    /// `3 T_iij = Σ_r (F0∘F1)_i F2_j + (F0∘F2)_i F1_j + (F1∘F2)_i F0_j`, one matrix product with
+    /// the left operands of a shared right block (an alias) summed first.
     fn slices(&self, flops: &mut f64) -> Slices {
-        let (n, r) = (self.n, self.r);
+        let n = self.n;
         let [f0, f1, f2] = &self.f;
         let mut d3 = vec![0.0; n];
-        // [F0∘F1; F0∘F2; F1∘F2] against [F2; F1; F0]
-        let mut h = vec![0.0; 3 * r * n];
-        for q in 0..r * n {
-            h[q] = f0[q] * f1[q];
-            h[r * n + q] = f0[q] * f2[q];
-            h[2 * r * n + q] = f1[q] * f2[q];
-            d3[q % n] += h[q] * f2[q];
+        for q in 0..self.r * n {
+            d3[q % n] += f0[q] * f1[q] * f2[q];
         }
-        let mut d21 = cross(&h, [f2, f1, f0], n);
+        // (right block: term, slot) → its summed left operand, in order of first use
+        let mut groups: Vec<((usize, usize), Vec<f64>)> = Vec::new();
+        let mut col = 0;
+        for (t, term) in self.terms.iter().enumerate() {
+            let (c0, c1) = (col * n, (col + term.rank) * n);
+            for (x, y, right) in [(0, 1, 2), (0, 2, 1), (1, 2, 0)] {
+                let key = term.alias[right].unwrap_or((t, right));
+                let (fx, fy) = (&self.f[x][c0..c1], &self.f[y][c0..c1]);
+                match groups.iter_mut().find(|g| g.0 == key) {
+                    Some(g) => {
+                        for ((h, a), b) in g.1.iter_mut().zip(fx).zip(fy) {
+                            *h += a * b;
+                        }
+                    }
+                    None => groups.push((key, fx.iter().zip(fy).map(|(a, b)| a * b).collect())),
+                }
+            }
+            col += term.rank;
+        }
+        let mut left = Vec::new();
+        let mut right = Vec::new();
+        for ((t, b), h) in &groups {
+            let o = self.offset(*t) * n;
+            left.extend_from_slice(h);
+            right.extend_from_slice(&self.f[*b][o..o + h.len()]);
+        }
+        let k = left.len() / n.max(1);
+        let mut d21 = vec![0.0; n * n];
+        gemm(
+            n,
+            k,
+            n,
+            View::trans(&left, n),
+            View::rows(&right, n),
+            0.0,
+            &mut d21,
+        );
         for (q, x) in d21.iter_mut().enumerate() {
             *x = if q / n == q % n { 0.0 } else { *x / 3.0 };
         }
-        *flops += (6 * r * n * n + 6 * r * n) as f64;
+        *flops += (2 * k * n * n + 9 * self.r * n) as f64;
         (d3, d21)
     }
 
@@ -1064,4 +1165,113 @@ pub fn kprop3_factored(
         a4 = a_new;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rand_vec(len: usize, seed: u64) -> Vec<f64> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect()
+    }
+
+    /// The dense symmetric tensor of a [`Cp`] (`Sym` over the three slots).
+    fn dense(c: &Cp) -> Vec<f64> {
+        let n = c.n;
+        let mut t = vec![0.0; n * n * n];
+        for q in 0..c.r {
+            let col = |a: usize| &c.f[a][q * n..(q + 1) * n];
+            let (x, y, z) = (col(0), col(1), col(2));
+            for i in 0..n {
+                for j in 0..n {
+                    for k in 0..n {
+                        t[(i * n + j) * n + k] += (x[i] * y[j] * z[k]
+                            + x[i] * z[j] * y[k]
+                            + y[i] * x[j] * z[k]
+                            + y[i] * z[j] * x[k]
+                            + z[i] * x[j] * y[k]
+                            + z[i] * y[j] * x[k])
+                            / 6.0;
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn shared_identity_factors_are_aliased_and_linear_and_slices_stay_exact() {
+        let (n, rows) = (5, 4);
+        let ones = vec![1.0; n];
+        let d = rand_vec(n, 9);
+        let mut id = vec![0.0; n * n];
+        let mut dd = vec![0.0; n * n];
+        for i in 0..n {
+            id[i * n + i] = 1.0;
+            dd[i * n + i] = d[i];
+        }
+        let mut c = Cp::new(n);
+        // a path-like term, a diag(d) term (not equal: no alias), a correction-like term
+        c.push_term(
+            &rand_vec(n * n, 1),
+            &id,
+            &rand_vec(n * n, 2),
+            [None, Some(ones.clone()), None],
+        );
+        c.push_term(
+            &rand_vec(n * n, 3),
+            &dd,
+            &rand_vec(n * n, 4),
+            [None, Some(d.clone()), None],
+        );
+        c.push_term(
+            &rand_vec(n * n, 5),
+            &id,
+            &id,
+            [None, Some(ones.clone()), Some(ones)],
+        );
+        assert_eq!(c.terms[1].alias, [None, None, None]);
+        assert_eq!(c.terms[2].alias, [None, Some((0, 1)), Some((0, 1))]);
+        let w = rand_vec(rows * n, 7);
+        let mut fl = 0.0;
+        let out = c.linear(&w, rows, n, &mut fl);
+        assert_eq!(out.terms[2].alias, c.terms[2].alias);
+        // every image equals W F computed directly
+        for a in 0..3 {
+            for q in 0..c.r {
+                for i in 0..rows {
+                    let want: f64 = (0..n).map(|x| w[i * n + x] * c.f[a][q * n + x]).sum();
+                    assert!((out.f[a][q * rows + i] - want).abs() < 1e-14);
+                }
+            }
+        }
+        // the grouped slices equal the dense tensor's, after a second step (aliases carried)
+        let w2 = rand_vec(rows * rows, 8);
+        let out2 = out.linear(&w2, rows, rows, &mut fl);
+        let t = dense(&out2);
+        let (d3, d21) = out2.slices(&mut fl);
+        for i in 0..rows {
+            assert!((d3[i] - t[(i * rows + i) * rows + i]).abs() < 1e-13);
+            for j in 0..rows {
+                let want = if i == j {
+                    0.0
+                } else {
+                    t[(i * rows + i) * rows + j]
+                };
+                assert!((d21[i * rows + j] - want).abs() < 1e-13, "{i} {j}");
+            }
+        }
+        let d3b = out2.diag3(&mut fl);
+        for i in 0..rows {
+            assert!((d3b[i] - d3[i]).abs() < 1e-15);
+        }
+    }
 }
