@@ -15,6 +15,11 @@
 //! else — every slice with a repeated index, the Leonov–Shiryaev conversions, the fourth
 //! cumulant's trace — is the row engine of the parent module reading `T` on repeated indices only.
 //!
+//! Beyond the reference: a factor that is `diag(d)` when made (the paths' middle factor, the
+//! correction's two identity factors) costs no product in the next linear step, equal ones are
+//! one block for good (propagated once; the slices' products sharing it as right operand are
+//! one), and the output layer computes only the `T_iii` it reports.
+//!
 //! SIMPLE keeps every diagram (all of its all-distinct diagrams are hypertrees), so this is also
 //! the unfactored `K = 3` SIMPLE; AUGMENT with `factor = true` drops the non-hypertree diagrams
 //! exactly as the reference does. The dense [`super::kprop3_rows`] stays as the cross-check.
